@@ -1,0 +1,159 @@
+//! Subcommands: raw arguments become checked settings before any work starts.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use restock_data::synth::{SynthCatalogue, SynthConfig};
+use restock_data::{IngestConfig, Preset, QualityReport, WeeklyDataset};
+
+use crate::progress::Progress;
+
+/// restock: learn weekly demand per SKU and turn it into replenishment orders.
+#[derive(Debug, Parser)]
+#[command(name = "restock", version, about)]
+pub(crate) struct Cli {
+    /// Print no progress.
+    #[arg(long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a seeded synthetic catalogue (sales, calendar, truth, inventory, SKU parameters).
+    Synth(SynthArgs),
+    /// Validate, clean and aggregate raw sales to a weekly dataset with a quality report.
+    Ingest(IngestArgs),
+    /// Plan replenishment orders from forecasts, stock and constraints.
+    Plan(crate::plan_cmd::PlanArgs),
+    /// Run the whole job on a synthetic catalogue generated on the spot.
+    Demo(crate::plan_cmd::DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SynthArgs {
+    /// Number of SKUs.
+    #[arg(long, default_value_t = 200)]
+    skus: usize,
+    /// Weeks of history.
+    #[arg(long, default_value_t = 156)]
+    weeks: usize,
+    /// Future weeks kept as truth.
+    #[arg(long, default_value_t = 8)]
+    horizon: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Write no dirty rows (duplicates, returns, blank prices).
+    #[arg(long)]
+    clean: bool,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IngestArgs {
+    /// Ingest config (TOML); see configs/ingest/.
+    #[arg(long, conflicts_with = "preset")]
+    config: Option<PathBuf>,
+    /// A preset for a known data set: m5 or online-retail.
+    #[arg(long, requires = "input")]
+    preset: Option<String>,
+    /// The data set for a preset (a folder or its main file), or a file overriding the config's source.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// The weekly dataset to write (.parquet or .csv).
+    #[arg(long)]
+    out: PathBuf,
+    /// The quality report (JSON); default: <out>.quality.json.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Replace existing outputs.
+    #[arg(long)]
+    force: bool,
+}
+
+impl SynthArgs {
+    pub(crate) fn new(skus: usize, weeks: usize, horizon: usize, seed: u64, out: PathBuf) -> Self {
+        SynthArgs { skus, weeks, horizon, seed, clean: false, out }
+    }
+}
+
+impl IngestArgs {
+    pub(crate) fn from_config(config: PathBuf, out: PathBuf) -> Self {
+        IngestArgs { config: Some(config), preset: None, input: None, out, report: None, force: false }
+    }
+}
+
+pub(crate) fn run(cli: Cli) -> Result<()> {
+    let mut progress = Progress::new(cli.quiet);
+    match cli.command {
+        Command::Synth(a) => synth(a, &mut progress).map(|_| ()),
+        Command::Ingest(a) => ingest(a, &mut progress).map(|_| ()),
+        Command::Plan(a) => crate::plan_cmd::plan(a, &mut progress).map(|_| ()),
+        Command::Demo(a) => crate::plan_cmd::demo(a, &mut progress),
+    }
+}
+
+/// Refuse to replace an existing output unless `--force`.
+pub(crate) fn check_output(path: &Path, force: bool) -> Result<()> {
+    if path.exists() && !force {
+        bail!("{} already exists; pass --force to replace it", path.display());
+    }
+    Ok(())
+}
+
+pub(crate) fn synth(a: SynthArgs, progress: &mut Progress) -> Result<SynthCatalogue> {
+    let mut cfg = SynthConfig { skus: a.skus, weeks: a.weeks, horizon: a.horizon, seed: a.seed, ..Default::default() };
+    cfg.dirty = !a.clean;
+    progress.stage(&format!("generating {} SKUs x {} weeks (seed {})", cfg.skus, cfg.weeks, cfg.seed));
+    let cat = SynthCatalogue::generate(&cfg)?;
+    progress.stage(&format!("writing {}", a.out.display()));
+    cat.write(&a.out).with_context(|| format!("writing the synthetic catalogue to {}", a.out.display()))?;
+    let (first, last) = cat.history();
+    progress.done(&format!(
+        "synthetic catalogue in {}: {} SKUs, history {first} .. {last}, {} future weeks of truth",
+        a.out.display(),
+        cfg.skus,
+        cfg.horizon
+    ));
+    Ok(cat)
+}
+
+pub(crate) fn ingest(a: IngestArgs, progress: &mut Progress) -> Result<(WeeklyDataset, QualityReport)> {
+    let report_path = a.report.clone().unwrap_or_else(|| a.out.with_extension("quality.json"));
+    check_output(&a.out, a.force)?;
+    check_output(&report_path, a.force)?;
+    progress.stage("reading, validating and aggregating to weeks");
+    let (ds, report) = match (&a.config, &a.preset) {
+        (Some(path), None) => {
+            let mut cfg = IngestConfig::load(path)?;
+            if let Some(input) = &a.input {
+                cfg.source.path = input.clone();
+            }
+            restock_data::ingest(&cfg)?
+        }
+        (None, Some(preset)) => {
+            let preset: Preset = preset.parse()?;
+            let input = a.input.as_ref().context("--preset needs --input")?;
+            preset.ingest(input)?
+        }
+        _ => bail!("give either --config <file.toml> or --preset <m5|online-retail> --input <path>"),
+    };
+    progress.stage(&format!("writing {}", a.out.display()));
+    ds.write(&a.out)?;
+    let json = serde_json::to_string_pretty(&report)?;
+    restock_data::table::write_text(&report_path, &json)?;
+    progress.done(&format!("weekly dataset {} and quality report {}", a.out.display(), report_path.display()));
+    if !progress_quiet(progress) {
+        eprint!("{}", report.summary());
+    }
+    Ok((ds, report))
+}
+
+fn progress_quiet(p: &Progress) -> bool {
+    p.is_quiet()
+}

@@ -1,0 +1,20 @@
+//! `restock`: weekly demand forecasting and replenishment planning for a whole catalogue.
+
+mod commands;
+mod plan_cmd;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = commands::Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

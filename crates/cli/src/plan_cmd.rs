@@ -1,0 +1,177 @@
+//! `restock plan` and `restock demo`.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use restock_planner::io::{self, PlanFiles};
+use restock_planner::{Plan, PlanConfig};
+
+use crate::commands::{IngestArgs, SynthArgs, check_output};
+use crate::progress::Progress;
+
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
+    /// Plan config (TOML); see configs/plan/. Without it, the defaults.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Forecasts: unique_id, ds, q10, q50, q90 (Parquet or CSV).
+    #[arg(long)]
+    forecasts: PathBuf,
+    /// Stock on hand: unique_id, on_hand.
+    #[arg(long)]
+    inventory: PathBuf,
+    /// Open purchase orders: unique_id, arrival_ds, quantity.
+    #[arg(long)]
+    open_orders: Option<PathBuf>,
+    /// SKU parameters: unique_id, unit_cost, [unit_price, lead_time_weeks, case_pack, moq, supplier, unit_volume, min_stock, max_stock].
+    #[arg(long)]
+    sku_params: PathBuf,
+    /// Order lines to write (.parquet or .csv).
+    #[arg(long)]
+    out: PathBuf,
+    /// Plan summary (JSON); default: <out>.summary.json.
+    #[arg(long)]
+    summary: Option<PathBuf>,
+    /// Override the config's solver: highs or microlp.
+    #[arg(long)]
+    solver: Option<String>,
+    /// Replace existing outputs.
+    #[arg(long)]
+    force: bool,
+}
+
+pub(crate) fn plan(a: PlanArgs, progress: &mut Progress) -> Result<Plan> {
+    let mut cfg = match &a.config {
+        Some(p) => PlanConfig::load(p)?,
+        None => PlanConfig::default(),
+    };
+    if let Some(s) = &a.solver {
+        cfg.solver.backend = match s.as_str() {
+            "highs" => restock_planner::config::SolverKind::Highs,
+            "microlp" => restock_planner::config::SolverKind::Microlp,
+            other => anyhow::bail!("--solver must be highs or microlp, got {other:?}"),
+        };
+    }
+    let summary_path = a.summary.clone().unwrap_or_else(|| a.out.with_extension("summary.json"));
+    check_output(&a.out, a.force)?;
+    check_output(&summary_path, a.force)?;
+    progress.stage("reading forecasts, inventory and SKU parameters");
+    let files = PlanFiles {
+        forecasts: a.forecasts.clone(),
+        inventory: a.inventory.clone(),
+        open_orders: a.open_orders.clone(),
+        sku_params: a.sku_params.clone(),
+    };
+    let (inputs, warnings) = io::load(&files, &cfg)?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let counter = Mutex::new(progress.counter(
+        &format!("planning {} SKUs x {} weeks with {}", inputs.skus.len(), cfg.horizon.weeks, cfg.solver.backend.as_str()),
+        inputs.skus.len() as u64,
+    ));
+    let plan = restock_planner::plan(&inputs, &cfg, &|n| {
+        if let Ok(mut c) = counter.lock() {
+            c.inc(n as u64);
+        }
+    })
+    .context("planning")?;
+    io::write(&plan, &a.out, &summary_path)?;
+    progress.done(&format!("orders {} and summary {}", a.out.display(), summary_path.display()));
+    if !progress.is_quiet() {
+        eprint!("{}", render_summary(&plan));
+    }
+    Ok(plan)
+}
+
+fn render_summary(plan: &Plan) -> String {
+    let s = &plan.summary;
+    let mut out = format!(
+        "solver      {} ({}), {} model(s), status {}, {:.2} s{}\n",
+        s.solver,
+        if s.integer { "MILP" } else { "LP" },
+        s.models,
+        s.status,
+        s.seconds,
+        s.gap_bound.map(|g| format!(", gap <= {:.3}%", 100.0 * g)).unwrap_or_default()
+    );
+    out += &format!("orders      {} lines, {:.0} units for {} SKUs\n", s.order_lines, s.units_ordered, s.skus);
+    let c = &s.costs;
+    out += &format!(
+        "costs       purchase {:.0}, holding {:.0}, shortage {:.0}, below safety stock {:.0}, fixed {:.0}, violations {:.0}, ending-stock credit -{:.0}\n",
+        c.purchase, c.holding, c.shortage, c.safety_shortfall, c.fixed_order, c.constraint_violation, c.salvage_credit
+    );
+    for k in s.constraints.iter().take(12) {
+        out += &format!(
+            "binding     {:<24} {}  used {:.1} of {:.1}{}{}\n",
+            k.name,
+            k.week,
+            k.used,
+            k.limit,
+            if k.violated_by > 0.0 { format!(", VIOLATED by {:.1}", k.violated_by) } else { String::new() },
+            k.shadow_price.map(|p| format!(", shadow price {p:.3}")).unwrap_or_default()
+        );
+    }
+    if !s.skus_short.is_empty() {
+        let units: f64 = s.skus_short.iter().map(|x| x.units_short).sum();
+        let unavoidable: f64 = s.skus_short.iter().map(|x| x.units_short_within_lead_time).sum();
+        out += &format!(
+            "short       {} SKUs, {:.0} units of forecast demand lost ({:.0} within lead time, unavoidable)\n",
+            s.skus_short.len(),
+            units,
+            unavoidable
+        );
+    }
+    out
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Where to write everything.
+    #[arg(long, default_value = "out/demo")]
+    out: PathBuf,
+    /// SKUs in the synthetic catalogue.
+    #[arg(long, default_value_t = 300)]
+    skus: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Replace an existing demo folder.
+    #[arg(long)]
+    force: bool,
+}
+
+/// synth -> ingest -> plan on a catalogue generated on the spot.
+pub(crate) fn demo(a: DemoArgs, progress: &mut Progress) -> Result<()> {
+    if a.out.exists() {
+        if !a.force {
+            anyhow::bail!("{} already exists; pass --force to replace it", a.out.display());
+        }
+        std::fs::remove_dir_all(&a.out).with_context(|| format!("removing {}", a.out.display()))?;
+    }
+    let data = a.out.join("data");
+    crate::commands::synth(
+        SynthArgs::new(a.skus, 156, 8, a.seed, data.clone()),
+        progress,
+    )?;
+    let weekly = a.out.join("weekly.parquet");
+    crate::commands::ingest(IngestArgs::from_config(data.join("ingest.toml"), weekly.clone()), progress)?;
+    // Until the LSTM lands (issue 3), the demo plans from the true quantiles of the synthetic
+    // process ("oracle" in the model column), so the planner runs on honest forecasts.
+    let plan_args = PlanArgs {
+        config: Some(PathBuf::from("configs/plan/default.toml")).filter(|p| p.exists()),
+        forecasts: data.join("oracle_forecast.parquet"),
+        inventory: data.join("inventory.csv"),
+        open_orders: Some(data.join("open_orders.csv")),
+        sku_params: data.join("sku_params.csv"),
+        out: a.out.join("orders.csv"),
+        summary: None,
+        solver: None,
+        force: false,
+    };
+    plan(plan_args, progress)?;
+    eprintln!("demo outputs in {}", a.out.display());
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! restock's data stage: ingest long-format sales (CSV/Parquet) with polars, validate, clean, aggregate
+//! to Monday..Sunday weeks, report data quality, build model features and training windows, and
+//! generate a seeded synthetic catalogue.
+//!
+//! Everything here reads and writes tables; nothing knows about tensors or solvers.
+
+pub mod config;
+mod error;
+pub mod features;
+pub mod ingest;
+pub mod presets;
+pub mod report;
+pub mod synth;
+pub mod table;
+pub mod weekly;
+pub mod windows;
+
+pub use config::IngestConfig;
+pub use error::{Error, Result};
+pub use ingest::ingest;
+pub use presets::Preset;
+pub use report::QualityReport;
+pub use weekly::{SkuSeries, WeeklyDataset};

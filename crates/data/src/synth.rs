@@ -1,0 +1,647 @@
+//! A seeded synthetic catalogue with a known demand process, for tests, the demo and benchmarks.
+//!
+//! Each SKU has a level, a trend, yearly seasonality, price changes and promotions that move demand
+//! through a price elasticity, calendar events, and behaviour signals (page views, add-to-cart
+//! clicks) that lead demand by one week. Some SKUs are intermittent, some are new launches with a
+//! short history, some are discontinued. Weekly demand is negative binomial around the known mean
+//! `mu` (a gamma-Poisson mixture), split into days. SKU `i` is the same whatever the catalogue size.
+//!
+//! Files written by [`SynthCatalogue::write`]:
+//! - `sales.csv` — daily long format `unique_id, ds, y, price, promo, views, clicks, category, store`
+//!   (with a few dirty rows when asked: split duplicates, returns on zero days, blank prices);
+//! - `calendar.csv` — `date, event` for the history and the future weeks;
+//! - `truth.parquet` — weekly `unique_id, ds, mu, y, price, promo, split` for history and the
+//!   `horizon` future weeks (`split` = `history` | `future`), the demand process kept for tests;
+//! - `oracle_forecast.parquet` — `unique_id, ds, model, q10, q50, q90`: the true quantiles of the
+//!   future weeks, a forecast the planner can use before any model exists;
+//! - `inventory.csv` (`unique_id, on_hand`), `open_orders.csv` (`unique_id, arrival_ds, quantity`),
+//!   `sku_params.csv` (`unique_id, unit_cost, unit_price, lead_time_weeks, case_pack, moq,
+//!   supplier, unit_volume`);
+//! - `ingest.toml` — the ingest config for `sales.csv`.
+
+use std::path::Path;
+
+use polars::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Binomial, Distribution, Gamma, LogNormal, Normal, Poisson};
+use restock_core::{Week, columns};
+
+use crate::error::PolarsContext;
+use crate::{Error, Result, table};
+
+/// Parameters of a synthetic catalogue.
+#[derive(Debug, Clone)]
+pub struct SynthConfig {
+    /// Number of SKUs, >= 1.
+    pub skus: usize,
+    /// Weeks of history, >= 8.
+    pub weeks: usize,
+    /// Future weeks kept as truth (actuals and oracle forecast), 1..=104.
+    pub horizon: usize,
+    /// Random seed.
+    pub seed: u64,
+    /// First week of history.
+    pub start: Week,
+    /// Add dirty rows (duplicates, returns, blank prices) that ingest must clean.
+    pub dirty: bool,
+}
+
+impl Default for SynthConfig {
+    fn default() -> Self {
+        SynthConfig {
+            skus: 200,
+            weeks: 156,
+            horizon: 8,
+            seed: 42,
+            start: Week::from_monday(chrono::NaiveDate::from_ymd_opt(2023, 1, 2).expect("valid"))
+                .expect("a Monday"),
+            dirty: true,
+        }
+    }
+}
+
+/// The kind of demand a SKU has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkuKind {
+    /// Steady seller.
+    Regular,
+    /// Sells in few weeks.
+    Intermittent,
+    /// Launched late in the history.
+    NewLaunch,
+    /// Stops selling before the end.
+    Discontinued,
+}
+
+impl SkuKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            SkuKind::Regular => "regular",
+            SkuKind::Intermittent => "intermittent",
+            SkuKind::NewLaunch => "new_launch",
+            SkuKind::Discontinued => "discontinued",
+        }
+    }
+}
+
+/// Negative-binomial shape by kind (smaller = more dispersed).
+fn dispersion(kind: SkuKind) -> f64 {
+    if kind == SkuKind::Intermittent { 0.8 } else { 6.0 }
+}
+
+const WEEKDAY_SHARE: [f64; 7] = [0.12, 0.12, 0.13, 0.14, 0.16, 0.18, 0.15];
+const CATEGORIES: [&str; 4] = ["grocery", "household", "toys", "garden"];
+const STORES: [&str; 3] = ["north", "south", "online"];
+
+/// One generated SKU.
+#[derive(Debug, Clone)]
+pub struct SynthSku {
+    /// Its id, `SKU00042`.
+    pub unique_id: String,
+    /// Its kind.
+    pub kind: SkuKind,
+    /// Category.
+    pub category: &'static str,
+    /// Store.
+    pub store: &'static str,
+    /// First week it sells (index into history + future).
+    pub launch: usize,
+    /// Expected weekly demand, history then future.
+    pub mu: Vec<f64>,
+    /// Sampled weekly demand.
+    pub y: Vec<f64>,
+    /// Shelf price per week.
+    pub price: Vec<f64>,
+    /// Promotion share of the week, 0..1.
+    pub promo: Vec<f64>,
+    /// Page views per week.
+    pub views: Vec<f64>,
+    /// Add-to-cart clicks per week.
+    pub clicks: Vec<f64>,
+    /// Daily demand for the history weeks (`7 * weeks` values; zeros before launch).
+    pub daily: Vec<f64>,
+    /// Unit cost.
+    pub unit_cost: f64,
+    /// Regular unit price at the start.
+    pub base_price: f64,
+}
+
+/// A generated catalogue.
+#[derive(Debug, Clone)]
+pub struct SynthCatalogue {
+    /// The parameters.
+    pub config: SynthConfig,
+    /// The SKUs.
+    pub skus: Vec<SynthSku>,
+    /// Event days per week over history + future.
+    pub event_days: Vec<f64>,
+}
+
+/// Days of week `w` (index from start) that carry an event: a fixed yearly calendar.
+fn events_of_week(week: Week) -> Vec<(i32, &'static str)> {
+    use chrono::Datelike;
+    let mut out = Vec::new();
+    for d in 0..7 {
+        let date = week.monday() + chrono::Days::new(d);
+        let name = match (date.month(), date.day()) {
+            (1, 1) => Some("new_year"),
+            (2, 14) => Some("valentines"),
+            (7, 4) => Some("summer_sale"),
+            (10, 31) => Some("halloween"),
+            (11, 24..=30) if date.weekday() == chrono::Weekday::Fri => Some("black_friday"),
+            (12, 24..=26) => Some("christmas"),
+            _ => None,
+        };
+        if let Some(n) = name {
+            out.push((week.day_number() + d as i32, n));
+        }
+    }
+    out
+}
+
+impl SynthCatalogue {
+    /// Generate a catalogue.
+    pub fn generate(config: &SynthConfig) -> Result<Self> {
+        if config.skus == 0 {
+            return Err(Error::Param { name: "skus", message: "needs at least 1 SKU, got 0".into() });
+        }
+        if config.weeks < 8 {
+            return Err(Error::Param { name: "weeks", message: format!("needs at least 8 weeks, got {}", config.weeks) });
+        }
+        if config.horizon == 0 || config.horizon > 104 {
+            return Err(Error::Param {
+                name: "horizon",
+                message: format!("must be between 1 and 104 weeks, got {}", config.horizon),
+            });
+        }
+        let total = config.weeks + config.horizon;
+        let event_days: Vec<f64> =
+            (0..total).map(|t| events_of_week(config.start.offset(t as i64)).len() as f64).collect();
+        let skus = (0..config.skus).map(|i| generate_sku(config, i, &event_days)).collect();
+        Ok(SynthCatalogue { config: config.clone(), skus, event_days })
+    }
+
+    /// The history weeks' first and last Monday.
+    pub fn history(&self) -> (Week, Week) {
+        (self.config.start, self.config.start.offset(self.config.weeks as i64 - 1))
+    }
+
+    /// Write all files into `dir` (created if needed).
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Write { path: dir.to_path_buf(), message: e.to_string() })?;
+        table::write(&mut self.sales_frame()?, &dir.join("sales.csv"))?;
+        table::write(&mut self.calendar_frame()?, &dir.join("calendar.csv"))?;
+        table::write(&mut self.truth_frame()?, &dir.join("truth.parquet"))?;
+        table::write(&mut self.oracle_forecast_frame(&[0.1, 0.5, 0.9])?, &dir.join("oracle_forecast.parquet"))?;
+        let (mut inv, mut open, mut params) = self.planning_frames()?;
+        table::write(&mut inv, &dir.join("inventory.csv"))?;
+        table::write(&mut open, &dir.join("open_orders.csv"))?;
+        table::write(&mut params, &dir.join("sku_params.csv"))?;
+        table::write_text(&dir.join("ingest.toml"), INGEST_TOML)?;
+        Ok(())
+    }
+
+    /// Daily sales rows of the history.
+    pub fn sales_frame(&self) -> Result<DataFrame> {
+        let cfg = &self.config;
+        let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0xD1_27);
+        let mut id = Vec::new();
+        let mut ds: Vec<String> = Vec::new();
+        let mut y: Vec<f64> = Vec::new();
+        let mut price: Vec<Option<f64>> = Vec::new();
+        let mut promo = Vec::new();
+        let mut views = Vec::new();
+        let mut clicks = Vec::new();
+        let mut cat = Vec::new();
+        let mut store = Vec::new();
+        for s in &self.skus {
+            let last = if s.kind == SkuKind::Discontinued {
+                s.mu[..cfg.weeks].iter().rposition(|m| *m > 0.0).map(|t| t + 1).unwrap_or(0)
+            } else {
+                cfg.weeks
+            };
+            for t in s.launch.min(cfg.weeks)..last {
+                let week = cfg.start.offset(t as i64);
+                for d in 0..7 {
+                    let day = week.monday() + chrono::Days::new(d as u64);
+                    let mut qty = s.daily[t * 7 + d];
+                    let mut p = Some((s.price[t] * 100.0).round() / 100.0);
+                    let mut rows = 1;
+                    if cfg.dirty {
+                        let u: f64 = rng.random();
+                        if u < 0.003 && qty >= 2.0 {
+                            rows = 2; // the day's sales recorded as two rows
+                        } else if u < 0.005 && qty == 0.0 {
+                            qty = -1.0; // a return on a day without sales
+                        } else if u < 0.015 {
+                            p = None; // price not recorded
+                        }
+                    }
+                    let parts = if rows == 2 { vec![(qty / 2.0).floor(), qty - (qty / 2.0).floor()] } else { vec![qty] };
+                    for part in parts {
+                        id.push(s.unique_id.clone());
+                        ds.push(day.to_string());
+                        y.push(part);
+                        price.push(p);
+                        promo.push(if s.promo[t] > 0.0 { 1.0 } else { 0.0 });
+                        views.push((s.views[t] / 7.0).round());
+                        clicks.push((s.clicks[t] / 7.0).round());
+                        cat.push(s.category);
+                        store.push(s.store);
+                    }
+                }
+            }
+        }
+        let n = id.len();
+        DataFrame::new(
+            n,
+            vec![
+                Column::new(columns::UNIQUE_ID.into(), id),
+                Column::new(columns::DS.into(), ds),
+                Column::new(columns::Y.into(), y),
+                Column::new(columns::PRICE.into(), price),
+                Column::new(columns::PROMO.into(), promo),
+                Column::new(columns::VIEWS.into(), views),
+                Column::new(columns::CLICKS.into(), clicks),
+                Column::new("category".into(), cat),
+                Column::new("store".into(), store),
+            ],
+        )
+        .ctx(|| "synthetic sales".into())
+    }
+
+    fn calendar_frame(&self) -> Result<DataFrame> {
+        let mut date = Vec::new();
+        let mut event: Vec<Option<&str>> = Vec::new();
+        for t in 0..self.config.weeks + self.config.horizon {
+            let week = self.config.start.offset(t as i64);
+            let ev = events_of_week(week);
+            for d in 0..7 {
+                let day = week.day_number() + d;
+                date.push((week.monday() + chrono::Days::new(d as u64)).to_string());
+                event.push(ev.iter().find(|(x, _)| *x == day).map(|(_, n)| *n));
+            }
+        }
+        DataFrame::new(date.len(), vec![Column::new("date".into(), date), Column::new("event".into(), event)])
+            .ctx(|| "synthetic calendar".into())
+    }
+
+    /// Weekly truth: `unique_id, ds, mu, y, price, promo, views, clicks, split`, from each SKU's launch.
+    pub fn truth_frame(&self) -> Result<DataFrame> {
+        let cfg = &self.config;
+        let (mut id, mut ds, mut mu, mut y, mut price, mut promo, mut split) =
+            (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        let mut kind = vec![];
+        for s in &self.skus {
+            for t in s.launch..cfg.weeks + cfg.horizon {
+                id.push(s.unique_id.as_str());
+                ds.push(cfg.start.offset(t as i64).day_number());
+                mu.push(s.mu[t]);
+                y.push(s.y[t]);
+                price.push(s.price[t]);
+                promo.push(s.promo[t]);
+                split.push(if t < cfg.weeks { "history" } else { "future" });
+                kind.push(s.kind.as_str());
+            }
+        }
+        DataFrame::new(
+            id.len(),
+            vec![
+                Column::new(columns::UNIQUE_ID.into(), id),
+                Column::new(columns::DS.into(), ds).cast(&DataType::Date).ctx(|| "ds".into())?,
+                Column::new("mu".into(), mu),
+                Column::new(columns::Y.into(), y),
+                Column::new(columns::PRICE.into(), price),
+                Column::new(columns::PROMO.into(), promo),
+                Column::new("split".into(), split),
+                Column::new("kind".into(), kind),
+            ],
+        )
+        .ctx(|| "synthetic truth".into())
+    }
+
+    /// True quantiles of the future weeks (negative binomial around `mu`).
+    pub fn oracle_forecast_frame(&self, levels: &[f64]) -> Result<DataFrame> {
+        let cfg = &self.config;
+        let mut id = vec![];
+        let mut ds = vec![];
+        let mut q: Vec<Vec<f64>> = vec![vec![]; levels.len()];
+        for s in &self.skus {
+            let k = dispersion(s.kind);
+            for t in cfg.weeks..cfg.weeks + cfg.horizon {
+                id.push(s.unique_id.as_str());
+                ds.push(cfg.start.offset(t as i64).day_number());
+                for (j, level) in levels.iter().enumerate() {
+                    q[j].push(nb_quantile(s.mu[t], k, *level));
+                }
+            }
+        }
+        let n = id.len();
+        let mut cols = vec![
+            Column::new(columns::UNIQUE_ID.into(), id),
+            Column::new(columns::DS.into(), ds).cast(&DataType::Date).ctx(|| "ds".into())?,
+            Column::new(columns::MODEL.into(), vec!["oracle"; n]),
+        ];
+        for (level, v) in levels.iter().zip(q) {
+            cols.push(Column::new(columns::quantile_column(*level).into(), v));
+        }
+        DataFrame::new(n, cols).ctx(|| "oracle forecast".into())
+    }
+
+    /// Inventory snapshot, open purchase orders and SKU parameters at the end of the history.
+    pub fn planning_frames(&self) -> Result<(DataFrame, DataFrame, DataFrame)> {
+        let cfg = &self.config;
+        let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0x1A_7E);
+        let next_week = cfg.start.offset(cfg.weeks as i64);
+        let (mut iid, mut on_hand) = (vec![], vec![]);
+        let (mut oid, mut arrival, mut qty) = (vec![], vec![], vec![]);
+        let (mut pid, mut cost, mut price, mut lead, mut pack, mut moq, mut sup, mut vol) =
+            (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        for s in &self.skus {
+            let recent = s.mu[cfg.weeks.saturating_sub(4)..cfg.weeks].iter().sum::<f64>() / 4.0;
+            let case_pack: i64 = match recent {
+                r if r >= 60.0 => 24,
+                r if r >= 15.0 => 12,
+                r if r >= 3.0 => 6,
+                _ => 1,
+            };
+            iid.push(s.unique_id.as_str());
+            on_hand.push((recent * rng.random_range(0.0..3.0)).round());
+            if rng.random::<f64>() < 0.3 && recent > 0.0 {
+                oid.push(s.unique_id.as_str());
+                arrival.push(next_week.offset(rng.random_range(0..2)).day_number());
+                qty.push(((recent * 2.0 / case_pack as f64).ceil() * case_pack as f64).max(case_pack as f64));
+            }
+            pid.push(s.unique_id.as_str());
+            cost.push((s.unit_cost * 100.0).round() / 100.0);
+            price.push((s.base_price * 100.0).round() / 100.0);
+            lead.push(rng.random_range(1..=4i64));
+            pack.push(case_pack);
+            moq.push(if rng.random::<f64>() < 0.3 { case_pack * rng.random_range(2..=4i64) } else { 0 });
+            sup.push(format!("supplier_{}", CATEGORIES.iter().position(|c| *c == s.category).unwrap_or(0) + 1));
+            vol.push((rng.random_range(0.001..0.05f64) * 1000.0).round() / 1000.0);
+        }
+        let inv = DataFrame::new(
+            iid.len(),
+            vec![Column::new(columns::UNIQUE_ID.into(), iid), Column::new("on_hand".into(), on_hand)],
+        )
+        .ctx(|| "inventory".into())?;
+        let open = DataFrame::new(
+            oid.len(),
+            vec![
+                Column::new(columns::UNIQUE_ID.into(), oid),
+                Column::new("arrival_ds".into(), arrival).cast(&DataType::Date).ctx(|| "arrival".into())?,
+                Column::new("quantity".into(), qty),
+            ],
+        )
+        .ctx(|| "open orders".into())?;
+        let params = DataFrame::new(
+            pid.len(),
+            vec![
+                Column::new(columns::UNIQUE_ID.into(), pid),
+                Column::new("unit_cost".into(), cost),
+                Column::new("unit_price".into(), price),
+                Column::new("lead_time_weeks".into(), lead),
+                Column::new("case_pack".into(), pack),
+                Column::new("moq".into(), moq),
+                Column::new("supplier".into(), sup),
+                Column::new("unit_volume".into(), vol),
+            ],
+        )
+        .ctx(|| "sku params".into())?;
+        Ok((inv, open, params))
+    }
+}
+
+const INGEST_TOML: &str = r#"# Ingest config for the synthetic catalogue written by `restock synth`.
+[source]
+path = "sales.csv"
+date_format = "%Y-%m-%d"
+
+[columns]
+id = "unique_id"
+date = "ds"
+target = "y"
+price = "price"
+promo = "promo"
+views = "views"
+clicks = "clicks"
+static = ["category", "store"]
+
+[clean]
+duplicates = "sum"
+negative = "clip"
+missing_target = "drop"
+fill_gaps = true
+outliers = "none"
+
+[calendar]
+path = "calendar.csv"
+date = "date"
+events = ["event"]
+"#;
+
+fn generate_sku(cfg: &SynthConfig, i: usize, event_days: &[f64]) -> SynthSku {
+    let mut rng = StdRng::seed_from_u64(cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i as u64 + 1));
+    let total = cfg.weeks + cfg.horizon;
+    let r: f64 = rng.random();
+    let kind = match r {
+        r if r < 0.62 => SkuKind::Regular,
+        r if r < 0.82 => SkuKind::Intermittent,
+        r if r < 0.93 => SkuKind::NewLaunch,
+        _ => SkuKind::Discontinued,
+    };
+    let cat_idx = rng.random_range(0..CATEGORIES.len());
+    let store = STORES[rng.random_range(0..STORES.len())];
+    let level = match kind {
+        SkuKind::Intermittent => rng.random_range(0.15..1.2),
+        _ => LogNormal::new(20f64.ln(), 0.9).expect("valid").sample(&mut rng).min(2000.0),
+    };
+    let trend = Normal::new(0.0, 0.002).expect("valid").sample(&mut rng);
+    let amplitude = rng.random_range(0.0..0.5);
+    let phase = [0.9, 0.3, 0.95, 0.45][cat_idx] + rng.random_range(-0.05..0.05);
+    let elasticity = rng.random_range(1.0..3.0);
+    let event_lift = [1.3, 1.1, 1.8, 1.0][cat_idx];
+    let base_price: f64 = LogNormal::new(8f64.ln(), 0.6).expect("valid").sample(&mut rng);
+    let unit_cost = base_price * rng.random_range(0.45..0.7);
+    let launch = match kind {
+        SkuKind::NewLaunch => cfg.weeks - rng.random_range(2..=cfg.weeks.min(30)),
+        _ => 0,
+    };
+    let stop = match kind {
+        SkuKind::Discontinued => cfg.weeks - rng.random_range(4..cfg.weeks.min(40)),
+        _ => usize::MAX,
+    };
+    let promo_rate = if kind == SkuKind::Intermittent { 0.02 } else { 0.07 };
+
+    let mut regular = base_price;
+    let mut regular_price = vec![0.0; total];
+    let mut price = vec![0.0; total];
+    let mut promo = vec![0.0; total];
+    let mut mu = vec![0.0; total];
+    let mut t = 0;
+    while t < total {
+        if rng.random::<f64>() < 1.0 / 52.0 {
+            regular *= rng.random_range(0.9..1.12);
+        }
+        price[t] = regular;
+        regular_price[t] = regular;
+        if rng.random::<f64>() < promo_rate {
+            let depth = rng.random_range(0.1..0.4);
+            let len = rng.random_range(1..=2);
+            for k in t..(t + len).min(total) {
+                price[k] = regular * (1.0 - depth);
+                regular_price[k] = regular;
+                promo[k] = 1.0;
+            }
+            t += len;
+            continue;
+        }
+        t += 1;
+    }
+    for t in 0..total {
+        if t < launch || t >= stop {
+            continue;
+        }
+        let week = cfg.start.offset(t as i64);
+        let season = 1.0 + amplitude * (2.0 * std::f64::consts::PI * (week.year_fraction() - phase)).sin();
+        let ramp = if kind == SkuKind::NewLaunch { ((t - launch + 1) as f64 / 4.0).min(1.0) } else { 1.0 };
+        // Discounts move demand with the full elasticity, regular price changes with half of it.
+        let discount = (price[t] / regular_price[t]).clamp(0.3, 1.0);
+        let price_effect =
+            discount.powf(-elasticity) * (regular_price[t] / base_price).clamp(0.5, 2.0).powf(-0.5 * elasticity);
+        let events = 1.0 + (event_lift - 1.0) * (event_days[t] / 2.0).min(1.0);
+        mu[t] = level * (trend * t as f64).exp() * season * ramp * price_effect * events;
+    }
+    let k = dispersion(kind);
+    let mut y = vec![0.0; total];
+    let mut daily = vec![0.0; cfg.weeks * 7];
+    for t in 0..total {
+        if mu[t] <= 0.0 {
+            continue;
+        }
+        let g = Gamma::new(k, 1.0 / k).expect("valid").sample(&mut rng);
+        let w = Poisson::new((mu[t] * g).max(1e-12)).expect("valid").sample(&mut rng);
+        y[t] = w;
+        if t < cfg.weeks {
+            let mut left = w as u64;
+            let mut share_left = 1.0;
+            for (d, share) in WEEKDAY_SHARE.iter().enumerate() {
+                let x = if d == 6 || left == 0 {
+                    left
+                } else {
+                    Binomial::new(left, (share / share_left).min(1.0)).expect("valid").sample(&mut rng)
+                };
+                daily[t * 7 + d] = x as f64;
+                left -= x;
+                share_left -= share;
+            }
+        }
+    }
+    // Behaviour leads demand: this week's views reflect next week's demand rate.
+    let views_per_unit = rng.random_range(15.0..40.0);
+    let mut views = vec![0.0; total];
+    let mut clicks = vec![0.0; total];
+    for t in 0..total {
+        let next = mu[(t + 1).min(total - 1)];
+        if t + 1 < launch || next <= 0.0 {
+            continue;
+        }
+        views[t] = Poisson::new(next * views_per_unit + 1.0).expect("valid").sample(&mut rng);
+        clicks[t] = Binomial::new(views[t] as u64, 0.08).expect("valid").sample(&mut rng) as f64;
+    }
+    SynthSku {
+        unique_id: format!("SKU{i:05}"),
+        kind,
+        category: CATEGORIES[cat_idx],
+        store,
+        launch,
+        mu,
+        y,
+        price,
+        promo,
+        views,
+        clicks,
+        daily,
+        unit_cost,
+        base_price,
+    }
+}
+
+/// Quantile of a negative binomial with mean `mu` and shape `k` (variance mu + mu²/k).
+pub fn nb_quantile(mu: f64, k: f64, q: f64) -> f64 {
+    if mu <= 0.0 {
+        return 0.0;
+    }
+    let p = k / (k + mu);
+    let mut pmf = p.powf(k);
+    let mut cdf = pmf;
+    let mut x = 0.0;
+    while cdf < q && x < 1e7 {
+        pmf *= (x + k) / (x + 1.0) * (1.0 - p);
+        x += 1.0;
+        cdf += pmf;
+        if pmf < 1e-300 && cdf < q {
+            break;
+        }
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_catalogue_and_prefix_stable() {
+        let cfg = SynthConfig { skus: 20, weeks: 60, ..Default::default() };
+        let a = SynthCatalogue::generate(&cfg).unwrap();
+        let b = SynthCatalogue::generate(&SynthConfig { skus: 30, ..cfg.clone() }).unwrap();
+        for i in 0..20 {
+            assert_eq!(a.skus[i].y, b.skus[i].y);
+        }
+        let c = SynthCatalogue::generate(&SynthConfig { seed: 7, ..cfg }).unwrap();
+        assert_ne!(a.skus[0].y, c.skus[0].y);
+    }
+
+    #[test]
+    fn daily_sums_to_weekly_and_kinds_present() {
+        let cfg = SynthConfig { skus: 200, weeks: 104, ..Default::default() };
+        let cat = SynthCatalogue::generate(&cfg).unwrap();
+        for s in &cat.skus {
+            for t in 0..cfg.weeks {
+                let d: f64 = s.daily[t * 7..t * 7 + 7].iter().sum();
+                assert_eq!(d, s.y[t], "{} week {t}", s.unique_id);
+            }
+        }
+        for kind in [SkuKind::Regular, SkuKind::Intermittent, SkuKind::NewLaunch, SkuKind::Discontinued] {
+            assert!(cat.skus.iter().any(|s| s.kind == kind), "{kind:?}");
+        }
+        // Promotions lift demand: mean mu in promo weeks vs not, over regular SKUs.
+        let (mut on, mut off, mut n_on, mut n_off) = (0.0, 0.0, 0, 0);
+        for s in cat.skus.iter().filter(|s| s.kind == SkuKind::Regular) {
+            let m: f64 = s.mu.iter().sum::<f64>() / s.mu.len() as f64;
+            for t in 0..cfg.weeks {
+                if s.promo[t] > 0.0 { on += s.mu[t] / m; n_on += 1 } else { off += s.mu[t] / m; n_off += 1 }
+            }
+        }
+        assert!(on / n_on as f64 > 1.2 * off / n_off as f64);
+    }
+
+    #[test]
+    fn nb_quantiles_are_ordered_and_sane() {
+        assert_eq!(nb_quantile(0.0, 1.0, 0.9), 0.0);
+        let (a, b, c) = (nb_quantile(20.0, 6.0, 0.1), nb_quantile(20.0, 6.0, 0.5), nb_quantile(20.0, 6.0, 0.9));
+        assert!(a < b && b < c, "{a} {b} {c}");
+        assert!((b - 20.0).abs() <= 2.0);
+        assert_eq!(nb_quantile(0.3, 0.8, 0.5), 0.0);
+    }
+
+    #[test]
+    fn bad_parameters_are_errors() {
+        assert!(SynthCatalogue::generate(&SynthConfig { skus: 0, ..Default::default() }).is_err());
+        assert!(SynthCatalogue::generate(&SynthConfig { weeks: 3, ..Default::default() }).is_err());
+    }
+}

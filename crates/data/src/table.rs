@@ -1,0 +1,154 @@
+//! Reading and writing tables (CSV, Parquet) with polars. Writes are atomic: a temp file beside the
+//! target, renamed over it only when complete, so an interrupted run never leaves a half file.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::{Error, Result};
+
+/// The kinds of table file restock reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    /// Comma-separated text with a header row.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl TableFormat {
+    /// The format of `path`, from its extension.
+    pub fn of(path: &Path) -> Result<Self> {
+        match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+            Some("csv") => Ok(TableFormat::Csv),
+            Some("parquet") | Some("pq") => Ok(TableFormat::Parquet),
+            _ => Err(Error::Format { path: path.to_path_buf() }),
+        }
+    }
+}
+
+fn pl_path(path: &Path) -> PlRefPath {
+    PlRefPath::new(path.to_string_lossy().as_ref())
+}
+
+/// A lazy scan of a table. CSV columns are all read as text, so that type errors can be reported
+/// cell by cell instead of as an inference failure.
+pub fn scan(path: &Path) -> Result<LazyFrame> {
+    if !path.exists() {
+        return Err(Error::Read {
+            path: path.to_path_buf(),
+            source: PolarsError::IO {
+                error: std::sync::Arc::new(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")),
+                msg: None,
+            },
+        });
+    }
+    let read_err = |source| Error::Read { path: path.to_path_buf(), source };
+    match TableFormat::of(path)? {
+        TableFormat::Csv => LazyCsvReader::new(pl_path(path))
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .finish()
+            .map_err(read_err),
+        TableFormat::Parquet => {
+            LazyFrame::scan_parquet(pl_path(path), ScanArgsParquet::default()).map_err(read_err)
+        }
+    }
+}
+
+/// The column names of a table.
+pub fn column_names(path: &Path) -> Result<Vec<String>> {
+    let mut lf = scan(path)?;
+    let schema = lf.collect_schema().map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    Ok(schema.iter_names().map(|n| n.to_string()).collect())
+}
+
+/// Read `columns` of a table, each required: a missing one is an error naming `keys[i]`.
+pub fn read_columns(path: &Path, columns: &[(&str, String)]) -> Result<DataFrame> {
+    let present = column_names(path)?;
+    for (key, col) in columns {
+        if !present.iter().any(|p| p == col) {
+            return Err(Error::MissingColumn {
+                path: path.to_path_buf(),
+                column: col.clone(),
+                key: key.to_string(),
+                present: present.join(", "),
+            });
+        }
+    }
+    let exprs: Vec<Expr> = columns.iter().map(|(_, c)| col(c.as_str())).collect();
+    scan(path)?.select(exprs).collect().map_err(|source| Error::Read { path: path.to_path_buf(), source })
+}
+
+/// Write `df` to `path` (CSV or Parquet by extension) atomically.
+pub fn write(df: &mut DataFrame, path: &Path) -> Result<()> {
+    let format = TableFormat::of(path)?;
+    write_atomic(path, |file| {
+        let mut buf = BufWriter::new(file);
+        match format {
+            TableFormat::Csv => CsvWriter::new(&mut buf).include_header(true).finish(df)?,
+            TableFormat::Parquet => {
+                ParquetWriter::new(&mut buf)
+                    .with_compression(ParquetCompression::Zstd(None))
+                    .finish(df)?;
+            }
+        }
+        buf.flush().map_err(|e| PolarsError::IO { error: std::sync::Arc::new(e), msg: None })?;
+        Ok(())
+    })
+}
+
+/// Write a text file (JSON report, ...) atomically.
+pub fn write_text(path: &Path, text: &str) -> Result<()> {
+    write_atomic(path, |mut file| {
+        file.write_all(text.as_bytes())
+            .map_err(|e| PolarsError::IO { error: std::sync::Arc::new(e), msg: None })
+    })
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+fn write_atomic(path: &Path, fill: impl FnOnce(File) -> PolarsResult<()>) -> Result<()> {
+    let err = |message: String| Error::Write { path: path.to_path_buf(), message };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let tmp = temp_path(path);
+    let file = File::create(&tmp).map_err(|e| err(e.to_string()))?;
+    if let Err(e) = fill(file) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e.to_string()));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        err(e.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_and_atomic_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut df = df!("a" => [1i64, 2, 3], "b" => ["x", "y", "z"]).unwrap();
+        for name in ["t.parquet", "t.csv"] {
+            let p = dir.path().join(name);
+            write(&mut df, &p).unwrap();
+            let back = read_columns(&p, &[("k", "b".to_string())]).unwrap();
+            assert_eq!(back.height(), 3);
+            let err = read_columns(&p, &[("columns.id", "nope".to_string())]).unwrap_err().to_string();
+            assert!(err.contains("nope") && err.contains("columns.id") && err.contains(name), "{err}");
+        }
+        // Only the final files remain: no temp files.
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(matches!(TableFormat::of(Path::new("a.txt")), Err(Error::Format { .. })));
+    }
+}

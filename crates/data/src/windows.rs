@@ -1,0 +1,178 @@
+//! Training windows: (context, horizon) slices of every SKU's series, addressed by index and
+//! filled batch by batch into reusable buffers, never materialised for the whole catalogue.
+
+use restock_core::Week;
+
+use crate::features::{FeatureSchema, SkuFeatures};
+use crate::weekly::WeeklyDataset;
+use crate::{Error, Result};
+
+/// Window geometry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowSpec {
+    /// Weeks of history the model sees, >= 1.
+    pub context: usize,
+    /// Weeks it forecasts, >= 1.
+    pub horizon: usize,
+    /// Fewest real (unpadded) history weeks a window may have, 1..=context. Shorter contexts are
+    /// left-padded with zeros and a mask, so new launches still train.
+    pub min_context: usize,
+}
+
+impl WindowSpec {
+    /// A checked spec.
+    pub fn new(context: usize, horizon: usize, min_context: usize) -> Result<Self> {
+        if context == 0 || horizon == 0 {
+            return Err(Error::Param {
+                name: "window",
+                message: format!("context and horizon must be >= 1, got {context} and {horizon}"),
+            });
+        }
+        if min_context == 0 || min_context > context {
+            return Err(Error::Param {
+                name: "min_context",
+                message: format!("must be between 1 and context ({context}), got {min_context}"),
+            });
+        }
+        Ok(WindowSpec { context, horizon, min_context })
+    }
+}
+
+/// One batch of windows, row-major buffers reused between batches.
+#[derive(Debug, Clone, Default)]
+pub struct WindowBatch {
+    /// Rows filled.
+    pub len: usize,
+    /// `[batch, context]` scaled past demand (y / scale), 0 where padded.
+    pub past_y: Vec<f32>,
+    /// `[batch, context, features]` past features.
+    pub past_x: Vec<f32>,
+    /// `[batch, context]` 1 for real weeks, 0 for padding.
+    pub past_mask: Vec<f32>,
+    /// `[batch, horizon, known features]` features known for the future weeks.
+    pub future_x: Vec<f32>,
+    /// `[batch, horizon]` scaled future demand (the target).
+    pub future_y: Vec<f32>,
+    /// `[batch, statics]` static ids.
+    pub statics: Vec<u32>,
+    /// `[batch]` the scale of each row's SKU.
+    pub scale: Vec<f32>,
+    /// `[batch]` the SKU index of each row.
+    pub sku: Vec<u32>,
+    /// `[batch]` index of the first target week within the SKU's series.
+    pub start: Vec<u32>,
+}
+
+/// All windows whose target weeks end on or before a cut-off week.
+pub struct Windows<'a> {
+    ds: &'a WeeklyDataset,
+    feats: &'a [SkuFeatures],
+    spec: WindowSpec,
+    n_feat: usize,
+    known: Vec<usize>,
+    n_static: usize,
+    /// `prefix[i]` = windows of SKUs before `i`.
+    prefix: Vec<usize>,
+}
+
+impl<'a> Windows<'a> {
+    /// Windows over `ds` whose last target week is <= `until` (the train/validation split).
+    pub fn new(
+        ds: &'a WeeklyDataset,
+        feats: &'a [SkuFeatures],
+        schema: &FeatureSchema,
+        spec: WindowSpec,
+        until: Week,
+    ) -> Self {
+        let mut prefix = Vec::with_capacity(ds.series.len() + 1);
+        let mut total = 0;
+        prefix.push(0);
+        for s in &ds.series {
+            let usable = ((s.start.weeks_until(until) + 1).max(0) as usize).min(s.y.len());
+            // first target index e ranges over min_context ..= usable - horizon
+            let n = (usable + 1).saturating_sub(spec.horizon + spec.min_context);
+            total += n;
+            prefix.push(total);
+        }
+        Windows {
+            ds,
+            feats,
+            spec,
+            n_feat: schema.len(),
+            known: schema.known_indices(),
+            n_static: schema.statics.len(),
+            prefix,
+        }
+    }
+
+    /// Number of windows.
+    pub fn len(&self) -> usize {
+        *self.prefix.last().unwrap_or(&0)
+    }
+
+    /// True when there is no window.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `(sku index, first target index)` of window `i`.
+    pub fn locate(&self, i: usize) -> (usize, usize) {
+        let sku = self.prefix.partition_point(|&p| p <= i) - 1;
+        (sku, self.spec.min_context + (i - self.prefix[sku]))
+    }
+
+    /// A batch buffer sized for `batch` rows.
+    pub fn new_batch(&self, batch: usize) -> WindowBatch {
+        let (c, h) = (self.spec.context, self.spec.horizon);
+        WindowBatch {
+            len: 0,
+            past_y: vec![0.0; batch * c],
+            past_x: vec![0.0; batch * c * self.n_feat],
+            past_mask: vec![0.0; batch * c],
+            future_x: vec![0.0; batch * h * self.known.len()],
+            future_y: vec![0.0; batch * h],
+            statics: vec![0; batch * self.n_static],
+            scale: vec![0.0; batch],
+            sku: vec![0; batch],
+            start: vec![0; batch],
+        }
+    }
+
+    /// Fill `out` with the windows `indices` (at most its capacity).
+    pub fn fill(&self, indices: &[usize], out: &mut WindowBatch) {
+        let (c, h, f, k) = (self.spec.context, self.spec.horizon, self.n_feat, self.known.len());
+        let cap = out.scale.len();
+        out.len = indices.len().min(cap);
+        for (row, &i) in indices.iter().take(cap).enumerate() {
+            let (sku, e) = self.locate(i);
+            let s = &self.ds.series[sku];
+            let feat = &self.feats[sku];
+            let scale = feat.scale.scale;
+            for j in 0..c {
+                let t = e as isize - c as isize + j as isize;
+                let (py, px, pm) = (&mut out.past_y[row * c + j], row * c * f + j * f, &mut out.past_mask[row * c + j]);
+                if t >= 0 {
+                    let t = t as usize;
+                    *py = (s.y[t] / scale) as f32;
+                    *pm = 1.0;
+                    out.past_x[px..px + f].copy_from_slice(&feat.x[t * f..(t + 1) * f]);
+                } else {
+                    *py = 0.0;
+                    *pm = 0.0;
+                    out.past_x[px..px + f].iter_mut().for_each(|v| *v = 0.0);
+                }
+            }
+            for j in 0..h {
+                let t = e + j;
+                out.future_y[row * h + j] = (s.y[t] / scale) as f32;
+                for (q, &fi) in self.known.iter().enumerate() {
+                    out.future_x[row * h * k + j * k + q] = feat.x[t * f + fi];
+                }
+            }
+            out.statics[row * self.n_static..(row + 1) * self.n_static].copy_from_slice(&feat.static_ids);
+            out.scale[row] = scale as f32;
+            out.sku[row] = sku as u32;
+            out.start[row] = e as u32;
+        }
+    }
+}

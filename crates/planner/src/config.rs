@@ -1,0 +1,257 @@
+//! `configs/plan/<name>.toml`: horizon, service target, cost defaults, shared constraints, solver.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The plan config.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanConfig {
+    /// Planning horizon and review period.
+    #[serde(default)]
+    pub horizon: HorizonConfig,
+    /// Service target.
+    #[serde(default)]
+    pub service: ServiceConfig,
+    /// Defaults for SKU parameters missing from the SKU table.
+    #[serde(default)]
+    pub defaults: SkuDefaults,
+    /// Budgets, currency per week.
+    #[serde(default)]
+    pub budget: BudgetConfig,
+    /// Capacities.
+    #[serde(default)]
+    pub capacity: CapacityConfig,
+    /// Solver options.
+    #[serde(default)]
+    pub solver: SolverConfig,
+}
+
+/// Planning horizon.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HorizonConfig {
+    /// Weeks planned, starting with the first forecast week, 1..=104.
+    pub weeks: usize,
+    /// Weeks between two orders of a SKU (the review period R of the safety stock), >= 1.
+    pub review_period_weeks: usize,
+}
+
+impl Default for HorizonConfig {
+    fn default() -> Self {
+        HorizonConfig { weeks: 8, review_period_weeks: 1 }
+    }
+}
+
+/// Service target: a cycle service level, or the newsvendor critical ratio of each SKU's costs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Probability of no stock-out over a replenishment cycle, in (0, 1); ignored when
+    /// `critical_ratio` is true.
+    pub level: f64,
+    /// Use p / (p + h) per SKU (shortage cost p, holding cost h per week) instead of `level`.
+    pub critical_ratio: bool,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig { level: 0.95, critical_ratio: false }
+    }
+}
+
+/// Defaults for SKU parameters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SkuDefaults {
+    /// Holding cost per unit and week as a fraction of unit cost (0.005 ≈ 26 % a year).
+    pub holding_rate_per_week: f64,
+    /// Shortage cost per unit of lost demand as a multiple of the unit price (lost revenue);
+    /// without a unit price, of the unit cost.
+    pub shortage_cost_factor: f64,
+    /// Cost per unit-week of stock below the safety stock, as a fraction of the shortage cost.
+    pub safety_shortfall_factor: f64,
+    /// Fixed cost per order line, currency (> 0 turns every order into an on/off decision).
+    pub order_cost: f64,
+    /// Lead time in weeks when the SKU table has none.
+    pub lead_time_weeks: usize,
+    /// Case pack when the SKU table has none.
+    pub case_pack: u32,
+    /// Minimum order quantity when the SKU table has none (0 = none).
+    pub moq: u32,
+    /// Unit volume when the SKU table has none.
+    pub unit_volume: f64,
+}
+
+impl Default for SkuDefaults {
+    fn default() -> Self {
+        SkuDefaults {
+            holding_rate_per_week: 0.005,
+            shortage_cost_factor: 1.0,
+            safety_shortfall_factor: 0.1,
+            order_cost: 0.0,
+            lead_time_weeks: 2,
+            case_pack: 1,
+            moq: 0,
+            unit_volume: 0.0,
+        }
+    }
+}
+
+/// Purchase budgets per week.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetConfig {
+    /// All suppliers together.
+    pub weekly: Option<f64>,
+    /// Per supplier.
+    #[serde(default)]
+    pub per_supplier: BTreeMap<String, f64>,
+}
+
+/// Capacities.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityConfig {
+    /// Warehouse volume for end-of-week stock (same unit as `unit_volume`).
+    pub warehouse_volume: Option<f64>,
+    /// Units a supplier can ship per week.
+    #[serde(default)]
+    pub supplier_units: BTreeMap<String, f64>,
+}
+
+/// The LP/MILP solver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SolverKind {
+    /// HiGHS (C++, via good_lp): fast, gives shadow prices.
+    Highs,
+    /// microlp (pure Rust): the fallback.
+    Microlp,
+}
+
+impl SolverKind {
+    /// Its name in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SolverKind::Highs => "highs",
+            SolverKind::Microlp => "microlp",
+        }
+    }
+}
+
+/// Solver options.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SolverConfig {
+    /// Which solver.
+    pub backend: SolverKind,
+    /// Wall-clock limit per model, seconds.
+    pub time_limit_seconds: f64,
+    /// Relative MIP gap at which to stop, in [0, 1).
+    pub mip_gap: f64,
+    /// Whole case packs and on/off MOQ (MILP); false solves the LP relaxation.
+    pub integer: bool,
+}
+
+impl Default for SolverConfig {
+    fn default() -> Self {
+        SolverConfig { backend: SolverKind::Highs, time_limit_seconds: 60.0, mip_gap: 0.005, integer: true }
+    }
+}
+
+impl PlanConfig {
+    /// Read and check a config file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config { path: path.into(), message: format!("cannot read: {e}") })?;
+        let cfg: PlanConfig =
+            toml::from_str(&text).map_err(|e| Error::Config { path: path.into(), message: e.to_string() })?;
+        cfg.check(path)?;
+        Ok(cfg)
+    }
+
+    /// Check ranges; the message names the key.
+    pub fn check(&self, path: &Path) -> Result<()> {
+        let fail = |m: String| Err(Error::Config { path: PathBuf::from(path), message: m });
+        let h = &self.horizon;
+        if h.weeks == 0 || h.weeks > 104 {
+            return fail(format!("horizon.weeks must be between 1 and 104, got {}", h.weeks));
+        }
+        if h.review_period_weeks == 0 {
+            return fail("horizon.review_period_weeks must be >= 1".into());
+        }
+        let s = &self.service;
+        if !(s.level > 0.0 && s.level < 1.0) {
+            return fail(format!("service.level must be inside (0, 1), got {}", s.level));
+        }
+        let d = &self.defaults;
+        for (key, v) in [
+            ("defaults.holding_rate_per_week", d.holding_rate_per_week),
+            ("defaults.shortage_cost_factor", d.shortage_cost_factor),
+            ("defaults.safety_shortfall_factor", d.safety_shortfall_factor),
+            ("defaults.order_cost", d.order_cost),
+            ("defaults.unit_volume", d.unit_volume),
+        ] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return fail(format!("{key} must be a non-negative number, got {v}"));
+            }
+        }
+        if d.case_pack == 0 {
+            return fail("defaults.case_pack must be >= 1".into());
+        }
+        let mut limits: Vec<(String, f64)> = vec![];
+        if let Some(b) = self.budget.weekly {
+            limits.push(("budget.weekly".into(), b));
+        }
+        limits.extend(self.budget.per_supplier.iter().map(|(k, v)| (format!("budget.per_supplier.{k}"), *v)));
+        if let Some(c) = self.capacity.warehouse_volume {
+            limits.push(("capacity.warehouse_volume".into(), c));
+        }
+        limits.extend(self.capacity.supplier_units.iter().map(|(k, v)| (format!("capacity.supplier_units.{k}"), *v)));
+        for (key, v) in limits {
+            if !(v >= 0.0 && v.is_finite()) {
+                return fail(format!("{key} must be a non-negative number, got {v}"));
+            }
+        }
+        let sv = &self.solver;
+        if !(sv.time_limit_seconds > 0.0) {
+            return fail(format!("solver.time_limit_seconds must be > 0, got {}", sv.time_limit_seconds));
+        }
+        if !(sv.mip_gap >= 0.0 && sv.mip_gap < 1.0) {
+            return fail(format!("solver.mip_gap must be in [0, 1), got {}", sv.mip_gap));
+        }
+        Ok(())
+    }
+
+    /// True when SKUs are coupled by a shared constraint.
+    pub fn has_shared_constraints(&self) -> bool {
+        self.budget.weekly.is_some()
+            || !self.budget.per_supplier.is_empty()
+            || self.capacity.warehouse_volume.is_some()
+            || !self.capacity.supplier_units.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_and_bad_keys_are_named() {
+        let err = toml::from_str::<PlanConfig>("[budget]\nweekly = 10.0\nmonthly = 3.0\n").unwrap_err();
+        assert!(err.to_string().contains("monthly"), "{err}");
+        let cfg: PlanConfig = toml::from_str("[service]\nlevel = 1.5\ncritical_ratio = false\n").unwrap();
+        let err = cfg.check(Path::new("p.toml")).unwrap_err().to_string();
+        assert!(err.contains("service.level") && err.contains("p.toml"), "{err}");
+        let cfg: PlanConfig = toml::from_str("[budget]\nweekly = -1.0\n").unwrap();
+        assert!(cfg.check(Path::new("p.toml")).unwrap_err().to_string().contains("budget.weekly"));
+        let cfg: PlanConfig = toml::from_str("").unwrap();
+        assert!(cfg.check(Path::new("p.toml")).is_ok());
+        assert!(!cfg.has_shared_constraints());
+    }
+}

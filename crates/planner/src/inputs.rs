@@ -1,0 +1,97 @@
+//! The planner's inputs in memory: no tables, no tensors.
+
+use restock_core::{Quantiles, Week};
+
+use crate::config::PlanConfig;
+use crate::{Error, Result};
+
+/// Parameters of one SKU (a row of the SKU table, config defaults filled in).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkuParams {
+    /// Purchase cost per unit, currency, > 0.
+    pub unit_cost: f64,
+    /// Selling price per unit (for the shortage cost: lost revenue), if known.
+    pub unit_price: Option<f64>,
+    /// Weeks from order to arrival.
+    pub lead_time_weeks: usize,
+    /// Order multiple, >= 1.
+    pub case_pack: u32,
+    /// Minimum order quantity in units (0 = none).
+    pub moq: u32,
+    /// Supplier.
+    pub supplier: String,
+    /// Volume of one unit.
+    pub unit_volume: f64,
+    /// Lowest stock to keep at the end of each week.
+    pub min_stock: Option<f64>,
+    /// Highest stock to hold at the end of each week.
+    pub max_stock: Option<f64>,
+}
+
+impl SkuParams {
+    /// Defaults from the config, for SKUs missing from the SKU table.
+    pub fn from_defaults(cfg: &PlanConfig, unit_cost: f64) -> Self {
+        SkuParams {
+            unit_cost,
+            unit_price: None,
+            lead_time_weeks: cfg.defaults.lead_time_weeks,
+            case_pack: cfg.defaults.case_pack,
+            moq: cfg.defaults.moq,
+            supplier: String::new(),
+            unit_volume: cfg.defaults.unit_volume,
+            min_stock: None,
+            max_stock: None,
+        }
+    }
+
+    /// Check values; errors name the SKU.
+    pub fn check(&self, sku: &str) -> Result<()> {
+        let bad = |m: String| Err(Error::Sku { sku: sku.into(), message: m });
+        if !(self.unit_cost > 0.0 && self.unit_cost.is_finite()) {
+            return bad(format!("unit_cost must be a positive number, got {}", self.unit_cost));
+        }
+        if let Some(p) = self.unit_price
+            && !(p >= 0.0 && p.is_finite())
+        {
+            return bad(format!("unit_price must be a non-negative number, got {p}"));
+        }
+        if self.case_pack == 0 {
+            return bad("case_pack must be >= 1".into());
+        }
+        if !(self.unit_volume >= 0.0 && self.unit_volume.is_finite()) {
+            return bad(format!("unit_volume must be a non-negative number, got {}", self.unit_volume));
+        }
+        if let (Some(lo), Some(hi)) = (self.min_stock, self.max_stock)
+            && lo > hi
+        {
+            return bad(format!("min_stock {lo} is above max_stock {hi}"));
+        }
+        Ok(())
+    }
+}
+
+/// Everything the planner knows about one SKU.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkuInput {
+    /// The SKU.
+    pub unique_id: String,
+    /// Forecast quantiles per week from the plan start: `forecast[t][k]` for level `k`.
+    pub forecast: Vec<Vec<f64>>,
+    /// Stock on hand at the start of week 0.
+    pub on_hand: f64,
+    /// Open purchase orders: (week index from the plan start, units). Index < 0 is not allowed.
+    pub on_order: Vec<(usize, f64)>,
+    /// Parameters.
+    pub params: SkuParams,
+}
+
+/// The planner's inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanInputs {
+    /// The first planned week (the first forecast week).
+    pub start: Week,
+    /// The forecast quantile levels.
+    pub levels: Quantiles,
+    /// The SKUs.
+    pub skus: Vec<SkuInput>,
+}

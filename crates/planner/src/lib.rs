@@ -1,0 +1,15 @@
+//! restock's replenishment planner: forecast quantiles + stock on hand and on order + SKU
+//! parameters + shared budgets and capacities -> an order plan from an LP/MILP (good_lp with HiGHS,
+//! or the pure-Rust microlp). It never sees tensors; it reads tables through `restock-data`.
+
+pub mod config;
+mod error;
+pub mod inputs;
+pub mod io;
+mod lp;
+pub mod plan;
+
+pub use config::PlanConfig;
+pub use error::{Error, Result};
+pub use inputs::{PlanInputs, SkuInput, SkuParams};
+pub use plan::{Plan, PlanSummary, plan};

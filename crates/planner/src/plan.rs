@@ -1,0 +1,668 @@
+//! The replenishment model and its solution.
+//!
+//! Per SKU `i` and week `t` of the horizon (week 0 = the first forecast week):
+//!
+//! ```text
+//! inv[t] = inv[t-1] + on_order[t] + pack * cases[t-L] - d[t] + unmet[t]     (inv[-1] = on hand)
+//! inv[t] + below[t] >= floor            for t >= L   (floor = max(safety stock, min stock))
+//! inv[t] - over[t] <= max stock
+//! pack * cases[s] >= moq * use[s],  pack * cases[s] <= M * use[s]          (MOQ as on/off)
+//! 0 <= unmet[t] <= d[t]                  (lost sales)
+//! ```
+//! with `cases` integer and `use` binary in the MILP. Shared rows per week: purchase spend <= budget
+//! (global and per supplier), units <= supplier capacity, end-of-week stock volume <= warehouse
+//! capacity, each with a slack priced far above any shortage, so an impossible limit still yields
+//! the best plan and a report of what is violated by how much.
+//!
+//! Objective: purchase + fixed order cost + holding + shortage (lost revenue) + safety-stock
+//! shortfall + slack penalties − salvage of the ending stock at cost (so the plan is not myopic
+//! about the last week).
+//!
+//! Safety stock: the weekly forecast spread gives σ_t = (q_hi − q_lo) / (z(hi) − z(lo)) from the
+//! outermost quantile levels (normal shape); over the protection interval of lead time + review
+//! period, σ_P = sqrt(Σ σ_t²) (independent weeks), and SS = z(α) σ_P for the cycle service level α,
+//! or for the critical ratio α = p / (p + h) of the SKU's shortage and holding costs (newsvendor).
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use restock_core::{OrderLine, OrderReason, Week};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{PlanConfig, SolverKind};
+use crate::inputs::{PlanInputs, SkuInput};
+use crate::lp::{Lp, LpSolution, Sense};
+use crate::{Error, Result};
+
+/// Projected stock of one SKU under the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkuPlan {
+    /// The SKU.
+    pub unique_id: String,
+    /// Safety stock, units.
+    pub safety_stock: f64,
+    /// Median forecast per week.
+    pub demand: Vec<f64>,
+    /// End-of-week stock per week.
+    pub inventory: Vec<f64>,
+    /// Lost demand per week.
+    pub unmet: Vec<f64>,
+    /// Shortfall below the safety stock / min stock floor per week.
+    pub below_floor: Vec<f64>,
+}
+
+/// Cost components of the plan, currency.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostBreakdown {
+    /// Purchase cost of all orders.
+    pub purchase: f64,
+    /// Fixed order-line costs.
+    pub fixed_order: f64,
+    /// Holding cost.
+    pub holding: f64,
+    /// Shortage cost (lost demand).
+    pub shortage: f64,
+    /// Penalty for stock below the safety stock.
+    pub safety_shortfall: f64,
+    /// Penalty for violated shared constraints.
+    pub constraint_violation: f64,
+    /// Credit for the ending stock, at cost (subtracted).
+    pub salvage_credit: f64,
+    /// The objective: sum of the above minus the credit.
+    pub total: f64,
+}
+
+/// One shared constraint in one week.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConstraintReport {
+    /// `budget`, `budget:<supplier>`, `supplier_units:<supplier>`, `warehouse_volume`.
+    pub name: String,
+    /// The week.
+    pub week: String,
+    /// Its limit.
+    pub limit: f64,
+    /// What the plan uses.
+    pub used: f64,
+    /// Used up to the limit.
+    pub binding: bool,
+    /// By how much the plan exceeds the limit (0 if it does not).
+    pub violated_by: f64,
+    /// Objective decrease for one more unit of the limit (HiGHS with integers fixed); `None`
+    /// with microlp.
+    pub shadow_price: Option<f64>,
+}
+
+/// Weekly use of budget and capacity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeekUsage {
+    /// The week (order week for spend, end-of-week for stock).
+    pub week: String,
+    /// Purchase spend on orders placed this week.
+    pub spend: f64,
+    /// Global weekly budget.
+    pub budget: Option<f64>,
+    /// Volume of end-of-week stock.
+    pub volume: f64,
+    /// Warehouse capacity.
+    pub warehouse_volume: Option<f64>,
+}
+
+/// A SKU that ends up short.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkuShort {
+    /// The SKU.
+    pub unique_id: String,
+    /// Units of forecast demand not served over the horizon.
+    pub units_short: f64,
+    /// Of which before its first possible arrival (lead time), so no order could help.
+    pub units_short_within_lead_time: f64,
+}
+
+/// The plan summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanSummary {
+    /// Solver used.
+    pub solver: String,
+    /// `optimal`, `gap_limit` or `time_limit` (the worst over the models solved).
+    pub status: String,
+    /// MILP (whole cases, on/off MOQ) or LP relaxation.
+    pub integer: bool,
+    /// Independent models solved (SKUs without shared constraints are solved separately, in parallel).
+    pub models: usize,
+    /// Objective value.
+    pub objective: f64,
+    /// Lower bound from the LP relaxation (MILP only).
+    pub lp_bound: Option<f64>,
+    /// Upper bound on the relative MIP gap: (objective − bound) / |objective|.
+    pub gap_bound: Option<f64>,
+    /// Wall-clock seconds of solving.
+    pub seconds: f64,
+    /// How the safety stock was set: `service_level` or `critical_ratio`.
+    pub service_method: String,
+    /// Cost components.
+    pub costs: CostBreakdown,
+    /// Use per week.
+    pub weeks: Vec<WeekUsage>,
+    /// Shared constraints that bind or are violated.
+    pub constraints: Vec<ConstraintReport>,
+    /// SKUs with lost demand.
+    pub skus_short: Vec<SkuShort>,
+    /// SKUs planned.
+    pub skus: usize,
+    /// Order lines.
+    pub order_lines: usize,
+    /// Units ordered.
+    pub units_ordered: f64,
+}
+
+/// A plan: order lines, per-SKU projections and the summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Orders, sorted by SKU and order week.
+    pub orders: Vec<OrderLine>,
+    /// Projections per SKU.
+    pub skus: Vec<SkuPlan>,
+    /// The summary.
+    pub summary: PlanSummary,
+}
+
+/// Per-SKU numbers derived from inputs and config.
+#[derive(Debug, Clone)]
+struct Prepared {
+    d: Vec<f64>,
+    arrivals: Vec<f64>,
+    on_hand: f64,
+    lead: usize,
+    pack: f64,
+    moq: f64,
+    cost: f64,
+    holding: f64,
+    shortage: f64,
+    safety_cost: f64,
+    safety_stock: f64,
+    floor: f64,
+    max_stock: Option<f64>,
+    volume: f64,
+    supplier: String,
+}
+
+/// Standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9 after refinement).
+pub fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
+    const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+    const C: [f64; 6] = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+    let p = p.clamp(1e-12, 1.0 - 1e-12);
+    let plow = 0.02425;
+    if p < plow {
+        let q = (-2.0 * p.ln()).sqrt();
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    } else if p <= 1.0 - plow {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    } else {
+        -normal_quantile(1.0 - p)
+    }
+}
+
+fn prepare(s: &SkuInput, levels: &[f64], cfg: &PlanConfig) -> Result<Prepared> {
+    let t_len = cfg.horizon.weeks;
+    let p = &s.params;
+    p.check(&s.unique_id)?;
+    if s.forecast.len() < t_len {
+        return Err(Error::Sku {
+            sku: s.unique_id.clone(),
+            message: format!("needs a forecast for the {t_len} planned weeks, got {} weeks", s.forecast.len()),
+        });
+    }
+    let k_med = (0..levels.len())
+        .min_by(|a, b| (levels[*a] - 0.5).abs().total_cmp(&(levels[*b] - 0.5).abs()))
+        .unwrap_or(0);
+    let (lo, hi) = (0, levels.len() - 1);
+    let spread = if levels[lo] < 0.5 && levels[hi] > 0.5 {
+        normal_quantile(levels[hi]) - normal_quantile(levels[lo])
+    } else {
+        0.0
+    };
+    let mut d = Vec::with_capacity(t_len);
+    let mut var = Vec::with_capacity(t_len);
+    for (t, q) in s.forecast.iter().take(t_len).enumerate() {
+        if q.len() != levels.len() || q.iter().any(|v| !v.is_finite() || *v < 0.0) {
+            return Err(Error::Sku {
+                sku: s.unique_id.clone(),
+                message: format!("forecast week {t} must hold {} non-negative quantiles, got {q:?}", levels.len()),
+            });
+        }
+        d.push(q[k_med]);
+        let sigma = if spread > 0.0 { ((q[hi] - q[lo]) / spread).max(0.0) } else { 0.0 };
+        var.push(sigma * sigma);
+    }
+    let cost = p.unit_cost;
+    let holding = cfg.defaults.holding_rate_per_week * cost;
+    let shortage = cfg.defaults.shortage_cost_factor * p.unit_price.unwrap_or(cost);
+    let alpha = if cfg.service.critical_ratio {
+        if shortage + holding > 0.0 { shortage / (shortage + holding) } else { 0.5 }
+    } else {
+        cfg.service.level
+    };
+    let protection = p.lead_time_weeks + cfg.horizon.review_period_weeks;
+    let mean_var = var.iter().sum::<f64>() / var.len().max(1) as f64;
+    let var_p: f64 = (0..protection).map(|t| var.get(t).copied().unwrap_or(mean_var)).sum();
+    let safety_stock = (normal_quantile(alpha) * var_p.sqrt()).max(0.0);
+    let floor = safety_stock.max(p.min_stock.unwrap_or(0.0));
+    let mut arrivals = vec![0.0; t_len];
+    for (week, qty) in &s.on_order {
+        if *week < t_len {
+            arrivals[*week] += qty;
+        }
+    }
+    if !(s.on_hand.is_finite() && s.on_hand >= 0.0) {
+        return Err(Error::Sku { sku: s.unique_id.clone(), message: format!("on_hand must be >= 0, got {}", s.on_hand) });
+    }
+    Ok(Prepared {
+        d,
+        arrivals,
+        on_hand: s.on_hand,
+        lead: p.lead_time_weeks,
+        pack: p.case_pack as f64,
+        moq: p.moq as f64,
+        cost,
+        holding,
+        shortage,
+        safety_cost: cfg.defaults.safety_shortfall_factor * shortage,
+        safety_stock,
+        floor,
+        max_stock: p.max_stock,
+        volume: p.unit_volume,
+        supplier: p.supplier.clone(),
+    })
+}
+
+/// Column indices of one SKU in a group model.
+#[derive(Debug, Clone, Default)]
+struct SkuCols {
+    inv: Vec<usize>,
+    unmet: Vec<usize>,
+    below: Vec<Option<usize>>,
+    over: Vec<Option<usize>>,
+    cases: Vec<usize>,
+    used: Vec<Option<usize>>,
+}
+
+/// A shared row of a group model.
+#[derive(Debug, Clone)]
+struct SharedRow {
+    name: String,
+    week: usize,
+    limit: f64,
+    row: usize,
+    slack: usize,
+}
+
+struct GroupModel {
+    lp: Lp,
+    cols: Vec<SkuCols>,
+    shared: Vec<SharedRow>,
+}
+
+fn build_group(items: &[&Prepared], cfg: &PlanConfig, violation_cost: f64) -> GroupModel {
+    let t_len = cfg.horizon.weeks;
+    let integer = cfg.solver.integer;
+    let on_off = cfg.defaults.order_cost > 0.0;
+    let mut lp = Lp::default();
+    let mut cols = Vec::with_capacity(items.len());
+    for p in items {
+        let mut c = SkuCols::default();
+        for t in 0..t_len {
+            let salvage = if t + 1 == t_len { p.cost } else { 0.0 };
+            c.inv.push(lp.col(0.0, f64::INFINITY, p.holding - salvage, false));
+            c.unmet.push(lp.col(0.0, p.d[t], p.shortage, false));
+            c.below.push((t >= p.lead && p.floor > 0.0).then(|| lp.col(0.0, p.floor, p.safety_cost, false)));
+            c.over.push(p.max_stock.map(|_| lp.col(0.0, f64::INFINITY, violation_cost, false)));
+        }
+        let big_m = {
+            let need: f64 = p.d.iter().sum::<f64>() + p.floor + p.moq + p.pack;
+            (need / p.pack).ceil() * p.pack
+        };
+        for _s in 0..t_len.saturating_sub(p.lead) {
+            let n = lp.col(0.0, big_m / p.pack, p.cost * p.pack, integer);
+            c.cases.push(n);
+            let u = (p.moq > 0.0 || on_off).then(|| lp.binary_col(cfg.defaults.order_cost, integer));
+            if let Some(u) = u {
+                if p.moq > 0.0 {
+                    lp.row(vec![(n, p.pack), (u, -p.moq)], Sense::Ge, 0.0);
+                }
+                lp.row(vec![(n, p.pack), (u, -big_m)], Sense::Le, 0.0);
+            }
+            c.used.push(u);
+        }
+        for t in 0..t_len {
+            // inv[t] - inv[t-1] - pack*cases[t-L] - unmet[t] = arrivals[t] - d[t] (+ on hand at t = 0)
+            let mut coefs = vec![(c.inv[t], 1.0), (c.unmet[t], -1.0)];
+            if t > 0 {
+                coefs.push((c.inv[t - 1], -1.0));
+            }
+            if t >= p.lead {
+                coefs.push((c.cases[t - p.lead], -p.pack));
+            }
+            let rhs = p.arrivals[t] - p.d[t] + if t == 0 { p.on_hand } else { 0.0 };
+            lp.row(coefs, Sense::Eq, rhs);
+            if let Some(b) = c.below[t] {
+                lp.row(vec![(c.inv[t], 1.0), (b, 1.0)], Sense::Ge, p.floor);
+            }
+            if let (Some(o), Some(max)) = (c.over[t], p.max_stock) {
+                lp.row(vec![(c.inv[t], 1.0), (o, -1.0)], Sense::Le, max);
+            }
+        }
+        cols.push(c);
+    }
+
+    let mut shared = Vec::new();
+    let mut add_shared = |lp: &mut Lp, name: String, week: usize, limit: f64, mut coefs: Vec<(usize, f64)>| {
+        if coefs.is_empty() {
+            return;
+        }
+        let slack = lp.col(0.0, f64::INFINITY, violation_cost, false);
+        coefs.push((slack, -1.0));
+        let row = lp.row(coefs, Sense::Le, limit);
+        shared.push(SharedRow { name, week, limit, row, slack });
+    };
+    let order_terms = |s: usize, filter: &dyn Fn(&Prepared) -> bool, per_unit: &dyn Fn(&Prepared) -> f64| {
+        items
+            .iter()
+            .zip(&cols)
+            .filter(|(p, _)| filter(p) && s < t_len.saturating_sub(p.lead))
+            .map(|(p, c)| (c.cases[s], per_unit(p) * p.pack))
+            .collect::<Vec<_>>()
+    };
+    for s in 0..t_len {
+        if let Some(b) = cfg.budget.weekly {
+            add_shared(&mut lp, "budget".into(), s, b, order_terms(s, &|_| true, &|p| p.cost));
+        }
+        for (sup, b) in &cfg.budget.per_supplier {
+            let terms = order_terms(s, &|p| &p.supplier == sup, &|p| p.cost);
+            add_shared(&mut lp, format!("budget:{sup}"), s, *b, terms);
+        }
+        for (sup, cap) in &cfg.capacity.supplier_units {
+            let terms = order_terms(s, &|p| &p.supplier == sup, &|_| 1.0);
+            add_shared(&mut lp, format!("supplier_units:{sup}"), s, *cap, terms);
+        }
+        if let Some(cap) = cfg.capacity.warehouse_volume {
+            let terms: Vec<(usize, f64)> = items
+                .iter()
+                .zip(&cols)
+                .filter(|(p, _)| p.volume > 0.0)
+                .map(|(p, c)| (c.inv[s], p.volume))
+                .collect();
+            add_shared(&mut lp, "warehouse_volume".into(), s, cap, terms);
+        }
+    }
+    GroupModel { lp, cols, shared }
+}
+
+/// Groups of SKUs that share a constraint; the rest are solved one by one.
+fn groups(prepared: &[Prepared], cfg: &PlanConfig) -> Vec<Vec<usize>> {
+    if cfg.budget.weekly.is_some() || cfg.capacity.warehouse_volume.is_some() {
+        return vec![(0..prepared.len()).collect()];
+    }
+    let mut by_supplier: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (i, p) in prepared.iter().enumerate() {
+        let coupled = cfg.budget.per_supplier.contains_key(&p.supplier)
+            || cfg.capacity.supplier_units.contains_key(&p.supplier);
+        if coupled {
+            by_supplier.entry(p.supplier.as_str()).or_default().push(i);
+        } else {
+            out.push(vec![i]);
+        }
+    }
+    out.extend(by_supplier.into_values());
+    out
+}
+
+struct GroupResult {
+    members: Vec<usize>,
+    model: GroupModel,
+    sol: LpSolution,
+    bound: Option<f64>,
+    duals: Option<Vec<f64>>,
+}
+
+fn solve_group(members: Vec<usize>, prepared: &[Prepared], cfg: &PlanConfig, violation_cost: f64) -> Result<GroupResult> {
+    let items: Vec<&Prepared> = members.iter().map(|&i| &prepared[i]).collect();
+    let model = build_group(&items, cfg, violation_cost);
+    let sv = &cfg.solver;
+    let want_duals = !model.shared.is_empty() && sv.backend == SolverKind::Highs;
+    let sol = model.lp.solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, want_duals)?;
+    let (bound, duals) = if !model.lp.has_integers() {
+        (Some(sol.objective), sol.duals.clone())
+    } else {
+        // The LP relaxation bounds the MILP from below; its duals are the shadow prices when
+        // there is no on/off decision, else the duals with the on/off decisions fixed.
+        let binaries = model.lp.has_binaries();
+        let relaxed = model.lp.relaxed().solve(sv.backend, sv.time_limit_seconds, 0.0, want_duals && !binaries)?;
+        let duals = if want_duals && binaries {
+            model.lp.fix_binaries(&sol.x).solve(SolverKind::Highs, sv.time_limit_seconds, 0.0, true)?.duals
+        } else {
+            relaxed.duals
+        };
+        (Some(relaxed.objective), duals)
+    };
+    Ok(GroupResult { members, model, sol, bound, duals })
+}
+
+/// Plan orders for every SKU of `inputs`.
+pub fn plan(inputs: &PlanInputs, cfg: &PlanConfig, on_progress: &(dyn Fn(usize) + Sync)) -> Result<Plan> {
+    let started = std::time::Instant::now();
+    let levels = inputs.levels.levels();
+    let prepared: Vec<Prepared> = inputs.skus.iter().map(|s| prepare(s, levels, cfg)).collect::<Result<_>>()?;
+    let max_shortage = prepared.iter().map(|p| p.shortage.max(p.cost)).fold(1.0, f64::max);
+    let violation_cost = 1000.0 * max_shortage;
+    let groups = groups(&prepared, cfg);
+    let n_models = groups.len();
+    let results: Vec<GroupResult> = groups
+        .into_par_iter()
+        .map(|g| {
+            let n = g.len();
+            let r = solve_group(g, &prepared, cfg, violation_cost);
+            on_progress(n);
+            r
+        })
+        .collect::<Result<_>>()?;
+    Ok(assemble(inputs, cfg, &prepared, results, n_models, started.elapsed().as_secs_f64()))
+}
+
+fn worst_status(a: &'static str, b: &'static str) -> &'static str {
+    let rank = |s: &str| match s {
+        "optimal" => 0,
+        "gap_limit" => 1,
+        _ => 2,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+fn assemble(
+    inputs: &PlanInputs,
+    cfg: &PlanConfig,
+    prepared: &[Prepared],
+    results: Vec<GroupResult>,
+    n_models: usize,
+    seconds: f64,
+) -> Plan {
+    let t_len = cfg.horizon.weeks;
+    let week = |t: usize| inputs.start.offset(t as i64);
+    let eps = 1e-6;
+    let mut costs = CostBreakdown::default();
+    let mut orders = Vec::new();
+    let mut sku_plans: Vec<(usize, SkuPlan)> = Vec::new();
+    let mut constraints = Vec::new();
+    let mut spend = vec![0.0; t_len];
+    let mut volume = vec![0.0; t_len];
+    let mut shorts = Vec::new();
+    let (mut objective, mut bound_sum, mut status) = (0.0, Some(0.0), "optimal");
+    for r in &results {
+        let x = &r.sol.x;
+        objective += r.sol.objective;
+        bound_sum = match (bound_sum, r.bound) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        status = worst_status(status, r.sol.status);
+        // Which weeks have a binding or violated shared row in this group.
+        let mut tight_weeks = vec![false; t_len];
+        for sr in &r.model.shared {
+            let row = &r.model.lp.rows[sr.row];
+            let used: f64 = row.coefs.iter().filter(|(i, _)| *i != sr.slack).map(|(i, a)| a * x[*i]).sum();
+            let violated_by = x[sr.slack].max(0.0);
+            let binding = used >= sr.limit - eps * sr.limit.abs().max(1.0);
+            let shadow = r.duals.as_ref().map(|d| -d[sr.row]);
+            costs.constraint_violation += violated_by * r.model.lp.cols[sr.slack].cost;
+            if binding || violated_by > eps {
+                tight_weeks[sr.week] = true;
+                constraints.push(ConstraintReport {
+                    name: sr.name.clone(),
+                    week: week(sr.week).to_string(),
+                    limit: sr.limit,
+                    used,
+                    binding,
+                    violated_by,
+                    shadow_price: shadow,
+                });
+            }
+        }
+        for (k, &i) in r.members.iter().enumerate() {
+            let p = &prepared[i];
+            let c = &r.model.cols[k];
+            let sku = &inputs.skus[i];
+            let inv: Vec<f64> = c.inv.iter().map(|&j| x[j].max(0.0)).collect();
+            let unmet: Vec<f64> = c.unmet.iter().map(|&j| x[j].max(0.0)).collect();
+            let below: Vec<f64> = c.below.iter().map(|b| b.map(|j| x[j].max(0.0)).unwrap_or(0.0)).collect();
+            for t in 0..t_len {
+                costs.holding += p.holding * inv[t];
+                costs.shortage += p.shortage * unmet[t];
+                costs.safety_shortfall += p.safety_cost * below[t];
+                volume[t] += p.volume * inv[t];
+                if let Some(o) = c.over[t] {
+                    costs.constraint_violation += x[o].max(0.0) * r.model.lp.cols[o].cost;
+                }
+            }
+            costs.salvage_credit += p.cost * inv[t_len - 1];
+            for (s, &n) in c.cases.iter().enumerate() {
+                let cases = if cfg.solver.integer { x[n].round() } else { x[n].max(0.0) };
+                let qty = cases * p.pack;
+                if qty <= eps {
+                    continue;
+                }
+                if let Some(u) = c.used[s] {
+                    costs.fixed_order += cfg.defaults.order_cost * x[u].round().max(x[u]);
+                }
+                costs.purchase += qty * p.cost;
+                spend[s] += qty * p.cost;
+                let a = s + p.lead;
+                let without = inv[a] - qty; // stock at the end of the arrival week without this order
+                let need = (p.floor - without).max(0.0) + unmet[a];
+                let short_after = (a..t_len).any(|t| unmet[t] > eps || below[t] > eps);
+                let reason = if short_after && tight_weeks[s] {
+                    OrderReason::CappedByConstraint
+                } else if p.moq > 0.0 && (qty - p.moq).abs() < eps && qty - need >= 1.0 {
+                    OrderReason::MoqRounding
+                } else if p.pack > 1.0 && qty - need >= 1.0 && qty - need < p.pack {
+                    OrderReason::CasePackRounding
+                } else if without < -eps {
+                    OrderReason::ForecastDemand
+                } else if without < p.safety_stock - eps {
+                    OrderReason::BelowSafetyStock
+                } else if without < p.floor - eps {
+                    OrderReason::MinStock
+                } else {
+                    OrderReason::ForecastDemand
+                };
+                orders.push(OrderLine {
+                    unique_id: sku.unique_id.clone(),
+                    order_week: week(s),
+                    arrival_week: week(a),
+                    quantity: qty,
+                    cases,
+                    cost: qty * p.cost,
+                    reason,
+                });
+            }
+            let total_short: f64 = unmet.iter().sum();
+            if total_short > eps {
+                shorts.push(SkuShort {
+                    unique_id: sku.unique_id.clone(),
+                    units_short: total_short,
+                    units_short_within_lead_time: unmet[..p.lead.min(t_len)].iter().sum(),
+                });
+            }
+            sku_plans.push((
+                i,
+                SkuPlan {
+                    unique_id: sku.unique_id.clone(),
+                    safety_stock: p.safety_stock,
+                    demand: p.d.clone(),
+                    inventory: inv,
+                    unmet,
+                    below_floor: below,
+                },
+            ));
+        }
+    }
+    costs.total = costs.purchase + costs.fixed_order + costs.holding + costs.shortage + costs.safety_shortfall
+        + costs.constraint_violation
+        - costs.salvage_credit;
+    orders.sort_by(|a, b| a.unique_id.cmp(&b.unique_id).then(a.order_week.cmp(&b.order_week)));
+    sku_plans.sort_by_key(|(i, _)| *i);
+    shorts.sort_by(|a, b| b.units_short.total_cmp(&a.units_short));
+    constraints.sort_by(|a, b| a.name.cmp(&b.name).then(a.week.cmp(&b.week)));
+    let weeks = (0..t_len)
+        .map(|t| WeekUsage {
+            week: week(t).to_string(),
+            spend: spend[t],
+            budget: cfg.budget.weekly,
+            volume: volume[t],
+            warehouse_volume: cfg.capacity.warehouse_volume,
+        })
+        .collect();
+    let integer = cfg.solver.integer;
+    let gap_bound = bound_sum.filter(|_| integer).map(|b| ((objective - b) / objective.abs().max(1e-9)).max(0.0));
+    let summary = PlanSummary {
+        solver: cfg.solver.backend.as_str().into(),
+        status: status.into(),
+        integer,
+        models: n_models,
+        objective,
+        lp_bound: bound_sum,
+        gap_bound,
+        seconds,
+        service_method: if cfg.service.critical_ratio { "critical_ratio" } else { "service_level" }.into(),
+        costs,
+        weeks,
+        constraints,
+        skus_short: shorts,
+        skus: inputs.skus.len(),
+        order_lines: orders.len(),
+        units_ordered: orders.iter().map(|o| o.quantity).sum(),
+    };
+    Plan { orders, skus: sku_plans.into_iter().map(|(_, p)| p).collect(), summary }
+}
+
+/// The first planned week as a [`Week`] label.
+pub fn week_label(start: Week, t: usize) -> String {
+    start.offset(t as i64).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_quantiles() {
+        assert!(normal_quantile(0.5).abs() < 1e-9);
+        assert!((normal_quantile(0.9) - 1.2815515655).abs() < 1e-6);
+        assert!((normal_quantile(0.95) - 1.6448536270).abs() < 1e-6);
+        assert!((normal_quantile(0.01) + 2.3263478740).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,5 @@
+//! restock's integration tests: one binary, one module per stage.
+
+mod ingest;
+mod planner;
+mod real_data;
