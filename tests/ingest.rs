@@ -11,7 +11,12 @@ use restock_data::windows::{WindowSpec, Windows};
 use restock_data::{WeeklyDataset, ingest};
 
 fn synth(dir: &Path, skus: usize, weeks: usize, dirty: bool) -> SynthCatalogue {
-    let cfg = SynthConfig { skus, weeks, dirty, ..Default::default() };
+    let cfg = SynthConfig {
+        skus,
+        weeks,
+        dirty,
+        ..Default::default()
+    };
     let cat = SynthCatalogue::generate(&cfg).unwrap();
     cat.write(dir).unwrap();
     cat
@@ -25,7 +30,8 @@ fn synthetic_catalogue_roundtrips_through_ingest() {
     let (ds, report) = ingest(&cfg).unwrap();
 
     // Weekly demand equals the generated weekly demand from each SKU's first sale on.
-    let truth: HashMap<&str, &restock_data::synth::SynthSku> = cat.skus.iter().map(|s| (s.unique_id.as_str(), s)).collect();
+    let truth: HashMap<&str, &restock_data::synth::SynthSku> =
+        cat.skus.iter().map(|s| (s.unique_id.as_str(), s)).collect();
     let (first, last) = cat.history();
     assert_eq!((ds.first_week, ds.last_week), (first, last));
     let mut expected_skus = 0;
@@ -38,18 +44,32 @@ fn synthetic_catalogue_roundtrips_through_ingest() {
     for s in &ds.series {
         let t = truth[s.unique_id.as_str()];
         let offset = first.weeks_until(s.start) as usize;
-        assert!(t.y[..offset].iter().all(|v| *v == 0.0), "{} starts at its first sale", s.unique_id);
+        assert!(
+            t.y[..offset].iter().all(|v| *v == 0.0),
+            "{} starts at its first sale",
+            s.unique_id
+        );
         assert!(t.y[offset] > 0.0);
         assert_eq!(s.y.as_slice(), &t.y[offset..80], "{}", s.unique_id);
         assert_eq!(s.statics, vec![t.category.to_string(), t.store.to_string()]);
         assert!(s.covariates.iter().all(|c| c.len() == s.y.len()));
     }
     // Dirty rows are found and counted; every unit is accounted for.
-    assert!(report.changed_count("duplicate_rows_summed") > 0, "{report:#?}");
+    assert!(
+        report.changed_count("duplicate_rows_summed") > 0,
+        "{report:#?}"
+    );
     assert!(report.changed_count("negative_clipped") > 0);
     assert!(report.changed_count("price_imputed") > 0);
-    assert!(report.removed_count("before_first_sale") > 0 || report.removed_count("no_sales") > 0 || true);
-    assert!((report.accounted_units() - report.output_units).abs() < 1e-6, "{report:#?}");
+    assert!(
+        report.removed_count("before_first_sale") > 0
+            || report.removed_count("no_sales") > 0
+            || true
+    );
+    assert!(
+        (report.accounted_units() - report.output_units).abs() < 1e-6,
+        "{report:#?}"
+    );
     assert_eq!(report.output_rows, ds.rows());
     assert!(ds.event_days.as_ref().unwrap().iter().any(|e| *e > 0.0));
 
@@ -68,7 +88,11 @@ fn features_and_windows_are_lazy_views_of_the_series() {
     let schema = FeatureSchema::for_dataset(&ds, FeatureSpec::default());
     assert_eq!(schema.names[..3], ["woy_sin", "woy_cos", "age"]);
     for f in ["event", "rel_price", "discount", "promo", "views", "clicks"] {
-        assert!(schema.names.iter().any(|n| n == f), "{f} in {:?}", schema.names);
+        assert!(
+            schema.names.iter().any(|n| n == f),
+            "{f} in {:?}",
+            schema.names
+        );
     }
     assert!(!schema.known[schema.names.iter().position(|n| n == "views").unwrap()]);
     let split = ds.last_week.offset(-8);
@@ -97,13 +121,19 @@ fn features_and_windows_are_lazy_views_of_the_series() {
         // Target weeks never pass the split.
         assert!(s.week(e + 3) <= split);
         for j in 0..4 {
-            assert_eq!(batch.future_y[row * 4 + j], (s.y[e + j] / feats[sku].scale.scale) as f32);
+            assert_eq!(
+                batch.future_y[row * 4 + j],
+                (s.y[e + j] / feats[sku].scale.scale) as f32
+            );
         }
         // The last context week is the week before the first target; padding is masked.
-        assert_eq!(batch.past_y[row * 12 + 11], s.y[e - 1] as f32 / scale);
+        assert!((batch.past_y[row * 12 + 11] - s.y[e - 1] as f32 / scale).abs() < 1e-6);
         let pads = 12usize.saturating_sub(e);
         for j in 0..12 {
-            assert_eq!(batch.past_mask[row * 12 + j], if j < pads { 0.0 } else { 1.0 });
+            assert_eq!(
+                batch.past_mask[row * 12 + j],
+                if j < pads { 0.0 } else { 1.0 }
+            );
         }
     }
     // Scale statistics use only weeks up to the split.
@@ -129,12 +159,41 @@ fn bad_input_errors_name_file_row_column_and_value() {
     let header = "unique_id,ds,y\n";
     let good = "A,2024-01-01,3\nA,2024-01-02,4\n";
     let cases = [
-        ("nonnum.csv", format!("{header}{good}A,2024-01-03,lots\n"), vec!["nonnum.csv", "row 3", "`y`", "lots", "not a number"]),
-        ("baddate.csv", format!("{header}{good}A,01/03/2024,1\n"), vec!["baddate.csv", "row 3", "`ds`", "01/03/2024"]),
-        ("nan.csv", format!("{header}{good}A,2024-01-03,NaN\n"), vec!["nan.csv", "row 3", "finite"]),
-        ("inf.csv", format!("{header}A,2024-01-03,inf\n"), vec!["inf.csv", "row 1", "finite"]),
-        ("noid.csv", format!("{header}{good},2024-01-03,1\n"), vec!["noid.csv", "row 3", "unique_id"]),
-        ("nocol.csv", "unique_id,date,y\nA,2024-01-01,1\n".to_string(), vec!["nocol.csv", "missing column `ds`", "columns.date", "unique_id, date, y"]),
+        (
+            "nonnum.csv",
+            format!("{header}{good}A,2024-01-03,lots\n"),
+            vec!["nonnum.csv", "row 3", "`y`", "lots", "not a number"],
+        ),
+        (
+            "baddate.csv",
+            format!("{header}{good}A,01/03/2024,1\n"),
+            vec!["baddate.csv", "row 3", "`ds`", "01/03/2024"],
+        ),
+        (
+            "nan.csv",
+            format!("{header}{good}A,2024-01-03,NaN\n"),
+            vec!["nan.csv", "row 3", "finite"],
+        ),
+        (
+            "inf.csv",
+            format!("{header}A,2024-01-03,inf\n"),
+            vec!["inf.csv", "row 1", "finite"],
+        ),
+        (
+            "noid.csv",
+            format!("{header}{good},2024-01-03,1\n"),
+            vec!["noid.csv", "row 3", "unique_id"],
+        ),
+        (
+            "nocol.csv",
+            "unique_id,date,y\nA,2024-01-01,1\n".to_string(),
+            vec![
+                "nocol.csv",
+                "missing column `ds`",
+                "columns.date",
+                "unique_id, date, y",
+            ],
+        ),
     ];
     for (name, text, needles) in cases {
         let p = write(dir.path(), name, &text);
@@ -144,11 +203,17 @@ fn bad_input_errors_name_file_row_column_and_value() {
         }
     }
     // Unknown config keys are named.
-    let cfg = write(dir.path(), "c.toml", "[source]\npath = \"x.csv\"\n[clean]\noutlier = \"iqr\"\n");
+    let cfg = write(
+        dir.path(),
+        "c.toml",
+        "[source]\npath = \"x.csv\"\n[clean]\noutlier = \"iqr\"\n",
+    );
     let err = IngestConfig::load(&cfg).unwrap_err().to_string();
     assert!(err.contains("c.toml") && err.contains("outlier"), "{err}");
     // A missing file is named.
-    let err = ingest(&config_for(&dir.path().join("absent.csv"))).unwrap_err().to_string();
+    let err = ingest(&config_for(&dir.path().join("absent.csv")))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("absent.csv"), "{err}");
 }
 
@@ -176,31 +241,50 @@ fn cleaning_rules_are_configurable_and_counted() {
     cfg.columns.promo = Some("promo".into());
     let (ds, r) = ingest(&cfg).unwrap();
     assert_eq!(r.granularity, "daily");
-    assert_eq!((ds.first_week.to_string().as_str(), ds.last_week.to_string().as_str()), ("2024-01-08", "2024-01-15"));
+    assert_eq!(
+        (
+            ds.first_week.to_string().as_str(),
+            ds.last_week.to_string().as_str()
+        ),
+        ("2024-01-08", "2024-01-15")
+    );
     let a = &ds.series[0];
     // Week of 01-08: six days of 2 + 100 on the 10th + duplicate 5 on the 9th.
     assert_eq!(a.y, vec![6.0 * 2.0 + 100.0 + 5.0, 14.0]);
     assert_eq!(a.covariates[0], vec![0.0, 1.0 / 7.0]);
     let b = &ds.series[1];
     assert_eq!(b.start.to_string(), "2024-01-08");
-    assert_eq!(b.y, vec![6.0 - 1.0, 7.0], "the return on 01-12 is clipped to 0");
+    assert_eq!(
+        b.y,
+        vec![6.0 - 1.0, 7.0],
+        "the return on 01-12 is clipped to 0"
+    );
     assert_eq!(ds.series.len(), 2, "C never sells");
     assert_eq!(r.changed_count("duplicate_rows_summed"), 1);
     assert_eq!(r.changed_count("negative_clipped"), 1);
     assert_eq!(r.removed_count("no_sales"), 1);
     assert!(r.removed_count("partial_week") > 0);
-    assert!((r.accounted_units() - r.output_units).abs() < 1e-9, "{r:#?}");
+    assert!(
+        (r.accounted_units() - r.output_units).abs() < 1e-9,
+        "{r:#?}"
+    );
 
     cfg.clean.negative = NegativePolicy::Drop;
     let (_, r) = ingest(&cfg).unwrap();
     assert_eq!(r.removed_count("negative_demand"), 1);
     cfg.clean.negative = NegativePolicy::Reject;
     let err = ingest(&cfg).unwrap_err().to_string();
-    assert!(err.contains("negative demand") && err.contains("-3"), "{err}");
+    assert!(
+        err.contains("negative demand") && err.contains("-3"),
+        "{err}"
+    );
     cfg.clean.negative = NegativePolicy::Clip;
     cfg.clean.duplicates = DuplicatePolicy::Reject;
     let err = ingest(&cfg).unwrap_err().to_string();
-    assert!(err.contains("duplicate") && err.contains("\"A\"") && err.contains("2024-01-09"), "{err}");
+    assert!(
+        err.contains("duplicate") && err.contains("\"A\"") && err.contains("2024-01-09"),
+        "{err}"
+    );
     cfg.clean.duplicates = DuplicatePolicy::Sum;
     cfg.clean.outliers = OutlierMethod::Iqr;
     cfg.clean.outlier_threshold = 1.5;
@@ -213,7 +297,11 @@ fn cleaning_rules_are_configurable_and_counted() {
 #[test]
 fn weekly_input_keeps_its_weeks() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(dir.path(), "w.csv", "unique_id,ds,y\nA,2024-01-01,3\nA,2024-01-15,4\nB,2024-01-08,0\nB,2024-01-15,2\n");
+    let p = write(
+        dir.path(),
+        "w.csv",
+        "unique_id,ds,y\nA,2024-01-01,3\nA,2024-01-15,4\nB,2024-01-08,0\nB,2024-01-15,2\n",
+    );
     let (ds, r) = ingest(&config_for(&p)).unwrap();
     assert_eq!(r.granularity, "weekly");
     assert_eq!(ds.series[0].y, vec![3.0, 0.0, 4.0]);

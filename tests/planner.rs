@@ -36,15 +36,20 @@ fn params(cost: f64, price: f64, lead: usize) -> SkuParams {
 }
 
 fn inputs(skus: Vec<SkuInput>) -> PlanInputs {
-    PlanInputs { start: week0(), levels: Quantiles::default(), skus }
+    PlanInputs {
+        start: week0(),
+        levels: Quantiles::default(),
+        skus,
+    }
 }
 
 fn no_progress(_: usize) {}
 
 #[test]
 fn newsvendor_orders_the_critical_ratio_quantile() {
-    // One week, no lead time, demand ~ N(100, 10). Shortage p = price = 9, holding h = 1 per unit-week
-    // (holding rate 1/cost): critical ratio 0.9 -> order 100 + 1.2816 * 10 = 112.8 -> 113 whole units.
+    // One week, no lead time, demand ~ N(100, 10). Unit cost 2, price 11: underage (lost margin) 9,
+    // overage h = 1 per unit-week (holding rate 1/2 of cost; the leftover keeps its cost):
+    // critical ratio 9 / (9 + 1) = 0.9 -> order 100 + 1.2816 * 10 = 112.8 -> 113 whole units.
     let mut c = cfg(1);
     c.service.critical_ratio = true;
     c.defaults.holding_rate_per_week = 1.0 / 2.0;
@@ -52,7 +57,12 @@ fn newsvendor_orders_the_critical_ratio_quantile() {
     c.defaults.safety_shortfall_factor = 1.0;
     for solver in [SolverKind::Highs, SolverKind::Microlp] {
         c.solver.backend = solver;
-        let p = plan(&inputs(vec![sku("A", 100.0, 10.0, 1, 0.0, params(2.0, 9.0, 0))]), &c, &no_progress).unwrap();
+        let p = plan(
+            &inputs(vec![sku("A", 100.0, 10.0, 1, 0.0, params(2.0, 11.0, 0))]),
+            &c,
+            &no_progress,
+        )
+        .unwrap();
         assert_eq!(p.orders.len(), 1, "{solver:?}");
         assert_eq!(p.orders[0].quantity, 113.0, "{solver:?}");
         assert!((p.skus[0].safety_stock - 12.8155).abs() < 1e-3);
@@ -66,13 +76,22 @@ fn order_up_to_with_lead_time_and_on_order_stock() {
     // On hand 5 covers half of week 0 (5 lost, unavoidable); the order placed in week 0 arrives in
     // week 1 and lifts stock to SS: 10 + 4.65 -> 15 units; then 10 a week; none arrives after the end.
     let c = cfg(6);
-    let p = plan(&inputs(vec![sku("A", 10.0, 2.0, 6, 5.0, params(1.0, 3.0, 1))]), &c, &no_progress).unwrap();
+    let p = plan(
+        &inputs(vec![sku("A", 10.0, 2.0, 6, 5.0, params(1.0, 3.0, 1))]),
+        &c,
+        &no_progress,
+    )
+    .unwrap();
     let ss = 1.6448536269514722 * 2.0 * 2f64.sqrt();
     assert!((p.skus[0].safety_stock - ss).abs() < 1e-6);
     let q: Vec<f64> = p.orders.iter().map(|o| o.quantity).collect();
     assert_eq!(q, vec![15.0, 10.0, 10.0, 10.0, 10.0]);
     for o in &p.orders {
-        assert_eq!(o.order_week.weeks_until(o.arrival_week), 1, "lead time shifts arrivals");
+        assert_eq!(
+            o.order_week.weeks_until(o.arrival_week),
+            1,
+            "lead time shifts arrivals"
+        );
     }
     assert_eq!(p.orders[0].reason, OrderReason::ForecastDemand);
     assert!((p.skus[0].unmet[0] - 5.0).abs() < 1e-6);
@@ -85,7 +104,12 @@ fn order_up_to_with_lead_time_and_on_order_stock() {
     assert_eq!(p.orders[0].quantity, 3.0);
 
     // 21 on hand leaves 1 unit at the end of week 1 without an order: topped up to the safety stock.
-    let p = plan(&inputs(vec![sku("A", 10.0, 2.0, 6, 21.0, params(1.0, 3.0, 1))]), &c, &no_progress).unwrap();
+    let p = plan(
+        &inputs(vec![sku("A", 10.0, 2.0, 6, 21.0, params(1.0, 3.0, 1))]),
+        &c,
+        &no_progress,
+    )
+    .unwrap();
     assert_eq!(p.orders[0].quantity, 4.0);
     assert_eq!(p.orders[0].reason, OrderReason::BelowSafetyStock);
     assert!(p.summary.skus_short.is_empty());
@@ -96,29 +120,47 @@ fn case_packs_and_moq_round_up() {
     let c = cfg(1);
     let mut pr = params(1.0, 5.0, 0);
     pr.case_pack = 6;
-    let p = plan(&inputs(vec![sku("A", 7.0, 0.0, 1, 0.0, pr.clone())]), &c, &no_progress).unwrap();
+    let p = plan(
+        &inputs(vec![sku("A", 7.0, 0.0, 1, 0.0, pr.clone())]),
+        &c,
+        &no_progress,
+    )
+    .unwrap();
     assert_eq!((p.orders[0].quantity, p.orders[0].cases), (12.0, 2.0));
     assert_eq!(p.orders[0].reason, OrderReason::CasePackRounding);
 
     pr.case_pack = 1;
     pr.moq = 20;
-    let p = plan(&inputs(vec![sku("A", 7.0, 0.0, 1, 0.0, pr.clone())]), &c, &no_progress).unwrap();
+    let p = plan(
+        &inputs(vec![sku("A", 7.0, 0.0, 1, 0.0, pr.clone())]),
+        &c,
+        &no_progress,
+    )
+    .unwrap();
     assert_eq!(p.orders[0].quantity, 20.0);
     assert_eq!(p.orders[0].reason, OrderReason::MoqRounding);
 
-    // MOQ above what is worth buying: when the lost revenue of 7 units (7 * 0.5) is below the
-    // cost of 20 units minus their salvage... the holding makes no difference, so order or not
-    // depends on price: a cheap item is not ordered.
+    // An item that sells below its cost is not worth buying, MOQ or not.
     pr.unit_price = Some(0.01);
     let mut c2 = cfg(1);
     c2.defaults.holding_rate_per_week = 0.5;
-    let p = plan(&inputs(vec![sku("A", 7.0, 0.0, 1, 0.0, pr)]), &c2, &no_progress).unwrap();
+    let p = plan(
+        &inputs(vec![sku("A", 7.0, 0.0, 1, 0.0, pr)]),
+        &c2,
+        &no_progress,
+    )
+    .unwrap();
     assert!(p.orders.is_empty());
 }
 
 #[test]
 fn zero_demand_orders_nothing() {
-    let p = plan(&inputs(vec![sku("A", 0.0, 0.0, 4, 0.0, params(1.0, 2.0, 1))]), &cfg(4), &no_progress).unwrap();
+    let p = plan(
+        &inputs(vec![sku("A", 0.0, 0.0, 4, 0.0, params(1.0, 2.0, 1))]),
+        &cfg(4),
+        &no_progress,
+    )
+    .unwrap();
     assert!(p.orders.is_empty());
     assert!(p.summary.skus_short.is_empty());
     assert_eq!(p.summary.models, 1);
@@ -139,11 +181,18 @@ fn a_binding_budget_goes_to_the_highest_marginal_value() {
             sku("C", 10.0, 0.0, 1, 0.0, params(1.0, 2.0, 0)),
         ];
         let p = plan(&inputs(skus), &c, &no_progress).unwrap();
-        let q: Vec<(&str, f64)> = p.orders.iter().map(|o| (o.unique_id.as_str(), o.quantity)).collect();
+        let q: Vec<(&str, f64)> = p
+            .orders
+            .iter()
+            .map(|o| (o.unique_id.as_str(), o.quantity))
+            .collect();
         assert_eq!(q, vec![("A", 10.0), ("B", 5.0)], "{solver:?}");
         assert_eq!(p.summary.models, 1);
         let b = &p.summary.constraints[0];
-        assert_eq!((b.name.as_str(), b.binding, b.violated_by), ("budget", true, 0.0));
+        assert_eq!(
+            (b.name.as_str(), b.binding, b.violated_by),
+            ("budget", true, 0.0)
+        );
         assert!((b.used - 15.0).abs() < 1e-6);
         match solver {
             SolverKind::Highs => assert!((b.shadow_price.unwrap() - 2.0).abs() < 1e-6, "{b:?}"),
@@ -163,13 +212,30 @@ fn impossible_limits_give_a_plan_and_say_what_is_violated() {
     let mut pr = params(1.0, 5.0, 0);
     pr.unit_volume = 1.0;
     c.capacity.warehouse_volume = Some(30.0);
-    let p = plan(&inputs(vec![sku("A", 10.0, 0.0, 2, 50.0, pr.clone()), sku("B", 10.0, 0.0, 2, 0.0, pr)]), &c, &no_progress)
-        .unwrap();
+    let p = plan(
+        &inputs(vec![
+            sku("A", 10.0, 0.0, 2, 50.0, pr.clone()),
+            sku("B", 10.0, 0.0, 2, 0.0, pr),
+        ]),
+        &c,
+        &no_progress,
+    )
+    .unwrap();
     assert!(p.orders.is_empty());
-    let wh: Vec<_> = p.summary.constraints.iter().filter(|k| k.name == "warehouse_volume").collect();
+    let wh: Vec<_> = p
+        .summary
+        .constraints
+        .iter()
+        .filter(|k| k.name == "warehouse_volume")
+        .collect();
     assert!((wh[0].violated_by - 10.0).abs() < 1e-6, "{wh:?}"); // 50 - 10 sold = 40 > 30
     assert!(p.summary.costs.constraint_violation > 0.0);
-    assert!(p.summary.skus_short.iter().any(|s| s.unique_id == "B" && (s.units_short - 20.0).abs() < 1e-6));
+    assert!(
+        p.summary
+            .skus_short
+            .iter()
+            .any(|s| s.unique_id == "B" && (s.units_short - 20.0).abs() < 1e-6)
+    );
 }
 
 #[test]
@@ -187,7 +253,10 @@ fn independent_skus_are_separate_models_and_suppliers_group() {
     c.budget.per_supplier.insert("s1".into(), 1e6);
     let grouped = plan(&inputs(skus), &c, &no_progress).unwrap();
     assert_eq!(grouped.summary.models, 4, "s1's three SKUs share a model");
-    assert_eq!(free.orders, grouped.orders, "a slack budget changes nothing");
+    assert_eq!(
+        free.orders, grouped.orders,
+        "a slack budget changes nothing"
+    );
 }
 
 #[test]
@@ -218,28 +287,78 @@ fn synthetic_chain_and_bad_tables() {
         assert!(w.spend <= 2000.0 + 1e-6, "{w:?}");
     }
     for o in &p.orders {
-        let pk = inp.skus.iter().find(|s| s.unique_id == o.unique_id).unwrap().params.clone();
+        let pk = inp
+            .skus
+            .iter()
+            .find(|s| s.unique_id == o.unique_id)
+            .unwrap()
+            .params
+            .clone();
         assert_eq!(o.quantity % pk.case_pack as f64, 0.0);
         assert!(pk.moq == 0 || o.quantity >= pk.moq as f64);
-        assert_eq!(o.order_week.weeks_until(o.arrival_week), pk.lead_time_weeks as i64);
+        assert_eq!(
+            o.order_week.weeks_until(o.arrival_week),
+            pk.lead_time_weeks as i64
+        );
     }
-    restock_planner::io::write(&p, &dir.path().join("orders.parquet"), &dir.path().join("s.json")).unwrap();
+    restock_planner::io::write(
+        &p,
+        &dir.path().join("orders.parquet"),
+        &dir.path().join("s.json"),
+    )
+    .unwrap();
 
     // Bad tables: errors name file, row and SKU.
     let bad = dir.path().join("bad_params.csv");
     std::fs::write(&bad, "unique_id,unit_cost\nSKU00000,-1\n").unwrap();
-    let err = load(&PlanFiles { sku_params: bad, ..files.clone() }, &c).unwrap_err().to_string();
-    assert!(err.contains("bad_params.csv") && err.contains("row 1") && err.contains("unit_cost"), "{err}");
+    let err = load(
+        &PlanFiles {
+            sku_params: bad,
+            ..files.clone()
+        },
+        &c,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("bad_params.csv") && err.contains("row 1") && err.contains("unit_cost"),
+        "{err}"
+    );
     let missing = dir.path().join("few_params.csv");
     std::fs::write(&missing, "unique_id,unit_cost\nSKU00000,1\n").unwrap();
-    let err = load(&PlanFiles { sku_params: missing, ..files.clone() }, &c).unwrap_err().to_string();
-    assert!(err.contains("SKU00001") && err.contains("unit_cost is required"), "{err}");
+    let err = load(
+        &PlanFiles {
+            sku_params: missing,
+            ..files.clone()
+        },
+        &c,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("SKU00001") && err.contains("unit_cost is required"),
+        "{err}"
+    );
     let inv = dir.path().join("inv.csv");
     std::fs::write(&inv, "unique_id,on_hand\nSKU00003,-4\n").unwrap();
-    let err = load(&PlanFiles { inventory: inv, ..files.clone() }, &c).unwrap_err().to_string();
-    assert!(err.contains("inv.csv") && err.contains("SKU00003") && err.contains("negative"), "{err}");
+    let err = load(
+        &PlanFiles {
+            inventory: inv,
+            ..files.clone()
+        },
+        &c,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("inv.csv") && err.contains("SKU00003") && err.contains("negative"),
+        "{err}"
+    );
     let mut long = cfg(9);
     long.budget.weekly = None;
     let err = load(&files, &long).unwrap_err().to_string();
-    assert!(err.contains("no forecast for week") && err.contains("9 weeks"), "{err}");
+    assert!(
+        err.contains("no forecast for week") && err.contains("9 weeks"),
+        "{err}"
+    );
 }

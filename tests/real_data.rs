@@ -21,7 +21,11 @@ fn monday(d: NaiveDate) -> NaiveDate {
 }
 
 /// Expected (units, rows) from raw (id, day, qty) rows inside [first, last+6 days].
-fn expected(rows: impl Iterator<Item = (String, NaiveDate, f64)>, first: NaiveDate, last_week: NaiveDate) -> (f64, usize, usize) {
+fn expected(
+    rows: impl Iterator<Item = (String, NaiveDate, f64)>,
+    first: NaiveDate,
+    last_week: NaiveDate,
+) -> (f64, usize, usize) {
     let end = last_week + chrono::Days::new(6);
     let mut units = 0.0;
     let mut first_sale: HashMap<String, NaiveDate> = HashMap::new();
@@ -38,7 +42,10 @@ fn expected(rows: impl Iterator<Item = (String, NaiveDate, f64)>, first: NaiveDa
             }
         }
     }
-    let weeks: usize = first_sale.values().map(|w| ((last_week - *w).num_days() / 7 + 1) as usize).sum();
+    let weeks: usize = first_sale
+        .values()
+        .map(|w| ((last_week - *w).num_days() / 7 + 1) as usize)
+        .sum();
     (units, weeks, first_sale.len())
 }
 
@@ -54,19 +61,41 @@ fn m5_preset_matches_the_raw_data() {
     ds.write(&path).unwrap();
     let back = WeeklyDataset::read(&path).unwrap();
 
-    let raw = table::read_columns(&dir.join("sales.parquet"), &[("", "unique_id".into()), ("", "ds".into()), ("", "y".into())]).unwrap();
+    let raw = table::read_columns(
+        &dir.join("sales.parquet"),
+        &[
+            ("", "unique_id".into()),
+            ("", "ds".into()),
+            ("", "y".into()),
+        ],
+    )
+    .unwrap();
     let ids = raw.column("unique_id").unwrap().str().unwrap().clone();
     let days = raw.column("ds").unwrap().date().unwrap().physical().clone();
-    let y = raw.column("y").unwrap().cast(&DataType::Float64).unwrap().f64().unwrap().clone();
+    let y = raw
+        .column("y")
+        .unwrap()
+        .cast(&DataType::Float64)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .clone();
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
     let rows = (0..raw.height()).map(|i| {
-        (ids.get(i).unwrap().to_string(), epoch + chrono::Days::new(days.get(i).unwrap() as u64), y.get(i).unwrap())
+        (
+            ids.get(i).unwrap().to_string(),
+            epoch + chrono::Days::new(days.get(i).unwrap() as u64),
+            y.get(i).unwrap(),
+        )
     });
     let first = NaiveDate::from_ymd_opt(2011, 1, 31).unwrap();
     let last = NaiveDate::from_ymd_opt(2016, 6, 13).unwrap();
     let (units, weeks, skus) = expected(rows, first, last);
 
-    assert_eq!((back.first_week.monday(), back.last_week.monday()), (first, last));
+    assert_eq!(
+        (back.first_week.monday(), back.last_week.monday()),
+        (first, last)
+    );
     assert_eq!(back.total_units(), units);
     assert_eq!(back.rows(), weeks);
     assert_eq!(back.series.len(), skus);
@@ -76,30 +105,63 @@ fn m5_preset_matches_the_raw_data() {
     assert!((report.accounted_units() - report.output_units).abs() < 1e-6);
     // Prices exist for the 280 series in sell_prices.parquet, events from the calendar.
     let pi = back.covariate_index("price").unwrap();
-    let with_price = back.series.iter().filter(|s| s.covariates[pi].iter().any(|p| p.is_finite())).count();
+    let with_price = back
+        .series
+        .iter()
+        .filter(|s| s.covariates[pi].iter().any(|p| p.is_finite()))
+        .count();
     assert!((250..=280).contains(&with_price), "{with_price}");
-    assert!(back.event_days.as_ref().unwrap().iter().filter(|e| **e > 0.0).count() > 50);
-    assert_eq!(back.statics, ["item_id", "dept_id", "cat_id", "store_id", "state_id"]);
+    assert!(
+        back.event_days
+            .as_ref()
+            .unwrap()
+            .iter()
+            .filter(|e| **e > 0.0)
+            .count()
+            > 50
+    );
+    assert_eq!(
+        back.statics,
+        ["item_id", "dept_id", "cat_id", "store_id", "state_id"]
+    );
     let _ = Week::containing(first);
 }
 
 #[test]
 fn online_retail_preset_matches_the_raw_data() {
     let Some(dir) = shared_data("online_retail") else {
-        eprintln!("SKIPPED online_retail_preset_matches_the_raw_data: ../shared/data/online_retail not found");
+        eprintln!(
+            "SKIPPED online_retail_preset_matches_the_raw_data: ../shared/data/online_retail not found"
+        );
         return;
     };
     let (ds, report) = Preset::OnlineRetail.ingest(&dir).unwrap();
     let file = dir.join("transactions.parquet");
     let raw = table::read_columns(
         &file,
-        &[("", "InvoiceNo".into()), ("", "StockCode".into()), ("", "Quantity".into()), ("", "InvoiceDate".into())],
+        &[
+            ("", "InvoiceNo".into()),
+            ("", "StockCode".into()),
+            ("", "Quantity".into()),
+            ("", "InvoiceDate".into()),
+        ],
     )
     .unwrap();
     let inv = raw.column("InvoiceNo").unwrap().str().unwrap().clone();
     let code = raw.column("StockCode").unwrap().str().unwrap().clone();
-    let qty = raw.column("Quantity").unwrap().cast(&DataType::Float64).unwrap().f64().unwrap().clone();
-    let dates = raw.column("InvoiceDate").unwrap().cast(&DataType::Date).unwrap();
+    let qty = raw
+        .column("Quantity")
+        .unwrap()
+        .cast(&DataType::Float64)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .clone();
+    let dates = raw
+        .column("InvoiceDate")
+        .unwrap()
+        .cast(&DataType::Date)
+        .unwrap();
     let dates = dates.date().unwrap().physical().clone();
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
     let mut cancelled = 0;
@@ -112,13 +174,22 @@ fn online_retail_preset_matches_the_raw_data() {
                 return None;
             }
             let product = c.len() >= 5 && c[..5].bytes().all(|b| b.is_ascii_digit());
-            (q > 0.0 && product).then(|| (c, epoch + chrono::Days::new(dates.get(i).unwrap() as u64), q))
+            (q > 0.0 && product).then(|| {
+                (
+                    c,
+                    epoch + chrono::Days::new(dates.get(i).unwrap() as u64),
+                    q,
+                )
+            })
         })
         .collect();
     let first = NaiveDate::from_ymd_opt(2010, 12, 6).unwrap();
     let last = NaiveDate::from_ymd_opt(2011, 11, 28).unwrap();
     let (units, weeks, skus) = expected(rows.into_iter(), first, last);
-    assert_eq!((ds.first_week.monday(), ds.last_week.monday()), (first, last));
+    assert_eq!(
+        (ds.first_week.monday(), ds.last_week.monday()),
+        (first, last)
+    );
     assert_eq!(ds.total_units(), units);
     assert_eq!(ds.rows(), weeks);
     assert_eq!(ds.series.len(), skus);

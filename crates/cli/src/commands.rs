@@ -78,13 +78,27 @@ pub(crate) struct IngestArgs {
 
 impl SynthArgs {
     pub(crate) fn new(skus: usize, weeks: usize, horizon: usize, seed: u64, out: PathBuf) -> Self {
-        SynthArgs { skus, weeks, horizon, seed, clean: false, out }
+        SynthArgs {
+            skus,
+            weeks,
+            horizon,
+            seed,
+            clean: false,
+            out,
+        }
     }
 }
 
 impl IngestArgs {
     pub(crate) fn from_config(config: PathBuf, out: PathBuf) -> Self {
-        IngestArgs { config: Some(config), preset: None, input: None, out, report: None, force: false }
+        IngestArgs {
+            config: Some(config),
+            preset: None,
+            input: None,
+            out,
+            report: None,
+            force: false,
+        }
     }
 }
 
@@ -101,18 +115,31 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
 /// Refuse to replace an existing output unless `--force`.
 pub(crate) fn check_output(path: &Path, force: bool) -> Result<()> {
     if path.exists() && !force {
-        bail!("{} already exists; pass --force to replace it", path.display());
+        bail!(
+            "{} already exists; pass --force to replace it",
+            path.display()
+        );
     }
     Ok(())
 }
 
 pub(crate) fn synth(a: SynthArgs, progress: &mut Progress) -> Result<SynthCatalogue> {
-    let mut cfg = SynthConfig { skus: a.skus, weeks: a.weeks, horizon: a.horizon, seed: a.seed, ..Default::default() };
+    let mut cfg = SynthConfig {
+        skus: a.skus,
+        weeks: a.weeks,
+        horizon: a.horizon,
+        seed: a.seed,
+        ..Default::default()
+    };
     cfg.dirty = !a.clean;
-    progress.stage(&format!("generating {} SKUs x {} weeks (seed {})", cfg.skus, cfg.weeks, cfg.seed));
+    progress.stage(&format!(
+        "generating {} SKUs x {} weeks (seed {})",
+        cfg.skus, cfg.weeks, cfg.seed
+    ));
     let cat = SynthCatalogue::generate(&cfg)?;
     progress.stage(&format!("writing {}", a.out.display()));
-    cat.write(&a.out).with_context(|| format!("writing the synthetic catalogue to {}", a.out.display()))?;
+    cat.write(&a.out)
+        .with_context(|| format!("writing the synthetic catalogue to {}", a.out.display()))?;
     let (first, last) = cat.history();
     progress.done(&format!(
         "synthetic catalogue in {}: {} SKUs, history {first} .. {last}, {} future weeks of truth",
@@ -123,8 +150,14 @@ pub(crate) fn synth(a: SynthArgs, progress: &mut Progress) -> Result<SynthCatalo
     Ok(cat)
 }
 
-pub(crate) fn ingest(a: IngestArgs, progress: &mut Progress) -> Result<(WeeklyDataset, QualityReport)> {
-    let report_path = a.report.clone().unwrap_or_else(|| a.out.with_extension("quality.json"));
+pub(crate) fn ingest(
+    a: IngestArgs,
+    progress: &mut Progress,
+) -> Result<(WeeklyDataset, QualityReport)> {
+    let report_path = a
+        .report
+        .clone()
+        .unwrap_or_else(|| a.out.with_extension("quality.json"));
     check_output(&a.out, a.force)?;
     check_output(&report_path, a.force)?;
     progress.stage("reading, validating and aggregating to weeks");
@@ -141,13 +174,19 @@ pub(crate) fn ingest(a: IngestArgs, progress: &mut Progress) -> Result<(WeeklyDa
             let input = a.input.as_ref().context("--preset needs --input")?;
             preset.ingest(input)?
         }
-        _ => bail!("give either --config <file.toml> or --preset <m5|online-retail> --input <path>"),
+        _ => {
+            bail!("give either --config <file.toml> or --preset <m5|online-retail> --input <path>")
+        }
     };
     progress.stage(&format!("writing {}", a.out.display()));
     ds.write(&a.out)?;
     let json = serde_json::to_string_pretty(&report)?;
     restock_data::table::write_text(&report_path, &json)?;
-    progress.done(&format!("weekly dataset {} and quality report {}", a.out.display(), report_path.display()));
+    progress.done(&format!(
+        "weekly dataset {} and quality report {}",
+        a.out.display(),
+        report_path.display()
+    ));
     if !progress_quiet(progress) {
         eprint!("{}", report.summary());
     }

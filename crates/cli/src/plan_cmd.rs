@@ -54,7 +54,10 @@ pub(crate) fn plan(a: PlanArgs, progress: &mut Progress) -> Result<Plan> {
             other => anyhow::bail!("--solver must be highs or microlp, got {other:?}"),
         };
     }
-    let summary_path = a.summary.clone().unwrap_or_else(|| a.out.with_extension("summary.json"));
+    let summary_path = a
+        .summary
+        .clone()
+        .unwrap_or_else(|| a.out.with_extension("summary.json"));
     check_output(&a.out, a.force)?;
     check_output(&summary_path, a.force)?;
     progress.stage("reading forecasts, inventory and SKU parameters");
@@ -69,7 +72,12 @@ pub(crate) fn plan(a: PlanArgs, progress: &mut Progress) -> Result<Plan> {
         eprintln!("warning: {w}");
     }
     let counter = Mutex::new(progress.counter(
-        &format!("planning {} SKUs x {} weeks with {}", inputs.skus.len(), cfg.horizon.weeks, cfg.solver.backend.as_str()),
+        &format!(
+            "planning {} SKUs x {} weeks with {}",
+            inputs.skus.len(),
+            cfg.horizon.weeks,
+            cfg.solver.backend.as_str()
+        ),
         inputs.skus.len() as u64,
     ));
     let plan = restock_planner::plan(&inputs, &cfg, &|n| {
@@ -79,7 +87,11 @@ pub(crate) fn plan(a: PlanArgs, progress: &mut Progress) -> Result<Plan> {
     })
     .context("planning")?;
     io::write(&plan, &a.out, &summary_path)?;
-    progress.done(&format!("orders {} and summary {}", a.out.display(), summary_path.display()));
+    progress.done(&format!(
+        "orders {} and summary {}",
+        a.out.display(),
+        summary_path.display()
+    ));
     if !progress.is_quiet() {
         eprint!("{}", render_summary(&plan));
     }
@@ -95,13 +107,24 @@ fn render_summary(plan: &Plan) -> String {
         s.models,
         s.status,
         s.seconds,
-        s.gap_bound.map(|g| format!(", gap <= {:.3}%", 100.0 * g)).unwrap_or_default()
+        s.gap_bound
+            .map(|g| format!(", gap <= {:.3}%", 100.0 * g))
+            .unwrap_or_default()
     );
-    out += &format!("orders      {} lines, {:.0} units for {} SKUs\n", s.order_lines, s.units_ordered, s.skus);
+    out += &format!(
+        "orders      {} lines, {:.0} units for {} SKUs\n",
+        s.order_lines, s.units_ordered, s.skus
+    );
     let c = &s.costs;
     out += &format!(
         "costs       purchase {:.0}, holding {:.0}, shortage {:.0}, below safety stock {:.0}, fixed {:.0}, violations {:.0}, ending-stock credit -{:.0}\n",
-        c.purchase, c.holding, c.shortage, c.safety_shortfall, c.fixed_order, c.constraint_violation, c.salvage_credit
+        c.purchase,
+        c.holding,
+        c.shortage,
+        c.safety_shortfall,
+        c.fixed_order,
+        c.constraint_violation,
+        c.salvage_credit
     );
     for k in s.constraints.iter().take(12) {
         out += &format!(
@@ -110,13 +133,23 @@ fn render_summary(plan: &Plan) -> String {
             k.week,
             k.used,
             k.limit,
-            if k.violated_by > 0.0 { format!(", VIOLATED by {:.1}", k.violated_by) } else { String::new() },
-            k.shadow_price.map(|p| format!(", shadow price {p:.3}")).unwrap_or_default()
+            if k.violated_by > 0.0 {
+                format!(", VIOLATED by {:.1}", k.violated_by)
+            } else {
+                String::new()
+            },
+            k.shadow_price
+                .map(|p| format!(", shadow price {p:.3}"))
+                .unwrap_or_default()
         );
     }
     if !s.skus_short.is_empty() {
         let units: f64 = s.skus_short.iter().map(|x| x.units_short).sum();
-        let unavoidable: f64 = s.skus_short.iter().map(|x| x.units_short_within_lead_time).sum();
+        let unavoidable: f64 = s
+            .skus_short
+            .iter()
+            .map(|x| x.units_short_within_lead_time)
+            .sum();
         out += &format!(
             "short       {} SKUs, {:.0} units of forecast demand lost ({:.0} within lead time, unavoidable)\n",
             s.skus_short.len(),
@@ -147,7 +180,10 @@ pub(crate) struct DemoArgs {
 pub(crate) fn demo(a: DemoArgs, progress: &mut Progress) -> Result<()> {
     if a.out.exists() {
         if !a.force {
-            anyhow::bail!("{} already exists; pass --force to replace it", a.out.display());
+            anyhow::bail!(
+                "{} already exists; pass --force to replace it",
+                a.out.display()
+            );
         }
         std::fs::remove_dir_all(&a.out).with_context(|| format!("removing {}", a.out.display()))?;
     }
@@ -157,7 +193,10 @@ pub(crate) fn demo(a: DemoArgs, progress: &mut Progress) -> Result<()> {
         progress,
     )?;
     let weekly = a.out.join("weekly.parquet");
-    crate::commands::ingest(IngestArgs::from_config(data.join("ingest.toml"), weekly.clone()), progress)?;
+    crate::commands::ingest(
+        IngestArgs::from_config(data.join("ingest.toml"), weekly.clone()),
+        progress,
+    )?;
     // Until the LSTM lands (issue 3), the demo plans from the true quantiles of the synthetic
     // process ("oracle" in the model column), so the planner runs on honest forecasts.
     let plan_args = PlanArgs {

@@ -15,7 +15,11 @@ pub(crate) struct Progress {
 
 impl Progress {
     pub(crate) fn new(quiet: bool) -> Self {
-        Progress { bar: None, started: Instant::now(), quiet }
+        Progress {
+            bar: None,
+            started: Instant::now(),
+            quiet,
+        }
     }
 
     pub(crate) fn is_quiet(&self) -> bool {
@@ -34,7 +38,10 @@ impl Progress {
         }
         if Self::tty() {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").expect("valid template"));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                    .expect("valid template"),
+            );
             bar.set_message(msg.to_string());
             bar.enable_steady_tick(Duration::from_millis(120));
             self.bar = Some(bar);
@@ -47,20 +54,43 @@ impl Progress {
     pub(crate) fn counter(&mut self, msg: &str, len: u64) -> Counter {
         self.finish_bar();
         if self.quiet {
-            return Counter { bar: None, len, done: 0, last_print: Instant::now(), msg: msg.into() };
+            return Counter {
+                bar: None,
+                len,
+                done: 0,
+                last_print: Instant::now(),
+                msg: msg.into(),
+            };
         }
         if Self::tty() {
             let bar = ProgressBar::new(len);
             bar.set_style(
-                ProgressStyle::with_template("{msg} [{elapsed_precise}] {bar:40} {pos}/{len} ({per_sec}, eta {eta})")
-                    .expect("valid template"),
+                ProgressStyle::with_template(
+                    "{msg} [{elapsed_precise}] {bar:40} {pos}/{len} ({per_sec}, eta {eta})",
+                )
+                .expect("valid template"),
             );
             bar.set_message(msg.to_string());
             self.bar = Some(bar.clone());
-            Counter { bar: Some(bar), len, done: 0, last_print: Instant::now(), msg: msg.into() }
+            Counter {
+                bar: Some(bar),
+                len,
+                done: 0,
+                last_print: Instant::now(),
+                msg: msg.into(),
+            }
         } else {
-            eprintln!("[{:>7.1}s] {msg}: 0/{len}", self.started.elapsed().as_secs_f64());
-            Counter { bar: None, len, done: 0, last_print: Instant::now(), msg: msg.into() }
+            eprintln!(
+                "[{:>7.1}s] {msg}: 0/{len}",
+                self.started.elapsed().as_secs_f64()
+            );
+            Counter {
+                bar: None,
+                len,
+                done: 0,
+                last_print: Instant::now(),
+                msg: msg.into(),
+            }
         }
     }
 

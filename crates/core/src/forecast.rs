@@ -13,7 +13,10 @@ impl Horizon {
     /// A horizon of `weeks` weeks; an error outside 1..=104.
     pub fn new(weeks: usize) -> Result<Self> {
         if weeks == 0 || weeks > Self::MAX {
-            return Err(Error::Horizon { got: weeks, max: Self::MAX });
+            return Err(Error::Horizon {
+                got: weeks,
+                max: Self::MAX,
+            });
         }
         Ok(Horizon(weeks))
     }
@@ -34,7 +37,11 @@ impl Quantiles {
         let ok = !levels.is_empty()
             && levels.iter().all(|q| q.is_finite() && *q > 0.0 && *q < 1.0)
             && levels.windows(2).all(|w| w[0] < w[1]);
-        if ok { Ok(Quantiles(levels)) } else { Err(Error::Quantiles(levels)) }
+        if ok {
+            Ok(Quantiles(levels))
+        } else {
+            Err(Error::Quantiles(levels))
+        }
     }
 
     /// The levels.
@@ -96,19 +103,33 @@ impl Forecast {
     ) -> Result<Self> {
         let unique_id = unique_id.into();
         let k = levels.len();
-        let shape = |detail: String| Error::ForecastShape { sku: unique_id.clone(), detail };
+        let shape = |detail: String| Error::ForecastShape {
+            sku: unique_id.clone(),
+            detail,
+        };
         if values.is_empty() || values.len() % k != 0 {
-            return Err(shape(format!("{} values do not fill weeks of {k} quantiles", values.len())));
+            return Err(shape(format!(
+                "{} values do not fill weeks of {k} quantiles",
+                values.len()
+            )));
         }
         for (h, week) in values.chunks(k).enumerate() {
             if week.iter().any(|v| !v.is_finite() || *v < 0.0) {
-                return Err(shape(format!("week {h} has a negative or non-finite value: {week:?}")));
+                return Err(shape(format!(
+                    "week {h} has a negative or non-finite value: {week:?}"
+                )));
             }
             if week.windows(2).any(|w| w[0] > w[1]) {
                 return Err(shape(format!("week {h} has crossing quantiles: {week:?}")));
             }
         }
-        Ok(Forecast { unique_id, model: model.into(), start, levels, values })
+        Ok(Forecast {
+            unique_id,
+            model: model.into(),
+            start,
+            levels,
+            values,
+        })
     }
 
     /// Number of forecast weeks.
@@ -162,7 +183,12 @@ mod tests {
         assert!(Quantiles::new(vec![0.5, 0.1]).is_err());
         assert!(Quantiles::new(vec![0.0, 0.5]).is_err());
         assert!(Quantiles::new(vec![]).is_err());
-        assert_eq!(Quantiles::new(vec![0.05, 0.4, 0.95]).unwrap().median_index(), 1);
+        assert_eq!(
+            Quantiles::new(vec![0.05, 0.4, 0.95])
+                .unwrap()
+                .median_index(),
+            1
+        );
     }
 
     #[test]

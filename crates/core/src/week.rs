@@ -102,7 +102,10 @@ mod tests {
     #[test]
     fn from_monday_rejects_other_days() {
         assert!(Week::from_monday(d(2024, 1, 1)).is_ok());
-        assert_eq!(Week::from_monday(d(2024, 1, 2)), Err(Error::NotMonday(d(2024, 1, 2))));
+        assert_eq!(
+            Week::from_monday(d(2024, 1, 2)),
+            Err(Error::NotMonday(d(2024, 1, 2)))
+        );
     }
 
     #[test]

@@ -239,7 +239,12 @@ impl IngestConfig {
 
     /// Check values that serde cannot: a message names the key.
     pub fn check(&self, path: &Path) -> Result<()> {
-        let bad = |message: String| Err(Error::Config { path: path.to_path_buf(), message });
+        let bad = |message: String| {
+            Err(Error::Config {
+                path: path.to_path_buf(),
+                message,
+            })
+        };
         if !(self.clean.outlier_threshold > 0.0 && self.clean.outlier_threshold.is_finite()) {
             return bad(format!(
                 "clean.outlier_threshold must be a positive number, got {}",
@@ -247,8 +252,11 @@ impl IngestConfig {
             ));
         }
         let c = &self.columns;
-        let mut names: Vec<(&str, &str)> =
-            vec![("columns.id", &c.id), ("columns.date", &c.date), ("columns.target", &c.target)];
+        let mut names: Vec<(&str, &str)> = vec![
+            ("columns.id", &c.id),
+            ("columns.date", &c.date),
+            ("columns.target", &c.target),
+        ];
         for (canon, raw) in c.covariates() {
             names.push((canon, raw));
         }
@@ -260,7 +268,9 @@ impl IngestConfig {
                 return bad(format!("{key} is empty"));
             }
             if let Some((other, _)) = names[..i].iter().find(|(_, r)| r == raw) {
-                return bad(format!("column `{raw}` is mapped twice ({other} and {key})"));
+                return bad(format!(
+                    "column `{raw}` is mapped twice ({other} and {key})"
+                ));
             }
         }
         if let Some(cal) = &self.calendar

@@ -128,13 +128,19 @@ pub(crate) trait PolarsContext<T> {
 
 impl<T> PolarsContext<T> for std::result::Result<T, PolarsError> {
     fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| Error::Polars { context: context(), source })
+        self.map_err(|source| Error::Polars {
+            context: context(),
+            source,
+        })
     }
 }
 
 impl Error {
     /// Wrap a polars error from a caller's own table building.
     pub fn from_polars(source: PolarsError) -> Self {
-        Error::Polars { context: "building a table".into(), source }
+        Error::Polars {
+            context: "building a table".into(),
+            source,
+        }
     }
 }

@@ -25,7 +25,9 @@ pub struct FeatureSpec {
 
 impl Default for FeatureSpec {
     fn default() -> Self {
-        FeatureSpec { regular_price_weeks: 13 }
+        FeatureSpec {
+            regular_price_weeks: 13,
+        }
     }
 }
 
@@ -41,7 +43,10 @@ pub struct StaticVocab {
 impl StaticVocab {
     /// The id of `value`, 0 if unknown.
     pub fn id_of(&self, value: &str) -> u32 {
-        self.values.binary_search_by(|v| v.as_str().cmp(value)).map(|i| i as u32 + 1).unwrap_or(0)
+        self.values
+            .binary_search_by(|v| v.as_str().cmp(value))
+            .map(|i| i as u32 + 1)
+            .unwrap_or(0)
     }
 
     /// Number of ids including "unknown".
@@ -81,7 +86,8 @@ impl FeatureSchema {
 
     /// The schema for a dataset: which features exist depends on its covariates and calendar.
     pub fn for_dataset(ds: &WeeklyDataset, spec: FeatureSpec) -> Self {
-        let mut names: Vec<(&str, bool)> = vec![("woy_sin", true), ("woy_cos", true), ("age", true)];
+        let mut names: Vec<(&str, bool)> =
+            vec![("woy_sin", true), ("woy_cos", true), ("age", true)];
         if ds.event_days.is_some() {
             names.push(("event", true));
         }
@@ -90,9 +96,12 @@ impl FeatureSchema {
             names.push(("rel_price", true));
             names.push(("discount", true));
         }
-        for (c, known) in
-            [(columns::PROMO, true), (columns::VIEWS, false), (columns::CLICKS, false), (columns::CONVERSION, false)]
-        {
+        for (c, known) in [
+            (columns::PROMO, true),
+            (columns::VIEWS, false),
+            (columns::CLICKS, false),
+            (columns::CONVERSION, false),
+        ] {
             if has(c) {
                 names.push((c, known));
             }
@@ -102,10 +111,14 @@ impl FeatureSchema {
             .iter()
             .enumerate()
             .map(|(k, name)| {
-                let mut values: Vec<String> = ds.series.iter().map(|s| s.statics[k].clone()).collect();
+                let mut values: Vec<String> =
+                    ds.series.iter().map(|s| s.statics[k].clone()).collect();
                 values.sort();
                 values.dedup();
-                StaticVocab { name: name.clone(), values }
+                StaticVocab {
+                    name: name.clone(),
+                    values,
+                }
             })
             .collect();
         FeatureSchema {
@@ -139,7 +152,13 @@ impl ScaleStats {
         let mean = y.iter().sum::<f64>() / n;
         let var = y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
         let nonzero = y.iter().filter(|v| **v > 0.0).count() as f64 / n;
-        ScaleStats { mean, std: var.sqrt(), nonzero_share: nonzero, weeks: y.len(), scale: 1.0 + mean }
+        ScaleStats {
+            mean,
+            std: var.sqrt(),
+            nonzero_share: nonzero,
+            weeks: y.len(),
+            scale: 1.0 + mean,
+        }
     }
 }
 
@@ -157,10 +176,18 @@ pub struct SkuFeatures {
 /// Build the features of every SKU. Statistics (scale, behaviour means) use only weeks up to and
 /// including `fit_until`, so validation and test weeks do not leak into them.
 pub fn build(ds: &WeeklyDataset, schema: &FeatureSchema, fit_until: Week) -> Vec<SkuFeatures> {
-    ds.series.iter().map(|s| sku_features(ds, schema, s, fit_until)).collect()
+    ds.series
+        .iter()
+        .map(|s| sku_features(ds, schema, s, fit_until))
+        .collect()
 }
 
-fn sku_features(ds: &WeeklyDataset, schema: &FeatureSchema, s: &crate::weekly::SkuSeries, fit_until: Week) -> SkuFeatures {
+fn sku_features(
+    ds: &WeeklyDataset,
+    schema: &FeatureSchema,
+    s: &crate::weekly::SkuSeries,
+    fit_until: Week,
+) -> SkuFeatures {
     let t_len = s.y.len();
     let fit_len = ((s.start.weeks_until(fit_until) + 1).max(0) as usize).min(t_len);
     let f = schema.len();
@@ -182,8 +209,16 @@ fn sku_features(ds: &WeeklyDataset, schema: &FeatureSchema, s: &crate::weekly::S
         let angle = 2.0 * std::f64::consts::PI * week.year_fraction();
         let rel_price = price
             .map(|p| {
-                let regular = p[t.saturating_sub(w - 1)..=t].iter().copied().filter(|v| v.is_finite()).fold(f64::NAN, f64::max);
-                if p[t].is_finite() && regular > 0.0 { p[t] / regular } else { 1.0 }
+                let regular = p[t.saturating_sub(w - 1)..=t]
+                    .iter()
+                    .copied()
+                    .filter(|v| v.is_finite())
+                    .fold(f64::NAN, f64::max);
+                if p[t].is_finite() && regular > 0.0 {
+                    p[t] / regular
+                } else {
+                    1.0
+                }
             })
             .unwrap_or(1.0);
         let row = &mut x[t * f..(t + 1) * f];
@@ -195,13 +230,29 @@ fn sku_features(ds: &WeeklyDataset, schema: &FeatureSchema, s: &crate::weekly::S
                 "event" => ds.event_days_of(week) / 7.0,
                 "rel_price" => rel_price,
                 "discount" => (1.0 - rel_price).max(0.0),
-                columns::VIEWS => cov(columns::VIEWS).map(|v| v[t].ln_1p() - views_ref).unwrap_or(0.0),
-                columns::CLICKS => cov(columns::CLICKS).map(|v| v[t].ln_1p() - clicks_ref).unwrap_or(0.0),
-                other => cov(other).map(|v| v[t]).filter(|v| v.is_finite()).unwrap_or(0.0),
+                columns::VIEWS => cov(columns::VIEWS)
+                    .map(|v| v[t].ln_1p() - views_ref)
+                    .unwrap_or(0.0),
+                columns::CLICKS => cov(columns::CLICKS)
+                    .map(|v| v[t].ln_1p() - clicks_ref)
+                    .unwrap_or(0.0),
+                other => cov(other)
+                    .map(|v| v[t])
+                    .filter(|v| v.is_finite())
+                    .unwrap_or(0.0),
             };
             row[k] = v as f32;
         }
     }
-    let static_ids = schema.statics.iter().zip(&s.statics).map(|(v, val)| v.id_of(val)).collect();
-    SkuFeatures { x, static_ids, scale: ScaleStats::of(&s.y[..fit_len.max(1).min(t_len)]) }
+    let static_ids = schema
+        .statics
+        .iter()
+        .zip(&s.statics)
+        .map(|(v, val)| v.id_of(val))
+        .collect();
+    SkuFeatures {
+        x,
+        static_ids,
+        scale: ScaleStats::of(&s.y[..fit_len.max(1).min(t_len)]),
+    }
 }

@@ -13,8 +13,8 @@ use polars::prelude::*;
 use restock_core::{Week, columns};
 
 use crate::config::{
-    CalendarConfig, CleanConfig, ColumnMap, DuplicatePolicy, IngestConfig, MissingPolicy, NegativePolicy,
-    OutlierMethod,
+    CalendarConfig, CleanConfig, ColumnMap, DuplicatePolicy, IngestConfig, MissingPolicy,
+    NegativePolicy, OutlierMethod,
 };
 use crate::error::PolarsContext;
 use crate::report::QualityReport;
@@ -36,10 +36,31 @@ pub fn ingest(cfg: &IngestConfig) -> Result<(WeeklyDataset, QualityReport)> {
         wanted.push(("columns.static", s.clone()));
     }
     let raw = table::read_columns(path, &wanted)?;
-    let mut report = QualityReport { source: path.display().to_string(), ..Default::default() };
-    let daily = canonicalize(path, &raw, &cfg.columns, &cfg.source.date_format, &cfg.clean, &mut report)?;
-    let calendar = cfg.calendar.as_ref().map(|c| read_calendar_days(c, &cfg.source.date_format)).transpose()?;
-    let ds = aggregate(path, daily, &cfg.columns.statics, &cfg.clean, calendar.as_deref(), &mut report)?;
+    let mut report = QualityReport {
+        source: path.display().to_string(),
+        ..Default::default()
+    };
+    let daily = canonicalize(
+        path,
+        &raw,
+        &cfg.columns,
+        &cfg.source.date_format,
+        &cfg.clean,
+        &mut report,
+    )?;
+    let calendar = cfg
+        .calendar
+        .as_ref()
+        .map(|c| read_calendar_days(c, &cfg.source.date_format))
+        .transpose()?;
+    let ds = aggregate(
+        path,
+        daily,
+        &cfg.columns.statics,
+        &cfg.clean,
+        calendar.as_deref(),
+        &mut report,
+    )?;
     Ok((ds, report))
 }
 
@@ -55,7 +76,10 @@ pub(crate) fn canonicalize(
 ) -> Result<DataFrame> {
     let n = raw.height();
     report.input_rows += n;
-    let get = |name: &str| raw.column(name).ctx(|| format!("{}: column {name}", path.display()));
+    let get = |name: &str| {
+        raw.column(name)
+            .ctx(|| format!("{}: column {name}", path.display()))
+    };
     let bad = |row: usize, column: &str, value: String, problem: String| Error::BadValue {
         path: path.to_path_buf(),
         row: row + 1,
@@ -72,8 +96,16 @@ pub(crate) fn canonicalize(
         d => return Err(type_error(path, &map.id, d, "text or integer ids")),
     };
     let id_ca = ids.str().ctx(|| map.id.clone())?;
-    if let Some(row) = id_ca.iter().position(|v| v.is_none_or(|s| s.trim().is_empty())) {
-        return Err(bad(row, &map.id, format!("{:?}", id_ca.get(row)), "missing unique_id".into()));
+    if let Some(row) = id_ca
+        .iter()
+        .position(|v| v.is_none_or(|s| s.trim().is_empty()))
+    {
+        return Err(bad(
+            row,
+            &map.id,
+            format!("{:?}", id_ca.get(row)),
+            "missing unique_id".into(),
+        ));
     }
     report.input_skus += id_ca.iter().flatten().collect::<HashSet<_>>().len();
 
@@ -85,7 +117,12 @@ pub(crate) fn canonicalize(
     for (row, v) in y_raw.into_iter().enumerate() {
         match v {
             Some(v) if !v.is_finite() => {
-                return Err(bad(row, &map.target, v.to_string(), "demand must be a finite number".into()));
+                return Err(bad(
+                    row,
+                    &map.target,
+                    v.to_string(),
+                    "demand must be a finite number".into(),
+                ));
             }
             Some(v) => {
                 report.input_units += v;
@@ -146,7 +183,9 @@ pub(crate) fn canonicalize(
     }
     match clean.negative {
         NegativePolicy::Drop => report.remove("negative_demand", "input rows", neg_rows, neg_units),
-        NegativePolicy::Clip => report.change("negative_clipped", "input rows", neg_rows, -neg_units),
+        NegativePolicy::Clip => {
+            report.change("negative_clipped", "input rows", neg_rows, -neg_units)
+        }
         _ => {}
     }
 
@@ -160,11 +199,16 @@ pub(crate) fn canonicalize(
         if let Some(row) = vals.iter().position(|v| v.is_some_and(f64::is_infinite)) {
             return Err(bad(row, rawname, "inf".into(), "infinite value".into()));
         }
-        let mut vals: Vec<Option<f64>> = vals.into_iter().map(|v| v.filter(|x| !x.is_nan())).collect();
+        let mut vals: Vec<Option<f64>> = vals
+            .into_iter()
+            .map(|v| v.filter(|x| !x.is_nan()))
+            .collect();
         if matches!(canon, columns::PROMO | columns::VIEWS | columns::CLICKS) {
             // A blank flag or count means none: fill before weekly shares and sums are taken.
             let blank = vals.iter().filter(|v| v.is_none()).count();
-            vals.iter_mut().filter(|v| v.is_none()).for_each(|v| *v = Some(0.0));
+            vals.iter_mut()
+                .filter(|v| v.is_none())
+                .for_each(|v| *v = Some(0.0));
             report.change(&format!("{canon}_blank_as_zero"), "input rows", blank, 0.0);
         }
         cols.push(Column::new(canon.into(), vals));
@@ -206,7 +250,14 @@ pub fn parse_days(path: &Path, name: &str, col: &Column, format: &str) -> Result
         DataType::Date => Some(col.clone()),
         DataType::Datetime(_, _) => Some(col.cast(&DataType::Date).ctx(|| name.to_string())?),
         DataType::String => None,
-        d => return Err(type_error(path, name, d, "a date or text in the configured date format")),
+        d => {
+            return Err(type_error(
+                path,
+                name,
+                d,
+                "a date or text in the configured date format",
+            ));
+        }
     };
     if let Some(c) = as_dates {
         let ca = c.date().ctx(|| name.to_string())?.physical().clone();
@@ -222,8 +273,13 @@ pub fn parse_days(path: &Path, name: &str, col: &Column, format: &str) -> Result
         .enumerate()
         .map(|(row, v)| {
             let s = v.ok_or_else(|| bad(row, "null".into(), "missing date".into()))?;
-            let date = NaiveDate::parse_from_str(s.trim(), format)
-                .map_err(|e| bad(row, s.into(), format!("not a date in format {format:?} ({e})")))?;
+            let date = NaiveDate::parse_from_str(s.trim(), format).map_err(|e| {
+                bad(
+                    row,
+                    s.into(),
+                    format!("not a date in format {format:?} ({e})"),
+                )
+            })?;
             Ok(date.signed_duration_since(epoch).num_days() as i32)
         })
         .collect()
@@ -260,17 +316,31 @@ pub(crate) fn read_calendar_days(cal: &CalendarConfig, date_format: &str) -> Res
     let mut wanted = vec![("calendar.date", cal.date.clone())];
     wanted.extend(cal.events.iter().map(|e| ("calendar.events", e.clone())));
     let df = table::read_columns(&cal.path, &wanted)?;
-    let days = parse_days(&cal.path, &cal.date, df.column(&cal.date).ctx(|| "calendar".into())?, date_format)?;
+    let days = parse_days(
+        &cal.path,
+        &cal.date,
+        df.column(&cal.date).ctx(|| "calendar".into())?,
+        date_format,
+    )?;
     let mut has_event = vec![false; days.len()];
     for e in &cal.events {
-        let c = df.column(e).ctx(|| e.clone())?.cast(&DataType::String).ctx(|| e.clone())?;
+        let c = df
+            .column(e)
+            .ctx(|| e.clone())?
+            .cast(&DataType::String)
+            .ctx(|| e.clone())?;
         for (i, v) in c.str().ctx(|| e.clone())?.iter().enumerate() {
             if v.is_some_and(|s| !s.trim().is_empty()) {
                 has_event[i] = true;
             }
         }
     }
-    let mut out: Vec<i32> = days.into_iter().zip(has_event).filter(|(_, e)| *e).map(|(d, _)| d).collect();
+    let mut out: Vec<i32> = days
+        .into_iter()
+        .zip(has_event)
+        .filter(|(_, e)| *e)
+        .map(|(d, _)| d)
+        .collect();
     out.sort_unstable();
     out.dedup();
     Ok(out)
@@ -291,7 +361,10 @@ pub(crate) fn aggregate(
         .filter(|c| daily.get_column_names().iter().any(|n| n.as_str() == *c))
         .collect();
     if daily.height() == 0 {
-        return Err(Error::Empty { path: path.to_path_buf(), why: "no rows left after validation".into() });
+        return Err(Error::Empty {
+            path: path.to_path_buf(),
+            why: "no rows left after validation".into(),
+        });
     }
 
     // Duplicate (SKU, date) rows: demand is summed, covariates averaged.
@@ -312,12 +385,25 @@ pub(crate) fn aggregate(
             .clone()
             .lazy()
             .filter(col("__rows").gt(lit(1)))
-            .sort([columns::UNIQUE_ID, columns::DS], SortMultipleOptions::default())
+            .sort(
+                [columns::UNIQUE_ID, columns::DS],
+                SortMultipleOptions::default(),
+            )
             .limit(1)
             .collect()
             .ctx(|| "finding duplicates".into())?;
-        let id = first.column(columns::UNIQUE_ID).ctx(|| "dup".into())?.str().ctx(|| "dup".into())?.get(0);
-        let day = first.column(columns::DS).ctx(|| "dup".into())?.i32().ctx(|| "dup".into())?.get(0);
+        let id = first
+            .column(columns::UNIQUE_ID)
+            .ctx(|| "dup".into())?
+            .str()
+            .ctx(|| "dup".into())?
+            .get(0);
+        let day = first
+            .column(columns::DS)
+            .ctx(|| "dup".into())?
+            .i32()
+            .ctx(|| "dup".into())?
+            .get(0);
         return Err(Error::Duplicates {
             path: path.to_path_buf(),
             count: duplicates,
@@ -328,9 +414,17 @@ pub(crate) fn aggregate(
     report.change("duplicate_rows_summed", "input rows", duplicates, 0.0);
 
     // Full weeks only: the data's span decides (the benchmark protocol), not each SKU's.
-    let ds_ca = merged.column(columns::DS).ctx(|| "ds".into())?.i32().ctx(|| "ds".into())?.clone();
+    let ds_ca = merged
+        .column(columns::DS)
+        .ctx(|| "ds".into())?
+        .i32()
+        .ctx(|| "ds".into())?
+        .clone();
     let (min_day, max_day) = (ds_ca.min().unwrap_or(0), ds_ca.max().unwrap_or(0));
-    let weekly_input = ds_ca.iter().flatten().all(|d| Week::containing_day(d).day_number() == d);
+    let weekly_input = ds_ca
+        .iter()
+        .flatten()
+        .all(|d| Week::containing_day(d).day_number() == d);
     report.granularity = if weekly_input { "weekly" } else { "daily" }.into();
     let mut first_week = Week::containing_day(min_day);
     if !weekly_input && first_week.day_number() != min_day {
@@ -343,21 +437,46 @@ pub(crate) fn aggregate(
     if last_week < first_week {
         return Err(Error::Empty {
             path: path.to_path_buf(),
-            why: format!("the data ({} days) holds no complete Monday..Sunday week", max_day - min_day + 1),
+            why: format!(
+                "the data ({} days) holds no complete Monday..Sunday week",
+                max_day - min_day + 1
+            ),
         });
     }
     let (lo, hi) = (first_week.day_number(), last_week.day_number() + 6);
-    let in_span = col(columns::DS).gt_eq(lit(lo)).and(col(columns::DS).lt_eq(lit(hi)));
+    let in_span = col(columns::DS)
+        .gt_eq(lit(lo))
+        .and(col(columns::DS).lt_eq(lit(hi)));
     let dropped = merged
         .clone()
         .lazy()
         .filter(in_span.clone().not())
-        .select([col("__rows").sum().cast(DataType::Float64), col(columns::Y).sum()])
+        .select([
+            col("__rows").sum().cast(DataType::Float64),
+            col(columns::Y).sum(),
+        ])
         .collect()
         .ctx(|| "partial weeks".into())?;
-    let dropped_rows = dropped.column("__rows").ctx(|| "x".into())?.f64().ctx(|| "x".into())?.get(0).unwrap_or(0.0);
-    let dropped_units = dropped.column(columns::Y).ctx(|| "x".into())?.f64().ctx(|| "x".into())?.get(0).unwrap_or(0.0);
-    report.remove("partial_week", "input rows", dropped_rows as usize, dropped_units);
+    let dropped_rows = dropped
+        .column("__rows")
+        .ctx(|| "x".into())?
+        .f64()
+        .ctx(|| "x".into())?
+        .get(0)
+        .unwrap_or(0.0);
+    let dropped_units = dropped
+        .column(columns::Y)
+        .ctx(|| "x".into())?
+        .f64()
+        .ctx(|| "x".into())?
+        .get(0)
+        .unwrap_or(0.0);
+    report.remove(
+        "partial_week",
+        "input rows",
+        dropped_rows as usize,
+        dropped_units,
+    );
 
     // Weekly sums.
     let day = col(columns::DS);
@@ -376,7 +495,10 @@ pub(crate) fn aggregate(
         .with_column(week_expr)
         .group_by([col(columns::UNIQUE_ID), col("__week")])
         .agg(wagg)
-        .sort([columns::UNIQUE_ID, "__week"], SortMultipleOptions::default())
+        .sort(
+            [columns::UNIQUE_ID, "__week"],
+            SortMultipleOptions::default(),
+        )
         .collect()
         .ctx(|| format!("{}: weekly aggregation", path.display()))?;
 
@@ -391,7 +513,9 @@ pub(crate) fn aggregate(
         }
         ev
     });
-    let mut ds = to_series(path, &weekly, &covs, statics, first_week, last_week, clean, report)?;
+    let mut ds = to_series(
+        path, &weekly, &covs, statics, first_week, last_week, clean, report,
+    )?;
     ds.event_days = event_days;
     report.output_rows = ds.rows();
     report.output_skus = ds.series.len();
@@ -412,14 +536,22 @@ fn to_series(
     clean: &CleanConfig,
     report: &mut QualityReport,
 ) -> Result<WeeklyDataset> {
-    let c = |name: &str| weekly.column(name).ctx(|| format!("{}: {name}", path.display()));
+    let c = |name: &str| {
+        weekly
+            .column(name)
+            .ctx(|| format!("{}: {name}", path.display()))
+    };
     let ids = c(columns::UNIQUE_ID)?.str().ctx(|| "ids".into())?.clone();
     let weeks = c("__week")?.i32().ctx(|| "weeks".into())?.clone();
     let y = c(columns::Y)?.f64().ctx(|| "y".into())?.clone();
-    let cov_cols: Vec<Float64Chunked> =
-        covs.iter().map(|n| Ok(c(n)?.f64().ctx(|| n.to_string())?.clone())).collect::<Result<_>>()?;
-    let stat_cols: Vec<StringChunked> =
-        statics.iter().map(|n| Ok(c(n)?.str().ctx(|| n.clone())?.clone())).collect::<Result<_>>()?;
+    let cov_cols: Vec<Float64Chunked> = covs
+        .iter()
+        .map(|n| Ok(c(n)?.f64().ctx(|| n.to_string())?.clone()))
+        .collect::<Result<_>>()?;
+    let stat_cols: Vec<StringChunked> = statics
+        .iter()
+        .map(|n| Ok(c(n)?.str().ctx(|| n.clone())?.clone()))
+        .collect::<Result<_>>()?;
 
     let mut stats = CleanStats::default();
     let mut series = Vec::new();
@@ -442,7 +574,11 @@ fn to_series(
         stats.leading_weeks += fs - i;
         stats.leading_units += (i..fs).map(|r| y.get(r).unwrap_or(0.0)).sum::<f64>();
         let start = Week::containing_day(weeks.get(fs).unwrap_or(0));
-        let end = if clean.fill_gaps { last_week } else { Week::containing_day(weeks.get(j - 1).unwrap_or(0)) };
+        let end = if clean.fill_gaps {
+            last_week
+        } else {
+            Week::containing_day(weeks.get(j - 1).unwrap_or(0))
+        };
         let len = start.weeks_until(end) as usize + 1;
         let mut yy = vec![0.0; len];
         let mut observed = vec![false; len];
@@ -464,24 +600,59 @@ fn to_series(
         for (k, name) in covs.iter().enumerate() {
             stats.imputed[k] += impute(name, &mut cv[k]);
         }
-        let promo = covs.iter().position(|c| *c == columns::PROMO).map(|k| cv[k].as_slice());
+        let promo = covs
+            .iter()
+            .position(|c| *c == columns::PROMO)
+            .map(|k| cv[k].as_slice());
         let (capped, delta) = cap_outliers(&mut yy, promo, clean.outliers, clean.outlier_threshold);
         stats.outlier_weeks += capped;
         stats.outlier_units += delta;
-        let statics = stat_cols.iter().map(|col| col.get(j - 1).unwrap_or("").to_string()).collect();
-        series.push(SkuSeries { unique_id: id.to_string(), start, y: yy, covariates: cv, statics });
+        let statics = stat_cols
+            .iter()
+            .map(|col| col.get(j - 1).unwrap_or("").to_string())
+            .collect();
+        series.push(SkuSeries {
+            unique_id: id.to_string(),
+            start,
+            y: yy,
+            covariates: cv,
+            statics,
+        });
         i = j;
     }
-    report.remove("no_sales", "skus", stats.no_sales_skus, stats.no_sales_units);
-    report.remove("before_first_sale", "weeks", stats.leading_weeks, stats.leading_units);
-    report.change("negative_week_floored", "weeks", stats.floored_weeks, stats.floored_units);
+    report.remove(
+        "no_sales",
+        "skus",
+        stats.no_sales_skus,
+        stats.no_sales_units,
+    );
+    report.remove(
+        "before_first_sale",
+        "weeks",
+        stats.leading_weeks,
+        stats.leading_units,
+    );
+    report.change(
+        "negative_week_floored",
+        "weeks",
+        stats.floored_weeks,
+        stats.floored_units,
+    );
     report.change("gap_filled_with_zero", "weeks", stats.gap_weeks, 0.0);
     for (k, name) in covs.iter().enumerate() {
         report.change(&format!("{name}_imputed"), "weeks", stats.imputed[k], 0.0);
     }
-    report.change("outlier_capped", "weeks", stats.outlier_weeks, -stats.outlier_units);
+    report.change(
+        "outlier_capped",
+        "weeks",
+        stats.outlier_weeks,
+        -stats.outlier_units,
+    );
     if series.is_empty() {
-        return Err(Error::Empty { path: path.to_path_buf(), why: "no SKU has any sale in a complete week".into() });
+        return Err(Error::Empty {
+            path: path.to_path_buf(),
+            why: "no SKU has any sale in a complete week".into(),
+        });
     }
     Ok(WeeklyDataset {
         first_week,
@@ -517,7 +688,9 @@ fn impute(name: &str, v: &mut [f64]) -> usize {
     }
     match name {
         columns::PRICE | columns::CONVERSION => {
-            let Some(first) = v.iter().copied().find(|x| !x.is_nan()) else { return 0 };
+            let Some(first) = v.iter().copied().find(|x| !x.is_nan()) else {
+                return 0;
+            };
             let mut last = first;
             for x in v.iter_mut() {
                 if x.is_nan() { *x = last } else { last = *x }
@@ -529,7 +702,12 @@ fn impute(name: &str, v: &mut [f64]) -> usize {
 }
 
 /// Cap weekly demand above a robust threshold, never in promotion weeks. Returns (weeks, units removed).
-pub(crate) fn cap_outliers(y: &mut [f64], promo: Option<&[f64]>, method: OutlierMethod, k: f64) -> (usize, f64) {
+pub(crate) fn cap_outliers(
+    y: &mut [f64],
+    promo: Option<&[f64]>,
+    method: OutlierMethod,
+    k: f64,
+) -> (usize, f64) {
     let cap = match method {
         OutlierMethod::None => return (0, 0.0),
         OutlierMethod::RobustZ => {
@@ -587,7 +765,10 @@ mod tests {
         assert_eq!(y[7], 200.0);
         assert!((units - (200.0 - y[6])).abs() < 1e-9);
         let mut flat = vec![0.0, 0.0, 0.0, 5.0];
-        assert_eq!(cap_outliers(&mut flat, None, OutlierMethod::RobustZ, 3.0), (0, 0.0));
+        assert_eq!(
+            cap_outliers(&mut flat, None, OutlierMethod::RobustZ, 3.0),
+            (0, 0.0)
+        );
     }
 
     #[test]

@@ -56,7 +56,11 @@ impl Preset {
 }
 
 fn in_dir(path: &Path, file: &str) -> std::path::PathBuf {
-    if path.is_dir() { path.join(file) } else { path.with_file_name(file) }
+    if path.is_dir() {
+        path.join(file)
+    } else {
+        path.with_file_name(file)
+    }
 }
 
 /// M5: daily item×store sales, events from the calendar, shelf prices where they exist
@@ -65,32 +69,67 @@ fn m5(path: &Path) -> Result<(WeeklyDataset, QualityReport)> {
     let sales = in_dir(path, "sales.parquet");
     let calendar = in_dir(path, "calendar.csv");
     let prices = in_dir(path, "sell_prices.parquet");
-    let statics: Vec<String> =
-        ["item_id", "dept_id", "cat_id", "store_id", "state_id"].iter().map(|s| s.to_string()).collect();
-    let map = ColumnMap { statics: statics.clone(), ..ColumnMap::default() };
-    let mut wanted: Vec<(&str, String)> =
-        vec![("id", "unique_id".into()), ("date", "ds".into()), ("target", "y".into())];
+    let statics: Vec<String> = ["item_id", "dept_id", "cat_id", "store_id", "state_id"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let map = ColumnMap {
+        statics: statics.clone(),
+        ..ColumnMap::default()
+    };
+    let mut wanted: Vec<(&str, String)> = vec![
+        ("id", "unique_id".into()),
+        ("date", "ds".into()),
+        ("target", "y".into()),
+    ];
     wanted.extend(statics.iter().map(|s| ("static", s.clone())));
     let raw = table::read_columns(&sales, &wanted)?;
     let clean = CleanConfig::default();
-    let mut report = QualityReport { source: path.display().to_string(), ..Default::default() };
+    let mut report = QualityReport {
+        source: path.display().to_string(),
+        ..Default::default()
+    };
     let daily = canonicalize(&sales, &raw, &map, "%Y-%m-%d", &clean, &mut report)?;
 
     let daily = if prices.exists() {
-        let cal = table::read_columns(&calendar, &[("date", "date".into()), ("wm_yr_wk", "wm_yr_wk".into())])?;
-        let days = parse_days(&calendar, "date", cal.column("date").ctx(|| "calendar".into())?, "%Y-%m-%d")?;
-        let wk = crate::ingest::parse_numbers(&calendar, "wm_yr_wk", cal.column("wm_yr_wk").ctx(|| "cal".into())?)?;
+        let cal = table::read_columns(
+            &calendar,
+            &[("date", "date".into()), ("wm_yr_wk", "wm_yr_wk".into())],
+        )?;
+        let days = parse_days(
+            &calendar,
+            "date",
+            cal.column("date").ctx(|| "calendar".into())?,
+            "%Y-%m-%d",
+        )?;
+        let wk = crate::ingest::parse_numbers(
+            &calendar,
+            "wm_yr_wk",
+            cal.column("wm_yr_wk").ctx(|| "cal".into())?,
+        )?;
         let wk: Vec<Option<i64>> = wk.into_iter().map(|v| v.map(|x| x as i64)).collect();
         let cal = DataFrame::new(
             days.len(),
-            vec![Column::new(columns::DS.into(), days), Column::new("wm_yr_wk".into(), wk)],
+            vec![
+                Column::new(columns::DS.into(), days),
+                Column::new("wm_yr_wk".into(), wk),
+            ],
         )
         .ctx(|| "calendar".into())?;
-        let pr = table::scan(&prices)?
-            .select([col("item_id"), col("store_id"), col("wm_yr_wk").cast(DataType::Int64), col("sell_price")]);
+        let pr = table::scan(&prices)?.select([
+            col("item_id"),
+            col("store_id"),
+            col("wm_yr_wk").cast(DataType::Int64),
+            col("sell_price"),
+        ]);
         daily
             .lazy()
-            .join(cal.lazy(), [col(columns::DS)], [col(columns::DS)], JoinArgs::new(JoinType::Left))
+            .join(
+                cal.lazy(),
+                [col(columns::DS)],
+                [col(columns::DS)],
+                JoinArgs::new(JoinType::Left),
+            )
             .join(
                 pr,
                 [col("item_id"), col("store_id"), col("wm_yr_wk")],
@@ -116,7 +155,14 @@ fn m5(path: &Path) -> Result<(WeeklyDataset, QualityReport)> {
     } else {
         None
     };
-    let ds = aggregate(&sales, daily, &statics, &clean, events.as_deref(), &mut report)?;
+    let ds = aggregate(
+        &sales,
+        daily,
+        &statics,
+        &clean,
+        events.as_deref(),
+        &mut report,
+    )?;
     Ok((ds, report))
 }
 
@@ -125,7 +171,11 @@ fn m5(path: &Path) -> Result<(WeeklyDataset, QualityReport)> {
 /// all digits: `POST`, `DOT`, `M`, `BANK CHARGES`, ...) are removed and counted; stock codes are
 /// upper-cased; several lines of one code on one day are summed.
 fn online_retail(path: &Path) -> Result<(WeeklyDataset, QualityReport)> {
-    let file = if path.is_dir() { path.join("transactions.parquet") } else { path.to_path_buf() };
+    let file = if path.is_dir() {
+        path.join("transactions.parquet")
+    } else {
+        path.to_path_buf()
+    };
     let raw = table::read_columns(
         &file,
         &[
@@ -138,15 +188,28 @@ fn online_retail(path: &Path) -> Result<(WeeklyDataset, QualityReport)> {
     )?;
     let n = raw.height();
     let get = |c: &str| raw.column(c).ctx(|| format!("{}: {c}", file.display()));
-    let invoice = get("InvoiceNo")?.cast(&DataType::String).ctx(|| "InvoiceNo".into())?;
+    let invoice = get("InvoiceNo")?
+        .cast(&DataType::String)
+        .ctx(|| "InvoiceNo".into())?;
     let invoice = invoice.str().ctx(|| "InvoiceNo".into())?;
-    let code = get("StockCode")?.cast(&DataType::String).ctx(|| "StockCode".into())?;
+    let code = get("StockCode")?
+        .cast(&DataType::String)
+        .ctx(|| "StockCode".into())?;
     let code = code.str().ctx(|| "StockCode".into())?;
     let qty = crate::ingest::parse_numbers(&file, "Quantity", get("Quantity")?)?;
     let price = crate::ingest::parse_numbers(&file, "UnitPrice", get("UnitPrice")?)?;
-    let days = parse_days(&file, "InvoiceDate", get("InvoiceDate")?, "%Y-%m-%d %H:%M:%S")?;
+    let days = parse_days(
+        &file,
+        "InvoiceDate",
+        get("InvoiceDate")?,
+        "%Y-%m-%d %H:%M:%S",
+    )?;
 
-    let mut report = QualityReport { source: file.display().to_string(), input_rows: n, ..Default::default() };
+    let mut report = QualityReport {
+        source: file.display().to_string(),
+        input_rows: n,
+        ..Default::default()
+    };
     let (mut cancelled, mut cancelled_units) = (0usize, 0.0);
     let (mut nonpositive, mut nonpositive_units) = (0usize, 0.0);
     let (mut nonproduct, mut nonproduct_units) = (0usize, 0.0);
@@ -188,9 +251,24 @@ fn online_retail(path: &Path) -> Result<(WeeklyDataset, QualityReport)> {
         pr.push(price[i].filter(|p| p.is_finite() && *p > 0.0));
     }
     report.input_skus = all_codes.len();
-    report.remove("cancelled_invoice", "input rows", cancelled, cancelled_units);
-    report.remove("non_positive_quantity", "input rows", nonpositive, nonpositive_units);
-    report.remove("non_product_code", "input rows", nonproduct, nonproduct_units);
+    report.remove(
+        "cancelled_invoice",
+        "input rows",
+        cancelled,
+        cancelled_units,
+    );
+    report.remove(
+        "non_positive_quantity",
+        "input rows",
+        nonpositive,
+        nonpositive_units,
+    );
+    report.remove(
+        "non_product_code",
+        "input rows",
+        nonproduct,
+        nonproduct_units,
+    );
     let len = ids.len();
     let daily = DataFrame::new(
         len,
@@ -202,9 +280,20 @@ fn online_retail(path: &Path) -> Result<(WeeklyDataset, QualityReport)> {
         ],
     )
     .ctx(|| "online retail rows".into())?;
-    let ds = aggregate(&file, daily, &[], &CleanConfig::default(), None, &mut report)?;
+    let ds = aggregate(
+        &file,
+        daily,
+        &[],
+        &CleanConfig::default(),
+        None,
+        &mut report,
+    )?;
     // Many invoice lines of one code on one day are normal here, not a data error.
-    for c in report.changed.iter_mut().filter(|c| c.reason == "duplicate_rows_summed") {
+    for c in report
+        .changed
+        .iter_mut()
+        .filter(|c| c.reason == "duplicate_rows_summed")
+    {
         c.reason = "same_day_lines_summed".into();
     }
     Ok((ds, report))

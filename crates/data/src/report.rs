@@ -62,24 +62,42 @@ pub struct QualityReport {
 impl QualityReport {
     pub(crate) fn remove(&mut self, reason: &str, unit: &str, count: usize, units: f64) {
         if count > 0 {
-            self.removed.push(Removal { reason: reason.into(), unit: unit.into(), count, units });
+            self.removed.push(Removal {
+                reason: reason.into(),
+                unit: unit.into(),
+                count,
+                units,
+            });
         }
     }
 
     pub(crate) fn change(&mut self, reason: &str, unit: &str, count: usize, units_delta: f64) {
         if count > 0 {
-            self.changed.push(Change { reason: reason.into(), unit: unit.into(), count, units_delta });
+            self.changed.push(Change {
+                reason: reason.into(),
+                unit: unit.into(),
+                count,
+                units_delta,
+            });
         }
     }
 
     /// Count removed for `reason` (0 if none).
     pub fn removed_count(&self, reason: &str) -> usize {
-        self.removed.iter().filter(|r| r.reason == reason).map(|r| r.count).sum()
+        self.removed
+            .iter()
+            .filter(|r| r.reason == reason)
+            .map(|r| r.count)
+            .sum()
     }
 
     /// Count changed for `reason` (0 if none).
     pub fn changed_count(&self, reason: &str) -> usize {
-        self.changed.iter().filter(|r| r.reason == reason).map(|r| r.count).sum()
+        self.changed
+            .iter()
+            .filter(|r| r.reason == reason)
+            .map(|r| r.count)
+            .sum()
     }
 
     /// Units accounted for: input − removed + changes. Equals `output_units` up to rounding.
@@ -91,8 +109,15 @@ impl QualityReport {
     /// A human summary, one line per fact.
     pub fn summary(&self) -> String {
         let mut s = String::new();
-        let preset = self.preset.as_deref().map(|p| format!(" (preset {p})")).unwrap_or_default();
-        s.push_str(&format!("source      {}{preset}, {} input\n", self.source, self.granularity));
+        let preset = self
+            .preset
+            .as_deref()
+            .map(|p| format!(" (preset {p})"))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "source      {}{preset}, {} input\n",
+            self.source, self.granularity
+        ));
         s.push_str(&format!(
             "input       {} rows, {} SKUs, {:.0} units\n",
             self.input_rows, self.input_skus, self.input_units
@@ -102,7 +127,10 @@ impl QualityReport {
             self.output_rows, self.output_skus, self.output_units, self.first_week, self.last_week
         ));
         for r in &self.removed {
-            s.push_str(&format!("removed     {:<28} {:>9} {:<11} {:>12.0} units\n", r.reason, r.count, r.unit, r.units));
+            s.push_str(&format!(
+                "removed     {:<28} {:>9} {:<11} {:>12.0} units\n",
+                r.reason, r.count, r.unit, r.units
+            ));
         }
         for c in &self.changed {
             s.push_str(&format!(

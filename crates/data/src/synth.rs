@@ -87,7 +87,11 @@ impl SkuKind {
 
 /// Negative-binomial shape by kind (smaller = more dispersed).
 fn dispersion(kind: SkuKind) -> f64 {
-    if kind == SkuKind::Intermittent { 0.8 } else { 6.0 }
+    if kind == SkuKind::Intermittent {
+        0.8
+    } else {
+        6.0
+    }
 }
 
 const WEEKDAY_SHARE: [f64; 7] = [0.12, 0.12, 0.13, 0.14, 0.16, 0.18, 0.15];
@@ -164,10 +168,16 @@ impl SynthCatalogue {
     /// Generate a catalogue.
     pub fn generate(config: &SynthConfig) -> Result<Self> {
         if config.skus == 0 {
-            return Err(Error::Param { name: "skus", message: "needs at least 1 SKU, got 0".into() });
+            return Err(Error::Param {
+                name: "skus",
+                message: "needs at least 1 SKU, got 0".into(),
+            });
         }
         if config.weeks < 8 {
-            return Err(Error::Param { name: "weeks", message: format!("needs at least 8 weeks, got {}", config.weeks) });
+            return Err(Error::Param {
+                name: "weeks",
+                message: format!("needs at least 8 weeks, got {}", config.weeks),
+            });
         }
         if config.horizon == 0 || config.horizon > 104 {
             return Err(Error::Param {
@@ -176,25 +186,40 @@ impl SynthCatalogue {
             });
         }
         let total = config.weeks + config.horizon;
-        let event_days: Vec<f64> =
-            (0..total).map(|t| events_of_week(config.start.offset(t as i64)).len() as f64).collect();
-        let skus = (0..config.skus).map(|i| generate_sku(config, i, &event_days)).collect();
-        Ok(SynthCatalogue { config: config.clone(), skus, event_days })
+        let event_days: Vec<f64> = (0..total)
+            .map(|t| events_of_week(config.start.offset(t as i64)).len() as f64)
+            .collect();
+        let skus = (0..config.skus)
+            .map(|i| generate_sku(config, i, &event_days))
+            .collect();
+        Ok(SynthCatalogue {
+            config: config.clone(),
+            skus,
+            event_days,
+        })
     }
 
     /// The history weeks' first and last Monday.
     pub fn history(&self) -> (Week, Week) {
-        (self.config.start, self.config.start.offset(self.config.weeks as i64 - 1))
+        (
+            self.config.start,
+            self.config.start.offset(self.config.weeks as i64 - 1),
+        )
     }
 
     /// Write all files into `dir` (created if needed).
     pub fn write(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Write { path: dir.to_path_buf(), message: e.to_string() })?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::Write {
+            path: dir.to_path_buf(),
+            message: e.to_string(),
+        })?;
         table::write(&mut self.sales_frame()?, &dir.join("sales.csv"))?;
         table::write(&mut self.calendar_frame()?, &dir.join("calendar.csv"))?;
         table::write(&mut self.truth_frame()?, &dir.join("truth.parquet"))?;
-        table::write(&mut self.oracle_forecast_frame(&[0.1, 0.5, 0.9])?, &dir.join("oracle_forecast.parquet"))?;
+        table::write(
+            &mut self.oracle_forecast_frame(&[0.1, 0.5, 0.9])?,
+            &dir.join("oracle_forecast.parquet"),
+        )?;
         let (mut inv, mut open, mut params) = self.planning_frames()?;
         table::write(&mut inv, &dir.join("inventory.csv"))?;
         table::write(&mut open, &dir.join("open_orders.csv"))?;
@@ -218,7 +243,11 @@ impl SynthCatalogue {
         let mut store = Vec::new();
         for s in &self.skus {
             let last = if s.kind == SkuKind::Discontinued {
-                s.mu[..cfg.weeks].iter().rposition(|m| *m > 0.0).map(|t| t + 1).unwrap_or(0)
+                s.mu[..cfg.weeks]
+                    .iter()
+                    .rposition(|m| *m > 0.0)
+                    .map(|t| t + 1)
+                    .unwrap_or(0)
             } else {
                 cfg.weeks
             };
@@ -239,7 +268,11 @@ impl SynthCatalogue {
                             p = None; // price not recorded
                         }
                     }
-                    let parts = if rows == 2 { vec![(qty / 2.0).floor(), qty - (qty / 2.0).floor()] } else { vec![qty] };
+                    let parts = if rows == 2 {
+                        vec![(qty / 2.0).floor(), qty - (qty / 2.0).floor()]
+                    } else {
+                        vec![qty]
+                    };
                     for part in parts {
                         id.push(s.unique_id.clone());
                         ds.push(day.to_string());
@@ -284,8 +317,14 @@ impl SynthCatalogue {
                 event.push(ev.iter().find(|(x, _)| *x == day).map(|(_, n)| *n));
             }
         }
-        DataFrame::new(date.len(), vec![Column::new("date".into(), date), Column::new("event".into(), event)])
-            .ctx(|| "synthetic calendar".into())
+        DataFrame::new(
+            date.len(),
+            vec![
+                Column::new("date".into(), date),
+                Column::new("event".into(), event),
+            ],
+        )
+        .ctx(|| "synthetic calendar".into())
     }
 
     /// Weekly truth: `unique_id, ds, mu, y, price, promo, views, clicks, split`, from each SKU's launch.
@@ -310,7 +349,9 @@ impl SynthCatalogue {
             id.len(),
             vec![
                 Column::new(columns::UNIQUE_ID.into(), id),
-                Column::new(columns::DS.into(), ds).cast(&DataType::Date).ctx(|| "ds".into())?,
+                Column::new(columns::DS.into(), ds)
+                    .cast(&DataType::Date)
+                    .ctx(|| "ds".into())?,
                 Column::new("mu".into(), mu),
                 Column::new(columns::Y.into(), y),
                 Column::new(columns::PRICE.into(), price),
@@ -341,7 +382,9 @@ impl SynthCatalogue {
         let n = id.len();
         let mut cols = vec![
             Column::new(columns::UNIQUE_ID.into(), id),
-            Column::new(columns::DS.into(), ds).cast(&DataType::Date).ctx(|| "ds".into())?,
+            Column::new(columns::DS.into(), ds)
+                .cast(&DataType::Date)
+                .ctx(|| "ds".into())?,
             Column::new(columns::MODEL.into(), vec!["oracle"; n]),
         ];
         for (level, v) in levels.iter().zip(q) {
@@ -357,10 +400,21 @@ impl SynthCatalogue {
         let next_week = cfg.start.offset(cfg.weeks as i64);
         let (mut iid, mut on_hand) = (vec![], vec![]);
         let (mut oid, mut arrival, mut qty) = (vec![], vec![], vec![]);
-        let (mut pid, mut cost, mut price, mut lead, mut pack, mut moq, mut sup, mut vol) =
-            (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut pid, mut cost, mut price, mut lead, mut pack, mut moq, mut sup, mut vol) = (
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+        );
         for s in &self.skus {
-            let recent = s.mu[cfg.weeks.saturating_sub(4)..cfg.weeks].iter().sum::<f64>() / 4.0;
+            let recent = s.mu[cfg.weeks.saturating_sub(4)..cfg.weeks]
+                .iter()
+                .sum::<f64>()
+                / 4.0;
             let case_pack: i64 = match recent {
                 r if r >= 60.0 => 24,
                 r if r >= 15.0 => 12,
@@ -372,27 +426,46 @@ impl SynthCatalogue {
             if rng.random::<f64>() < 0.3 && recent > 0.0 {
                 oid.push(s.unique_id.as_str());
                 arrival.push(next_week.offset(rng.random_range(0..2)).day_number());
-                qty.push(((recent * 2.0 / case_pack as f64).ceil() * case_pack as f64).max(case_pack as f64));
+                qty.push(
+                    ((recent * 2.0 / case_pack as f64).ceil() * case_pack as f64)
+                        .max(case_pack as f64),
+                );
             }
             pid.push(s.unique_id.as_str());
             cost.push((s.unit_cost * 100.0).round() / 100.0);
             price.push((s.base_price * 100.0).round() / 100.0);
             lead.push(rng.random_range(1..=4i64));
             pack.push(case_pack);
-            moq.push(if rng.random::<f64>() < 0.3 { case_pack * rng.random_range(2..=4i64) } else { 0 });
-            sup.push(format!("supplier_{}", CATEGORIES.iter().position(|c| *c == s.category).unwrap_or(0) + 1));
+            moq.push(if rng.random::<f64>() < 0.3 {
+                case_pack * rng.random_range(2..=4i64)
+            } else {
+                0
+            });
+            sup.push(format!(
+                "supplier_{}",
+                CATEGORIES
+                    .iter()
+                    .position(|c| *c == s.category)
+                    .unwrap_or(0)
+                    + 1
+            ));
             vol.push((rng.random_range(0.001..0.05f64) * 1000.0).round() / 1000.0);
         }
         let inv = DataFrame::new(
             iid.len(),
-            vec![Column::new(columns::UNIQUE_ID.into(), iid), Column::new("on_hand".into(), on_hand)],
+            vec![
+                Column::new(columns::UNIQUE_ID.into(), iid),
+                Column::new("on_hand".into(), on_hand),
+            ],
         )
         .ctx(|| "inventory".into())?;
         let open = DataFrame::new(
             oid.len(),
             vec![
                 Column::new(columns::UNIQUE_ID.into(), oid),
-                Column::new("arrival_ds".into(), arrival).cast(&DataType::Date).ctx(|| "arrival".into())?,
+                Column::new("arrival_ds".into(), arrival)
+                    .cast(&DataType::Date)
+                    .ctx(|| "arrival".into())?,
                 Column::new("quantity".into(), qty),
             ],
         )
@@ -444,7 +517,8 @@ events = ["event"]
 "#;
 
 fn generate_sku(cfg: &SynthConfig, i: usize, event_days: &[f64]) -> SynthSku {
-    let mut rng = StdRng::seed_from_u64(cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i as u64 + 1));
+    let mut rng =
+        StdRng::seed_from_u64(cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i as u64 + 1));
     let total = cfg.weeks + cfg.horizon;
     let r: f64 = rng.random();
     let kind = match r {
@@ -457,14 +531,19 @@ fn generate_sku(cfg: &SynthConfig, i: usize, event_days: &[f64]) -> SynthSku {
     let store = STORES[rng.random_range(0..STORES.len())];
     let level = match kind {
         SkuKind::Intermittent => rng.random_range(0.15..1.2),
-        _ => LogNormal::new(20f64.ln(), 0.9).expect("valid").sample(&mut rng).min(2000.0),
+        _ => LogNormal::new(20f64.ln(), 0.9)
+            .expect("valid")
+            .sample(&mut rng)
+            .min(2000.0),
     };
     let trend = Normal::new(0.0, 0.002).expect("valid").sample(&mut rng);
     let amplitude = rng.random_range(0.0..0.5);
     let phase = [0.9, 0.3, 0.95, 0.45][cat_idx] + rng.random_range(-0.05..0.05);
     let elasticity = rng.random_range(1.0..3.0);
     let event_lift = [1.3, 1.1, 1.8, 1.0][cat_idx];
-    let base_price: f64 = LogNormal::new(8f64.ln(), 0.6).expect("valid").sample(&mut rng);
+    let base_price: f64 = LogNormal::new(8f64.ln(), 0.6)
+        .expect("valid")
+        .sample(&mut rng);
     let unit_cost = base_price * rng.random_range(0.45..0.7);
     let launch = match kind {
         SkuKind::NewLaunch => cfg.weeks - rng.random_range(2..=cfg.weeks.min(30)),
@@ -474,7 +553,11 @@ fn generate_sku(cfg: &SynthConfig, i: usize, event_days: &[f64]) -> SynthSku {
         SkuKind::Discontinued => cfg.weeks - rng.random_range(4..cfg.weeks.min(40)),
         _ => usize::MAX,
     };
-    let promo_rate = if kind == SkuKind::Intermittent { 0.02 } else { 0.07 };
+    let promo_rate = if kind == SkuKind::Intermittent {
+        0.02
+    } else {
+        0.07
+    };
 
     let mut regular = base_price;
     let mut regular_price = vec![0.0; total];
@@ -506,12 +589,19 @@ fn generate_sku(cfg: &SynthConfig, i: usize, event_days: &[f64]) -> SynthSku {
             continue;
         }
         let week = cfg.start.offset(t as i64);
-        let season = 1.0 + amplitude * (2.0 * std::f64::consts::PI * (week.year_fraction() - phase)).sin();
-        let ramp = if kind == SkuKind::NewLaunch { ((t - launch + 1) as f64 / 4.0).min(1.0) } else { 1.0 };
+        let season =
+            1.0 + amplitude * (2.0 * std::f64::consts::PI * (week.year_fraction() - phase)).sin();
+        let ramp = if kind == SkuKind::NewLaunch {
+            ((t - launch + 1) as f64 / 4.0).min(1.0)
+        } else {
+            1.0
+        };
         // Discounts move demand with the full elasticity, regular price changes with half of it.
         let discount = (price[t] / regular_price[t]).clamp(0.3, 1.0);
-        let price_effect =
-            discount.powf(-elasticity) * (regular_price[t] / base_price).clamp(0.5, 2.0).powf(-0.5 * elasticity);
+        let price_effect = discount.powf(-elasticity)
+            * (regular_price[t] / base_price)
+                .clamp(0.5, 2.0)
+                .powf(-0.5 * elasticity);
         let events = 1.0 + (event_lift - 1.0) * (event_days[t] / 2.0).min(1.0);
         mu[t] = level * (trend * t as f64).exp() * season * ramp * price_effect * events;
     }
@@ -523,7 +613,9 @@ fn generate_sku(cfg: &SynthConfig, i: usize, event_days: &[f64]) -> SynthSku {
             continue;
         }
         let g = Gamma::new(k, 1.0 / k).expect("valid").sample(&mut rng);
-        let w = Poisson::new((mu[t] * g).max(1e-12)).expect("valid").sample(&mut rng);
+        let w = Poisson::new((mu[t] * g).max(1e-12))
+            .expect("valid")
+            .sample(&mut rng);
         y[t] = w;
         if t < cfg.weeks {
             let mut left = w as u64;
@@ -532,7 +624,9 @@ fn generate_sku(cfg: &SynthConfig, i: usize, event_days: &[f64]) -> SynthSku {
                 let x = if d == 6 || left == 0 {
                     left
                 } else {
-                    Binomial::new(left, (share / share_left).min(1.0)).expect("valid").sample(&mut rng)
+                    Binomial::new(left, (share / share_left).min(1.0))
+                        .expect("valid")
+                        .sample(&mut rng)
                 };
                 daily[t * 7 + d] = x as f64;
                 left -= x;
@@ -549,8 +643,12 @@ fn generate_sku(cfg: &SynthConfig, i: usize, event_days: &[f64]) -> SynthSku {
         if t + 1 < launch || next <= 0.0 {
             continue;
         }
-        views[t] = Poisson::new(next * views_per_unit + 1.0).expect("valid").sample(&mut rng);
-        clicks[t] = Binomial::new(views[t] as u64, 0.08).expect("valid").sample(&mut rng) as f64;
+        views[t] = Poisson::new(next * views_per_unit + 1.0)
+            .expect("valid")
+            .sample(&mut rng);
+        clicks[t] = Binomial::new(views[t] as u64, 0.08)
+            .expect("valid")
+            .sample(&mut rng) as f64;
     }
     SynthSku {
         unique_id: format!("SKU{i:05}"),
@@ -596,9 +694,17 @@ mod tests {
 
     #[test]
     fn same_seed_same_catalogue_and_prefix_stable() {
-        let cfg = SynthConfig { skus: 20, weeks: 60, ..Default::default() };
+        let cfg = SynthConfig {
+            skus: 20,
+            weeks: 60,
+            ..Default::default()
+        };
         let a = SynthCatalogue::generate(&cfg).unwrap();
-        let b = SynthCatalogue::generate(&SynthConfig { skus: 30, ..cfg.clone() }).unwrap();
+        let b = SynthCatalogue::generate(&SynthConfig {
+            skus: 30,
+            ..cfg.clone()
+        })
+        .unwrap();
         for i in 0..20 {
             assert_eq!(a.skus[i].y, b.skus[i].y);
         }
@@ -608,7 +714,11 @@ mod tests {
 
     #[test]
     fn daily_sums_to_weekly_and_kinds_present() {
-        let cfg = SynthConfig { skus: 200, weeks: 104, ..Default::default() };
+        let cfg = SynthConfig {
+            skus: 200,
+            weeks: 104,
+            ..Default::default()
+        };
         let cat = SynthCatalogue::generate(&cfg).unwrap();
         for s in &cat.skus {
             for t in 0..cfg.weeks {
@@ -616,7 +726,12 @@ mod tests {
                 assert_eq!(d, s.y[t], "{} week {t}", s.unique_id);
             }
         }
-        for kind in [SkuKind::Regular, SkuKind::Intermittent, SkuKind::NewLaunch, SkuKind::Discontinued] {
+        for kind in [
+            SkuKind::Regular,
+            SkuKind::Intermittent,
+            SkuKind::NewLaunch,
+            SkuKind::Discontinued,
+        ] {
             assert!(cat.skus.iter().any(|s| s.kind == kind), "{kind:?}");
         }
         // Promotions lift demand: mean mu in promo weeks vs not, over regular SKUs.
@@ -624,7 +739,13 @@ mod tests {
         for s in cat.skus.iter().filter(|s| s.kind == SkuKind::Regular) {
             let m: f64 = s.mu.iter().sum::<f64>() / s.mu.len() as f64;
             for t in 0..cfg.weeks {
-                if s.promo[t] > 0.0 { on += s.mu[t] / m; n_on += 1 } else { off += s.mu[t] / m; n_off += 1 }
+                if s.promo[t] > 0.0 {
+                    on += s.mu[t] / m;
+                    n_on += 1
+                } else {
+                    off += s.mu[t] / m;
+                    n_off += 1
+                }
             }
         }
         assert!(on / n_on as f64 > 1.2 * off / n_off as f64);
@@ -633,7 +754,11 @@ mod tests {
     #[test]
     fn nb_quantiles_are_ordered_and_sane() {
         assert_eq!(nb_quantile(0.0, 1.0, 0.9), 0.0);
-        let (a, b, c) = (nb_quantile(20.0, 6.0, 0.1), nb_quantile(20.0, 6.0, 0.5), nb_quantile(20.0, 6.0, 0.9));
+        let (a, b, c) = (
+            nb_quantile(20.0, 6.0, 0.1),
+            nb_quantile(20.0, 6.0, 0.5),
+            nb_quantile(20.0, 6.0, 0.9),
+        );
         assert!(a < b && b < c, "{a} {b} {c}");
         assert!((b - 20.0).abs() <= 2.0);
         assert_eq!(nb_quantile(0.3, 0.8, 0.5), 0.0);
@@ -641,7 +766,19 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_errors() {
-        assert!(SynthCatalogue::generate(&SynthConfig { skus: 0, ..Default::default() }).is_err());
-        assert!(SynthCatalogue::generate(&SynthConfig { weeks: 3, ..Default::default() }).is_err());
+        assert!(
+            SynthCatalogue::generate(&SynthConfig {
+                skus: 0,
+                ..Default::default()
+            })
+            .is_err()
+        );
+        assert!(
+            SynthCatalogue::generate(&SynthConfig {
+                weeks: 3,
+                ..Default::default()
+            })
+            .is_err()
+        );
     }
 }

@@ -21,10 +21,17 @@ pub enum TableFormat {
 impl TableFormat {
     /// The format of `path`, from its extension.
     pub fn of(path: &Path) -> Result<Self> {
-        match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+            .as_deref()
+        {
             Some("csv") => Ok(TableFormat::Csv),
             Some("parquet") | Some("pq") => Ok(TableFormat::Parquet),
-            _ => Err(Error::Format { path: path.to_path_buf() }),
+            _ => Err(Error::Format {
+                path: path.to_path_buf(),
+            }),
         }
     }
 }
@@ -40,12 +47,18 @@ pub fn scan(path: &Path) -> Result<LazyFrame> {
         return Err(Error::Read {
             path: path.to_path_buf(),
             source: PolarsError::IO {
-                error: std::sync::Arc::new(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")),
+                error: std::sync::Arc::new(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file",
+                )),
                 msg: None,
             },
         });
     }
-    let read_err = |source| Error::Read { path: path.to_path_buf(), source };
+    let read_err = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
     match TableFormat::of(path)? {
         TableFormat::Csv => LazyCsvReader::new(pl_path(path))
             .with_has_header(true)
@@ -61,7 +74,10 @@ pub fn scan(path: &Path) -> Result<LazyFrame> {
 /// The column names of a table.
 pub fn column_names(path: &Path) -> Result<Vec<String>> {
     let mut lf = scan(path)?;
-    let schema = lf.collect_schema().map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let schema = lf.collect_schema().map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(schema.iter_names().map(|n| n.to_string()).collect())
 }
 
@@ -79,7 +95,13 @@ pub fn read_columns(path: &Path, columns: &[(&str, String)]) -> Result<DataFrame
         }
     }
     let exprs: Vec<Expr> = columns.iter().map(|(_, c)| col(c.as_str())).collect();
-    scan(path)?.select(exprs).collect().map_err(|source| Error::Read { path: path.to_path_buf(), source })
+    scan(path)?
+        .select(exprs)
+        .collect()
+        .map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Write `df` to `path` (CSV or Parquet by extension) atomically.
@@ -95,7 +117,10 @@ pub fn write(df: &mut DataFrame, path: &Path) -> Result<()> {
                     .finish(df)?;
             }
         }
-        buf.flush().map_err(|e| PolarsError::IO { error: std::sync::Arc::new(e), msg: None })?;
+        buf.flush().map_err(|e| PolarsError::IO {
+            error: std::sync::Arc::new(e),
+            msg: None,
+        })?;
         Ok(())
     })
 }
@@ -104,19 +129,29 @@ pub fn write(df: &mut DataFrame, path: &Path) -> Result<()> {
 pub fn write_text(path: &Path, text: &str) -> Result<()> {
     write_atomic(path, |mut file| {
         file.write_all(text.as_bytes())
-            .map_err(|e| PolarsError::IO { error: std::sync::Arc::new(e), msg: None })
+            .map_err(|e| PolarsError::IO {
+                error: std::sync::Arc::new(e),
+                msg: None,
+            })
     })
 }
 
 fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
 fn write_atomic(path: &Path, fill: impl FnOnce(File) -> PolarsResult<()>) -> Result<()> {
-    let err = |message: String| Error::Write { path: path.to_path_buf(), message };
+    let err = |message: String| Error::Write {
+        path: path.to_path_buf(),
+        message,
+    };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
     }
     let tmp = temp_path(path);
     let file = File::create(&tmp).map_err(|e| err(e.to_string()))?;
@@ -143,12 +178,23 @@ mod tests {
             write(&mut df, &p).unwrap();
             let back = read_columns(&p, &[("k", "b".to_string())]).unwrap();
             assert_eq!(back.height(), 3);
-            let err = read_columns(&p, &[("columns.id", "nope".to_string())]).unwrap_err().to_string();
-            assert!(err.contains("nope") && err.contains("columns.id") && err.contains(name), "{err}");
+            let err = read_columns(&p, &[("columns.id", "nope".to_string())])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("nope") && err.contains("columns.id") && err.contains(name),
+                "{err}"
+            );
         }
         // Only the final files remain: no temp files.
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 2, "{names:?}");
-        assert!(matches!(TableFormat::of(Path::new("a.txt")), Err(Error::Format { .. })));
+        assert!(matches!(
+            TableFormat::of(Path::new("a.txt")),
+            Err(Error::Format { .. })
+        ));
     }
 }

@@ -75,7 +75,11 @@ impl WeeklyDataset {
         match &self.event_days {
             Some(ev) => {
                 let i = self.first_week.weeks_until(week);
-                if i >= 0 { ev.get(i as usize).copied().unwrap_or(0.0) } else { 0.0 }
+                if i >= 0 {
+                    ev.get(i as usize).copied().unwrap_or(0.0)
+                } else {
+                    0.0
+                }
             }
             None => 0.0,
         }
@@ -89,7 +93,8 @@ impl WeeklyDataset {
         let mut y: Vec<f64> = Vec::with_capacity(n);
         let mut covs: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(n); self.covariates.len()];
         let mut statics: Vec<Vec<&str>> = vec![Vec::with_capacity(n); self.statics.len()];
-        let mut events: Vec<f64> = Vec::with_capacity(if self.event_days.is_some() { n } else { 0 });
+        let mut events: Vec<f64> =
+            Vec::with_capacity(if self.event_days.is_some() { n } else { 0 });
         for s in &self.series {
             for t in 0..s.y.len() {
                 ids.push(&s.unique_id);
@@ -110,7 +115,9 @@ impl WeeklyDataset {
         }
         let mut cols = vec![
             Column::new(columns::UNIQUE_ID.into(), ids),
-            Column::new(columns::DS.into(), ds).cast(&DataType::Date).ctx(|| "dates".into())?,
+            Column::new(columns::DS.into(), ds)
+                .cast(&DataType::Date)
+                .ctx(|| "dates".into())?,
             Column::new(columns::Y.into(), y),
         ];
         for (name, v) in self.covariates.iter().zip(covs) {
@@ -135,17 +142,28 @@ impl WeeklyDataset {
     /// with `unique_id, ds, y` whose dates are Mondays and whose series have no gaps).
     pub fn read(path: &Path) -> Result<Self> {
         let names = table::column_names(path)?;
-        let covariates: Vec<String> =
-            columns::COVARIATES.iter().filter(|c| names.iter().any(|n| n == *c)).map(|c| c.to_string()).collect();
+        let covariates: Vec<String> = columns::COVARIATES
+            .iter()
+            .filter(|c| names.iter().any(|n| n == *c))
+            .map(|c| c.to_string())
+            .collect();
         let has_events = names.iter().any(|n| n == columns::EVENT_DAYS);
-        let core = [columns::UNIQUE_ID, columns::DS, columns::Y, columns::EVENT_DAYS];
+        let core = [
+            columns::UNIQUE_ID,
+            columns::DS,
+            columns::Y,
+            columns::EVENT_DAYS,
+        ];
         let statics: Vec<String> = names
             .iter()
             .filter(|n| !core.contains(&n.as_str()) && !covariates.contains(n))
             .cloned()
             .collect();
-        let mut wanted: Vec<(&str, String)> =
-            vec![("unique_id", columns::UNIQUE_ID.into()), ("ds", columns::DS.into()), ("y", columns::Y.into())];
+        let mut wanted: Vec<(&str, String)> = vec![
+            ("unique_id", columns::UNIQUE_ID.into()),
+            ("ds", columns::DS.into()),
+            ("y", columns::Y.into()),
+        ];
         wanted.extend(covariates.iter().map(|c| ("covariate", c.clone())));
         if has_events {
             wanted.push(("event_days", columns::EVENT_DAYS.into()));
@@ -153,33 +171,66 @@ impl WeeklyDataset {
         wanted.extend(statics.iter().map(|c| ("static", c.clone())));
         let df = table::read_columns(path, &wanted)?
             .lazy()
-            .sort([columns::UNIQUE_ID, columns::DS], SortMultipleOptions::default())
+            .sort(
+                [columns::UNIQUE_ID, columns::DS],
+                SortMultipleOptions::default(),
+            )
             .collect()
-            .map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+            .map_err(|source| Error::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let bad_type = |column: &str, expected: &str, dtype: &DataType| Error::ColumnType {
             path: path.to_path_buf(),
             column: column.into(),
             dtype: dtype.to_string(),
             expected: expected.into(),
         };
-        let get = |name: &str| df.column(name).ctx(|| format!("{}: column {name}", path.display()));
+        let get = |name: &str| {
+            df.column(name)
+                .ctx(|| format!("{}: column {name}", path.display()))
+        };
         let id_col = get(columns::UNIQUE_ID)?;
-        let ids = id_col.str().map_err(|_| bad_type(columns::UNIQUE_ID, "text", id_col.dtype()))?;
+        let ids = id_col
+            .str()
+            .map_err(|_| bad_type(columns::UNIQUE_ID, "text", id_col.dtype()))?;
         let ds_col = get(columns::DS)?;
-        let ds = ds_col.date().map_err(|_| bad_type(columns::DS, "date", ds_col.dtype()))?.physical().clone();
+        let ds = ds_col
+            .date()
+            .map_err(|_| bad_type(columns::DS, "date", ds_col.dtype()))?
+            .physical()
+            .clone();
         let f64_col = |name: &str| -> Result<Float64Chunked> {
             let c = get(name)?;
             if !c.dtype().is_primitive_numeric() {
                 return Err(bad_type(name, "a number", c.dtype()));
             }
-            Ok(c.cast(&DataType::Float64).ctx(|| name.to_string())?.f64().ctx(|| name.to_string())?.clone())
+            Ok(c.cast(&DataType::Float64)
+                .ctx(|| name.to_string())?
+                .f64()
+                .ctx(|| name.to_string())?
+                .clone())
         };
         let y = f64_col(columns::Y)?;
-        let covs: Vec<Float64Chunked> = covariates.iter().map(|c| f64_col(c)).collect::<Result<_>>()?;
-        let events = if has_events { Some(f64_col(columns::EVENT_DAYS)?) } else { None };
+        let covs: Vec<Float64Chunked> = covariates
+            .iter()
+            .map(|c| f64_col(c))
+            .collect::<Result<_>>()?;
+        let events = if has_events {
+            Some(f64_col(columns::EVENT_DAYS)?)
+        } else {
+            None
+        };
         let stat_cols: Vec<StringChunked> = statics
             .iter()
-            .map(|c| Ok(get(c)?.cast(&DataType::String).ctx(|| c.clone())?.str().ctx(|| c.clone())?.clone()))
+            .map(|c| {
+                Ok(get(c)?
+                    .cast(&DataType::String)
+                    .ctx(|| c.clone())?
+                    .str()
+                    .ctx(|| c.clone())?
+                    .clone())
+            })
             .collect::<Result<_>>()?;
 
         let bad = |row: usize, column: &str, value: String, problem: &str| Error::BadValue {
@@ -193,14 +244,28 @@ impl WeeklyDataset {
         let mut event_by_week: std::collections::BTreeMap<Week, f64> = Default::default();
         let (mut first, mut last) = (i32::MAX, i32::MIN);
         for i in 0..df.height() {
-            let id = ids.get(i).ok_or_else(|| bad(i, columns::UNIQUE_ID, "null".into(), "missing unique_id"))?;
-            let day = ds.get(i).ok_or_else(|| bad(i, columns::DS, "null".into(), "missing date"))?;
+            let id = ids
+                .get(i)
+                .ok_or_else(|| bad(i, columns::UNIQUE_ID, "null".into(), "missing unique_id"))?;
+            let day = ds
+                .get(i)
+                .ok_or_else(|| bad(i, columns::DS, "null".into(), "missing date"))?;
             let week = Week::containing_day(day);
             if week.day_number() != day {
-                return Err(bad(i, columns::DS, week.to_string(), "not a Monday: weekly data is labelled by Mondays"));
+                return Err(bad(
+                    i,
+                    columns::DS,
+                    week.to_string(),
+                    "not a Monday: weekly data is labelled by Mondays",
+                ));
             }
             let yv = y.get(i).filter(|v| v.is_finite()).ok_or_else(|| {
-                bad(i, columns::Y, format!("{:?}", y.get(i)), "demand must be a finite number")
+                bad(
+                    i,
+                    columns::Y,
+                    format!("{:?}", y.get(i)),
+                    "demand must be a finite number",
+                )
             })?;
             first = first.min(day);
             last = last.max(day);
@@ -211,7 +276,10 @@ impl WeeklyDataset {
                     start: week,
                     y: Vec::new(),
                     covariates: vec![Vec::new(); covs.len()],
-                    statics: stat_cols.iter().map(|c| c.get(i).unwrap_or("").to_string()).collect(),
+                    statics: stat_cols
+                        .iter()
+                        .map(|c| c.get(i).unwrap_or("").to_string())
+                        .collect(),
                 });
             }
             let s = series.last_mut().expect("pushed above");
@@ -220,7 +288,10 @@ impl WeeklyDataset {
                     i,
                     columns::DS,
                     week.to_string(),
-                    &format!("unique_id {id}: expected week {} (series must have no gaps or duplicates)", s.week(s.y.len())),
+                    &format!(
+                        "unique_id {id}: expected week {} (series must have no gaps or duplicates)",
+                        s.week(s.y.len())
+                    ),
                 ));
             }
             s.y.push(yv);
@@ -232,14 +303,31 @@ impl WeeklyDataset {
             }
         }
         if series.is_empty() {
-            return Err(Error::Empty { path: path.to_path_buf(), why: "no rows".into() });
+            return Err(Error::Empty {
+                path: path.to_path_buf(),
+                why: "no rows".into(),
+            });
         }
         let first_week = Week::containing_day(first);
         let last_week = Week::containing_day(last);
         let event_days = events.map(|_| {
             let n = first_week.weeks_until(last_week) as usize + 1;
-            (0..n).map(|i| event_by_week.get(&first_week.offset(i as i64)).copied().unwrap_or(0.0)).collect()
+            (0..n)
+                .map(|i| {
+                    event_by_week
+                        .get(&first_week.offset(i as i64))
+                        .copied()
+                        .unwrap_or(0.0)
+                })
+                .collect()
         });
-        Ok(WeeklyDataset { first_week, last_week, covariates, statics, event_days, series })
+        Ok(WeeklyDataset {
+            first_week,
+            last_week,
+            covariates,
+            statics,
+            event_days,
+            series,
+        })
     }
 }

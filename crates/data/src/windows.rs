@@ -34,7 +34,11 @@ impl WindowSpec {
                 message: format!("must be between 1 and context ({context}), got {min_context}"),
             });
         }
-        Ok(WindowSpec { context, horizon, min_context })
+        Ok(WindowSpec {
+            context,
+            horizon,
+            min_context,
+        })
     }
 }
 
@@ -140,7 +144,12 @@ impl<'a> Windows<'a> {
 
     /// Fill `out` with the windows `indices` (at most its capacity).
     pub fn fill(&self, indices: &[usize], out: &mut WindowBatch) {
-        let (c, h, f, k) = (self.spec.context, self.spec.horizon, self.n_feat, self.known.len());
+        let (c, h, f, k) = (
+            self.spec.context,
+            self.spec.horizon,
+            self.n_feat,
+            self.known.len(),
+        );
         let cap = out.scale.len();
         out.len = indices.len().min(cap);
         for (row, &i) in indices.iter().take(cap).enumerate() {
@@ -150,7 +159,11 @@ impl<'a> Windows<'a> {
             let scale = feat.scale.scale;
             for j in 0..c {
                 let t = e as isize - c as isize + j as isize;
-                let (py, px, pm) = (&mut out.past_y[row * c + j], row * c * f + j * f, &mut out.past_mask[row * c + j]);
+                let (py, px, pm) = (
+                    &mut out.past_y[row * c + j],
+                    row * c * f + j * f,
+                    &mut out.past_mask[row * c + j],
+                );
                 if t >= 0 {
                     let t = t as usize;
                     *py = (s.y[t] / scale) as f32;
@@ -169,7 +182,8 @@ impl<'a> Windows<'a> {
                     out.future_x[row * h * k + j * k + q] = feat.x[t * f + fi];
                 }
             }
-            out.statics[row * self.n_static..(row + 1) * self.n_static].copy_from_slice(&feat.static_ids);
+            out.statics[row * self.n_static..(row + 1) * self.n_static]
+                .copy_from_slice(&feat.static_ids);
             out.scale[row] = scale as f32;
             out.sku[row] = sku as u32;
             out.start[row] = e as u32;

@@ -43,7 +43,10 @@ pub struct HorizonConfig {
 
 impl Default for HorizonConfig {
     fn default() -> Self {
-        HorizonConfig { weeks: 8, review_period_weeks: 1 }
+        HorizonConfig {
+            weeks: 8,
+            review_period_weeks: 1,
+        }
     }
 }
 
@@ -60,7 +63,10 @@ pub struct ServiceConfig {
 
 impl Default for ServiceConfig {
     fn default() -> Self {
-        ServiceConfig { level: 0.95, critical_ratio: false }
+        ServiceConfig {
+            level: 0.95,
+            critical_ratio: false,
+        }
     }
 }
 
@@ -160,40 +166,63 @@ pub struct SolverConfig {
 
 impl Default for SolverConfig {
     fn default() -> Self {
-        SolverConfig { backend: SolverKind::Highs, time_limit_seconds: 60.0, mip_gap: 0.005, integer: true }
+        SolverConfig {
+            backend: SolverKind::Highs,
+            time_limit_seconds: 60.0,
+            mip_gap: 0.005,
+            integer: true,
+        }
     }
 }
 
 impl PlanConfig {
     /// Read and check a config file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Config { path: path.into(), message: format!("cannot read: {e}") })?;
-        let cfg: PlanConfig =
-            toml::from_str(&text).map_err(|e| Error::Config { path: path.into(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            path: path.into(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let cfg: PlanConfig = toml::from_str(&text).map_err(|e| Error::Config {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
         cfg.check(path)?;
         Ok(cfg)
     }
 
     /// Check ranges; the message names the key.
     pub fn check(&self, path: &Path) -> Result<()> {
-        let fail = |m: String| Err(Error::Config { path: PathBuf::from(path), message: m });
+        let fail = |m: String| {
+            Err(Error::Config {
+                path: PathBuf::from(path),
+                message: m,
+            })
+        };
         let h = &self.horizon;
         if h.weeks == 0 || h.weeks > 104 {
-            return fail(format!("horizon.weeks must be between 1 and 104, got {}", h.weeks));
+            return fail(format!(
+                "horizon.weeks must be between 1 and 104, got {}",
+                h.weeks
+            ));
         }
         if h.review_period_weeks == 0 {
             return fail("horizon.review_period_weeks must be >= 1".into());
         }
         let s = &self.service;
         if !(s.level > 0.0 && s.level < 1.0) {
-            return fail(format!("service.level must be inside (0, 1), got {}", s.level));
+            return fail(format!(
+                "service.level must be inside (0, 1), got {}",
+                s.level
+            ));
         }
         let d = &self.defaults;
         for (key, v) in [
             ("defaults.holding_rate_per_week", d.holding_rate_per_week),
             ("defaults.shortage_cost_factor", d.shortage_cost_factor),
-            ("defaults.safety_shortfall_factor", d.safety_shortfall_factor),
+            (
+                "defaults.safety_shortfall_factor",
+                d.safety_shortfall_factor,
+            ),
             ("defaults.order_cost", d.order_cost),
             ("defaults.unit_volume", d.unit_volume),
         ] {
@@ -208,11 +237,21 @@ impl PlanConfig {
         if let Some(b) = self.budget.weekly {
             limits.push(("budget.weekly".into(), b));
         }
-        limits.extend(self.budget.per_supplier.iter().map(|(k, v)| (format!("budget.per_supplier.{k}"), *v)));
+        limits.extend(
+            self.budget
+                .per_supplier
+                .iter()
+                .map(|(k, v)| (format!("budget.per_supplier.{k}"), *v)),
+        );
         if let Some(c) = self.capacity.warehouse_volume {
             limits.push(("capacity.warehouse_volume".into(), c));
         }
-        limits.extend(self.capacity.supplier_units.iter().map(|(k, v)| (format!("capacity.supplier_units.{k}"), *v)));
+        limits.extend(
+            self.capacity
+                .supplier_units
+                .iter()
+                .map(|(k, v)| (format!("capacity.supplier_units.{k}"), *v)),
+        );
         for (key, v) in limits {
             if !(v >= 0.0 && v.is_finite()) {
                 return fail(format!("{key} must be a non-negative number, got {v}"));
@@ -220,10 +259,16 @@ impl PlanConfig {
         }
         let sv = &self.solver;
         if !(sv.time_limit_seconds > 0.0) {
-            return fail(format!("solver.time_limit_seconds must be > 0, got {}", sv.time_limit_seconds));
+            return fail(format!(
+                "solver.time_limit_seconds must be > 0, got {}",
+                sv.time_limit_seconds
+            ));
         }
         if !(sv.mip_gap >= 0.0 && sv.mip_gap < 1.0) {
-            return fail(format!("solver.mip_gap must be in [0, 1), got {}", sv.mip_gap));
+            return fail(format!(
+                "solver.mip_gap must be in [0, 1), got {}",
+                sv.mip_gap
+            ));
         }
         Ok(())
     }
@@ -243,13 +288,23 @@ mod tests {
 
     #[test]
     fn unknown_and_bad_keys_are_named() {
-        let err = toml::from_str::<PlanConfig>("[budget]\nweekly = 10.0\nmonthly = 3.0\n").unwrap_err();
+        let err =
+            toml::from_str::<PlanConfig>("[budget]\nweekly = 10.0\nmonthly = 3.0\n").unwrap_err();
         assert!(err.to_string().contains("monthly"), "{err}");
-        let cfg: PlanConfig = toml::from_str("[service]\nlevel = 1.5\ncritical_ratio = false\n").unwrap();
+        let cfg: PlanConfig =
+            toml::from_str("[service]\nlevel = 1.5\ncritical_ratio = false\n").unwrap();
         let err = cfg.check(Path::new("p.toml")).unwrap_err().to_string();
-        assert!(err.contains("service.level") && err.contains("p.toml"), "{err}");
+        assert!(
+            err.contains("service.level") && err.contains("p.toml"),
+            "{err}"
+        );
         let cfg: PlanConfig = toml::from_str("[budget]\nweekly = -1.0\n").unwrap();
-        assert!(cfg.check(Path::new("p.toml")).unwrap_err().to_string().contains("budget.weekly"));
+        assert!(
+            cfg.check(Path::new("p.toml"))
+                .unwrap_err()
+                .to_string()
+                .contains("budget.weekly")
+        );
         let cfg: PlanConfig = toml::from_str("").unwrap();
         assert!(cfg.check(Path::new("p.toml")).is_ok());
         assert!(!cfg.has_shared_constraints());

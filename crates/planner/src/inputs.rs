@@ -46,9 +46,17 @@ impl SkuParams {
 
     /// Check values; errors name the SKU.
     pub fn check(&self, sku: &str) -> Result<()> {
-        let bad = |m: String| Err(Error::Sku { sku: sku.into(), message: m });
+        let bad = |m: String| {
+            Err(Error::Sku {
+                sku: sku.into(),
+                message: m,
+            })
+        };
         if !(self.unit_cost > 0.0 && self.unit_cost.is_finite()) {
-            return bad(format!("unit_cost must be a positive number, got {}", self.unit_cost));
+            return bad(format!(
+                "unit_cost must be a positive number, got {}",
+                self.unit_cost
+            ));
         }
         if let Some(p) = self.unit_price
             && !(p >= 0.0 && p.is_finite())
@@ -59,7 +67,10 @@ impl SkuParams {
             return bad("case_pack must be >= 1".into());
         }
         if !(self.unit_volume >= 0.0 && self.unit_volume.is_finite()) {
-            return bad(format!("unit_volume must be a non-negative number, got {}", self.unit_volume));
+            return bad(format!(
+                "unit_volume must be a non-negative number, got {}",
+                self.unit_volume
+            ));
         }
         if let (Some(lo), Some(hi)) = (self.min_stock, self.max_stock)
             && lo > hi

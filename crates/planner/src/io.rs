@@ -29,7 +29,10 @@ pub struct PlanFiles {
 }
 
 fn input_err(path: &Path, message: String) -> Error {
-    Error::Input { path: path.to_path_buf(), message }
+    Error::Input {
+        path: path.to_path_buf(),
+        message,
+    }
 }
 
 fn strings(path: &Path, df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
@@ -37,7 +40,9 @@ fn strings(path: &Path, df: &DataFrame, name: &str) -> Result<Vec<Option<String>
         .column(name)
         .and_then(|c| c.cast(&DataType::String))
         .map_err(|e| input_err(path, format!("column {name}: {e}")))?;
-    let ca = c.str().map_err(|e| input_err(path, format!("column {name}: {e}")))?;
+    let ca = c
+        .str()
+        .map_err(|e| input_err(path, format!("column {name}: {e}")))?;
     Ok(ca.iter().map(|v| v.map(|s| s.trim().to_string())).collect())
 }
 
@@ -46,21 +51,30 @@ fn ids(path: &Path, df: &DataFrame) -> Result<Vec<String>> {
         .into_iter()
         .enumerate()
         .map(|(row, v)| {
-            v.filter(|s| !s.is_empty())
-                .ok_or_else(|| input_err(path, format!("row {}: missing {}", row + 1, columns::UNIQUE_ID)))
+            v.filter(|s| !s.is_empty()).ok_or_else(|| {
+                input_err(
+                    path,
+                    format!("row {}: missing {}", row + 1, columns::UNIQUE_ID),
+                )
+            })
         })
         .collect()
 }
 
 fn numbers(path: &Path, df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
-    let c = df.column(name).map_err(|e| input_err(path, format!("column {name}: {e}")))?;
+    let c = df
+        .column(name)
+        .map_err(|e| input_err(path, format!("column {name}: {e}")))?;
     Ok(parse_numbers(path, name, c)?)
 }
 
 fn required(path: &Path, name: &str, row: usize, v: Option<f64>) -> Result<f64> {
     match v {
         Some(x) if x.is_finite() => Ok(x),
-        _ => Err(input_err(path, format!("row {}: column {name} is missing or not a number", row + 1))),
+        _ => Err(input_err(
+            path,
+            format!("row {}: column {name} is missing or not a number", row + 1),
+        )),
     }
 }
 
@@ -78,39 +92,71 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
     // Forecasts.
     let fpath = &files.forecasts;
     let names = table::column_names(fpath)?;
-    let mut qcols: Vec<(f64, String)> = names.iter().filter_map(|n| level_of(n).map(|l| (l, n.clone()))).collect();
+    let mut qcols: Vec<(f64, String)> = names
+        .iter()
+        .filter_map(|n| level_of(n).map(|l| (l, n.clone())))
+        .collect();
     qcols.sort_by(|a, b| a.0.total_cmp(&b.0));
     if qcols.is_empty() {
-        return Err(input_err(fpath, format!("no quantile columns (q10, q50, q90, ...); columns: {}", names.join(", "))));
+        return Err(input_err(
+            fpath,
+            format!(
+                "no quantile columns (q10, q50, q90, ...); columns: {}",
+                names.join(", ")
+            ),
+        ));
     }
     let levels = Quantiles::new(qcols.iter().map(|(l, _)| *l).collect())
         .map_err(|e| input_err(fpath, e.to_string()))?;
-    let mut wanted: Vec<(&str, String)> =
-        vec![("unique_id", columns::UNIQUE_ID.into()), ("ds", columns::DS.into())];
+    let mut wanted: Vec<(&str, String)> = vec![
+        ("unique_id", columns::UNIQUE_ID.into()),
+        ("ds", columns::DS.into()),
+    ];
     wanted.extend(qcols.iter().map(|(_, n)| ("quantile", n.clone())));
     let df = table::read_columns(fpath, &wanted)?;
     let fid = ids(fpath, &df)?;
-    let days = parse_days(fpath, columns::DS, df.column(columns::DS).map_err(|e| input_err(fpath, e.to_string()))?, "%Y-%m-%d")?;
-    let qvals: Vec<Vec<Option<f64>>> = qcols.iter().map(|(_, n)| numbers(fpath, &df, n)).collect::<Result<_>>()?;
-    let start_day = *days.iter().min().ok_or_else(|| input_err(fpath, "no rows".into()))?;
+    let days = parse_days(
+        fpath,
+        columns::DS,
+        df.column(columns::DS)
+            .map_err(|e| input_err(fpath, e.to_string()))?,
+        "%Y-%m-%d",
+    )?;
+    let qvals: Vec<Vec<Option<f64>>> = qcols
+        .iter()
+        .map(|(_, n)| numbers(fpath, &df, n))
+        .collect::<Result<_>>()?;
+    let start_day = *days
+        .iter()
+        .min()
+        .ok_or_else(|| input_err(fpath, "no rows".into()))?;
     let start = Week::containing_day(start_day);
     let mut forecasts: BTreeMap<String, Vec<Option<Vec<f64>>>> = BTreeMap::new();
     for row in 0..df.height() {
         let week = Week::containing_day(days[row]);
         if week.day_number() != days[row] {
-            return Err(input_err(fpath, format!("row {}: ds {} is not a Monday", row + 1, week)));
+            return Err(input_err(
+                fpath,
+                format!("row {}: ds {} is not a Monday", row + 1, week),
+            ));
         }
         let t = start.weeks_until(week) as usize;
         let mut q = Vec::with_capacity(qcols.len());
         for (k, (_, name)) in qcols.iter().enumerate() {
             let v = required(fpath, name, row, qvals[k][row])?;
             if v < 0.0 {
-                return Err(input_err(fpath, format!("row {}: {name} = {v} is negative", row + 1)));
+                return Err(input_err(
+                    fpath,
+                    format!("row {}: {name} = {v} is negative", row + 1),
+                ));
             }
             q.push(v);
         }
         if q.windows(2).any(|w| w[0] > w[1]) {
-            return Err(input_err(fpath, format!("row {} (SKU {}): quantiles cross: {q:?}", row + 1, fid[row])));
+            return Err(input_err(
+                fpath,
+                format!("row {} (SKU {}): quantiles cross: {q:?}", row + 1, fid[row]),
+            ));
         }
         let weeks = forecasts.entry(fid[row].clone()).or_default();
         if weeks.len() <= t {
@@ -120,14 +166,23 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
     }
     // Inventory.
     let ipath = &files.inventory;
-    let df = table::read_columns(ipath, &[("unique_id", columns::UNIQUE_ID.into()), ("on_hand", "on_hand".into())])?;
+    let df = table::read_columns(
+        ipath,
+        &[
+            ("unique_id", columns::UNIQUE_ID.into()),
+            ("on_hand", "on_hand".into()),
+        ],
+    )?;
     let iid = ids(ipath, &df)?;
     let on_hand = numbers(ipath, &df, "on_hand")?;
     let mut stock: HashMap<String, f64> = HashMap::new();
     for (row, id) in iid.into_iter().enumerate() {
         let v = required(ipath, "on_hand", row, on_hand[row])?;
         if v < 0.0 {
-            return Err(input_err(ipath, format!("row {} (SKU {id}): on_hand = {v} is negative", row + 1)));
+            return Err(input_err(
+                ipath,
+                format!("row {} (SKU {id}): on_hand = {v} is negative", row + 1),
+            ));
         }
         stock.insert(id, v);
     }
@@ -143,13 +198,22 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
             ],
         )?;
         let oid = ids(opath, &df)?;
-        let arr = parse_days(opath, "arrival_ds", df.column("arrival_ds").map_err(|e| input_err(opath, e.to_string()))?, "%Y-%m-%d")?;
+        let arr = parse_days(
+            opath,
+            "arrival_ds",
+            df.column("arrival_ds")
+                .map_err(|e| input_err(opath, e.to_string()))?,
+            "%Y-%m-%d",
+        )?;
         let qty = numbers(opath, &df, "quantity")?;
         let mut overdue = 0;
         for (row, id) in oid.into_iter().enumerate() {
             let q = required(opath, "quantity", row, qty[row])?;
             if q < 0.0 {
-                return Err(input_err(opath, format!("row {} (SKU {id}): quantity = {q} is negative", row + 1)));
+                return Err(input_err(
+                    opath,
+                    format!("row {} (SKU {id}): quantity = {q} is negative", row + 1),
+                ));
             }
             let w = start.weeks_until(Week::containing_day(arr[row]));
             if w < 0 {
@@ -158,31 +222,71 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
             open.entry(id).or_default().push((w.max(0) as usize, q));
         }
         if overdue > 0 {
-            warnings.push(format!("{overdue} open orders were due before {start}; assumed to arrive in the first week"));
+            warnings.push(format!(
+                "{overdue} open orders were due before {start}; assumed to arrive in the first week"
+            ));
         }
     }
     // SKU parameters.
     let ppath = &files.sku_params;
     let pnames = table::column_names(ppath)?;
-    let optional = ["unit_price", "lead_time_weeks", "case_pack", "moq", "supplier", "unit_volume", "min_stock", "max_stock"];
-    let mut wanted: Vec<(&str, String)> =
-        vec![("unique_id", columns::UNIQUE_ID.into()), ("unit_cost", "unit_cost".into())];
-    wanted.extend(optional.iter().filter(|c| pnames.iter().any(|n| n == *c)).map(|c| ("optional", c.to_string())));
+    let optional = [
+        "unit_price",
+        "lead_time_weeks",
+        "case_pack",
+        "moq",
+        "supplier",
+        "unit_volume",
+        "min_stock",
+        "max_stock",
+    ];
+    let mut wanted: Vec<(&str, String)> = vec![
+        ("unique_id", columns::UNIQUE_ID.into()),
+        ("unit_cost", "unit_cost".into()),
+    ];
+    wanted.extend(
+        optional
+            .iter()
+            .filter(|c| pnames.iter().any(|n| n == *c))
+            .map(|c| ("optional", c.to_string())),
+    );
     let df = table::read_columns(ppath, &wanted)?;
     let pid = ids(ppath, &df)?;
     let has = |c: &str| wanted.iter().any(|(_, n)| n == c);
     let num = |c: &str| -> Result<Vec<Option<f64>>> {
-        if has(c) { numbers(ppath, &df, c) } else { Ok(vec![None; df.height()]) }
+        if has(c) {
+            numbers(ppath, &df, c)
+        } else {
+            Ok(vec![None; df.height()])
+        }
     };
     let cost = num("unit_cost")?;
-    let (price, lead, pack, moq, vol, min_s, max_s) =
-        (num("unit_price")?, num("lead_time_weeks")?, num("case_pack")?, num("moq")?, num("unit_volume")?, num("min_stock")?, num("max_stock")?);
-    let supplier = if has("supplier") { strings(ppath, &df, "supplier")? } else { vec![None; df.height()] };
+    let (price, lead, pack, moq, vol, min_s, max_s) = (
+        num("unit_price")?,
+        num("lead_time_weeks")?,
+        num("case_pack")?,
+        num("moq")?,
+        num("unit_volume")?,
+        num("min_stock")?,
+        num("max_stock")?,
+    );
+    let supplier = if has("supplier") {
+        strings(ppath, &df, "supplier")?
+    } else {
+        vec![None; df.height()]
+    };
     let whole = |name: &str, row: usize, v: Option<f64>| -> Result<Option<u64>> {
         match v {
             None => Ok(None),
             Some(x) if x >= 0.0 && x.fract() == 0.0 && x < 1e9 => Ok(Some(x as u64)),
-            Some(x) => Err(input_err(ppath, format!("row {} (SKU {}): {name} = {x} must be a whole number >= 0", row + 1, pid[row]))),
+            Some(x) => Err(input_err(
+                ppath,
+                format!(
+                    "row {} (SKU {}): {name} = {x} must be a whole number >= 0",
+                    row + 1,
+                    pid[row]
+                ),
+            )),
         }
     };
     let mut params: HashMap<String, SkuParams> = HashMap::new();
@@ -206,7 +310,8 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
         if let Some(s) = &supplier[row] {
             p.supplier = s.clone();
         }
-        p.check(&pid[row]).map_err(|e| input_err(ppath, format!("row {}: {e}", row + 1)))?;
+        p.check(&pid[row])
+            .map_err(|e| input_err(ppath, format!("row {}: {e}", row + 1)))?;
         params.insert(pid[row].clone(), p);
     }
 
@@ -220,28 +325,52 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
                 None => {
                     return Err(input_err(
                         fpath,
-                        format!("SKU {id}: no forecast for week {} (the plan needs {t_len} weeks from {start})", start.offset(t as i64)),
+                        format!(
+                            "SKU {id}: no forecast for week {} (the plan needs {t_len} weeks from {start})",
+                            start.offset(t as i64)
+                        ),
                     ));
                 }
             }
         }
-        let params = params
-            .remove(&id)
-            .ok_or_else(|| input_err(ppath, format!("SKU {id} has a forecast but no row (unit_cost is required)")))?;
+        let params = params.remove(&id).ok_or_else(|| {
+            input_err(
+                ppath,
+                format!("SKU {id} has a forecast but no row (unit_cost is required)"),
+            )
+        })?;
         let on_hand = stock.get(&id).copied().unwrap_or_else(|| {
             no_stock += 1;
             0.0
         });
         let on_order = open.remove(&id).unwrap_or_default();
-        skus.push(SkuInput { unique_id: id, forecast, on_hand, on_order, params });
+        skus.push(SkuInput {
+            unique_id: id,
+            forecast,
+            on_hand,
+            on_order,
+            params,
+        });
     }
     if no_stock > 0 {
-        warnings.push(format!("{no_stock} SKUs have no inventory row; planned from zero stock"));
+        warnings.push(format!(
+            "{no_stock} SKUs have no inventory row; planned from zero stock"
+        ));
     }
     if !open.is_empty() {
-        warnings.push(format!("{} SKUs have open orders but no forecast; not planned", open.len()));
+        warnings.push(format!(
+            "{} SKUs have open orders but no forecast; not planned",
+            open.len()
+        ));
     }
-    Ok((PlanInputs { start, levels, skus }, warnings))
+    Ok((
+        PlanInputs {
+            start,
+            levels,
+            skus,
+        },
+        warnings,
+    ))
 }
 
 /// The order lines as a frame: `unique_id, order_ds, arrival_ds, quantity, cases, cost, reason`.
@@ -249,13 +378,39 @@ pub fn orders_frame(orders: &[OrderLine]) -> Result<DataFrame> {
     let n = orders.len();
     let date = |name: &str, v: Vec<i32>| Column::new(name.into(), v).cast(&DataType::Date);
     let cols = vec![
-        Column::new(columns::UNIQUE_ID.into(), orders.iter().map(|o| o.unique_id.as_str()).collect::<Vec<_>>()),
-        date("order_ds", orders.iter().map(|o| o.order_week.day_number()).collect()).map_err(restock_data::Error::from_polars)?,
-        date("arrival_ds", orders.iter().map(|o| o.arrival_week.day_number()).collect()).map_err(restock_data::Error::from_polars)?,
-        Column::new("quantity".into(), orders.iter().map(|o| o.quantity).collect::<Vec<_>>()),
-        Column::new("cases".into(), orders.iter().map(|o| o.cases).collect::<Vec<_>>()),
-        Column::new("cost".into(), orders.iter().map(|o| o.cost).collect::<Vec<_>>()),
-        Column::new("reason".into(), orders.iter().map(|o| o.reason.as_str()).collect::<Vec<_>>()),
+        Column::new(
+            columns::UNIQUE_ID.into(),
+            orders
+                .iter()
+                .map(|o| o.unique_id.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        date(
+            "order_ds",
+            orders.iter().map(|o| o.order_week.day_number()).collect(),
+        )
+        .map_err(restock_data::Error::from_polars)?,
+        date(
+            "arrival_ds",
+            orders.iter().map(|o| o.arrival_week.day_number()).collect(),
+        )
+        .map_err(restock_data::Error::from_polars)?,
+        Column::new(
+            "quantity".into(),
+            orders.iter().map(|o| o.quantity).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "cases".into(),
+            orders.iter().map(|o| o.cases).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "cost".into(),
+            orders.iter().map(|o| o.cost).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "reason".into(),
+            orders.iter().map(|o| o.reason.as_str()).collect::<Vec<_>>(),
+        ),
     ];
     DataFrame::new(n, cols).map_err(|e| restock_data::Error::from_polars(e).into())
 }

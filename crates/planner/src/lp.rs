@@ -2,15 +2,13 @@
 //! the model lets the planner re-solve it with integers fixed (for shadow prices) and report which
 //! rows bind.
 
-use std::time::Instant;
-
+use good_lp::DualValues;
 use good_lp::solvers::highs::highs;
 use good_lp::solvers::microlp::microlp;
 use good_lp::{
-    Expression, ProblemVariables, ResolutionError, Solution, SolutionStatus, SolutionWithDual, SolverModel,
-    Variable, WithTimeLimit, constraint, variable,
+    Expression, ProblemVariables, ResolutionError, Solution, SolutionStatus, SolutionWithDual,
+    SolverModel, Variable, WithTimeLimit, constraint, variable,
 };
-use good_lp::DualValues;
 
 use crate::config::SolverKind;
 use crate::{Error, Result};
@@ -58,12 +56,17 @@ pub(crate) struct LpSolution {
     pub duals: Option<Vec<f64>>,
     /// `optimal`, or `time_limit` / `gap_limit` when stopped early with a feasible plan.
     pub status: &'static str,
-    pub seconds: f64,
 }
 
 impl Lp {
     pub(crate) fn col(&mut self, lo: f64, hi: f64, cost: f64, integer: bool) -> usize {
-        self.cols.push(Col { lo, hi, cost, integer, binary: false });
+        self.cols.push(Col {
+            lo,
+            hi,
+            cost,
+            integer,
+            binary: false,
+        });
         self.cols.len() - 1
     }
 
@@ -114,8 +117,13 @@ impl Lp {
     }
 
     /// Solve with `solver`; `duals` asks HiGHS for row duals (continuous problems).
-    pub(crate) fn solve(&self, solver: SolverKind, time_limit: f64, mip_gap: f64, duals: bool) -> Result<LpSolution> {
-        let started = Instant::now();
+    pub(crate) fn solve(
+        &self,
+        solver: SolverKind,
+        time_limit: f64,
+        mip_gap: f64,
+        duals: bool,
+    ) -> Result<LpSolution> {
         let mut vars = ProblemVariables::new();
         let v: Vec<Variable> = self
             .cols
@@ -131,7 +139,13 @@ impl Lp {
                 vars.add(def)
             })
             .collect();
-        let objective: Expression = self.cols.iter().zip(&v).filter(|(c, _)| c.cost != 0.0).map(|(c, x)| c.cost * *x).sum();
+        let objective: Expression = self
+            .cols
+            .iter()
+            .zip(&v)
+            .filter(|(c, _)| c.cost != 0.0)
+            .map(|(c, x)| c.cost * *x)
+            .sum();
         let rows: Vec<good_lp::Constraint> = self
             .rows
             .iter()
@@ -144,7 +158,10 @@ impl Lp {
                 }
             })
             .collect();
-        let fail = |e: ResolutionError| Error::Solver { solver: solver.as_str().into(), message: e.to_string() };
+        let fail = |e: ResolutionError| Error::Solver {
+            solver: solver.as_str().into(),
+            message: e.to_string(),
+        };
         let status_of = |s: SolutionStatus| match s {
             SolutionStatus::Optimal => "optimal",
             SolutionStatus::TimeLimit => "time_limit",
@@ -153,12 +170,18 @@ impl Lp {
         let problem = vars.minimise(objective);
         match solver {
             SolverKind::Highs => {
-                let mut model = problem.using(highs).set_time_limit(time_limit).set_threads(1);
+                let mut model = problem
+                    .using(highs)
+                    .set_time_limit(time_limit)
+                    .set_threads(1);
                 model.set_verbose(false);
                 if self.has_integers() {
                     model = model
                         .set_mip_rel_gap(mip_gap as f32)
-                        .map_err(|e| Error::Solver { solver: "highs".into(), message: e.to_string() })?;
+                        .map_err(|e| Error::Solver {
+                            solver: "highs".into(),
+                            message: e.to_string(),
+                        })?;
                 }
                 let refs: Vec<_> = rows.into_iter().map(|c| model.add_constraint(c)).collect();
                 let mut sol = model.solve().map_err(fail)?;
@@ -170,7 +193,12 @@ impl Lp {
                 } else {
                     None
                 };
-                Ok(LpSolution { objective: self.objective_of(&x), x, duals: d, status, seconds: started.elapsed().as_secs_f64() })
+                Ok(LpSolution {
+                    objective: self.objective_of(&x),
+                    x,
+                    duals: d,
+                    status,
+                })
             }
             SolverKind::Microlp => {
                 let mut model = problem.using(microlp).with_time_limit(time_limit);
@@ -180,7 +208,12 @@ impl Lp {
                 let sol = model.solve().map_err(fail)?;
                 let status = status_of(sol.status());
                 let x: Vec<f64> = v.iter().map(|x| sol.value(*x)).collect();
-                Ok(LpSolution { objective: self.objective_of(&x), x, duals: None, status, seconds: started.elapsed().as_secs_f64() })
+                Ok(LpSolution {
+                    objective: self.objective_of(&x),
+                    x,
+                    duals: None,
+                    status,
+                })
             }
         }
     }

@@ -14,14 +14,19 @@
 //! capacity, each with a slack priced far above any shortage, so an impossible limit still yields
 //! the best plan and a report of what is violated by how much.
 //!
-//! Objective: purchase + fixed order cost + holding + shortage (lost revenue) + safety-stock
-//! shortfall + slack penalties − salvage of the ending stock at cost (so the plan is not myopic
-//! about the last week).
+//! Cost: purchase + fixed order cost + holding + shortage (lost revenue p) + safety-stock shortfall
+//! + slack penalties − the ending stock valued at cost (so the plan is not myopic about the last
+//! week). By the inventory balance, purchase − ending stock at cost = constant − c · unmet, so the
+//! solver minimises the equivalent *controllable* cost: holding + (p − c) · unmet + safety-stock
+//! shortfall + fixed order costs + penalties. This keeps the MIP gap relative to the costs the plan
+//! can change (with the constant in, a 0.5 % gap let whole extra cases through). The summary reports
+//! both the solver objective and the full cost breakdown.
 //!
 //! Safety stock: the weekly forecast spread gives σ_t = (q_hi − q_lo) / (z(hi) − z(lo)) from the
 //! outermost quantile levels (normal shape); over the protection interval of lead time + review
 //! period, σ_P = sqrt(Σ σ_t²) (independent weeks), and SS = z(α) σ_P for the cycle service level α,
-//! or for the critical ratio α = p / (p + h) of the SKU's shortage and holding costs (newsvendor).
+//! or for the newsvendor critical ratio α = (p − c) / (p − c + h): underage is the lost margin,
+//! overage the holding cost (the leftover is worth its cost).
 
 use std::collections::BTreeMap;
 
@@ -129,7 +134,8 @@ pub struct PlanSummary {
     pub integer: bool,
     /// Independent models solved (SKUs without shared constraints are solved separately, in parallel).
     pub models: usize,
-    /// Objective value.
+    /// The solver's objective: the controllable cost (holding + lost margin + safety-stock
+    /// shortfall + fixed order costs + penalties); `costs.total` minus a constant.
     pub objective: f64,
     /// Lower bound from the LP relaxation (MILP only).
     pub lp_bound: Option<f64>,
@@ -188,15 +194,41 @@ struct Prepared {
 
 /// Standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9 after refinement).
 pub fn normal_quantile(p: f64) -> f64 {
-    const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
-    const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-    const C: [f64; 6] = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.383577518672690e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e1,
+        1.615858368580409e2,
+        -1.556989798598866e2,
+        6.680131188771972e1,
+        -1.328068155288572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-3,
+        3.224671290700398e-1,
+        2.445134137142996,
+        3.754408661907416,
+    ];
     let p = p.clamp(1e-12, 1.0 - 1e-12);
     let plow = 0.02425;
     if p < plow {
         let q = (-2.0 * p.ln()).sqrt();
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
     } else if p <= 1.0 - plow {
         let q = p - 0.5;
         let r = q * q;
@@ -214,11 +246,18 @@ fn prepare(s: &SkuInput, levels: &[f64], cfg: &PlanConfig) -> Result<Prepared> {
     if s.forecast.len() < t_len {
         return Err(Error::Sku {
             sku: s.unique_id.clone(),
-            message: format!("needs a forecast for the {t_len} planned weeks, got {} weeks", s.forecast.len()),
+            message: format!(
+                "needs a forecast for the {t_len} planned weeks, got {} weeks",
+                s.forecast.len()
+            ),
         });
     }
     let k_med = (0..levels.len())
-        .min_by(|a, b| (levels[*a] - 0.5).abs().total_cmp(&(levels[*b] - 0.5).abs()))
+        .min_by(|a, b| {
+            (levels[*a] - 0.5)
+                .abs()
+                .total_cmp(&(levels[*b] - 0.5).abs())
+        })
         .unwrap_or(0);
     let (lo, hi) = (0, levels.len() - 1);
     let spread = if levels[lo] < 0.5 && levels[hi] > 0.5 {
@@ -232,24 +271,38 @@ fn prepare(s: &SkuInput, levels: &[f64], cfg: &PlanConfig) -> Result<Prepared> {
         if q.len() != levels.len() || q.iter().any(|v| !v.is_finite() || *v < 0.0) {
             return Err(Error::Sku {
                 sku: s.unique_id.clone(),
-                message: format!("forecast week {t} must hold {} non-negative quantiles, got {q:?}", levels.len()),
+                message: format!(
+                    "forecast week {t} must hold {} non-negative quantiles, got {q:?}",
+                    levels.len()
+                ),
             });
         }
         d.push(q[k_med]);
-        let sigma = if spread > 0.0 { ((q[hi] - q[lo]) / spread).max(0.0) } else { 0.0 };
+        let sigma = if spread > 0.0 {
+            ((q[hi] - q[lo]) / spread).max(0.0)
+        } else {
+            0.0
+        };
         var.push(sigma * sigma);
     }
     let cost = p.unit_cost;
     let holding = cfg.defaults.holding_rate_per_week * cost;
     let shortage = cfg.defaults.shortage_cost_factor * p.unit_price.unwrap_or(cost);
     let alpha = if cfg.service.critical_ratio {
-        if shortage + holding > 0.0 { shortage / (shortage + holding) } else { 0.5 }
+        let under = (shortage - cost).max(0.0);
+        if under + holding > 0.0 {
+            under / (under + holding)
+        } else {
+            0.5
+        }
     } else {
         cfg.service.level
     };
     let protection = p.lead_time_weeks + cfg.horizon.review_period_weeks;
     let mean_var = var.iter().sum::<f64>() / var.len().max(1) as f64;
-    let var_p: f64 = (0..protection).map(|t| var.get(t).copied().unwrap_or(mean_var)).sum();
+    let var_p: f64 = (0..protection)
+        .map(|t| var.get(t).copied().unwrap_or(mean_var))
+        .sum();
     let safety_stock = (normal_quantile(alpha) * var_p.sqrt()).max(0.0);
     let floor = safety_stock.max(p.min_stock.unwrap_or(0.0));
     let mut arrivals = vec![0.0; t_len];
@@ -259,7 +312,10 @@ fn prepare(s: &SkuInput, levels: &[f64], cfg: &PlanConfig) -> Result<Prepared> {
         }
     }
     if !(s.on_hand.is_finite() && s.on_hand >= 0.0) {
-        return Err(Error::Sku { sku: s.unique_id.clone(), message: format!("on_hand must be >= 0, got {}", s.on_hand) });
+        return Err(Error::Sku {
+            sku: s.unique_id.clone(),
+            message: format!("on_hand must be >= 0, got {}", s.on_hand),
+        });
     }
     Ok(Prepared {
         d,
@@ -316,20 +372,26 @@ fn build_group(items: &[&Prepared], cfg: &PlanConfig, violation_cost: f64) -> Gr
     for p in items {
         let mut c = SkuCols::default();
         for t in 0..t_len {
-            let salvage = if t + 1 == t_len { p.cost } else { 0.0 };
-            c.inv.push(lp.col(0.0, f64::INFINITY, p.holding - salvage, false));
-            c.unmet.push(lp.col(0.0, p.d[t], p.shortage, false));
-            c.below.push((t >= p.lead && p.floor > 0.0).then(|| lp.col(0.0, p.floor, p.safety_cost, false)));
-            c.over.push(p.max_stock.map(|_| lp.col(0.0, f64::INFINITY, violation_cost, false)));
+            c.inv.push(lp.col(0.0, f64::INFINITY, p.holding, false));
+            c.unmet
+                .push(lp.col(0.0, p.d[t], p.shortage - p.cost, false));
+            c.below.push(
+                (t >= p.lead && p.floor > 0.0).then(|| lp.col(0.0, p.floor, p.safety_cost, false)),
+            );
+            c.over.push(
+                p.max_stock
+                    .map(|_| lp.col(0.0, f64::INFINITY, violation_cost, false)),
+            );
         }
         let big_m = {
             let need: f64 = p.d.iter().sum::<f64>() + p.floor + p.moq + p.pack;
             (need / p.pack).ceil() * p.pack
         };
         for _s in 0..t_len.saturating_sub(p.lead) {
-            let n = lp.col(0.0, big_m / p.pack, p.cost * p.pack, integer);
+            let n = lp.col(0.0, big_m / p.pack, 0.0, integer);
             c.cases.push(n);
-            let u = (p.moq > 0.0 || on_off).then(|| lp.binary_col(cfg.defaults.order_cost, integer));
+            let u =
+                (p.moq > 0.0 || on_off).then(|| lp.binary_col(cfg.defaults.order_cost, integer));
             if let Some(u) = u {
                 if p.moq > 0.0 {
                     lp.row(vec![(n, p.pack), (u, -p.moq)], Sense::Ge, 0.0);
@@ -360,26 +422,40 @@ fn build_group(items: &[&Prepared], cfg: &PlanConfig, violation_cost: f64) -> Gr
     }
 
     let mut shared = Vec::new();
-    let mut add_shared = |lp: &mut Lp, name: String, week: usize, limit: f64, mut coefs: Vec<(usize, f64)>| {
-        if coefs.is_empty() {
-            return;
-        }
-        let slack = lp.col(0.0, f64::INFINITY, violation_cost, false);
-        coefs.push((slack, -1.0));
-        let row = lp.row(coefs, Sense::Le, limit);
-        shared.push(SharedRow { name, week, limit, row, slack });
-    };
-    let order_terms = |s: usize, filter: &dyn Fn(&Prepared) -> bool, per_unit: &dyn Fn(&Prepared) -> f64| {
-        items
-            .iter()
-            .zip(&cols)
-            .filter(|(p, _)| filter(p) && s < t_len.saturating_sub(p.lead))
-            .map(|(p, c)| (c.cases[s], per_unit(p) * p.pack))
-            .collect::<Vec<_>>()
-    };
+    let mut add_shared =
+        |lp: &mut Lp, name: String, week: usize, limit: f64, mut coefs: Vec<(usize, f64)>| {
+            if coefs.is_empty() {
+                return;
+            }
+            let slack = lp.col(0.0, f64::INFINITY, violation_cost, false);
+            coefs.push((slack, -1.0));
+            let row = lp.row(coefs, Sense::Le, limit);
+            shared.push(SharedRow {
+                name,
+                week,
+                limit,
+                row,
+                slack,
+            });
+        };
+    let order_terms =
+        |s: usize, filter: &dyn Fn(&Prepared) -> bool, per_unit: &dyn Fn(&Prepared) -> f64| {
+            items
+                .iter()
+                .zip(&cols)
+                .filter(|(p, _)| filter(p) && s < t_len.saturating_sub(p.lead))
+                .map(|(p, c)| (c.cases[s], per_unit(p) * p.pack))
+                .collect::<Vec<_>>()
+        };
     for s in 0..t_len {
         if let Some(b) = cfg.budget.weekly {
-            add_shared(&mut lp, "budget".into(), s, b, order_terms(s, &|_| true, &|p| p.cost));
+            add_shared(
+                &mut lp,
+                "budget".into(),
+                s,
+                b,
+                order_terms(s, &|_| true, &|p| p.cost),
+            );
         }
         for (sup, b) in &cfg.budget.per_supplier {
             let terms = order_terms(s, &|p| &p.supplier == sup, &|p| p.cost);
@@ -430,35 +506,68 @@ struct GroupResult {
     duals: Option<Vec<f64>>,
 }
 
-fn solve_group(members: Vec<usize>, prepared: &[Prepared], cfg: &PlanConfig, violation_cost: f64) -> Result<GroupResult> {
+fn solve_group(
+    members: Vec<usize>,
+    prepared: &[Prepared],
+    cfg: &PlanConfig,
+    violation_cost: f64,
+) -> Result<GroupResult> {
     let items: Vec<&Prepared> = members.iter().map(|&i| &prepared[i]).collect();
     let model = build_group(&items, cfg, violation_cost);
     let sv = &cfg.solver;
     let want_duals = !model.shared.is_empty() && sv.backend == SolverKind::Highs;
-    let sol = model.lp.solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, want_duals)?;
+    let sol = model
+        .lp
+        .solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, want_duals)?;
     let (bound, duals) = if !model.lp.has_integers() {
         (Some(sol.objective), sol.duals.clone())
     } else {
         // The LP relaxation bounds the MILP from below; its duals are the shadow prices when
         // there is no on/off decision, else the duals with the on/off decisions fixed.
         let binaries = model.lp.has_binaries();
-        let relaxed = model.lp.relaxed().solve(sv.backend, sv.time_limit_seconds, 0.0, want_duals && !binaries)?;
+        let relaxed = model.lp.relaxed().solve(
+            sv.backend,
+            sv.time_limit_seconds,
+            0.0,
+            want_duals && !binaries,
+        )?;
         let duals = if want_duals && binaries {
-            model.lp.fix_binaries(&sol.x).solve(SolverKind::Highs, sv.time_limit_seconds, 0.0, true)?.duals
+            model
+                .lp
+                .fix_binaries(&sol.x)
+                .solve(SolverKind::Highs, sv.time_limit_seconds, 0.0, true)?
+                .duals
         } else {
             relaxed.duals
         };
         (Some(relaxed.objective), duals)
     };
-    Ok(GroupResult { members, model, sol, bound, duals })
+    Ok(GroupResult {
+        members,
+        model,
+        sol,
+        bound,
+        duals,
+    })
 }
 
 /// Plan orders for every SKU of `inputs`.
-pub fn plan(inputs: &PlanInputs, cfg: &PlanConfig, on_progress: &(dyn Fn(usize) + Sync)) -> Result<Plan> {
+pub fn plan(
+    inputs: &PlanInputs,
+    cfg: &PlanConfig,
+    on_progress: &(dyn Fn(usize) + Sync),
+) -> Result<Plan> {
     let started = std::time::Instant::now();
     let levels = inputs.levels.levels();
-    let prepared: Vec<Prepared> = inputs.skus.iter().map(|s| prepare(s, levels, cfg)).collect::<Result<_>>()?;
-    let max_shortage = prepared.iter().map(|p| p.shortage.max(p.cost)).fold(1.0, f64::max);
+    let prepared: Vec<Prepared> = inputs
+        .skus
+        .iter()
+        .map(|s| prepare(s, levels, cfg))
+        .collect::<Result<_>>()?;
+    let max_shortage = prepared
+        .iter()
+        .map(|p| p.shortage.max(p.cost))
+        .fold(1.0, f64::max);
     let violation_cost = 1000.0 * max_shortage;
     let groups = groups(&prepared, cfg);
     let n_models = groups.len();
@@ -471,7 +580,14 @@ pub fn plan(inputs: &PlanInputs, cfg: &PlanConfig, on_progress: &(dyn Fn(usize) 
             r
         })
         .collect::<Result<_>>()?;
-    Ok(assemble(inputs, cfg, &prepared, results, n_models, started.elapsed().as_secs_f64()))
+    Ok(assemble(
+        inputs,
+        cfg,
+        &prepared,
+        results,
+        n_models,
+        started.elapsed().as_secs_f64(),
+    ))
 }
 
 fn worst_status(a: &'static str, b: &'static str) -> &'static str {
@@ -514,7 +630,12 @@ fn assemble(
         let mut tight_weeks = vec![false; t_len];
         for sr in &r.model.shared {
             let row = &r.model.lp.rows[sr.row];
-            let used: f64 = row.coefs.iter().filter(|(i, _)| *i != sr.slack).map(|(i, a)| a * x[*i]).sum();
+            let used: f64 = row
+                .coefs
+                .iter()
+                .filter(|(i, _)| *i != sr.slack)
+                .map(|(i, a)| a * x[*i])
+                .sum();
             let violated_by = x[sr.slack].max(0.0);
             let binding = used >= sr.limit - eps * sr.limit.abs().max(1.0);
             let shadow = r.duals.as_ref().map(|d| -d[sr.row]);
@@ -538,7 +659,11 @@ fn assemble(
             let sku = &inputs.skus[i];
             let inv: Vec<f64> = c.inv.iter().map(|&j| x[j].max(0.0)).collect();
             let unmet: Vec<f64> = c.unmet.iter().map(|&j| x[j].max(0.0)).collect();
-            let below: Vec<f64> = c.below.iter().map(|b| b.map(|j| x[j].max(0.0)).unwrap_or(0.0)).collect();
+            let below: Vec<f64> = c
+                .below
+                .iter()
+                .map(|b| b.map(|j| x[j].max(0.0)).unwrap_or(0.0))
+                .collect();
             for t in 0..t_len {
                 costs.holding += p.holding * inv[t];
                 costs.shortage += p.shortage * unmet[t];
@@ -550,7 +675,11 @@ fn assemble(
             }
             costs.salvage_credit += p.cost * inv[t_len - 1];
             for (s, &n) in c.cases.iter().enumerate() {
-                let cases = if cfg.solver.integer { x[n].round() } else { x[n].max(0.0) };
+                let cases = if cfg.solver.integer {
+                    x[n].round()
+                } else {
+                    x[n].max(0.0)
+                };
                 let qty = cases * p.pack;
                 if qty <= eps {
                     continue;
@@ -610,10 +739,18 @@ fn assemble(
             ));
         }
     }
-    costs.total = costs.purchase + costs.fixed_order + costs.holding + costs.shortage + costs.safety_shortfall
+    costs.total = costs.purchase
+        + costs.fixed_order
+        + costs.holding
+        + costs.shortage
+        + costs.safety_shortfall
         + costs.constraint_violation
         - costs.salvage_credit;
-    orders.sort_by(|a, b| a.unique_id.cmp(&b.unique_id).then(a.order_week.cmp(&b.order_week)));
+    orders.sort_by(|a, b| {
+        a.unique_id
+            .cmp(&b.unique_id)
+            .then(a.order_week.cmp(&b.order_week))
+    });
     sku_plans.sort_by_key(|(i, _)| *i);
     shorts.sort_by(|a, b| b.units_short.total_cmp(&a.units_short));
     constraints.sort_by(|a, b| a.name.cmp(&b.name).then(a.week.cmp(&b.week)));
@@ -627,7 +764,9 @@ fn assemble(
         })
         .collect();
     let integer = cfg.solver.integer;
-    let gap_bound = bound_sum.filter(|_| integer).map(|b| ((objective - b) / objective.abs().max(1e-9)).max(0.0));
+    let gap_bound = bound_sum
+        .filter(|_| integer)
+        .map(|b| ((objective - b) / objective.abs().max(1e-9)).max(0.0));
     let summary = PlanSummary {
         solver: cfg.solver.backend.as_str().into(),
         status: status.into(),
@@ -637,7 +776,12 @@ fn assemble(
         lp_bound: bound_sum,
         gap_bound,
         seconds,
-        service_method: if cfg.service.critical_ratio { "critical_ratio" } else { "service_level" }.into(),
+        service_method: if cfg.service.critical_ratio {
+            "critical_ratio"
+        } else {
+            "service_level"
+        }
+        .into(),
         costs,
         weeks,
         constraints,
@@ -646,7 +790,11 @@ fn assemble(
         order_lines: orders.len(),
         units_ordered: orders.iter().map(|o| o.quantity).sum(),
     };
-    Plan { orders, skus: sku_plans.into_iter().map(|(_, p)| p).collect(), summary }
+    Plan {
+        orders,
+        skus: sku_plans.into_iter().map(|(_, p)| p).collect(),
+        summary,
+    }
 }
 
 /// The first planned week as a [`Week`] label.
