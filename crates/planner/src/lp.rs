@@ -7,7 +7,7 @@ use good_lp::solvers::highs::highs;
 use good_lp::solvers::microlp::microlp;
 use good_lp::{
     Expression, ProblemVariables, ResolutionError, Solution, SolutionStatus, SolutionWithDual,
-    SolverModel, Variable, WithTimeLimit, constraint, variable,
+    SolverModel, Variable, WithInitialSolution, WithTimeLimit, constraint, variable,
 };
 
 use crate::config::SolverKind;
@@ -45,6 +45,8 @@ pub(crate) struct Row {
 pub(crate) struct Lp {
     pub cols: Vec<Col>,
     pub rows: Vec<Row>,
+    /// A feasible starting point handed to the solver (MILP incumbent).
+    pub start: Option<Vec<f64>>,
 }
 
 /// A solution.
@@ -79,6 +81,21 @@ impl Lp {
         self.cols.iter().any(|c| c.integer)
     }
 
+    /// The problem with every integer column fixed at `x` (rounded) and the rest continuous.
+    pub(crate) fn fix_integers(&self, x: &[f64]) -> Lp {
+        let mut lp = self.clone();
+        for (c, v) in lp.cols.iter_mut().zip(x) {
+            if c.integer {
+                let r = v.round();
+                c.lo = r;
+                c.hi = r;
+                c.integer = false;
+            }
+        }
+        lp.start = None;
+        lp
+    }
+
     /// An on/off column.
     pub(crate) fn binary_col(&mut self, cost: f64, integer: bool) -> usize {
         let i = self.col(0.0, 1.0, cost, integer);
@@ -109,6 +126,7 @@ impl Lp {
     pub(crate) fn relaxed(&self) -> Lp {
         let mut lp = self.clone();
         lp.cols.iter_mut().for_each(|c| c.integer = false);
+        lp.start = None;
         lp
     }
 
@@ -168,13 +186,15 @@ impl Lp {
             SolutionStatus::GapLimit => "gap_limit",
         };
         let problem = vars.minimise(objective);
+        let start: Option<Vec<(Variable, f64)>> =
+            self.start.as_ref().filter(|_| self.has_integers()).map(|x0| v.iter().copied().zip(x0.iter().copied()).collect());
         match solver {
             SolverKind::Highs => {
                 let mut model = problem
                     .using(highs)
                     .set_time_limit(time_limit)
                     .set_threads(1);
-                model.set_verbose(false);
+                model.set_verbose(std::env::var_os("RESTOCK_SOLVER_LOG").is_some());
                 if self.has_integers() {
                     model = model
                         .set_mip_rel_gap(mip_gap as f32)
@@ -182,6 +202,9 @@ impl Lp {
                             solver: "highs".into(),
                             message: e.to_string(),
                         })?;
+                }
+                if let Some(x0) = start {
+                    model = model.with_initial_solution(x0);
                 }
                 let refs: Vec<_> = rows.into_iter().map(|c| model.add_constraint(c)).collect();
                 let mut sol = model.solve().map_err(fail)?;
@@ -202,6 +225,9 @@ impl Lp {
             }
             SolverKind::Microlp => {
                 let mut model = problem.using(microlp).with_time_limit(time_limit);
+                if let Some(x0) = start {
+                    model = model.with_initial_solution(x0);
+                }
                 for c in rows {
                     model.add_constraint(c);
                 }

@@ -478,6 +478,99 @@ fn build_group(items: &[&Prepared], cfg: &PlanConfig, violation_cost: f64) -> Gr
     GroupModel { lp, cols, shared }
 }
 
+/// End-of-week stock under lost sales for orders (units by order week): what the LP's continuous
+/// columns take once the orders are fixed (more lost demand than necessary costs p − c > 0).
+fn simulate(p: &Prepared, orders: &[f64]) -> Vec<f64> {
+    let mut inv = Vec::with_capacity(p.d.len());
+    let mut prev = p.on_hand;
+    for t in 0..p.d.len() {
+        let arriving = p.arrivals[t] + if t >= p.lead { orders[t - p.lead] } else { 0.0 };
+        prev = (prev + arriving - p.d[t]).max(0.0);
+        inv.push(prev);
+    }
+    inv
+}
+
+/// Round an LP relaxation to whole cases within the shared limits: every case count is floored
+/// (which only lowers spend, units and stock), MOQs below their minimum drop to 0, then the
+/// largest fractional parts are rounded up while every shared row they touch stays within its
+/// limit, the stock volume simulated exactly. Returns a column vector whose integer columns are
+/// set; the continuous ones follow from an LP with these fixed.
+fn round_relaxation(model: &GroupModel, items: &[&Prepared], x: &[f64]) -> Vec<f64> {
+    let lp = &model.lp;
+    let mut out = x.to_vec();
+    let mut rows_of: std::collections::HashMap<usize, Vec<(usize, f64)>> = Default::default();
+    for (k, sr) in model.shared.iter().enumerate() {
+        for (i, a) in &lp.rows[sr.row].coefs {
+            if *i != sr.slack {
+                rows_of.entry(*i).or_default().push((k, *a));
+            }
+        }
+    }
+    // Floor every order; keep the simulated stock in `out`.
+    let mut orders: Vec<Vec<f64>> = Vec::with_capacity(items.len());
+    let mut candidates: Vec<(f64, usize, usize, f64)> = Vec::new(); // (fraction, sku, week, cases up)
+    for (j, (p, c)) in items.iter().zip(&model.cols).enumerate() {
+        let mut units = vec![0.0; c.cases.len()];
+        for (s, &n) in c.cases.iter().enumerate() {
+            let v = x[n].max(0.0);
+            let mut base = (v + 1e-6).floor();
+            let min_cases = (p.moq / p.pack).ceil();
+            if base > 0.0 && base < min_cases {
+                base = 0.0;
+            }
+            if v - base > 1e-6 {
+                let target = if base == 0.0 && p.moq > 0.0 { min_cases.max(1.0) } else { base + 1.0 };
+                candidates.push((v - base, j, s, target - base));
+            }
+            out[n] = base;
+            units[s] = base * p.pack;
+            if let Some(u) = c.used[s] {
+                out[u] = if base > 0.0 { 1.0 } else { 0.0 };
+            }
+        }
+        for (t, v) in simulate(p, &units).into_iter().enumerate() {
+            out[c.inv[t]] = v;
+        }
+        orders.push(units);
+    }
+    let mut usage: Vec<f64> = model
+        .shared
+        .iter()
+        .map(|sr| lp.rows[sr.row].coefs.iter().filter(|(i, _)| *i != sr.slack).map(|(i, a)| a * out[*i]).sum())
+        .collect();
+    candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (_, j, s, up) in candidates {
+        let (p, c) = (items[j], &model.cols[j]);
+        let mut trial = orders[j].clone();
+        trial[s] += up * p.pack;
+        let inv = simulate(p, &trial);
+        let mut deltas: Vec<(usize, f64)> =
+            rows_of.get(&c.cases[s]).into_iter().flatten().map(|(k, a)| (*k, a * up)).collect();
+        for t in 0..p.d.len() {
+            let dv = inv[t] - out[c.inv[t]];
+            if dv != 0.0 {
+                deltas.extend(rows_of.get(&c.inv[t]).into_iter().flatten().map(|(k, a)| (*k, a * dv)));
+            }
+        }
+        let fits = deltas.iter().all(|(k, d)| *d <= 0.0 || usage[*k] + d <= model.shared[*k].limit + 1e-9);
+        if fits {
+            for (k, d) in deltas {
+                usage[k] += d;
+            }
+            out[c.cases[s]] += up;
+            if let Some(u) = c.used[s] {
+                out[u] = 1.0;
+            }
+            for (t, v) in inv.into_iter().enumerate() {
+                out[c.inv[t]] = v;
+            }
+            orders[j] = trial;
+        }
+    }
+    out
+}
+
 /// Groups of SKUs that share a constraint; the rest are solved one by one.
 fn groups(prepared: &[Prepared], cfg: &PlanConfig) -> Vec<Vec<usize>> {
     if cfg.budget.weekly.is_some() || cfg.capacity.warehouse_volume.is_some() {
@@ -506,49 +599,49 @@ struct GroupResult {
     duals: Option<Vec<f64>>,
 }
 
-fn solve_group(
-    members: Vec<usize>,
-    prepared: &[Prepared],
-    cfg: &PlanConfig,
-    violation_cost: f64,
-) -> Result<GroupResult> {
+fn solve_group(members: Vec<usize>, prepared: &[Prepared], cfg: &PlanConfig, violation_cost: f64) -> Result<GroupResult> {
     let items: Vec<&Prepared> = members.iter().map(|&i| &prepared[i]).collect();
-    let model = build_group(&items, cfg, violation_cost);
+    let mut model = build_group(&items, cfg, violation_cost);
     let sv = &cfg.solver;
     let want_duals = !model.shared.is_empty() && sv.backend == SolverKind::Highs;
-    let sol = model
-        .lp
-        .solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, want_duals)?;
-    let (bound, duals) = if !model.lp.has_integers() {
-        (Some(sol.objective), sol.duals.clone())
+    if !model.lp.has_integers() {
+        let sol = model.lp.solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, want_duals)?;
+        let duals = sol.duals.clone();
+        return Ok(GroupResult { members, bound: Some(sol.objective), model, sol, duals });
+    }
+    // The LP relaxation bounds the MILP from below; its duals are the shadow prices when there is
+    // no on/off decision.
+    let binaries = model.lp.has_binaries();
+    let relaxed = model.lp.relaxed().solve(sv.backend, sv.time_limit_seconds, 0.0, want_duals && !binaries)?;
+    let bound = relaxed.objective;
+    let gap = |obj: f64| (obj - bound) / obj.abs().max(1e-9);
+    let sol = if model.shared.is_empty() && items.len() == 1 {
+        model.lp.solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, false)?
     } else {
-        // The LP relaxation bounds the MILP from below; its duals are the shadow prices when
-        // there is no on/off decision, else the duals with the on/off decisions fixed.
-        let binaries = model.lp.has_binaries();
-        let relaxed = model.lp.relaxed().solve(
-            sv.backend,
-            sv.time_limit_seconds,
-            0.0,
-            want_duals && !binaries,
-        )?;
-        let duals = if want_duals && binaries {
-            model
-                .lp
-                .fix_binaries(&sol.x)
-                .solve(SolverKind::Highs, sv.time_limit_seconds, 0.0, true)?
-                .duals
+        // Joint models: round the relaxation within the shared limits for a feasible plan; run
+        // branch and bound from it only when its gap is above the target.
+        let ints = round_relaxation(&model, &items, &relaxed.x);
+        let mut start = model.lp.fix_integers(&ints).solve(sv.backend, sv.time_limit_seconds, 0.0, false)?;
+        if gap(start.objective) <= sv.mip_gap {
+            start.status = "gap_limit";
+            start
         } else {
-            relaxed.duals
-        };
-        (Some(relaxed.objective), duals)
+            model.lp.start = Some(start.x.clone());
+            match model.lp.solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, false) {
+                Ok(s) if s.objective <= start.objective => s,
+                _ => {
+                    start.status = "time_limit";
+                    start
+                }
+            }
+        }
     };
-    Ok(GroupResult {
-        members,
-        model,
-        sol,
-        bound,
-        duals,
-    })
+    let duals = if want_duals && binaries {
+        model.lp.fix_binaries(&sol.x).solve(SolverKind::Highs, sv.time_limit_seconds, 0.0, true)?.duals
+    } else {
+        relaxed.duals
+    };
+    Ok(GroupResult { members, model, sol, bound: Some(bound), duals })
 }
 
 /// Plan orders for every SKU of `inputs`.

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Planner benchmark: synthetic catalogues, 8 planned weeks, weekly budget + warehouse capacity +
+# case packs + MOQ. Prints a table: SKUs, mode (MILP / LP), solver, wall seconds, status, gap bound,
+# peak RSS. Usage: scripts/bench_planner.sh [SKUS_MILP] [SKUS_LP]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/restock/target}"
+cargo build -q -p restock-cli
+bin="$CARGO_TARGET_DIR/debug/restock"
+work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+milp_skus="${1:-10000}"; lp_skus="${2:-100000}"
+microlp_limit="${MICROLP_LIMIT:-120}"
+
+run() { # skus integer solver limit
+  local n=$1 integer=$2 solver=$3 limit=$4 dir="$work/cat$1"
+  [ -d "$dir" ] || "$bin" --quiet synth --skus "$n" --weeks 8 --clean --out "$dir"
+  cat > "$work/p.toml" <<TOML
+[budget]
+weekly = $((n * 120)).0
+[capacity]
+warehouse_volume = $((n * 8 / 10)).0
+[solver]
+backend = "$solver"
+integer = $integer
+time_limit_seconds = $limit
+mip_gap = 0.005
+TOML
+  if /usr/bin/time -f '%e %M' -o "$work/time" "$bin" --quiet plan --config "$work/p.toml" \
+      --forecasts "$dir/oracle_forecast.parquet" --inventory "$dir/inventory.csv" \
+      --open-orders "$dir/open_orders.csv" --sku-params "$dir/sku_params.csv" \
+      --out "$work/o.parquet" --force 2> "$work/err"; then
+    read -r wall rss < <(tail -1 "$work/time")
+    python3 - "$work/o.summary.json" "$n" "$integer" "$solver" "$wall" "$rss" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+gap = s["gap_bound"]
+print(f"| {int(sys.argv[2]):>7} | {'MILP' if sys.argv[3] == 'true' else 'LP':<4} | {sys.argv[4]:<7} | {float(sys.argv[5]):>8.1f} | {s['status']:<10} | {('%.3f%%' % (100 * gap)) if gap is not None else '-':>8} | {int(sys.argv[6]) // 1024:>6} |")
+PY
+  else
+    printf '| %7s | %-4s | %-7s | %8s | %-10s | %8s | %6s |\n' "$n" "$([ "$integer" = true ] && echo MILP || echo LP)" "$solver" "-" "failed" "-" "-"
+    sed 's/^/    /' "$work/err" | tail -2
+  fi
+}
+
+echo "| SKUs    | mode | solver  | wall s   | status     | gap <=   | RSS MB |"
+echo "|---------|------|---------|----------|------------|----------|--------|"
+run "$milp_skus" true highs 60
+run "$milp_skus" true microlp "$microlp_limit"
+run "$lp_skus" false highs 300
+run "$lp_skus" false microlp "$microlp_limit"
