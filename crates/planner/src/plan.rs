@@ -507,66 +507,108 @@ fn round_relaxation(model: &GroupModel, items: &[&Prepared], x: &[f64]) -> Vec<f
             }
         }
     }
-    // Floor every order; keep the simulated stock in `out`.
-    let mut orders: Vec<Vec<f64>> = Vec::with_capacity(items.len());
-    let mut candidates: Vec<(f64, usize, usize, f64)> = Vec::new(); // (fraction, sku, week, cases up)
-    for (j, (p, c)) in items.iter().zip(&model.cols).enumerate() {
-        let mut units = vec![0.0; c.cases.len()];
+    // Start from floored orders, then per SKU try cumulative rounding (order weeks in turn, whole
+    // cases so that the cumulative quantity stays within one case of the relaxation's), which
+    // tracks the relaxation's stock far better than flooring week by week; keep it where every
+    // shared row it changes stays within its limit.
+    let min_cases = |p: &Prepared| (p.moq / p.pack).ceil();
+    let plan_floor = |p: &Prepared, c: &SkuCols| -> Vec<f64> {
+        c.cases
+            .iter()
+            .map(|&n| {
+                let base = (x[n].max(0.0) + 1e-6).floor();
+                if base > 0.0 && base < min_cases(p) { 0.0 } else { base }
+            })
+            .collect()
+    };
+    let plan_cumulative = |p: &Prepared, c: &SkuCols| -> Vec<f64> {
+        let (mut cum_lp, mut cum) = (0.0, 0.0);
+        c.cases
+            .iter()
+            .map(|&n| {
+                cum_lp += x[n].max(0.0);
+                let mut q = ((cum_lp - cum) + 0.5 - 1e-9).floor().max(0.0);
+                if q > 0.0 && q < min_cases(p) {
+                    q = if cum_lp - cum >= 0.5 * min_cases(p) { min_cases(p) } else { 0.0 };
+                }
+                cum += q;
+                q
+            })
+            .collect()
+    };
+    // Column values of one SKU for a case plan: (column, value) pairs of cases, switches and stock.
+    let columns_of = |p: &Prepared, c: &SkuCols, cases: &[f64]| -> Vec<(usize, f64)> {
+        let units: Vec<f64> = cases.iter().map(|k| k * p.pack).collect();
+        let mut v: Vec<(usize, f64)> = Vec::with_capacity(3 * cases.len() + p.d.len());
         for (s, &n) in c.cases.iter().enumerate() {
-            let v = x[n].max(0.0);
-            let mut base = (v + 1e-6).floor();
-            let min_cases = (p.moq / p.pack).ceil();
-            if base > 0.0 && base < min_cases {
-                base = 0.0;
-            }
-            if v - base > 1e-6 {
-                let target = if base == 0.0 && p.moq > 0.0 { min_cases.max(1.0) } else { base + 1.0 };
-                candidates.push((v - base, j, s, target - base));
-            }
-            out[n] = base;
-            units[s] = base * p.pack;
+            v.push((n, cases[s]));
             if let Some(u) = c.used[s] {
-                out[u] = if base > 0.0 { 1.0 } else { 0.0 };
+                v.push((u, if cases[s] > 0.0 { 1.0 } else { 0.0 }));
             }
         }
-        for (t, v) in simulate(p, &units).into_iter().enumerate() {
-            out[c.inv[t]] = v;
+        v.extend(simulate(p, &units).into_iter().enumerate().map(|(t, inv)| (c.inv[t], inv)));
+        v
+    };
+    let mut orders: Vec<Vec<f64>> = Vec::with_capacity(items.len()); // cases by order week
+    for (p, c) in items.iter().zip(&model.cols) {
+        let cases = plan_floor(p, c);
+        for (i, v) in columns_of(p, c, &cases) {
+            out[i] = v;
         }
-        orders.push(units);
+        orders.push(cases);
     }
     let mut usage: Vec<f64> = model
         .shared
         .iter()
         .map(|sr| lp.rows[sr.row].coefs.iter().filter(|(i, _)| *i != sr.slack).map(|(i, a)| a * out[*i]).sum())
         .collect();
+    // Try a replacement plan for one SKU; apply it if it fits.
+    let try_plan = |j: usize, cases: Vec<f64>, out: &mut Vec<f64>, usage: &mut Vec<f64>, orders: &mut Vec<Vec<f64>>| {
+        let (p, c) = (items[j], &model.cols[j]);
+        let cols = columns_of(p, c, &cases);
+        let mut deltas: Vec<(usize, f64)> = Vec::new();
+        for (i, v) in &cols {
+            let dv = v - out[*i];
+            if dv != 0.0 {
+                deltas.extend(rows_of.get(i).into_iter().flatten().map(|(k, a)| (*k, a * dv)));
+            }
+        }
+        let mut trial = usage.clone();
+        for (k, d) in &deltas {
+            trial[*k] += d;
+        }
+        let fits = deltas.iter().all(|(k, d)| *d <= 0.0 || trial[*k] <= model.shared[*k].limit + 1e-9);
+        if fits {
+            *usage = trial;
+            for (i, v) in cols {
+                out[i] = v;
+            }
+            orders[j] = cases;
+        }
+        fits
+    };
+    for (j, (p, c)) in items.iter().zip(&model.cols).enumerate() {
+        let cum = plan_cumulative(p, c);
+        if cum != orders[j] {
+            try_plan(j, cum, &mut out, &mut usage, &mut orders);
+        }
+    }
+    // Then round up single order weeks, largest shortfall against the relaxation first.
+    let mut candidates: Vec<(f64, usize, usize, f64)> = Vec::new(); // (fraction, sku, week, cases up)
+    for (j, (p, c)) in items.iter().zip(&model.cols).enumerate() {
+        for (s, &n) in c.cases.iter().enumerate() {
+            let short = x[n].max(0.0) - orders[j][s];
+            if short > 1e-6 {
+                let up = if orders[j][s] == 0.0 { min_cases(p).max(1.0) } else { 1.0 };
+                candidates.push((short, j, s, up));
+            }
+        }
+    }
     candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
     for (_, j, s, up) in candidates {
-        let (p, c) = (items[j], &model.cols[j]);
-        let mut trial = orders[j].clone();
-        trial[s] += up * p.pack;
-        let inv = simulate(p, &trial);
-        let mut deltas: Vec<(usize, f64)> =
-            rows_of.get(&c.cases[s]).into_iter().flatten().map(|(k, a)| (*k, a * up)).collect();
-        for t in 0..p.d.len() {
-            let dv = inv[t] - out[c.inv[t]];
-            if dv != 0.0 {
-                deltas.extend(rows_of.get(&c.inv[t]).into_iter().flatten().map(|(k, a)| (*k, a * dv)));
-            }
-        }
-        let fits = deltas.iter().all(|(k, d)| *d <= 0.0 || usage[*k] + d <= model.shared[*k].limit + 1e-9);
-        if fits {
-            for (k, d) in deltas {
-                usage[k] += d;
-            }
-            out[c.cases[s]] += up;
-            if let Some(u) = c.used[s] {
-                out[u] = 1.0;
-            }
-            for (t, v) in inv.into_iter().enumerate() {
-                out[c.inv[t]] = v;
-            }
-            orders[j] = trial;
-        }
+        let mut cases = orders[j].clone();
+        cases[s] += up;
+        try_plan(j, cases, &mut out, &mut usage, &mut orders);
     }
     out
 }
@@ -620,7 +662,24 @@ fn solve_group(members: Vec<usize>, prepared: &[Prepared], cfg: &PlanConfig, vio
     } else {
         // Joint models: round the relaxation within the shared limits for a feasible plan; run
         // branch and bound from it only when its gap is above the target.
-        let ints = round_relaxation(&model, &items, &relaxed.x);
+        // The big-M relaxation all but ignores MOQs (it orders a fraction of one with a fractional
+        // switch), so first decide them: on where the relaxation orders at least half the MOQ;
+        // re-solve with the switches fixed; then round the cases.
+        let staged = if binaries {
+            let mut x = relaxed.x.clone();
+            for (p, c) in items.iter().zip(&model.cols) {
+                for (s, u) in c.used.iter().enumerate() {
+                    if let Some(u) = u {
+                        let units = relaxed.x[c.cases[s]] * p.pack;
+                        x[*u] = if units >= 0.5 * p.moq.max(1e-9) && units > 1e-6 { 1.0 } else { 0.0 };
+                    }
+                }
+            }
+            model.lp.fix_binaries(&x).solve(sv.backend, sv.time_limit_seconds, 0.0, false)?.x
+        } else {
+            relaxed.x.clone()
+        };
+        let ints = round_relaxation(&model, &items, &staged);
         let mut start = model.lp.fix_integers(&ints).solve(sv.backend, sv.time_limit_seconds, 0.0, false)?;
         if gap(start.objective) <= sv.mip_gap {
             start.status = "gap_limit";
