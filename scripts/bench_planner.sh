@@ -44,7 +44,7 @@ PY
 
 echo "| SKUs    | mode | solver  | wall s   | status     | gap <=   | RSS MB |"
 echo "|---------|------|---------|----------|------------|----------|--------|"
-run "$milp_skus" true highs 60
+run "$milp_skus" true highs 10
 run "$milp_skus" true microlp "$microlp_limit"
-run "$lp_skus" false highs 300
+run "$lp_skus" false highs 900
 run "$lp_skus" false microlp "$microlp_limit"
