@@ -88,7 +88,7 @@ pub struct ConstraintReport {
     pub limit: f64,
     /// What the plan uses.
     pub used: f64,
-    /// Used up to the limit.
+    /// Used up to the limit (with whole cases: less than the smallest case left).
     pub binding: bool,
     /// By how much the plan exceeds the limit (0 if it does not).
     pub violated_by: f64,
@@ -789,7 +789,15 @@ fn assemble(
                 .map(|(i, a)| a * x[*i])
                 .sum();
             let violated_by = x[sr.slack].max(0.0);
-            let binding = used >= sr.limit - eps * sr.limit.abs().max(1.0);
+            // With whole cases a limit binds once not even the smallest case fits in what is left.
+            let step = row
+                .coefs
+                .iter()
+                .filter(|(i, a)| *i != sr.slack && r.model.lp.cols[*i].integer && *a > 0.0)
+                .map(|(_, a)| *a)
+                .fold(f64::INFINITY, f64::min);
+            let tolerance = if step.is_finite() { step } else { 0.0 }.max(eps * sr.limit.abs().max(1.0));
+            let binding = sr.limit - used < tolerance;
             let shadow = r.duals.as_ref().map(|d| -d[sr.row]);
             costs.constraint_violation += violated_by * r.model.lp.cols[sr.slack].cost;
             if binding || violated_by > eps {
