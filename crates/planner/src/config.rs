@@ -156,7 +156,7 @@ impl SolverKind {
 pub struct SolverConfig {
     /// Which solver.
     pub backend: SolverKind,
-    /// Wall-clock limit per model, seconds.
+    /// Wall-clock limit of branch and bound per model, seconds (LP solves run to completion).
     pub time_limit_seconds: f64,
     /// Relative MIP gap at which to stop, in [0, 1).
     pub mip_gap: f64,

@@ -186,8 +186,11 @@ impl Lp {
             SolutionStatus::GapLimit => "gap_limit",
         };
         let problem = vars.minimise(objective);
-        let start: Option<Vec<(Variable, f64)>> =
-            self.start.as_ref().filter(|_| self.has_integers()).map(|x0| v.iter().copied().zip(x0.iter().copied()).collect());
+        let start: Option<Vec<(Variable, f64)>> = self
+            .start
+            .as_ref()
+            .filter(|_| self.has_integers())
+            .map(|x0| v.iter().copied().zip(x0.iter().copied()).collect());
         match solver {
             SolverKind::Highs => {
                 let mut model = problem

@@ -517,7 +517,11 @@ fn round_relaxation(model: &GroupModel, items: &[&Prepared], x: &[f64]) -> Vec<f
             .iter()
             .map(|&n| {
                 let base = (x[n].max(0.0) + 1e-6).floor();
-                if base > 0.0 && base < min_cases(p) { 0.0 } else { base }
+                if base > 0.0 && base < min_cases(p) {
+                    0.0
+                } else {
+                    base
+                }
             })
             .collect()
     };
@@ -529,7 +533,11 @@ fn round_relaxation(model: &GroupModel, items: &[&Prepared], x: &[f64]) -> Vec<f
                 cum_lp += x[n].max(0.0);
                 let mut q = ((cum_lp - cum) + 0.5 - 1e-9).floor().max(0.0);
                 if q > 0.0 && q < min_cases(p) {
-                    q = if cum_lp - cum >= 0.5 * min_cases(p) { min_cases(p) } else { 0.0 };
+                    q = if cum_lp - cum >= 0.5 * min_cases(p) {
+                        min_cases(p)
+                    } else {
+                        0.0
+                    };
                 }
                 cum += q;
                 q
@@ -546,7 +554,12 @@ fn round_relaxation(model: &GroupModel, items: &[&Prepared], x: &[f64]) -> Vec<f
                 v.push((u, if cases[s] > 0.0 { 1.0 } else { 0.0 }));
             }
         }
-        v.extend(simulate(p, &units).into_iter().enumerate().map(|(t, inv)| (c.inv[t], inv)));
+        v.extend(
+            simulate(p, &units)
+                .into_iter()
+                .enumerate()
+                .map(|(t, inv)| (c.inv[t], inv)),
+        );
         v
     };
     let mut orders: Vec<Vec<f64>> = Vec::with_capacity(items.len()); // cases by order week
@@ -560,24 +573,43 @@ fn round_relaxation(model: &GroupModel, items: &[&Prepared], x: &[f64]) -> Vec<f
     let mut usage: Vec<f64> = model
         .shared
         .iter()
-        .map(|sr| lp.rows[sr.row].coefs.iter().filter(|(i, _)| *i != sr.slack).map(|(i, a)| a * out[*i]).sum())
+        .map(|sr| {
+            lp.rows[sr.row]
+                .coefs
+                .iter()
+                .filter(|(i, _)| *i != sr.slack)
+                .map(|(i, a)| a * out[*i])
+                .sum()
+        })
         .collect();
     // Try a replacement plan for one SKU; apply it if it fits.
-    let try_plan = |j: usize, cases: Vec<f64>, out: &mut Vec<f64>, usage: &mut Vec<f64>, orders: &mut Vec<Vec<f64>>| {
+    let try_plan = |j: usize,
+                    cases: Vec<f64>,
+                    out: &mut Vec<f64>,
+                    usage: &mut Vec<f64>,
+                    orders: &mut Vec<Vec<f64>>| {
         let (p, c) = (items[j], &model.cols[j]);
         let cols = columns_of(p, c, &cases);
         let mut deltas: Vec<(usize, f64)> = Vec::new();
         for (i, v) in &cols {
             let dv = v - out[*i];
             if dv != 0.0 {
-                deltas.extend(rows_of.get(i).into_iter().flatten().map(|(k, a)| (*k, a * dv)));
+                deltas.extend(
+                    rows_of
+                        .get(i)
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, a)| (*k, a * dv)),
+                );
             }
         }
         let mut trial = usage.clone();
         for (k, d) in &deltas {
             trial[*k] += d;
         }
-        let fits = deltas.iter().all(|(k, d)| *d <= 0.0 || trial[*k] <= model.shared[*k].limit + 1e-9);
+        let fits = deltas
+            .iter()
+            .all(|(k, d)| *d <= 0.0 || trial[*k] <= model.shared[*k].limit + 1e-9);
         if fits {
             *usage = trial;
             for (i, v) in cols {
@@ -599,7 +631,11 @@ fn round_relaxation(model: &GroupModel, items: &[&Prepared], x: &[f64]) -> Vec<f
         for (s, &n) in c.cases.iter().enumerate() {
             let short = x[n].max(0.0) - orders[j][s];
             if short > 1e-6 {
-                let up = if orders[j][s] == 0.0 { min_cases(p).max(1.0) } else { 1.0 };
+                let up = if orders[j][s] == 0.0 {
+                    min_cases(p).max(1.0)
+                } else {
+                    1.0
+                };
                 candidates.push((short, j, s, up));
             }
         }
@@ -633,6 +669,11 @@ fn groups(prepared: &[Prepared], cfg: &PlanConfig) -> Vec<Vec<usize>> {
     out
 }
 
+/// LP solves (relaxation, re-solves with integers fixed, duals) run to completion: they are
+/// polynomial, and without the relaxation there is no bound and no start. The configured time
+/// limit is for branch and bound.
+const LP_TIME: f64 = f64::INFINITY;
+
 struct GroupResult {
     members: Vec<usize>,
     model: GroupModel,
@@ -641,52 +682,87 @@ struct GroupResult {
     duals: Option<Vec<f64>>,
 }
 
-fn solve_group(members: Vec<usize>, prepared: &[Prepared], cfg: &PlanConfig, violation_cost: f64) -> Result<GroupResult> {
+fn solve_group(
+    members: Vec<usize>,
+    prepared: &[Prepared],
+    cfg: &PlanConfig,
+    violation_cost: f64,
+) -> Result<GroupResult> {
     let items: Vec<&Prepared> = members.iter().map(|&i| &prepared[i]).collect();
     let mut model = build_group(&items, cfg, violation_cost);
     let sv = &cfg.solver;
     let want_duals = !model.shared.is_empty() && sv.backend == SolverKind::Highs;
     if !model.lp.has_integers() {
-        let sol = model.lp.solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, want_duals)?;
+        let sol = model
+            .lp
+            .solve(sv.backend, LP_TIME, sv.mip_gap, want_duals)?;
         let duals = sol.duals.clone();
-        return Ok(GroupResult { members, bound: Some(sol.objective), model, sol, duals });
+        return Ok(GroupResult {
+            members,
+            bound: Some(sol.objective),
+            model,
+            sol,
+            duals,
+        });
     }
     // The LP relaxation bounds the MILP from below; its duals are the shadow prices when there is
     // no on/off decision.
     let binaries = model.lp.has_binaries();
-    let relaxed = model.lp.relaxed().solve(sv.backend, sv.time_limit_seconds, 0.0, want_duals && !binaries)?;
+    let relaxed = model
+        .lp
+        .relaxed()
+        .solve(sv.backend, LP_TIME, 0.0, want_duals && !binaries)?;
     let bound = relaxed.objective;
     let gap = |obj: f64| (obj - bound) / obj.abs().max(1e-9);
     let sol = if model.shared.is_empty() && items.len() == 1 {
-        model.lp.solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, false)?
+        model
+            .lp
+            .solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, false)?
     } else {
         // Joint models: round the relaxation within the shared limits for a feasible plan; run
         // branch and bound from it only when its gap is above the target.
         // The big-M relaxation all but ignores MOQs (it orders a fraction of one with a fractional
-        // switch), so first decide them: on where the relaxation orders at least half the MOQ;
-        // re-solve with the switches fixed; then round the cases.
+        // switch), so first decide the switches from the relaxation's cumulative orders, re-solve
+        // with them fixed, then round the cases.
         let staged = if binaries {
             let mut x = relaxed.x.clone();
             for (p, c) in items.iter().zip(&model.cols) {
+                // Accumulate the relaxation's orders; switch an order on once the need reaches
+                // half a minimum order, and carry what that order buys ahead as a surplus.
+                let mut need = 0.0;
                 for (s, u) in c.used.iter().enumerate() {
                     if let Some(u) = u {
-                        let units = relaxed.x[c.cases[s]] * p.pack;
-                        x[*u] = if units >= 0.5 * p.moq.max(1e-9) && units > 1e-6 { 1.0 } else { 0.0 };
+                        need += relaxed.x[c.cases[s]].max(0.0) * p.pack;
+                        let on = need > 1e-6 && need >= 0.5 * p.moq;
+                        x[*u] = if on { 1.0 } else { 0.0 };
+                        if on {
+                            need -= need.max(p.moq);
+                        }
                     }
                 }
             }
-            model.lp.fix_binaries(&x).solve(sv.backend, sv.time_limit_seconds, 0.0, false)?.x
+            model
+                .lp
+                .fix_binaries(&x)
+                .solve(sv.backend, LP_TIME, 0.0, false)?
+                .x
         } else {
             relaxed.x.clone()
         };
         let ints = round_relaxation(&model, &items, &staged);
-        let mut start = model.lp.fix_integers(&ints).solve(sv.backend, sv.time_limit_seconds, 0.0, false)?;
+        let mut start = model
+            .lp
+            .fix_integers(&ints)
+            .solve(sv.backend, LP_TIME, 0.0, false)?;
         if gap(start.objective) <= sv.mip_gap {
             start.status = "gap_limit";
             start
         } else {
             model.lp.start = Some(start.x.clone());
-            match model.lp.solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, false) {
+            match model
+                .lp
+                .solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, false)
+            {
                 Ok(s) if s.objective <= start.objective => s,
                 _ => {
                     start.status = "time_limit";
@@ -696,11 +772,21 @@ fn solve_group(members: Vec<usize>, prepared: &[Prepared], cfg: &PlanConfig, vio
         }
     };
     let duals = if want_duals && binaries {
-        model.lp.fix_binaries(&sol.x).solve(SolverKind::Highs, sv.time_limit_seconds, 0.0, true)?.duals
+        model
+            .lp
+            .fix_binaries(&sol.x)
+            .solve(SolverKind::Highs, LP_TIME, 0.0, true)?
+            .duals
     } else {
         relaxed.duals
     };
-    Ok(GroupResult { members, model, sol, bound: Some(bound), duals })
+    Ok(GroupResult {
+        members,
+        model,
+        sol,
+        bound: Some(bound),
+        duals,
+    })
 }
 
 /// Plan orders for every SKU of `inputs`.
@@ -796,7 +882,8 @@ fn assemble(
                 .filter(|(i, a)| *i != sr.slack && r.model.lp.cols[*i].integer && *a > 0.0)
                 .map(|(_, a)| *a)
                 .fold(f64::INFINITY, f64::min);
-            let tolerance = if step.is_finite() { step } else { 0.0 }.max(eps * sr.limit.abs().max(1.0));
+            let tolerance =
+                if step.is_finite() { step } else { 0.0 }.max(eps * sr.limit.abs().max(1.0));
             let binding = sr.limit - used < tolerance;
             let shadow = r.duals.as_ref().map(|d| -d[sr.row]);
             costs.constraint_violation += violated_by * r.model.lp.cols[sr.slack].cost;
