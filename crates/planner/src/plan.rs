@@ -672,7 +672,7 @@ fn groups(prepared: &[Prepared], cfg: &PlanConfig) -> Vec<Vec<usize>> {
 /// LP solves (relaxation, re-solves with integers fixed, duals) run to completion: they are
 /// polynomial, and without the relaxation there is no bound and no start. The configured time
 /// limit is for branch and bound.
-const LP_TIME: f64 = f64::INFINITY;
+const LP_TIME: f64 = 1e7;
 
 struct GroupResult {
     members: Vec<usize>,
