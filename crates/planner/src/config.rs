@@ -79,7 +79,9 @@ pub struct SkuDefaults {
     /// Shortage cost per unit of lost demand as a multiple of the unit price (lost revenue);
     /// without a unit price, of the unit cost.
     pub shortage_cost_factor: f64,
-    /// Cost per unit-week of stock below the safety stock, as a fraction of the shortage cost.
+    /// Cost per unit-week of stock below the safety stock, as a fraction of the lost margin
+    /// (shortage cost − unit cost) per planned week, in [0, 1]: at most 1 so that the plan never
+    /// refuses demand to keep safety stock.
     pub safety_shortfall_factor: f64,
     /// Fixed cost per order line, currency (> 0 turns every order into an on/off decision).
     pub order_cost: f64,
@@ -98,7 +100,7 @@ impl Default for SkuDefaults {
         SkuDefaults {
             holding_rate_per_week: 0.005,
             shortage_cost_factor: 1.0,
-            safety_shortfall_factor: 0.1,
+            safety_shortfall_factor: 0.5,
             order_cost: 0.0,
             lead_time_weeks: 2,
             case_pack: 1,
@@ -229,6 +231,12 @@ impl PlanConfig {
             if !(v >= 0.0 && v.is_finite()) {
                 return fail(format!("{key} must be a non-negative number, got {v}"));
             }
+        }
+        if d.safety_shortfall_factor > 1.0 {
+            return fail(format!(
+                "defaults.safety_shortfall_factor must be at most 1 (above, the plan would refuse demand to hold safety stock), got {}",
+                d.safety_shortfall_factor
+            ));
         }
         if d.case_pack == 0 {
             return fail("defaults.case_pack must be >= 1".into());

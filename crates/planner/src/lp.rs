@@ -81,21 +81,6 @@ impl Lp {
         self.cols.iter().any(|c| c.integer)
     }
 
-    /// The problem with every integer column fixed at `x` (rounded) and the rest continuous.
-    pub(crate) fn fix_integers(&self, x: &[f64]) -> Lp {
-        let mut lp = self.clone();
-        for (c, v) in lp.cols.iter_mut().zip(x) {
-            if c.integer {
-                let r = v.round();
-                c.lo = r;
-                c.hi = r;
-                c.integer = false;
-            }
-        }
-        lp.start = None;
-        lp
-    }
-
     /// An on/off column.
     pub(crate) fn binary_col(&mut self, cost: f64, integer: bool) -> usize {
         let i = self.col(0.0, 1.0, cost, integer);

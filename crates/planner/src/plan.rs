@@ -327,7 +327,11 @@ fn prepare(s: &SkuInput, levels: &[f64], cfg: &PlanConfig) -> Result<Prepared> {
         cost,
         holding,
         shortage,
-        safety_cost: cfg.defaults.safety_shortfall_factor * shortage,
+        // Per unit-week below the floor: a share of the lost margin spread over the horizon, so
+        // that over all weeks it stays below the margin (the plan never refuses demand to keep
+        // safety stock) while above the holding cost (it does keep safety stock).
+        safety_cost: cfg.defaults.safety_shortfall_factor * (shortage - cost).max(0.0)
+            / t_len as f64,
         safety_stock,
         floor,
         max_stock: p.max_stock,
@@ -489,6 +493,42 @@ fn simulate(p: &Prepared, orders: &[f64]) -> Vec<f64> {
         inv.push(prev);
     }
     inv
+}
+
+/// Every column of a plan whose integer columns are set in `x`: stock and lost demand by
+/// simulation, shortfalls below the floor, excess over max stock, and the slack of each shared row.
+/// This is the LP optimum with the integers fixed (lost demand costs p − c > 0, so none is
+/// declared while stock is on hand), without solving it.
+fn complete(model: &GroupModel, items: &[&Prepared], mut x: Vec<f64>) -> Vec<f64> {
+    for (p, c) in items.iter().zip(&model.cols) {
+        let units: Vec<f64> = c.cases.iter().map(|&n| x[n] * p.pack).collect();
+        let mut prev = p.on_hand;
+        for t in 0..p.d.len() {
+            let arriving = p.arrivals[t] + if t >= p.lead { units[t - p.lead] } else { 0.0 };
+            let unmet = (p.d[t] - prev - arriving).max(0.0);
+            let inv = prev + arriving - p.d[t] + unmet;
+            x[c.inv[t]] = inv;
+            x[c.unmet[t]] = unmet;
+            if let Some(b) = c.below[t] {
+                x[b] = (p.floor - inv).clamp(0.0, p.floor);
+            }
+            if let (Some(o), Some(max)) = (c.over[t], p.max_stock) {
+                x[o] = (inv - max).max(0.0);
+            }
+            prev = inv;
+        }
+    }
+    for sr in &model.shared {
+        let row = &model.lp.rows[sr.row];
+        let used: f64 = row
+            .coefs
+            .iter()
+            .filter(|(i, _)| *i != sr.slack)
+            .map(|(i, a)| a * x[*i])
+            .sum();
+        x[sr.slack] = (used - sr.limit).max(0.0);
+    }
+    x
 }
 
 /// Round an LP relaxation to whole cases within the shared limits: every case count is floored
@@ -714,6 +754,7 @@ fn solve_group(
         .solve(sv.backend, LP_TIME, 0.0, want_duals && !binaries)?;
     let bound = relaxed.objective;
     let gap = |obj: f64| (obj - bound) / obj.abs().max(1e-9);
+    let mut staged_duals = None;
     let sol = if model.shared.is_empty() && items.len() == 1 {
         model
             .lp
@@ -741,19 +782,22 @@ fn solve_group(
                     }
                 }
             }
-            model
+            let staged = model
                 .lp
                 .fix_binaries(&x)
-                .solve(sv.backend, LP_TIME, 0.0, false)?
-                .x
+                .solve(sv.backend, LP_TIME, 0.0, want_duals)?;
+            staged_duals = staged.duals;
+            staged.x
         } else {
             relaxed.x.clone()
         };
-        let ints = round_relaxation(&model, &items, &staged);
-        let mut start = model
-            .lp
-            .fix_integers(&ints)
-            .solve(sv.backend, LP_TIME, 0.0, false)?;
+        let x = complete(&model, &items, round_relaxation(&model, &items, &staged));
+        let mut start = LpSolution {
+            objective: model.lp.objective_of(&x),
+            x,
+            duals: None,
+            status: "optimal",
+        };
         if gap(start.objective) <= sv.mip_gap {
             start.status = "gap_limit";
             start
@@ -771,14 +815,18 @@ fn solve_group(
             }
         }
     };
-    let duals = if want_duals && binaries {
-        model
-            .lp
-            .fix_binaries(&sol.x)
-            .solve(SolverKind::Highs, LP_TIME, 0.0, true)?
-            .duals
-    } else {
-        relaxed.duals
+    // Shadow prices: the relaxation's duals, or with MOQ switches those of an LP with the switches
+    // fixed (the joint model's staged LP; a single SKU's plan re-solved).
+    let duals = match (want_duals && binaries, staged_duals) {
+        (false, _) => relaxed.duals,
+        (true, Some(d)) => Some(d),
+        (true, None) => {
+            model
+                .lp
+                .fix_binaries(&sol.x)
+                .solve(SolverKind::Highs, LP_TIME, 0.0, true)?
+                .duals
+        }
     };
     Ok(GroupResult {
         members,
