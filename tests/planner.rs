@@ -154,6 +154,40 @@ fn case_packs_and_moq_round_up() {
 }
 
 #[test]
+fn per_sku_service_level_and_costs_override_the_config() {
+    // One week, demand N(100, 10): a 97.5 % service level for this SKU -> 100 + 1.96 * 10 = 119.6 -> 120.
+    let mut pr = params(2.0, 11.0, 0);
+    pr.service_level = Some(0.975);
+    let p = plan(
+        &inputs(vec![sku("A", 100.0, 10.0, 1, 0.0, pr.clone())]),
+        &cfg(1),
+        &no_progress,
+    )
+    .unwrap();
+    assert_eq!(p.orders[0].quantity, 120.0);
+    // A shortage cost below the unit cost: not worth buying.
+    pr.shortage_cost = Some(1.0);
+    let p = plan(
+        &inputs(vec![sku("A", 100.0, 10.0, 1, 0.0, pr.clone())]),
+        &cfg(1),
+        &no_progress,
+    )
+    .unwrap();
+    assert!(p.orders.is_empty());
+    pr.service_level = Some(1.5);
+    assert!(
+        plan(
+            &inputs(vec![sku("A", 100.0, 10.0, 1, 0.0, pr)]),
+            &cfg(1),
+            &no_progress
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("service_level")
+    );
+}
+
+#[test]
 fn zero_demand_orders_nothing() {
     let p = plan(
         &inputs(vec![sku("A", 0.0, 0.0, 4, 0.0, params(1.0, 2.0, 1))]),

@@ -26,6 +26,12 @@ pub struct SkuParams {
     pub min_stock: Option<f64>,
     /// Highest stock to hold at the end of each week.
     pub max_stock: Option<f64>,
+    /// Holding cost per unit-week as a fraction of unit cost (default from the config).
+    pub holding_rate: Option<f64>,
+    /// Cost of one unit of lost demand, currency (default: factor × unit price from the config).
+    pub shortage_cost: Option<f64>,
+    /// Cycle service level for this SKU's safety stock, in (0, 1) (default from the config).
+    pub service_level: Option<f64>,
 }
 
 impl SkuParams {
@@ -41,6 +47,9 @@ impl SkuParams {
             unit_volume: cfg.defaults.unit_volume,
             min_stock: None,
             max_stock: None,
+            holding_rate: None,
+            shortage_cost: None,
+            service_level: None,
         }
     }
 
@@ -71,6 +80,21 @@ impl SkuParams {
                 "unit_volume must be a non-negative number, got {}",
                 self.unit_volume
             ));
+        }
+        for (name, v) in [
+            ("holding_rate_per_week", self.holding_rate),
+            ("shortage_cost", self.shortage_cost),
+        ] {
+            if let Some(v) = v
+                && !(v >= 0.0 && v.is_finite())
+            {
+                return bad(format!("{name} must be a non-negative number, got {v}"));
+            }
+        }
+        if let Some(a) = self.service_level
+            && !(a > 0.0 && a < 1.0)
+        {
+            return bad(format!("service_level must be inside (0, 1), got {a}"));
         }
         if let (Some(lo), Some(hi)) = (self.min_stock, self.max_stock)
             && lo > hi

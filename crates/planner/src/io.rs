@@ -24,7 +24,8 @@ pub struct PlanFiles {
     /// Open purchase orders: `unique_id, arrival_ds, quantity` (optional).
     pub open_orders: Option<PathBuf>,
     /// SKU parameters: `unique_id, unit_cost` and optionally `unit_price, lead_time_weeks,
-    /// case_pack, moq, supplier, unit_volume, min_stock, max_stock`.
+    /// case_pack, moq, supplier, unit_volume, min_stock, max_stock, holding_rate_per_week,
+    /// shortage_cost, service_level` (empty cells take the config's defaults).
     pub sku_params: PathBuf,
 }
 
@@ -270,6 +271,11 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
         num("min_stock")?,
         num("max_stock")?,
     );
+    let (hold, short, service) = (
+        num("holding_rate_per_week")?,
+        num("shortage_cost")?,
+        num("service_level")?,
+    );
     let supplier = if has("supplier") {
         strings(ppath, &df, "supplier")?
     } else {
@@ -307,6 +313,9 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
         }
         p.min_stock = min_s[row];
         p.max_stock = max_s[row];
+        p.holding_rate = hold[row];
+        p.shortage_cost = short[row];
+        p.service_level = service[row];
         if let Some(s) = &supplier[row] {
             p.supplier = s.clone();
         }

@@ -286,8 +286,10 @@ fn prepare(s: &SkuInput, levels: &[f64], cfg: &PlanConfig) -> Result<Prepared> {
         var.push(sigma * sigma);
     }
     let cost = p.unit_cost;
-    let holding = cfg.defaults.holding_rate_per_week * cost;
-    let shortage = cfg.defaults.shortage_cost_factor * p.unit_price.unwrap_or(cost);
+    let holding = p.holding_rate.unwrap_or(cfg.defaults.holding_rate_per_week) * cost;
+    let shortage = p
+        .shortage_cost
+        .unwrap_or(cfg.defaults.shortage_cost_factor * p.unit_price.unwrap_or(cost));
     let alpha = if cfg.service.critical_ratio {
         let under = (shortage - cost).max(0.0);
         if under + holding > 0.0 {
@@ -296,7 +298,7 @@ fn prepare(s: &SkuInput, levels: &[f64], cfg: &PlanConfig) -> Result<Prepared> {
             0.5
         }
     } else {
-        cfg.service.level
+        p.service_level.unwrap_or(cfg.service.level)
     };
     let protection = p.lead_time_weeks + cfg.horizon.review_period_weeks;
     let mean_var = var.iter().sum::<f64>() / var.len().max(1) as f64;
