@@ -363,6 +363,18 @@ struct SharedRow {
     slack: usize,
 }
 
+impl SharedRow {
+    /// What the plan `x` uses of the limit (the row without its slack).
+    fn used(&self, lp: &Lp, x: &[f64]) -> f64 {
+        lp.rows[self.row]
+            .coefs
+            .iter()
+            .filter(|(i, _)| *i != self.slack)
+            .map(|(i, a)| a * x[*i])
+            .sum()
+    }
+}
+
 struct GroupModel {
     lp: Lp,
     cols: Vec<SkuCols>,
@@ -486,15 +498,17 @@ fn build_group(items: &[&Prepared], cfg: &PlanConfig, violation_cost: f64) -> Gr
 
 /// End-of-week stock under lost sales for orders (units by order week): what the LP's continuous
 /// columns take once the orders are fixed (more lost demand than necessary costs p − c > 0).
-fn simulate(p: &Prepared, orders: &[f64]) -> Vec<f64> {
-    let mut inv = Vec::with_capacity(p.d.len());
+/// Returns (stock, lost demand) per week.
+fn simulate(p: &Prepared, orders: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let (mut inv, mut unmet) = (Vec::with_capacity(p.d.len()), Vec::with_capacity(p.d.len()));
     let mut prev = p.on_hand;
     for t in 0..p.d.len() {
         let arriving = p.arrivals[t] + if t >= p.lead { orders[t - p.lead] } else { 0.0 };
+        unmet.push((p.d[t] - prev - arriving).max(0.0));
         prev = (prev + arriving - p.d[t]).max(0.0);
         inv.push(prev);
     }
-    inv
+    (inv, unmet)
 }
 
 /// Every column of a plan whose integer columns are set in `x`: stock and lost demand by
@@ -504,31 +518,20 @@ fn simulate(p: &Prepared, orders: &[f64]) -> Vec<f64> {
 fn complete(model: &GroupModel, items: &[&Prepared], mut x: Vec<f64>) -> Vec<f64> {
     for (p, c) in items.iter().zip(&model.cols) {
         let units: Vec<f64> = c.cases.iter().map(|&n| x[n] * p.pack).collect();
-        let mut prev = p.on_hand;
+        let (inv, unmet) = simulate(p, &units);
         for t in 0..p.d.len() {
-            let arriving = p.arrivals[t] + if t >= p.lead { units[t - p.lead] } else { 0.0 };
-            let unmet = (p.d[t] - prev - arriving).max(0.0);
-            let inv = prev + arriving - p.d[t] + unmet;
-            x[c.inv[t]] = inv;
-            x[c.unmet[t]] = unmet;
+            x[c.inv[t]] = inv[t];
+            x[c.unmet[t]] = unmet[t];
             if let Some(b) = c.below[t] {
-                x[b] = (p.floor - inv).clamp(0.0, p.floor);
+                x[b] = (p.floor - inv[t]).clamp(0.0, p.floor);
             }
             if let (Some(o), Some(max)) = (c.over[t], p.max_stock) {
-                x[o] = (inv - max).max(0.0);
+                x[o] = (inv[t] - max).max(0.0);
             }
-            prev = inv;
         }
     }
     for sr in &model.shared {
-        let row = &model.lp.rows[sr.row];
-        let used: f64 = row
-            .coefs
-            .iter()
-            .filter(|(i, _)| *i != sr.slack)
-            .map(|(i, a)| a * x[*i])
-            .sum();
-        x[sr.slack] = (used - sr.limit).max(0.0);
+        x[sr.slack] = (sr.used(&model.lp, &x) - sr.limit).max(0.0);
     }
     x
 }
@@ -598,6 +601,7 @@ fn round_relaxation(model: &GroupModel, items: &[&Prepared], x: &[f64]) -> Vec<f
         }
         v.extend(
             simulate(p, &units)
+                .0
                 .into_iter()
                 .enumerate()
                 .map(|(t, inv)| (c.inv[t], inv)),
@@ -612,18 +616,7 @@ fn round_relaxation(model: &GroupModel, items: &[&Prepared], x: &[f64]) -> Vec<f
         }
         orders.push(cases);
     }
-    let mut usage: Vec<f64> = model
-        .shared
-        .iter()
-        .map(|sr| {
-            lp.rows[sr.row]
-                .coefs
-                .iter()
-                .filter(|(i, _)| *i != sr.slack)
-                .map(|(i, a)| a * out[*i])
-                .sum()
-        })
-        .collect();
+    let mut usage: Vec<f64> = model.shared.iter().map(|sr| sr.used(lp, &out)).collect();
     // Try a replacement plan for one SKU; apply it if it fits.
     let try_plan = |j: usize,
                     cases: Vec<f64>,
@@ -918,12 +911,7 @@ fn assemble(
         let mut tight_weeks = vec![false; t_len];
         for sr in &r.model.shared {
             let row = &r.model.lp.rows[sr.row];
-            let used: f64 = row
-                .coefs
-                .iter()
-                .filter(|(i, _)| *i != sr.slack)
-                .map(|(i, a)| a * x[*i])
-                .sum();
+            let used = sr.used(&r.model.lp, x);
             let violated_by = x[sr.slack].max(0.0);
             // With whole cases a limit binds once not even the smallest case fits in what is left.
             let step = row
