@@ -1,6 +1,6 @@
 //! `restock plan` and `restock demo`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
@@ -10,6 +10,9 @@ use restock_planner::{Plan, PlanConfig};
 
 use crate::commands::{IngestArgs, SynthArgs, check_output};
 use crate::progress::Progress;
+
+/// The demo's plan config, `configs/plan/default.toml`, built into the binary.
+const DEFAULT_PLAN: &str = include_str!("../../../configs/plan/default.toml");
 
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
@@ -40,11 +43,17 @@ pub(crate) struct PlanArgs {
     /// Replace existing outputs.
     #[arg(long)]
     force: bool,
+    /// Without --config: use configs/plan/default.toml as built into the binary.
+    #[arg(long, conflicts_with = "config")]
+    builtin_config: bool,
 }
 
 pub(crate) fn plan(a: PlanArgs, progress: &mut Progress) -> Result<Plan> {
     let mut cfg = match &a.config {
         Some(p) => PlanConfig::load(p)?,
+        None if a.builtin_config => {
+            PlanConfig::parse(DEFAULT_PLAN, Path::new("configs/plan/default.toml"))?
+        }
         None => PlanConfig::default(),
     };
     if let Some(s) = &a.solver {
@@ -200,7 +209,8 @@ pub(crate) fn demo(a: DemoArgs, progress: &mut Progress) -> Result<()> {
     // Until the LSTM lands (issue 3), the demo plans from the true quantiles of the synthetic
     // process ("oracle" in the model column), so the planner runs on honest forecasts.
     let plan_args = PlanArgs {
-        config: Some(PathBuf::from("configs/plan/default.toml")).filter(|p| p.exists()),
+        config: None,
+        builtin_config: true,
         forecasts: data.join("oracle_forecast.parquet"),
         inventory: data.join("inventory.csv"),
         open_orders: Some(data.join("open_orders.csv")),

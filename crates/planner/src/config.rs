@@ -184,11 +184,16 @@ impl PlanConfig {
             path: path.into(),
             message: format!("cannot read: {e}"),
         })?;
-        let cfg: PlanConfig = toml::from_str(&text).map_err(|e| Error::Config {
-            path: path.into(),
+        Self::parse(&text, path)
+    }
+
+    /// Parse and check TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self> {
+        let cfg: PlanConfig = toml::from_str(text).map_err(|e| Error::Config {
+            path: origin.into(),
             message: e.to_string(),
         })?;
-        cfg.check(path)?;
+        cfg.check(origin)?;
         Ok(cfg)
     }
 

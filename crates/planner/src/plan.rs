@@ -922,8 +922,10 @@ fn assemble(
                 .fold(f64::INFINITY, f64::min);
             let tolerance =
                 if step.is_finite() { step } else { 0.0 }.max(eps * sr.limit.abs().max(1.0));
-            let binding = sr.limit - used < tolerance;
             let shadow = r.duals.as_ref().map(|d| -d[sr.row]);
+            // ... or once the relaxation prices it and the plan leaves next to nothing of it.
+            let priced = shadow.is_some_and(|p| p > 1e-9) && used >= 0.999 * sr.limit;
+            let binding = sr.limit - used < tolerance || priced;
             costs.constraint_violation += violated_by * r.model.lp.cols[sr.slack].cost;
             if binding || violated_by > eps {
                 tight_weeks[sr.week] = true;
@@ -977,7 +979,9 @@ fn assemble(
                 let a = s + p.lead;
                 let without = inv[a] - qty; // stock at the end of the arrival week without this order
                 let need = (p.floor - without).max(0.0) + unmet[a];
-                let short_after = (a..t_len).any(|t| unmet[t] > eps || below[t] > eps);
+                // Short (or below the floor) in the week this order arrives, while a limit binds
+                // in the week it is placed: the order was held back by that limit.
+                let short_after = unmet[a] > eps || below[a] > eps;
                 let reason = if short_after && tight_weeks[s] {
                     OrderReason::CappedByConstraint
                 } else if p.moq > 0.0 && (qty - p.moq).abs() < eps && qty - need >= 1.0 {
