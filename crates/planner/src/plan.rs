@@ -536,12 +536,33 @@ fn complete(model: &GroupModel, items: &[&Prepared], mut x: Vec<f64>) -> Vec<f64
     x
 }
 
+/// The controllable cost of one SKU for whole-case orders (cases by order week): holding, lost
+/// margin, shortfall below the floor and fixed order costs, stock simulated under lost sales.
+fn sku_cost(p: &Prepared, cases: &[f64], order_cost: f64) -> f64 {
+    let units: Vec<f64> = cases.iter().map(|k| k * p.pack).collect();
+    let (inv, unmet) = simulate(p, &units);
+    let mut cost = order_cost * cases.iter().filter(|k| **k > 0.0).count() as f64;
+    for t in 0..p.d.len() {
+        cost += p.holding * inv[t] + (p.shortage - p.cost) * unmet[t];
+        if t >= p.lead && p.floor > 0.0 {
+            cost += p.safety_cost * (p.floor - inv[t]).clamp(0.0, p.floor);
+        }
+    }
+    cost
+}
+
 /// Round an LP relaxation to whole cases within the shared limits: every case count is floored
 /// (which only lowers spend, units and stock), MOQs below their minimum drop to 0, then the
 /// largest fractional parts are rounded up while every shared row they touch stays within its
 /// limit, the stock volume simulated exactly. Returns a column vector whose integer columns are
 /// set; the continuous ones follow from an LP with these fixed.
-fn round_relaxation(model: &GroupModel, items: &[&Prepared], x: &[f64]) -> Vec<f64> {
+fn round_relaxation(
+    model: &GroupModel,
+    items: &[&Prepared],
+    x: &[f64],
+    prices: Option<&[f64]>,
+    order_cost: f64,
+) -> Vec<f64> {
     let lp = &model.lp;
     let mut out = x.to_vec();
     let mut rows_of: std::collections::HashMap<usize, Vec<(usize, f64)>> = Default::default();
@@ -654,6 +675,80 @@ fn round_relaxation(model: &GroupModel, items: &[&Prepared], x: &[f64]) -> Vec<f
         }
         fits
     };
+    if let Some(prices) = prices {
+        // Price-aware: a change is worth its saving in the SKU's own cost minus what it uses of
+        // the shared limits at their shadow prices; best first, while it fits.
+        let priced = |j: usize, cases: &[f64], out: &[f64], cost_now: f64| -> f64 {
+            let (p, c) = (items[j], &model.cols[j]);
+            let mut used = 0.0;
+            for (i, v) in columns_of(p, c, cases) {
+                let dv = v - out[i];
+                if dv != 0.0 {
+                    used += rows_of
+                        .get(&i)
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, a)| prices[*k] * a * dv)
+                        .sum::<f64>();
+                }
+            }
+            cost_now - sku_cost(p, cases, order_cost) - used
+        };
+        let mut cost: Vec<f64> = items
+            .iter()
+            .zip(&orders)
+            .map(|(p, o)| sku_cost(p, o, order_cost))
+            .collect();
+        loop {
+            let mut moves: Vec<(f64, usize, Vec<f64>)> = Vec::new();
+            for (j, (p, c)) in items.iter().zip(&model.cols).enumerate() {
+                let mut options = vec![plan_cumulative(p, c)];
+                for s in 0..orders[j].len() {
+                    let mut plan = orders[j].clone();
+                    plan[s] += if plan[s] == 0.0 {
+                        min_cases(p).max(1.0)
+                    } else {
+                        1.0
+                    };
+                    options.push(plan);
+                    if orders[j][s] > 0.0 {
+                        let mut plan = orders[j].clone();
+                        plan[s] -= 1.0;
+                        if plan[s] > 0.0 && plan[s] < min_cases(p) {
+                            plan[s] = 0.0;
+                        }
+                        options.push(plan);
+                    }
+                }
+                for plan in options {
+                    if plan != orders[j] {
+                        let gain = priced(j, &plan, &out, cost[j]);
+                        if gain > 1e-9 {
+                            moves.push((gain, j, plan));
+                        }
+                    }
+                }
+            }
+            moves.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let mut touched = vec![false; items.len()];
+            let mut applied = 0;
+            for (_, j, plan) in moves {
+                if touched[j] {
+                    continue; // priced against the SKU's previous plan
+                }
+                let new_cost = sku_cost(items[j], &plan, order_cost);
+                if try_plan(j, plan, &mut out, &mut usage, &mut orders) {
+                    cost[j] = new_cost;
+                    touched[j] = true;
+                    applied += 1;
+                }
+            }
+            if applied == 0 {
+                break;
+            }
+        }
+        return out;
+    }
     for (j, (p, c)) in items.iter().zip(&model.cols).enumerate() {
         let cum = plan_cumulative(p, c);
         if cum != orders[j] {
@@ -786,13 +881,38 @@ fn solve_group(
         } else {
             relaxed.x.clone()
         };
-        let x = complete(&model, &items, round_relaxation(&model, &items, &staged));
-        let mut start = LpSolution {
-            objective: model.lp.objective_of(&x),
-            x,
-            duals: None,
-            status: "optimal",
+        // Two roundings, the cheaper plan wins: by the relaxation's fractions, and (with HiGHS's
+        // shadow prices of the limits) by saving net of the limits' value.
+        let lp_duals = if binaries {
+            staged_duals.as_ref()
+        } else {
+            relaxed.duals.as_ref()
         };
+        let prices: Option<Vec<f64>> = lp_duals.map(|d| {
+            model
+                .shared
+                .iter()
+                .map(|sr| (-d[sr.row]).max(0.0))
+                .collect()
+        });
+        let order_cost = cfg.defaults.order_cost;
+        let mut start = [None, prices.as_deref()]
+            .into_iter()
+            .map(|pr| {
+                let x = complete(
+                    &model,
+                    &items,
+                    round_relaxation(&model, &items, &staged, pr, order_cost),
+                );
+                LpSolution {
+                    objective: model.lp.objective_of(&x),
+                    x,
+                    duals: None,
+                    status: "optimal",
+                }
+            })
+            .min_by(|a, b| a.objective.total_cmp(&b.objective))
+            .expect("two candidates");
         if gap(start.objective) <= sv.mip_gap {
             start.status = "gap_limit";
             start
