@@ -55,10 +55,16 @@ fn synth_ingest_plan_chain() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("weekly.quality.json")).unwrap())
             .unwrap();
-    assert_eq!(
-        report["output_skus"].as_u64().unwrap() as usize,
-        report["output_skus"].as_u64().unwrap() as usize
-    );
+    // Every SKU is either written or dropped for never selling.
+    let no_sales: u64 = report["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["reason"] == "no_sales")
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(report["input_skus"].as_u64().unwrap(), 40);
+    assert_eq!(report["output_skus"].as_u64().unwrap() + no_sales, 40);
     assert!(report["output_rows"].as_u64().unwrap() > 40 * 20);
 
     // Existing outputs are not replaced without --force.
