@@ -7,8 +7,14 @@ use thiserror::Error;
 /// row (1-based, as a spreadsheet or `sed -n` would count data rows) and value at fault.
 #[derive(Debug, Error)]
 pub enum Error {
-    /// A file could not be read or parsed as a table.
-    #[error("cannot read {path}: {source}")]
+    /// A file that does not exist.
+    #[error("cannot read {path}: no such file")]
+    NotFound {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file could not be read or parsed as a table (the cause is the error's source).
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -107,8 +113,8 @@ pub enum Error {
         /// Why.
         message: String,
     },
-    /// A polars operation failed while processing `context`.
-    #[error("{context}: {source}")]
+    /// A polars operation failed while processing `context` (the cause is the error's source).
+    #[error("{context}")]
     Polars {
         /// What was being done.
         context: String,

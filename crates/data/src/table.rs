@@ -44,15 +44,8 @@ fn pl_path(path: &Path) -> PlRefPath {
 /// cell by cell instead of as an inference failure.
 pub fn scan(path: &Path) -> Result<LazyFrame> {
     if !path.exists() {
-        return Err(Error::Read {
+        return Err(Error::NotFound {
             path: path.to_path_buf(),
-            source: PolarsError::IO {
-                error: std::sync::Arc::new(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no such file",
-                )),
-                msg: None,
-            },
         });
     }
     let read_err = |source| Error::Read {
