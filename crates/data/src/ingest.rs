@@ -5,7 +5,7 @@
 //! end of the data -> weekly sums (polars group-by) -> per SKU: start at the first sale, fill gaps
 //! with zero demand, impute covariates, cap outliers.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -346,6 +346,62 @@ pub(crate) fn read_calendar_days(cal: &CalendarConfig, date_format: &str) -> Res
     Ok(out)
 }
 
+/// Each SKU's static attributes, its latest (by date) value of each.
+fn static_values(
+    path: &Path,
+    daily: &DataFrame,
+    statics: &[String],
+) -> Result<HashMap<String, Vec<String>>> {
+    let mut out = HashMap::new();
+    if statics.is_empty() {
+        return Ok(out);
+    }
+    let aggs: Vec<Expr> = statics
+        .iter()
+        .map(|s| {
+            col(s.as_str())
+                .sort_by([col(columns::DS)], SortMultipleOptions::default())
+                .last()
+        })
+        .collect();
+    let table = daily
+        .clone()
+        .lazy()
+        .group_by([col(columns::UNIQUE_ID)])
+        .agg(aggs)
+        .collect()
+        .ctx(|| format!("{}: static attributes", path.display()))?;
+    let ids = table
+        .column(columns::UNIQUE_ID)
+        .ctx(|| "ids".into())?
+        .str()
+        .ctx(|| "ids".into())?
+        .clone();
+    let values: Vec<StringChunked> = statics
+        .iter()
+        .map(|n| {
+            Ok(table
+                .column(n)
+                .ctx(|| n.clone())?
+                .str()
+                .ctx(|| n.clone())?
+                .clone())
+        })
+        .collect::<Result<_>>()?;
+    for i in 0..table.height() {
+        if let Some(id) = ids.get(i) {
+            out.insert(
+                id.to_string(),
+                values
+                    .iter()
+                    .map(|v| v.get(i).unwrap_or("").to_string())
+                    .collect(),
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// Canonical daily (or weekly) rows -> the weekly dataset.
 pub(crate) fn aggregate(
     path: &Path,
@@ -367,10 +423,22 @@ pub(crate) fn aggregate(
         });
     }
 
+    // Static attributes belong to the SKU: take each SKU's latest value once and keep them out of
+    // the row pipeline (carried through both group-bys they dominated memory on M5).
+    let static_table = static_values(path, &daily, statics)?;
+    let daily = if statics.is_empty() {
+        daily
+    } else {
+        daily
+            .lazy()
+            .drop(cols(statics.iter().map(String::as_str)))
+            .collect()
+            .ctx(|| "dropping static columns".into())?
+    };
+
     // Duplicate (SKU, date) rows: demand is summed, covariates averaged.
     let mut aggs = vec![col(columns::Y).sum(), len().alias("__rows")];
     aggs.extend(covs.iter().map(|c| col(*c).mean()));
-    aggs.extend(statics.iter().map(|s| col(s.as_str()).last()));
     let merged = daily
         .clone()
         .lazy()
@@ -488,7 +556,6 @@ pub(crate) fn aggregate(
             _ => col(*c).mean(),
         });
     }
-    wagg.extend(statics.iter().map(|s| col(s.as_str()).last()));
     let weekly = merged
         .lazy()
         .filter(in_span)
@@ -514,7 +581,15 @@ pub(crate) fn aggregate(
         ev
     });
     let mut ds = to_series(
-        path, &weekly, &covs, statics, first_week, last_week, clean, report,
+        path,
+        &weekly,
+        &covs,
+        statics,
+        &static_table,
+        first_week,
+        last_week,
+        clean,
+        report,
     )?;
     ds.event_days = event_days;
     report.output_rows = ds.rows();
@@ -531,6 +606,7 @@ fn to_series(
     weekly: &DataFrame,
     covs: &[&'static str],
     statics: &[String],
+    static_table: &HashMap<String, Vec<String>>,
     first_week: Week,
     last_week: Week,
     clean: &CleanConfig,
@@ -547,10 +623,6 @@ fn to_series(
     let cov_cols: Vec<Float64Chunked> = covs
         .iter()
         .map(|n| Ok(c(n)?.f64().ctx(|| n.to_string())?.clone()))
-        .collect::<Result<_>>()?;
-    let stat_cols: Vec<StringChunked> = statics
-        .iter()
-        .map(|n| Ok(c(n)?.str().ctx(|| n.clone())?.clone()))
         .collect::<Result<_>>()?;
 
     let mut stats = CleanStats::default();
@@ -607,10 +679,10 @@ fn to_series(
         let (capped, delta) = cap_outliers(&mut yy, promo, clean.outliers, clean.outlier_threshold);
         stats.outlier_weeks += capped;
         stats.outlier_units += delta;
-        let statics = stat_cols
-            .iter()
-            .map(|col| col.get(j - 1).unwrap_or("").to_string())
-            .collect();
+        let statics = static_table
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| vec![String::new(); statics.len()]);
         series.push(SkuSeries {
             unique_id: id.to_string(),
             start,
