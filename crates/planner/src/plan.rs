@@ -31,7 +31,7 @@
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
-use restock_core::{OrderLine, OrderReason, Week};
+use restock_core::{OrderLine, OrderReason, Quantiles};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{PlanConfig, SolverKind};
@@ -239,7 +239,8 @@ pub fn normal_quantile(p: f64) -> f64 {
     }
 }
 
-fn prepare(s: &SkuInput, levels: &[f64], cfg: &PlanConfig) -> Result<Prepared> {
+fn prepare(s: &SkuInput, quantiles: &Quantiles, cfg: &PlanConfig) -> Result<Prepared> {
+    let levels = quantiles.levels();
     let t_len = cfg.horizon.weeks;
     let p = &s.params;
     p.check(&s.unique_id)?;
@@ -252,13 +253,7 @@ fn prepare(s: &SkuInput, levels: &[f64], cfg: &PlanConfig) -> Result<Prepared> {
             ),
         });
     }
-    let k_med = (0..levels.len())
-        .min_by(|a, b| {
-            (levels[*a] - 0.5)
-                .abs()
-                .total_cmp(&(levels[*b] - 0.5).abs())
-        })
-        .unwrap_or(0);
+    let k_med = quantiles.median_index();
     let (lo, hi) = (0, levels.len() - 1);
     let spread = if levels[lo] < 0.5 && levels[hi] > 0.5 {
         normal_quantile(levels[hi]) - normal_quantile(levels[lo])
@@ -959,11 +954,10 @@ pub fn plan(
     on_progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Plan> {
     let started = std::time::Instant::now();
-    let levels = inputs.levels.levels();
     let prepared: Vec<Prepared> = inputs
         .skus
         .iter()
-        .map(|s| prepare(s, levels, cfg))
+        .map(|s| prepare(s, &inputs.levels, cfg))
         .collect::<Result<_>>()?;
     let max_shortage = prepared
         .iter()
@@ -1204,11 +1198,6 @@ fn assemble(
         skus: sku_plans.into_iter().map(|(_, p)| p).collect(),
         summary,
     }
-}
-
-/// The first planned week as a [`Week`] label.
-pub fn week_label(start: Week, t: usize) -> String {
-    start.offset(t as i64).to_string()
 }
 
 #[cfg(test)]
