@@ -187,12 +187,8 @@ pub(crate) fn ingest(
         a.out.display(),
         report_path.display()
     ));
-    if !progress_quiet(progress) {
+    if !progress.is_quiet() {
         eprint!("{}", report.summary());
     }
     Ok((ds, report))
-}
-
-fn progress_quiet(p: &Progress) -> bool {
-    p.is_quiet()
 }

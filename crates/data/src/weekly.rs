@@ -30,11 +30,6 @@ impl SkuSeries {
     pub fn week(&self, t: usize) -> Week {
         self.start.offset(t as i64)
     }
-
-    /// The last week of the series.
-    pub fn end(&self) -> Week {
-        self.week(self.y.len().saturating_sub(1))
-    }
 }
 
 /// A catalogue of weekly series.
