@@ -1086,7 +1086,13 @@ fn assemble(
                     continue;
                 }
                 if let Some(u) = c.used[s] {
-                    costs.fixed_order += cfg.defaults.order_cost * x[u].round().max(x[u]);
+                    // What the objective charges: order cost × switch (whole in the MILP).
+                    let on = if cfg.solver.integer {
+                        x[u].round()
+                    } else {
+                        x[u].max(0.0)
+                    };
+                    costs.fixed_order += cfg.defaults.order_cost * on;
                 }
                 costs.purchase += qty * p.cost;
                 spend[s] += qty * p.cost;
