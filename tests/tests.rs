@@ -3,3 +3,4 @@
 mod ingest;
 mod planner;
 mod real_data;
+mod training;

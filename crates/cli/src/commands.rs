@@ -26,6 +26,10 @@ enum Command {
     Synth(SynthArgs),
     /// Validate, clean and aggregate raw sales to a weekly dataset with a quality report.
     Ingest(IngestArgs),
+    /// Train the demand model from a config (or resume a run) and evaluate it on the test weeks.
+    Train(crate::train_cmd::TrainArgs),
+    /// Forecast every SKU from a training run (network, or statistical fallbacks).
+    Forecast(crate::forecast_cmd::ForecastArgs),
     /// Plan replenishment orders from forecasts, stock and constraints.
     Plan(crate::plan_cmd::PlanArgs),
     /// Run the whole job on a synthetic catalogue generated on the spot.
@@ -107,6 +111,8 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Synth(a) => synth(a, &mut progress).map(|_| ()),
         Command::Ingest(a) => ingest(a, &mut progress).map(|_| ()),
+        Command::Train(a) => crate::train_cmd::train(a, &mut progress).map(|_| ()),
+        Command::Forecast(a) => crate::forecast_cmd::forecast(a, &mut progress).map(|_| ()),
         Command::Plan(a) => crate::plan_cmd::plan(a, &mut progress).map(|_| ()),
         Command::Demo(a) => crate::plan_cmd::demo(a, &mut progress),
     }

@@ -1,8 +1,10 @@
 //! `restock`: weekly demand forecasting and replenishment planning for a whole catalogue.
 
 mod commands;
+mod forecast_cmd;
 mod plan_cmd;
 mod progress;
+mod train_cmd;
 
 use std::process::ExitCode;
 

@@ -119,6 +119,12 @@ pub(crate) struct Counter {
 }
 
 impl Counter {
+    /// Set the position to `done`.
+    pub(crate) fn set(&mut self, done: u64) {
+        let n = done.saturating_sub(self.done);
+        self.inc(n);
+    }
+
     pub(crate) fn inc(&mut self, n: u64) {
         self.done += n;
         if let Some(b) = &self.bar {

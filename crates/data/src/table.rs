@@ -76,6 +76,16 @@ pub fn column_names(path: &Path) -> Result<Vec<String>> {
 
 /// Read `columns` of a table, each required: a missing one is an error naming `keys[i]`.
 pub fn read_columns(path: &Path, columns: &[(&str, String)]) -> Result<DataFrame> {
+    read_columns_lazy(path, columns)?
+        .collect()
+        .map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// A lazy selection of `columns`, each required (checked now, read later).
+pub fn read_columns_lazy(path: &Path, columns: &[(&str, String)]) -> Result<LazyFrame> {
     let present = column_names(path)?;
     for (key, col) in columns {
         if !present.iter().any(|p| p == col) {
@@ -88,13 +98,7 @@ pub fn read_columns(path: &Path, columns: &[(&str, String)]) -> Result<DataFrame
         }
     }
     let exprs: Vec<Expr> = columns.iter().map(|(_, c)| col(c.as_str())).collect();
-    scan(path)?
-        .select(exprs)
-        .collect()
-        .map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })
+    Ok(scan(path)?.select(exprs))
 }
 
 /// Write `df` to `path` (CSV or Parquet by extension) atomically.
@@ -156,6 +160,93 @@ fn write_atomic(path: &Path, fill: impl FnOnce(File) -> PolarsResult<()>) -> Res
         let _ = std::fs::remove_file(&tmp);
         err(e.to_string())
     })
+}
+
+/// Writes a table in batches, so an output of any size never sits in memory whole; the file
+/// appears at its path (renamed from a temp file) only when [`BatchWriter::finish`] succeeds.
+pub struct BatchWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    inner: Option<BatchInner>,
+}
+
+enum BatchInner {
+    Csv(polars::io::csv::write::BatchedWriter<File>),
+    Parquet(polars::io::parquet::write::BatchedWriter<File>),
+}
+
+impl BatchWriter {
+    /// Start writing `path` (CSV or Parquet by extension) with columns `schema`.
+    pub fn create(path: &Path, schema: &Schema) -> Result<Self> {
+        let err = |message: String| Error::Write {
+            path: path.to_path_buf(),
+            message,
+        };
+        let format = TableFormat::of(path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let tmp = temp_path(path);
+        let file = File::create(&tmp).map_err(|e| err(e.to_string()))?;
+        let inner = match format {
+            TableFormat::Csv => CsvWriter::new(file)
+                .include_header(true)
+                .batched(schema)
+                .map(BatchInner::Csv),
+            TableFormat::Parquet => ParquetWriter::new(file)
+                .with_compression(ParquetCompression::Zstd(None))
+                .batched(schema)
+                .map(BatchInner::Parquet),
+        }
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            err(e.to_string())
+        })?;
+        Ok(BatchWriter {
+            path: path.to_path_buf(),
+            tmp,
+            inner: Some(inner),
+        })
+    }
+
+    /// Append rows.
+    pub fn write(&mut self, df: &DataFrame) -> Result<()> {
+        let result = match self.inner.as_mut() {
+            Some(BatchInner::Csv(w)) => w.write_batch(df),
+            Some(BatchInner::Parquet(w)) => w.write_batch(df),
+            None => Ok(()),
+        };
+        result.map_err(|e| Error::Write {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Complete the file and move it into place.
+    pub fn finish(mut self) -> Result<()> {
+        let err = |message: String| Error::Write {
+            path: self.path.clone(),
+            message,
+        };
+        let result = match self.inner.take() {
+            Some(BatchInner::Csv(mut w)) => w.finish(),
+            Some(BatchInner::Parquet(w)) => w.finish().map(|_| ()),
+            None => Ok(()),
+        };
+        result.map_err(|e| err(e.to_string()))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| err(e.to_string()))
+    }
+}
+
+impl Drop for BatchWriter {
+    fn drop(&mut self) {
+        // Not finished: remove the partial temp file (after a finish it has been renamed).
+        if self.inner.is_some() {
+            self.inner = None;
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 #[cfg(test)]

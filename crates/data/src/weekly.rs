@@ -136,35 +136,8 @@ impl WeeklyDataset {
     /// Read a weekly dataset written by [`WeeklyDataset::write`] (or any long-format weekly table
     /// with `unique_id, ds, y` whose dates are Mondays and whose series have no gaps).
     pub fn read(path: &Path) -> Result<Self> {
-        let names = table::column_names(path)?;
-        let covariates: Vec<String> = columns::COVARIATES
-            .iter()
-            .filter(|c| names.iter().any(|n| n == *c))
-            .map(|c| c.to_string())
-            .collect();
-        let has_events = names.iter().any(|n| n == columns::EVENT_DAYS);
-        let core = [
-            columns::UNIQUE_ID,
-            columns::DS,
-            columns::Y,
-            columns::EVENT_DAYS,
-        ];
-        let statics: Vec<String> = names
-            .iter()
-            .filter(|n| !core.contains(&n.as_str()) && !covariates.contains(n))
-            .cloned()
-            .collect();
-        let mut wanted: Vec<(&str, String)> = vec![
-            ("unique_id", columns::UNIQUE_ID.into()),
-            ("ds", columns::DS.into()),
-            ("y", columns::Y.into()),
-        ];
-        wanted.extend(covariates.iter().map(|c| ("covariate", c.clone())));
-        if has_events {
-            wanted.push(("event_days", columns::EVENT_DAYS.into()));
-        }
-        wanted.extend(statics.iter().map(|c| ("static", c.clone())));
-        let df = table::read_columns(path, &wanted)?
+        let layout = Layout::of(path)?;
+        let df = table::read_columns(path, &layout.wanted())?
             .lazy()
             .sort(
                 [columns::UNIQUE_ID, columns::DS],
@@ -175,6 +148,15 @@ impl WeeklyDataset {
                 path: path.to_path_buf(),
                 source,
             })?;
+        Self::from_frame(&df, path, &layout, 0)
+    }
+
+    /// Series from a frame sorted by `unique_id, ds`; `row_offset` is added to row numbers in
+    /// error messages.
+    fn from_frame(df: &DataFrame, path: &Path, layout: &Layout, row_offset: usize) -> Result<Self> {
+        let covariates = layout.covariates.clone();
+        let statics = layout.statics.clone();
+        let has_events = layout.has_events;
         let bad_type = |column: &str, expected: &str, dtype: &DataType| Error::ColumnType {
             path: path.to_path_buf(),
             column: column.into(),
@@ -230,7 +212,7 @@ impl WeeklyDataset {
 
         let bad = |row: usize, column: &str, value: String, problem: &str| Error::BadValue {
             path: path.to_path_buf(),
-            row: row + 1,
+            row: row_offset + row + 1,
             column: column.into(),
             value,
             problem: problem.into(),
@@ -264,6 +246,14 @@ impl WeeklyDataset {
             })?;
             first = first.min(day);
             last = last.max(day);
+            if series.last().is_some_and(|s| s.unique_id.as_str() > id) {
+                return Err(bad(
+                    i,
+                    columns::UNIQUE_ID,
+                    id.to_string(),
+                    "rows are not sorted by unique_id, ds (restock ingest writes them sorted)",
+                ));
+            }
             let new_sku = series.last().is_none_or(|s| s.unique_id != id);
             if new_sku {
                 series.push(SkuSeries {
@@ -324,5 +314,195 @@ impl WeeklyDataset {
             event_days,
             series,
         })
+    }
+}
+
+/// Which columns a weekly table has.
+#[derive(Debug, Clone)]
+struct Layout {
+    covariates: Vec<String>,
+    statics: Vec<String>,
+    has_events: bool,
+}
+
+impl Layout {
+    fn of(path: &Path) -> Result<Self> {
+        let names = table::column_names(path)?;
+        let covariates: Vec<String> = columns::COVARIATES
+            .iter()
+            .filter(|c| names.iter().any(|n| n == *c))
+            .map(|c| c.to_string())
+            .collect();
+        let has_events = names.iter().any(|n| n == columns::EVENT_DAYS);
+        let core = [
+            columns::UNIQUE_ID,
+            columns::DS,
+            columns::Y,
+            columns::EVENT_DAYS,
+        ];
+        let statics: Vec<String> = names
+            .iter()
+            .filter(|n| !core.contains(&n.as_str()) && !covariates.contains(n))
+            .cloned()
+            .collect();
+        Ok(Layout {
+            covariates,
+            statics,
+            has_events,
+        })
+    }
+
+    fn wanted(&self) -> Vec<(&'static str, String)> {
+        let mut wanted: Vec<(&str, String)> = vec![
+            ("unique_id", columns::UNIQUE_ID.into()),
+            ("ds", columns::DS.into()),
+            ("y", columns::Y.into()),
+        ];
+        wanted.extend(self.covariates.iter().map(|c| ("covariate", c.clone())));
+        if self.has_events {
+            wanted.push(("event_days", columns::EVENT_DAYS.into()));
+        }
+        wanted.extend(self.statics.iter().map(|c| ("static", c.clone())));
+        wanted
+    }
+}
+
+/// Reads a weekly Parquet dataset a slice of rows at a time, whole SKUs per chunk, so memory is
+/// bounded by the chunk size and not by the catalogue. The file must be sorted by
+/// `unique_id, ds`, as [`WeeklyDataset::write`] leaves it.
+#[derive(Debug)]
+pub struct WeeklyChunks {
+    path: std::path::PathBuf,
+    layout: Layout,
+    rows: usize,
+    offset: usize,
+    rows_per_chunk: usize,
+    first_week: Week,
+    last_week: Week,
+}
+
+impl WeeklyChunks {
+    /// Open `path`; each chunk holds about `rows_per_chunk` rows (more when one SKU is longer).
+    pub fn open(path: &Path, rows_per_chunk: usize) -> Result<Self> {
+        let layout = Layout::of(path)?;
+        let read_err = |source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let stats = table::scan(path)?
+            .select([
+                len().alias("rows"),
+                col(columns::DS).min().alias("first"),
+                col(columns::DS).max().alias("last"),
+            ])
+            .collect()
+            .map_err(read_err)?;
+        let rows = stats
+            .column("rows")
+            .and_then(|c| c.cast(&DataType::UInt64))
+            .map_err(read_err)?
+            .u64()
+            .map_err(read_err)?
+            .get(0)
+            .unwrap_or(0) as usize;
+        if rows == 0 {
+            return Err(Error::Empty {
+                path: path.to_path_buf(),
+                why: "no rows".into(),
+            });
+        }
+        let day = |name: &str| -> Result<i32> {
+            let c = stats.column(name).map_err(read_err)?;
+            let days = c.cast(&DataType::Int32).map_err(|_| Error::ColumnType {
+                path: path.to_path_buf(),
+                column: columns::DS.into(),
+                dtype: c.dtype().to_string(),
+                expected: "date".into(),
+            })?;
+            Ok(days.i32().map_err(read_err)?.get(0).unwrap_or(0))
+        };
+        Ok(WeeklyChunks {
+            path: path.to_path_buf(),
+            layout,
+            rows,
+            offset: 0,
+            rows_per_chunk: rows_per_chunk.max(1),
+            first_week: Week::containing_day(day("first")?),
+            last_week: Week::containing_day(day("last")?),
+        })
+    }
+
+    /// Rows in the file.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Rows read so far.
+    pub fn rows_read(&self) -> usize {
+        self.offset
+    }
+
+    /// The last week of the whole file.
+    pub fn last_week(&self) -> Week {
+        self.last_week
+    }
+
+    /// The next chunk of whole SKUs, with the file's first and last week; `None` at the end.
+    pub fn next_chunk(&mut self) -> Result<Option<WeeklyDataset>> {
+        let mut want = self.rows_per_chunk;
+        loop {
+            if self.offset >= self.rows {
+                return Ok(None);
+            }
+            let df = table::read_columns_lazy(&self.path, &self.layout.wanted())?
+                .slice(self.offset as i64, want as IdxSize)
+                .collect()
+                .map_err(|source| Error::Read {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            let height = df.height();
+            let at_end = self.offset + height >= self.rows;
+            // Keep whole SKUs: cut before the first row of the last SKU unless at the end.
+            let keep = if at_end {
+                height
+            } else {
+                let ids = df
+                    .column(columns::UNIQUE_ID)
+                    .and_then(|c| c.str().cloned())
+                    .map_err(|source| Error::Read {
+                        path: self.path.clone(),
+                        source,
+                    })?;
+                let last = ids.get(height - 1);
+                let mut r = height - 1;
+                while r > 0 && ids.get(r - 1) == last {
+                    r -= 1;
+                }
+                r
+            };
+            if keep == 0 {
+                // One SKU longer than the chunk: read a larger slice.
+                want *= 2;
+                continue;
+            }
+            let df = df.slice(0, keep);
+            let mut chunk = WeeklyDataset::from_frame(&df, &self.path, &self.layout, self.offset)?;
+            self.offset += keep;
+            if let Some(events) = &chunk.event_days {
+                // Re-index the chunk's events on the file's week range.
+                let mut all = vec![0.0; self.first_week.weeks_until(self.last_week) as usize + 1];
+                let skip = self.first_week.weeks_until(chunk.first_week) as usize;
+                for (i, v) in events.iter().enumerate() {
+                    if let Some(slot) = all.get_mut(skip + i) {
+                        *slot = *v;
+                    }
+                }
+                chunk.event_days = Some(all);
+            }
+            chunk.first_week = self.first_week;
+            chunk.last_week = self.last_week;
+            return Ok(Some(chunk));
+        }
     }
 }

@@ -125,6 +125,14 @@ impl<'a> Windows<'a> {
         (sku, self.spec.min_context + (i - self.prefix[sku]))
     }
 
+    /// The window of SKU `sku` whose first target is the SKU's week `e`, if it exists.
+    pub fn index_of(&self, sku: usize, e: usize) -> Option<usize> {
+        let first = self.prefix[sku];
+        let count = self.prefix[sku + 1] - first;
+        let offset = e.checked_sub(self.spec.min_context)?;
+        (offset < count).then_some(first + offset)
+    }
+
     /// A batch buffer sized for `batch` rows.
     pub fn new_batch(&self, batch: usize) -> WindowBatch {
         let (c, h) = (self.spec.context, self.spec.horizon);

@@ -1,0 +1,211 @@
+//! `restock train`: a config-driven training run, with per-epoch progress and a test evaluation.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use restock_train::config::BackendKind;
+use restock_train::run::EpochMetrics;
+use restock_train::{Observer, Prepared, RunDir, SessionOptions, TrainConfig};
+
+use crate::progress::Progress;
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["config", "resume"])))]
+pub(crate) struct TrainArgs {
+    /// Training config (TOML); see configs/train/.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// Continue an interrupted run from its last finished epoch.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "out", "force", "backend"])]
+    pub(crate) resume: Option<PathBuf>,
+    /// Run directory; default checkpoints/<name from the config>.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Replace an existing run.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Override the config's backend: auto, cpu, ndarray or wgpu.
+    #[arg(long, value_parser = parse_backend)]
+    pub(crate) backend: Option<BackendKind>,
+    /// Skip the evaluation on the held-out test weeks.
+    #[arg(long)]
+    pub(crate) no_eval: bool,
+    /// Stop after this many epochs in total, leaving the run resumable (for experiments).
+    #[arg(long, hide = true)]
+    pub(crate) stop_after_epoch: Option<usize>,
+}
+
+pub(crate) fn parse_backend(s: &str) -> std::result::Result<BackendKind, String> {
+    match s {
+        "auto" => Ok(BackendKind::Auto),
+        "cpu" => Ok(BackendKind::Cpu),
+        "ndarray" => Ok(BackendKind::Ndarray),
+        "wgpu" => Ok(BackendKind::Wgpu),
+        other => Err(format!("unknown backend {other:?}; use auto, cpu, ndarray or wgpu")),
+    }
+}
+
+/// The run directory of a finished `train`.
+pub(crate) fn train(args: TrainArgs, progress: &mut Progress) -> Result<PathBuf> {
+    let options = SessionOptions {
+        stop_after_epoch: args.stop_after_epoch,
+    };
+    let mut observer = EpochBars::new(progress.is_quiet());
+    let (run, prepared, summary) = if let Some(dir) = &args.resume {
+        let run = RunDir::open(dir)?;
+        let config = run.config()?;
+        progress.stage(&format!("loading data for run {}", dir.display()));
+        let prepared = Prepared::load(&config)?;
+        progress.done("data loaded");
+        let summary = restock_train::resume(&run, &prepared, &options, &mut observer)?;
+        (run, prepared, summary)
+    } else {
+        let path = args.config.as_ref().context("--config or --resume is required")?;
+        let mut config = TrainConfig::load(path)?;
+        if let Some(b) = args.backend {
+            config.backend.kind = b;
+        }
+        let dir = args
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("checkpoints").join(&config.name));
+        progress.stage("loading data");
+        let prepared = Prepared::load(&config)?;
+        progress.done(&format!(
+            "{} SKUs, weeks {} .. {}",
+            prepared.dataset.series.len(),
+            prepared.dataset.first_week,
+            prepared.dataset.last_week
+        ));
+        let run = RunDir::create(&dir, args.force)?;
+        let summary = restock_train::train(&config, &run, &prepared, &options, &mut observer)?;
+        (run, prepared, summary)
+    };
+    observer.clear();
+    progress.done(&format!(
+        "{}: best validation loss {:.5} at epoch {} of {} ({}); {:.1} s/epoch, {:.0} windows/s",
+        run.path().display(),
+        summary.best_valid_loss,
+        summary.best_epoch,
+        summary.epochs,
+        summary.stop_reason,
+        summary.seconds_per_epoch,
+        summary.windows_per_second
+    ));
+    let finished = run.state()?.is_some_and(|s| s.finished);
+    if summary.best_epoch == 0 {
+        bail!("no epoch finished; nothing to evaluate");
+    }
+    if finished && !args.no_eval && run.config()?.data.test_weeks > 0 {
+        progress.stage("evaluating on the test weeks");
+        let evaluation = restock_train::evaluate(&run, &prepared, 4096)?;
+        progress.done("evaluation written to evaluation.json");
+        if !progress.is_quiet() {
+            eprint!("{}", evaluation.table());
+        }
+    }
+    Ok(run.path().to_path_buf())
+}
+
+/// One progress bar per epoch on a terminal; a line every 10 s and per epoch otherwise.
+struct EpochBars {
+    quiet: bool,
+    bar: Option<ProgressBar>,
+    started: Instant,
+    last_line: Instant,
+    epoch: usize,
+    epochs: usize,
+    steps: usize,
+    loss: f64,
+}
+
+impl EpochBars {
+    fn new(quiet: bool) -> Self {
+        EpochBars {
+            quiet,
+            bar: None,
+            started: Instant::now(),
+            last_line: Instant::now(),
+            epoch: 0,
+            epochs: 0,
+            steps: 0,
+            loss: f64::NAN,
+        }
+    }
+
+    fn clear(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+
+    fn line(&self, text: &str) {
+        eprintln!("[{:>7.1}s] {text}", self.started.elapsed().as_secs_f64());
+    }
+}
+
+impl Observer for EpochBars {
+    fn message(&mut self, text: &str) {
+        if !self.quiet {
+            self.line(text);
+        }
+    }
+
+    fn epoch_start(&mut self, epoch: usize, epochs: usize, steps: usize) {
+        (self.epoch, self.epochs, self.steps) = (epoch, epochs, steps);
+        self.last_line = Instant::now();
+        if self.quiet || !std::io::stderr().is_terminal() {
+            return;
+        }
+        let bar = ProgressBar::new(steps as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "epoch {prefix} [{elapsed_precise}] {bar:30} {pos}/{len} steps, {msg} (eta {eta})",
+            )
+            .expect("valid template"),
+        );
+        bar.set_prefix(format!("{epoch}/{epochs}"));
+        bar.enable_steady_tick(Duration::from_millis(250));
+        self.bar = Some(bar);
+    }
+
+    fn step(&mut self, step: usize, loss: f64) {
+        // An exponential moving average reads better than single-batch noise.
+        self.loss = if self.loss.is_finite() {
+            0.95 * self.loss + 0.05 * loss
+        } else {
+            loss
+        };
+        if let Some(b) = &self.bar {
+            b.set_position(step as u64);
+            b.set_message(format!("loss {:.4}", self.loss));
+        } else if !self.quiet && self.last_line.elapsed() > Duration::from_secs(10) {
+            self.line(&format!(
+                "epoch {}/{}: step {step}/{}, loss {:.4}",
+                self.epoch, self.epochs, self.steps, self.loss
+            ));
+            self.last_line = Instant::now();
+        }
+    }
+
+    fn epoch_end(&mut self, m: &EpochMetrics, best: bool) {
+        self.clear();
+        if !self.quiet {
+            self.line(&format!(
+                "epoch {}/{}: train {:.5}, valid {:.5}{}, lr {:.1e}, {:.1} s, {:.0} windows/s",
+                m.epoch,
+                self.epochs,
+                m.train_loss,
+                m.valid_loss,
+                if best { " (best)" } else { "" },
+                m.learning_rate,
+                m.seconds,
+                m.windows_per_second
+            ));
+        }
+    }
+}

@@ -1,0 +1,518 @@
+//! The forecast job: stream, route, forecast, write.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::time::Instant;
+
+use burn::prelude::*;
+use polars::prelude::*;
+use restock_core::{Forecaster, Horizon, Predict, Quantiles, Week, columns};
+use restock_data::features::{self, FeatureSchema};
+use restock_data::table::BatchWriter;
+use restock_data::weekly::WeeklyChunks;
+use restock_data::windows::{WindowSpec, Windows};
+use restock_data::{SkuSeries, WeeklyDataset};
+use restock_model::{DemandModel, DemandModelConfig};
+use restock_stats::Baseline;
+use restock_train::config::BackendKind;
+use restock_train::trainer::{batch_input, load_model};
+use restock_train::{RunDir, backend};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// A deterministic part of the catalogue: SKUs whose hash is `index` modulo `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// 0-based shard number.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+impl Shard {
+    /// Parse `I/N` with `0 <= I < N`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = || {
+            Error::Option(format!(
+                "--shard {text:?}: expected I/N with 0 <= I < N, e.g. 0/4"
+            ))
+        };
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let index: usize = i.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether `unique_id` belongs to this shard.
+    pub fn contains(&self, unique_id: &str) -> bool {
+        shard_of(unique_id, self.count) == self.index
+    }
+}
+
+/// The shard of `unique_id` among `count`: FNV-1a (64-bit) of its UTF-8 bytes modulo `count`.
+/// Stable across machines, runs and versions.
+pub fn shard_of(unique_id: &str, count: usize) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in unique_id.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h % count.max(1) as u64) as usize
+}
+
+/// How a SKU is forecast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Route {
+    /// No demand in the recent past: zeros.
+    Zero,
+    /// Too little history for the network: a moving average.
+    New,
+    /// Sporadic demand: TSB.
+    Intermittent,
+    /// The network.
+    Network,
+}
+
+impl Route {
+    /// The `model` column value.
+    pub fn model(self) -> &'static str {
+        match self {
+            Route::Zero => "zero",
+            Route::New => "moving_average",
+            Route::Intermittent => "tsb",
+            Route::Network => "lstm",
+        }
+    }
+}
+
+/// Weeks of recent history the routing rules look at.
+pub const RECENT_WEEKS: usize = 52;
+
+/// Route a SKU by its weekly history (oldest first, from its first sale).
+pub fn route(y: &[f64], min_history: usize, intermittent_adi: f64) -> Route {
+    let recent = &y[y.len().saturating_sub(RECENT_WEEKS)..];
+    let nonzero = recent.iter().filter(|v| **v > 0.0).count();
+    if nonzero == 0 {
+        Route::Zero
+    } else if y.len() < min_history {
+        Route::New
+    } else if recent.len() as f64 / nonzero as f64 > intermittent_adi {
+        Route::Intermittent
+    } else {
+        Route::Network
+    }
+}
+
+/// Options of a forecast job.
+#[derive(Debug, Clone)]
+pub struct ForecastOptions {
+    /// Weeks to forecast, 1..= the run's horizon.
+    pub horizon: usize,
+    /// SKUs per network batch.
+    pub batch_size: usize,
+    /// Data rows read per chunk (whole SKUs).
+    pub chunk_rows: usize,
+    /// Only this part of the catalogue.
+    pub shard: Option<Shard>,
+    /// Fewest weeks since the first sale for the network; `None`: the run's `window.min_context`
+    /// or 8, whichever is larger.
+    pub min_history: Option<usize>,
+    /// Average inter-demand interval (weeks per week with demand, over the last 52 weeks) above
+    /// which TSB serves the SKU; `f64::INFINITY` sends every such SKU to the network.
+    pub intermittent_adi: f64,
+    /// Override the run's backend.
+    pub backend: Option<BackendKind>,
+}
+
+impl Default for ForecastOptions {
+    fn default() -> Self {
+        ForecastOptions {
+            horizon: 8,
+            batch_size: 4096,
+            chunk_rows: 2_000_000,
+            shard: None,
+            min_history: None,
+            intermittent_adi: f64::INFINITY,
+            backend: None,
+        }
+    }
+}
+
+/// What a forecast job did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForecastSummary {
+    /// SKUs forecast.
+    pub skus: usize,
+    /// Rows written.
+    pub rows: usize,
+    /// SKUs per `model` value.
+    pub by_model: BTreeMap<String, usize>,
+    /// Forecast SKUs the run was not trained on.
+    pub unknown_to_run: usize,
+    /// SKUs of the run (in this shard) missing from the data.
+    pub missing_from_data: usize,
+    /// Up to 10 of them.
+    pub missing_examples: Vec<String>,
+    /// The shard, as `I/N`.
+    pub shard: Option<String>,
+    /// First forecast week.
+    pub first_week: String,
+    /// The device.
+    pub backend: String,
+    /// Wall time.
+    pub seconds: f64,
+    /// SKUs per second.
+    pub skus_per_second: f64,
+    /// Seconds reading and parsing the data.
+    pub read_seconds: f64,
+    /// Seconds building features and windows (network SKUs) and fitting fallbacks.
+    pub prepare_seconds: f64,
+    /// Seconds in the network.
+    pub network_seconds: f64,
+    /// Seconds building and writing output.
+    pub write_seconds: f64,
+}
+
+impl ForecastSummary {
+    /// A few printable lines.
+    pub fn text(&self) -> String {
+        let models: Vec<String> = self.by_model.iter().map(|(m, n)| format!("{m} {n}")).collect();
+        let mut out = format!(
+            "{} SKUs ({}) from {} on {}, {} rows in {:.1} s ({:.0} SKUs/s: read {:.1} s, prepare {:.1} s, network {:.1} s, write {:.1} s)\n",
+            self.skus,
+            models.join(", "),
+            self.first_week,
+            self.backend,
+            self.rows,
+            self.seconds,
+            self.skus_per_second,
+            self.read_seconds,
+            self.prepare_seconds,
+            self.network_seconds,
+            self.write_seconds
+        );
+        if self.unknown_to_run > 0 {
+            out.push_str(&format!(
+                "{} SKUs are new to the run (not in its training data)\n",
+                self.unknown_to_run
+            ));
+        }
+        if self.missing_from_data > 0 {
+            out.push_str(&format!(
+                "{} SKUs of the run are missing from the data (e.g. {})\n",
+                self.missing_from_data,
+                self.missing_examples.join(", ")
+            ));
+        }
+        out
+    }
+}
+
+struct Loaded {
+    model: DemandModel,
+    model_config: DemandModelConfig,
+    schema: FeatureSchema,
+    levels: Quantiles,
+    min_context: usize,
+    device: Device,
+    backend: String,
+    known_skus: HashSet<String>,
+}
+
+fn load(run_dir: &Path, options: &ForecastOptions) -> Result<Loaded> {
+    let run = RunDir::open(run_dir)?;
+    let config = run.config()?;
+    let model_config = run.model_config()?;
+    let schema = run.schema()?;
+    let levels = Quantiles::new(model_config.quantiles.clone())
+        .map_err(|e| Error::Option(format!("{}: {e}", run.file("model.json").display())))?;
+    let kind = options.backend.unwrap_or(config.backend.kind);
+    let selected = backend::select(kind, config.backend.device)?;
+    let model = load_model(&model_config, run.read("model.bpk")?, &selected.device)?;
+    let known_skus = run.scalers()?.into_iter().map(|s| s.unique_id).collect();
+    Ok(Loaded {
+        model,
+        model_config,
+        schema,
+        levels,
+        min_context: config.window.min_context,
+        device: selected.device,
+        backend: selected.description,
+        known_skus,
+    })
+}
+
+/// Forecast every SKU of `data` (a weekly dataset) with the run in `run_dir`, writing
+/// `unique_id, ds, model, q..` rows to `out` (Parquet or CSV). `progress(rows_read, rows)`
+/// is called after each chunk.
+pub fn forecast(
+    run_dir: &Path,
+    data: &Path,
+    out: &Path,
+    options: &ForecastOptions,
+    progress: &mut dyn FnMut(usize, usize, usize),
+) -> Result<ForecastSummary> {
+    let started = Instant::now();
+    if options.batch_size == 0 || options.chunk_rows == 0 {
+        return Err(Error::Option("--batch-size and chunk rows must be at least 1".into()));
+    }
+    let loaded = load(run_dir, options)?;
+    let h_model = loaded.model_config.horizon;
+    let horizon = Horizon::new(options.horizon).map_err(|e| Error::Option(format!("--horizon: {e}")))?;
+    if horizon.weeks() > h_model {
+        return Err(Error::Option(format!(
+            "--horizon {}: the run forecasts at most {h_model} weeks (its window.horizon)",
+            horizon.weeks()
+        )));
+    }
+    let min_history = options
+        .min_history
+        .unwrap_or(loaded.min_context.max(8))
+        .max(loaded.min_context);
+    if !(options.intermittent_adi >= 1.0) {
+        return Err(Error::Option(format!(
+            "intermittent ADI threshold {}: must be >= 1 (1 = every SKU with a zero week)",
+            options.intermittent_adi
+        )));
+    }
+
+    let mut chunks = WeeklyChunks::open(data, options.chunk_rows)?;
+    let last_week = chunks.last_week();
+    let first_forecast = last_week.offset(1);
+    let levels = loaded.levels.levels().to_vec();
+    let mut schema = Schema::default();
+    schema.insert(columns::UNIQUE_ID.into(), DataType::String);
+    schema.insert(columns::DS.into(), DataType::Date);
+    schema.insert(columns::MODEL.into(), DataType::String);
+    for &q in &levels {
+        schema.insert(columns::quantile_column(q).into(), DataType::Float64);
+    }
+    let mut writer = BatchWriter::create(out, &schema)?;
+    let mut summary = ForecastSummary {
+        skus: 0,
+        rows: 0,
+        by_model: BTreeMap::new(),
+        unknown_to_run: 0,
+        missing_from_data: 0,
+        missing_examples: Vec::new(),
+        shard: options.shard.map(|s| format!("{}/{}", s.index, s.count)),
+        first_week: first_forecast.to_string(),
+        backend: loaded.backend.clone(),
+        seconds: 0.0,
+        skus_per_second: 0.0,
+        read_seconds: 0.0,
+        prepare_seconds: 0.0,
+        network_seconds: 0.0,
+        write_seconds: 0.0,
+    };
+    let mut seen: HashSet<String> = HashSet::new();
+    loop {
+        let t = Instant::now();
+        let Some(mut chunk) = chunks.next_chunk()? else {
+            break;
+        };
+        summary.read_seconds += t.elapsed().as_secs_f64();
+        if let Some(shard) = options.shard {
+            chunk.series.retain(|s| shard.contains(&s.unique_id));
+        }
+        let weeks = horizon.weeks();
+        let k = levels.len();
+        // values[sku in chunk] = [weeks * k]
+        let mut values: Vec<Vec<f64>> = vec![Vec::new(); chunk.series.len()];
+        let mut routes = Vec::with_capacity(chunk.series.len());
+        let t = Instant::now();
+        let mut network = Vec::new();
+        for (i, s) in chunk.series.iter().enumerate() {
+            if loaded.known_skus.contains(&s.unique_id) {
+                seen.insert(s.unique_id.clone());
+            } else {
+                summary.unknown_to_run += 1;
+            }
+            let r = route(&s.y, min_history, options.intermittent_adi);
+            routes.push(r);
+            match r {
+                Route::Zero => values[i] = vec![0.0; weeks * k],
+                Route::New | Route::Intermittent => {
+                    let b = Baseline::parse(r.model()).map_err(|e| Error::Option(e.to_string()))?;
+                    let fitted = b.fit(&s.y).map_err(|e| {
+                        Error::Option(format!("{}: SKU {}: {e}", data.display(), s.unique_id))
+                    })?;
+                    values[i] = fitted.predict(horizon, &loaded.levels);
+                }
+                Route::Network => network.push(i),
+            }
+        }
+        summary.prepare_seconds += t.elapsed().as_secs_f64();
+        for group in network.chunks(options.batch_size) {
+            let out = network_batch(&loaded, &chunk, group, &mut summary)?;
+            for (row, &i) in group.iter().enumerate() {
+                values[i] = out[row * h_model * k..(row * h_model + weeks) * k]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect();
+            }
+        }
+        let t = Instant::now();
+        let mut df = output_frame(&chunk.series, &routes, &values, first_forecast, weeks, &levels)?;
+        writer.write(&mut df)?;
+        summary.write_seconds += t.elapsed().as_secs_f64();
+        summary.skus += chunk.series.len();
+        summary.rows += df.height();
+        for r in &routes {
+            *summary.by_model.entry(r.model().to_string()).or_default() += 1;
+        }
+        progress(chunks.rows_read(), chunks.rows(), summary.skus);
+    }
+    let t = Instant::now();
+    writer.finish()?;
+    summary.write_seconds += t.elapsed().as_secs_f64();
+    let mut missing: Vec<&String> = loaded
+        .known_skus
+        .iter()
+        .filter(|id| !seen.contains(*id))
+        .filter(|id| options.shard.is_none_or(|s| s.contains(id)))
+        .collect();
+    missing.sort();
+    summary.missing_from_data = missing.len();
+    summary.missing_examples = missing.iter().take(10).map(|s| s.to_string()).collect();
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.skus_per_second = summary.skus as f64 / summary.seconds.max(1e-9);
+    Ok(summary)
+}
+
+/// Forecast `group` (indices into `chunk.series`) with the network: `[group, horizon, levels]`.
+fn network_batch(
+    loaded: &Loaded,
+    chunk: &WeeklyDataset,
+    group: &[usize],
+    summary: &mut ForecastSummary,
+) -> Result<Vec<f32>> {
+    let t = Instant::now();
+    let cfg = &loaded.model_config;
+    let h = cfg.horizon;
+    // The group's series extended by the horizon: demand unknown (0, never read as a target),
+    // prices carried forward, other covariates 0; static attributes in the run's order.
+    let positions: Vec<Option<usize>> = loaded
+        .schema
+        .statics
+        .iter()
+        .map(|v| chunk.statics.iter().position(|n| *n == v.name))
+        .collect();
+    let price = chunk.covariate_index(columns::PRICE);
+    let series: Vec<SkuSeries> = group
+        .iter()
+        .map(|&i| {
+            let s = &chunk.series[i];
+            let mut y = s.y.clone();
+            y.resize(s.y.len() + h, 0.0);
+            let covariates = s
+                .covariates
+                .iter()
+                .enumerate()
+                .map(|(c, v)| {
+                    let fill = if Some(c) == price {
+                        v.iter().rev().copied().find(|x| x.is_finite()).unwrap_or(f64::NAN)
+                    } else {
+                        0.0
+                    };
+                    let mut v = v.clone();
+                    v.resize(v.len() + h, fill);
+                    v
+                })
+                .collect();
+            SkuSeries {
+                unique_id: s.unique_id.clone(),
+                start: s.start,
+                y,
+                covariates,
+                statics: positions
+                    .iter()
+                    .map(|p| p.map(|p| s.statics[p].clone()).unwrap_or_default())
+                    .collect(),
+            }
+        })
+        .collect();
+    let ext = WeeklyDataset {
+        first_week: chunk.first_week,
+        last_week: chunk.last_week.offset(h as i64),
+        covariates: chunk.covariates.clone(),
+        statics: loaded.schema.statics.iter().map(|v| v.name.clone()).collect(),
+        event_days: chunk.event_days.as_ref().map(|e| {
+            let mut e = e.clone();
+            e.resize(e.len() + h, 0.0);
+            e
+        }),
+        series,
+    };
+    let feats = features::build(&ext, &loaded.schema, chunk.last_week);
+    let spec = WindowSpec::new(cfg.context, h, loaded.min_context)?;
+    let windows = Windows::new(&ext, &feats, &loaded.schema, spec, ext.last_week);
+    let indices: Vec<usize> = ext
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            windows.index_of(i, s.y.len() - h).ok_or_else(|| {
+                Error::Network(format!("SKU {}: no window at the forecast origin", s.unique_id))
+            })
+        })
+        .collect::<Result<_>>()?;
+    let mut batch = windows.new_batch(indices.len());
+    windows.fill(&indices, &mut batch);
+    summary.prepare_seconds += t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let n = batch.len;
+    let scale = Tensor::<1>::from_data(TensorData::new(batch.scale[..n].to_vec(), [n]), &loaded.device);
+    let out: Vec<f32> = loaded
+        .model
+        .quantiles(batch_input(cfg, &batch, &loaded.device), scale)
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| Error::Network(format!("{e:?}")))?;
+    summary.network_seconds += t.elapsed().as_secs_f64();
+    if out.iter().any(|v| !v.is_finite()) {
+        return Err(Error::Network("the network returned a non-finite value".into()));
+    }
+    Ok(out)
+}
+
+fn output_frame(
+    series: &[SkuSeries],
+    routes: &[Route],
+    values: &[Vec<f64>],
+    first: Week,
+    weeks: usize,
+    levels: &[f64],
+) -> Result<DataFrame> {
+    let n = series.len() * weeks;
+    let k = levels.len();
+    let mut ids: Vec<&str> = Vec::with_capacity(n);
+    let mut ds: Vec<i32> = Vec::with_capacity(n);
+    let mut model: Vec<&str> = Vec::with_capacity(n);
+    let mut q: Vec<Vec<f64>> = vec![Vec::with_capacity(n); k];
+    for ((s, r), v) in series.iter().zip(routes).zip(values) {
+        for h in 0..weeks {
+            ids.push(&s.unique_id);
+            ds.push(first.offset(h as i64).day_number());
+            model.push(r.model());
+            for (j, col) in q.iter_mut().enumerate() {
+                col.push(v[h * k + j]);
+            }
+        }
+    }
+    let to_err = |e: PolarsError| Error::Network(format!("building the output: {e}"));
+    let mut cols = vec![
+        Column::new(columns::UNIQUE_ID.into(), ids),
+        Column::new(columns::DS.into(), ds).cast(&DataType::Date).map_err(to_err)?,
+        Column::new(columns::MODEL.into(), model),
+    ];
+    for (&level, col) in levels.iter().zip(q) {
+        cols.push(Column::new(columns::quantile_column(level).into(), col));
+    }
+    DataFrame::new(n, cols).map_err(to_err)
+}

@@ -1,0 +1,14 @@
+//! Statistical forecasters and the accuracy metrics of the benchmark protocol.
+//!
+//! The forecasters are the baselines the network has to beat and the fallbacks that serve SKUs
+//! too new or too sparse for it. Each gives a point forecast (the median) and quantiles from the
+//! empirical distribution of its own one-step-ahead in-sample errors, widened with the horizon.
+//! No polars and no burn: inputs are plain weekly histories.
+
+mod baselines;
+mod error;
+mod metrics;
+
+pub use baselines::{Baseline, BaselineKind, ERROR_ORIGINS, Fitted, MIN_ERRORS};
+pub use error::{Error, Result};
+pub use metrics::{Accuracy, AccuracyAccumulator, SeriesScore};

@@ -1,0 +1,176 @@
+//! Accuracy on the held-out test weeks: the trained network against the statistical baselines,
+//! with the metrics of the benchmark protocol (`shared/data/README.md`).
+//!
+//! Every series with at least `data.min_history` weeks before the test weeks is forecast from
+//! its history alone (features known in advance — calendar, planned prices — may be used; test
+//! demand may not). Scales are refitted on the whole history, as inference does.
+
+use restock_core::{Forecaster, Horizon, Predict, Quantiles};
+use restock_data::features;
+use restock_data::windows::Windows;
+use restock_stats::{Accuracy, AccuracyAccumulator, Baseline, SeriesScore};
+use serde::{Deserialize, Serialize};
+
+use crate::prepare::Prepared;
+use crate::trainer::{batch_input, load_model};
+use crate::{Error, Result, RunDir, backend};
+use burn::prelude::*;
+
+/// Accuracy of every model on the test weeks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// First test week.
+    pub test_start: String,
+    /// Test weeks scored.
+    pub weeks: usize,
+    /// Series scored.
+    pub series: usize,
+    /// Series left out for a short history.
+    pub short_series: usize,
+    /// One row per model, the network first.
+    pub models: Vec<ModelAccuracy>,
+}
+
+/// One model's accuracy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelAccuracy {
+    /// The model.
+    pub model: String,
+    /// Its metrics.
+    #[serde(flatten)]
+    pub accuracy: Accuracy,
+}
+
+/// Evaluate the run's best weights and the baselines on the test weeks, and write
+/// `evaluation.json`.
+pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evaluation> {
+    let config = run.config()?;
+    let model_config = run.model_config()?;
+    let weeks = config.data.test_weeks;
+    if weeks == 0 {
+        return Err(Error::Evaluation("data.test_weeks = 0: there are no test weeks to score".into()));
+    }
+    let levels = Quantiles::new(model_config.quantiles.clone())
+        .map_err(|e| Error::Evaluation(e.to_string()))?;
+    let horizon = Horizon::new(weeks).map_err(|e| Error::Evaluation(e.to_string()))?;
+    let selected = backend::select(config.backend.kind, config.backend.device)?;
+    let device = selected.device;
+    let model = load_model(&model_config, run.read("model.bpk")?, &device)?;
+
+    let ds = &prepared.dataset;
+    let feats = features::build(ds, &prepared.schema, prepared.valid_end);
+    let windows = Windows::new(ds, &feats, &prepared.schema, prepared.spec, ds.last_week);
+
+    // (sku, window index, history length) of every scored series.
+    let mut chosen = Vec::new();
+    let mut short = 0;
+    for (sku, s) in ds.series.iter().enumerate() {
+        let history = s.start.weeks_until(prepared.valid_end) + 1;
+        if history < config.data.min_history as i64 {
+            short += 1;
+            continue;
+        }
+        let e = history as usize;
+        let index = windows.index_of(sku, e).ok_or_else(|| {
+            Error::Evaluation(format!("SKU {}: no window at the test origin", s.unique_id))
+        })?;
+        chosen.push((sku, index, e));
+    }
+    if chosen.is_empty() {
+        return Err(Error::Evaluation(format!(
+            "no series has data.min_history = {} weeks before the test weeks",
+            config.data.min_history
+        )));
+    }
+
+    let k = levels.len();
+    let mut names = vec!["lstm".to_string()];
+    let baselines: Vec<Baseline> = Baseline::NAMES
+        .iter()
+        .map(|n| Baseline::parse(n).map_err(|e| Error::Evaluation(e.to_string())))
+        .collect::<Result<_>>()?;
+    names.extend(baselines.iter().map(|b| b.name().to_string()));
+    let mut acc: Vec<AccuracyAccumulator> =
+        names.iter().map(|_| AccuracyAccumulator::new(levels.levels())).collect();
+
+    let mut buffer = windows.new_batch(batch);
+    for group in chosen.chunks(batch) {
+        let indices: Vec<usize> = group.iter().map(|g| g.1).collect();
+        windows.fill(&indices, &mut buffer);
+        let n = buffer.len;
+        let scale = Tensor::<1>::from_data(TensorData::new(buffer.scale[..n].to_vec(), [n]), &device);
+        let out: Vec<f32> = model
+            .quantiles(batch_input(&model_config, &buffer, &device), scale)
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| Error::Evaluation(format!("{e:?}")))?;
+        let h_model = model_config.horizon;
+        for (row, &(sku, _, e)) in group.iter().enumerate() {
+            let s = &ds.series[sku];
+            let history = &s.y[..e];
+            let actual = &s.y[e..e + weeks];
+            let net: Vec<f64> = out[row * h_model * k..(row * h_model + weeks) * k]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
+            let score = SeriesScore::new(history, actual, &net, levels.levels())
+                .map_err(|e| Error::Evaluation(e.to_string()))?;
+            acc[0].add(&score);
+            for (b, a) in baselines.iter().zip(acc.iter_mut().skip(1)) {
+                let fitted = b.fit(history).map_err(|e| Error::Evaluation(format!("SKU {}: {e}", s.unique_id)))?;
+                let q = fitted.predict(horizon, &levels);
+                let score = SeriesScore::new(history, actual, &q, levels.levels())
+                    .map_err(|e| Error::Evaluation(e.to_string()))?;
+                a.add(&score);
+            }
+        }
+    }
+    let evaluation = Evaluation {
+        test_start: prepared.valid_end.offset(1).to_string(),
+        weeks,
+        series: chosen.len(),
+        short_series: short,
+        models: names
+            .into_iter()
+            .zip(acc)
+            .map(|(model, a)| ModelAccuracy {
+                model,
+                accuracy: a.finish(),
+            })
+            .collect(),
+    };
+    run.write_json("evaluation.json", &evaluation)?;
+    Ok(evaluation)
+}
+
+impl Evaluation {
+    /// A plain-text table, one row per model.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "test weeks from {} ({} weeks), {} series ({} with a short history left out)\n",
+            self.test_start, self.weeks, self.series, self.short_series
+        );
+        out.push_str(&format!(
+            "{:<16} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>9}\n",
+            "model", "WAPE", "MASE", "RMSSE", "bias", "pb(lo)", "pb(.5)", "pb(hi)", "coverage"
+        ));
+        for m in &self.models {
+            let a = &m.accuracy;
+            let pb = |i: usize| a.pinball.get(i).copied().unwrap_or(f64::NAN);
+            let mid = a.levels.len() / 2;
+            out.push_str(&format!(
+                "{:<16} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>8.4} {:>8.4} {:>8.4} {:>9.3}\n",
+                m.model,
+                a.wape,
+                a.mase,
+                a.rmsse,
+                a.bias,
+                pb(0),
+                pb(mid),
+                pb(a.levels.len().saturating_sub(1)),
+                a.coverage
+            ));
+        }
+        out
+    }
+}

@@ -1,0 +1,21 @@
+//! Config-driven training runs of restock's demand model.
+//!
+//! `TrainConfig` (TOML) → [`Prepared`] data split into training, validation and test weeks →
+//! [`train`] (AdamW, early stopping, an atomic checkpoint per epoch, exact [`resume`]) →
+//! [`evaluate`] on the held-out weeks against the statistical baselines. A run lives in a
+//! [`RunDir`]; see [`run`] for its files.
+
+pub mod backend;
+pub mod config;
+mod error;
+pub mod evaluate;
+pub mod prepare;
+pub mod run;
+pub mod trainer;
+
+pub use config::TrainConfig;
+pub use error::{Error, Result};
+pub use evaluate::{Evaluation, evaluate};
+pub use prepare::Prepared;
+pub use run::{RunDir, RunSummary};
+pub use trainer::{Observer, SessionOptions, Silent, resume, train};

@@ -1,0 +1,96 @@
+//! Loading the weekly data of a run and splitting its weeks.
+//!
+//! ```text
+//! first week ........ train_end | valid weeks | test weeks (held out)
+//!                               ^ valid_end = last week - test_weeks
+//! ```
+//! Training windows have every target week <= `train_end`; validation windows have every target
+//! week in (`train_end`, `valid_end`]; scale statistics are fitted on weeks <= `train_end`. The
+//! test weeks are never read by training: they exist only for the evaluation.
+
+use restock_core::Week;
+use restock_data::WeeklyDataset;
+use restock_data::features::{self, FeatureSchema, FeatureSpec, SkuFeatures};
+use restock_data::windows::{WindowSpec, Windows};
+
+use crate::config::{DataSource, TrainConfig};
+use crate::{Error, Result};
+
+/// The data of a run, split.
+#[derive(Debug)]
+pub struct Prepared {
+    /// All weekly series (history and test weeks).
+    pub dataset: WeeklyDataset,
+    /// The model's inputs.
+    pub schema: FeatureSchema,
+    /// Features with scales fitted on weeks <= `train_end`.
+    pub features: Vec<SkuFeatures>,
+    /// Window geometry.
+    pub spec: WindowSpec,
+    /// Last training target week.
+    pub train_end: Week,
+    /// Last validation week (the last week of history for the test).
+    pub valid_end: Week,
+}
+
+impl Prepared {
+    /// Load (or ingest) the data a config names and split it.
+    pub fn load(config: &TrainConfig) -> Result<Self> {
+        let dataset = match config.source()? {
+            DataSource::Weekly(path) => WeeklyDataset::read(&path)?,
+            DataSource::Raw(path, preset) => preset.ingest(&path)?.0,
+        };
+        Self::new(config, dataset)
+    }
+
+    /// Split an in-memory dataset.
+    pub fn new(config: &TrainConfig, dataset: WeeklyDataset) -> Result<Self> {
+        let d = &config.data;
+        let w = &config.window;
+        let weeks = dataset.first_week.weeks_until(dataset.last_week) + 1;
+        let held = (d.test_weeks + d.valid_weeks) as i64;
+        let needed = held + (w.min_context + w.horizon) as i64;
+        if weeks < needed {
+            return Err(Error::NotEnoughData(format!(
+                "the data spans {weeks} weeks ({} .. {}); training needs at least {needed}: \
+                 data.test_weeks {} + data.valid_weeks {} + window.min_context {} + window.horizon {}",
+                dataset.first_week, dataset.last_week, d.test_weeks, d.valid_weeks, w.min_context, w.horizon
+            )));
+        }
+        let valid_end = dataset.last_week.offset(-(d.test_weeks as i64));
+        let train_end = valid_end.offset(-(d.valid_weeks as i64));
+        let schema = FeatureSchema::for_dataset(&dataset, FeatureSpec::default());
+        let features = features::build(&dataset, &schema, train_end);
+        let spec = WindowSpec::new(w.context, w.horizon, w.min_context)?;
+        Ok(Prepared {
+            dataset,
+            schema,
+            features,
+            spec,
+            train_end,
+            valid_end,
+        })
+    }
+
+    /// Training windows.
+    pub fn train_windows(&self) -> Windows<'_> {
+        Windows::new(&self.dataset, &self.features, &self.schema, self.spec, self.train_end)
+    }
+
+    /// Windows up to the validation end, and the indices of those whose targets all lie after
+    /// `train_end` (the validation windows).
+    pub fn valid_windows(&self) -> (Windows<'_>, Vec<usize>) {
+        let windows = Windows::new(&self.dataset, &self.features, &self.schema, self.spec, self.valid_end);
+        let mut indices = Vec::new();
+        for (sku, s) in self.dataset.series.iter().enumerate() {
+            // The first target index whose week is after train_end, through the last that fits.
+            let first = (s.start.weeks_until(self.train_end) + 1).max(0) as usize;
+            let mut e = first.max(self.spec.min_context);
+            while let Some(i) = windows.index_of(sku, e) {
+                indices.push(i);
+                e += 1;
+            }
+        }
+        (windows, indices)
+    }
+}

@@ -1,0 +1,466 @@
+//! The training loop: AdamW, warm-up + cosine learning rate, early stopping, a checkpoint every
+//! epoch, and exact resume.
+//!
+//! Reproducibility: the weights are initialised after seeding the device with the run's seed;
+//! each epoch reseeds the device (dropout) and draws its window order from its own generator,
+//! both derived from `(seed, epoch)`. Together with the optimiser state in the checkpoint, an
+//! interrupted run resumed from its last finished epoch takes exactly the steps an uninterrupted
+//! one would (on the CPU backend, whose kernels are deterministic).
+//!
+//! This is a hand-written loop rather than burn-train's `Learner`, as in burn's own
+//! `modern-lstm` example: windows are filled batch by batch into reused buffers (never a
+//! materialised dataset), the checkpoint must carry restock's own state (early-stopping counter,
+//! history) atomically, and the progress display belongs to the CLI.
+
+use std::time::Instant;
+
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::grad_clipping::GradientClippingConfig;
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use restock_data::windows::{WindowBatch, Windows};
+use restock_model::{DemandModel, DemandModelConfig, LossWeight, ModelInput, pinball_loss};
+
+use crate::backend::{self, Selected};
+use crate::config::TrainConfig;
+use crate::prepare::Prepared;
+use crate::run::{EpochMetrics, RunDir, RunState, RunSummary, SkuScale};
+use crate::{Error, Result};
+
+/// What the trainer reports while it works (the CLI draws progress bars from it).
+pub trait Observer {
+    /// A message line (backend chosen, data loaded...).
+    fn message(&mut self, text: &str);
+    /// An epoch starts with `steps` optimiser steps.
+    fn epoch_start(&mut self, epoch: usize, epochs: usize, steps: usize);
+    /// A step ended with this loss.
+    fn step(&mut self, step: usize, loss: f64);
+    /// An epoch ended.
+    fn epoch_end(&mut self, metrics: &EpochMetrics, best: bool);
+}
+
+/// An observer that reports nothing.
+#[derive(Debug, Default)]
+pub struct Silent;
+
+impl Observer for Silent {
+    fn message(&mut self, _text: &str) {}
+    fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _steps: usize) {}
+    fn step(&mut self, _step: usize, _loss: f64) {}
+    fn epoch_end(&mut self, _metrics: &EpochMetrics, _best: bool) {}
+}
+
+/// Options of one training session.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// End this session after this many epochs in total (an interruption, for tests); the run
+    /// stays resumable.
+    pub stop_after_epoch: Option<usize>,
+}
+
+/// Start a new run in `run` (created by the caller with [`RunDir::create`]).
+pub fn train(
+    config: &TrainConfig,
+    run: &RunDir,
+    prepared: &Prepared,
+    options: &SessionOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunSummary> {
+    run.write("config.toml", config.to_toml().as_bytes())?;
+    let model_config = model_config(config, prepared);
+    let problems = model_config.problems();
+    if !problems.is_empty() {
+        return Err(Error::NotEnoughData(problems.join("; ")));
+    }
+    run.write_json("model.json", &model_config)?;
+    run.write_json("schema.json", &prepared.schema)?;
+    let scalers: Vec<SkuScale> = prepared
+        .dataset
+        .series
+        .iter()
+        .zip(&prepared.features)
+        .map(|(s, f)| SkuScale {
+            unique_id: s.unique_id.clone(),
+            stats: f.scale.clone(),
+        })
+        .collect();
+    run.write_json("scalers.json", &scalers)?;
+    session(config, &model_config, run, prepared, None, options, observer)
+}
+
+/// Continue an interrupted run from its last finished epoch.
+pub fn resume(
+    run: &RunDir,
+    prepared: &Prepared,
+    options: &SessionOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunSummary> {
+    let config = run.config()?;
+    let model_config = run.model_config()?;
+    let expected = crate::trainer::model_config(&config, prepared);
+    if expected != model_config {
+        return Err(Error::RunDir {
+            path: run.path().to_path_buf(),
+            problem: "the data no longer gives the network's recorded shape (features or static vocabularies changed); start a new run".into(),
+        });
+    }
+    let state = run.state()?.ok_or_else(|| Error::RunDir {
+        path: run.path().to_path_buf(),
+        problem: "no finished epoch to resume from (state.json is missing); start it again with --force".into(),
+    })?;
+    session(&config, &model_config, run, prepared, Some(state), options, observer)
+}
+
+/// The network shape a config gives on prepared data.
+pub fn model_config(config: &TrainConfig, prepared: &Prepared) -> DemandModelConfig {
+    let m = &config.model;
+    DemandModelConfig {
+        context: config.window.context,
+        horizon: config.window.horizon,
+        past_features: prepared.schema.len(),
+        future_features: prepared.schema.known_indices().len(),
+        static_cardinalities: prepared.schema.statics.iter().map(|v| v.cardinality()).collect(),
+        embedding_dim: m.embedding_dim,
+        hidden: m.hidden,
+        layers: m.layers,
+        dropout: m.dropout,
+        decoder_hidden: m.decoder_hidden,
+        horizon_embedding: m.horizon_embedding,
+        quantiles: m.quantiles.clone(),
+    }
+}
+
+/// Tensors of a filled batch.
+pub fn batch_input(config: &DemandModelConfig, b: &WindowBatch, device: &Device) -> ModelInput {
+    ModelInput::from_slices(
+        config,
+        b.len,
+        &b.past_y,
+        &b.past_mask,
+        &b.past_x,
+        &b.future_x,
+        &b.statics,
+        device,
+    )
+}
+
+fn float1(v: &[f32], device: &Device) -> Tensor<1> {
+    Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), device)
+}
+
+fn float2(v: &[f32], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    Tensor::<2>::from_data(TensorData::new(v[..rows * cols].to_vec(), [rows, cols]), device)
+}
+
+/// The learning rate at global step `step` of `total`: linear warm-up, then cosine decay.
+pub fn learning_rate(config: &TrainConfig, step: usize, total: usize) -> f64 {
+    let o = &config.optim;
+    if step < o.warmup_steps {
+        return o.learning_rate * (step + 1) as f64 / o.warmup_steps as f64;
+    }
+    let span = total.saturating_sub(o.warmup_steps).max(1) as f64;
+    let t = ((step - o.warmup_steps) as f64 / span).min(1.0);
+    o.min_learning_rate
+        + 0.5 * (o.learning_rate - o.min_learning_rate) * (1.0 + (std::f64::consts::PI * t).cos())
+}
+
+fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
+    let o = &config.optim;
+    let clip = (o.grad_clip_norm > 0.0).then(|| GradientClippingConfig::Norm(o.grad_clip_norm as f32));
+    AdamWConfig::new()
+        .with_weight_decay(o.weight_decay as f32)
+        .with_grad_clipping(clip)
+        .init()
+}
+
+/// Seed of epoch `epoch` (1-based), distinct per epoch and run.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(epoch as u64)
+}
+
+fn save_model(model: &DemandModel) -> Result<Vec<u8>> {
+    model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map(|b| b.to_vec())
+        .map_err(|e| Error::Evaluation(format!("cannot serialise the weights: {e}")))
+}
+
+/// Load weights saved by a run into a freshly built network on `device`.
+///
+/// Building the network draws initial weights from burn's random stream, so this waits for any
+/// training session of this process to finish (see [`SESSION`]).
+pub fn load_model(config: &DemandModelConfig, bytes: Vec<u8>, device: &Device) -> Result<DemandModel> {
+    let _turn = SESSION.lock().unwrap_or_else(|e| e.into_inner());
+    load_model_unlocked(config, bytes, device)
+}
+
+fn load_model_unlocked(
+    config: &DemandModelConfig,
+    bytes: Vec<u8>,
+    device: &Device,
+) -> Result<DemandModel> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| Error::Evaluation(format!("cannot read the weights: {e}")))?;
+    config
+        .init(device)
+        .try_load_record(record)
+        .map_err(|e| Error::Evaluation(format!("weights do not fit the network: {e}")))
+}
+
+/// Validation loss of `model` (no autodiff) over `indices` of `windows`.
+pub fn validation_loss(
+    model: &DemandModel,
+    config: &DemandModelConfig,
+    windows: &Windows<'_>,
+    indices: &[usize],
+    batch: usize,
+    weight: LossWeight,
+    device: &Device,
+) -> f64 {
+    let mut buffer = windows.new_batch(batch);
+    let (mut total, mut weights) = (0.0, 0.0);
+    for chunk in indices.chunks(batch) {
+        windows.fill(chunk, &mut buffer);
+        let n = buffer.len;
+        let w: Vec<f32> = buffer.scale[..n].iter().map(|&s| weight.of(s)).collect();
+        let w_sum: f64 = w.iter().map(|&v| f64::from(v)).sum();
+        let out = model.forward(batch_input(config, &buffer, device));
+        let target = float2(&buffer.future_y, n, config.horizon, device);
+        let loss: f32 = pinball_loss(out, target, float1(&w, device), &config.quantiles).into_scalar();
+        total += f64::from(loss) * w_sum;
+        weights += w_sum;
+    }
+    if weights > 0.0 { total / weights } else { f64::NAN }
+}
+
+/// burn's random streams (weight initialisation, dropout) are seeded per backend, not per model,
+/// and may be process-global: sessions in one process take turns so each sees only its seeds.
+static SESSION: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn session(
+    config: &TrainConfig,
+    model_config: &DemandModelConfig,
+    run: &RunDir,
+    prepared: &Prepared,
+    state: Option<RunState>,
+    options: &SessionOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunSummary> {
+    let _turn = SESSION.lock().unwrap_or_else(|e| e.into_inner());
+    let Selected {
+        device,
+        description,
+        ..
+    } = backend::select(config.backend.kind, config.backend.device)?;
+    observer.message(&format!("backend: {description}"));
+    let ad = device.clone().autodiff();
+
+    let train_windows = prepared.train_windows();
+    let (valid_windows, valid_indices) = prepared.valid_windows();
+    if train_windows.is_empty() {
+        return Err(Error::NotEnoughData(format!(
+            "no training window: no SKU has {} weeks (window.min_context + window.horizon) of history up to {}",
+            config.window.min_context + config.window.horizon,
+            prepared.train_end
+        )));
+    }
+    if valid_indices.is_empty() {
+        return Err(Error::NotEnoughData(format!(
+            "no validation window: no SKU has window.min_context = {} weeks of history before {}",
+            config.window.min_context, prepared.train_end
+        )));
+    }
+    let per_epoch = match config.window.windows_per_epoch {
+        0 => train_windows.len(),
+        n => n.min(train_windows.len()),
+    };
+    let batch = config.optim.batch_size;
+    let steps_per_epoch = per_epoch.div_ceil(batch);
+    let total_steps = steps_per_epoch * config.optim.epochs;
+    observer.message(&format!(
+        "{} SKUs; {} training windows ({} per epoch, {} steps of {}), {} validation windows; train until {}, validate until {}",
+        prepared.dataset.series.len(),
+        train_windows.len(),
+        per_epoch,
+        steps_per_epoch,
+        batch,
+        valid_indices.len(),
+        prepared.train_end,
+        prepared.valid_end
+    ));
+
+    let (mut model, mut optim, mut state) = match state {
+        None => {
+            ad.seed(config.seed);
+            let model = model_config.init(&ad);
+            let state = RunState {
+                epochs_done: 0,
+                best_epoch: 0,
+                best_valid_loss: f64::INFINITY,
+                epochs_without_improvement: 0,
+                finished: false,
+                stop_reason: None,
+                steps: 0,
+                train_seconds: 0.0,
+                history: Vec::new(),
+            };
+            (model, optimizer(config), state)
+        }
+        Some(state) => {
+            let e = state.epochs_done;
+            let model = load_model_unlocked(
+                model_config,
+                run.read(&format!("checkpoint/model-{e}.bpk"))?,
+                &ad,
+            )?;
+            let optim = optimizer(config)
+                .from_bytes(Bytes::from_bytes_vec(run.read(&format!("checkpoint/optim-{e}.bpk"))?))
+                .map_err(|err| Error::RunFile {
+                    path: run.file(&format!("checkpoint/optim-{e}.bpk")),
+                    message: err.to_string(),
+                })?;
+            observer.message(&format!("resuming after epoch {e} (best epoch {})", state.best_epoch));
+            (model, optim, state)
+        }
+    };
+    let parameters = model.num_params();
+
+    let mut buffer = train_windows.new_batch(batch);
+    let mut order: Vec<usize> = (0..train_windows.len()).collect();
+    let weight = config.model.loss_weight;
+    while !state.finished {
+        if options.stop_after_epoch.is_some_and(|stop| state.epochs_done >= stop) {
+            break;
+        }
+        let epoch = state.epochs_done + 1;
+        let started = Instant::now();
+        let seed = epoch_seed(config.seed, epoch);
+        ad.seed(seed);
+        // A fresh permutation of all windows each epoch (from the identity, so it depends on
+        // the epoch only, not on earlier epochs).
+        order.iter_mut().enumerate().for_each(|(i, v)| *v = i);
+        order.shuffle(&mut StdRng::seed_from_u64(seed));
+        observer.epoch_start(epoch, config.optim.epochs, steps_per_epoch);
+        let (mut loss_sum, mut weight_sum) = (0.0, 0.0);
+        let mut lr = config.optim.learning_rate;
+        for (step, chunk) in order[..per_epoch].chunks(batch).enumerate() {
+            train_windows.fill(chunk, &mut buffer);
+            let n = buffer.len;
+            let w: Vec<f32> = buffer.scale[..n].iter().map(|&s| weight.of(s)).collect();
+            let w_sum: f64 = w.iter().map(|&v| f64::from(v)).sum();
+            let out = model.forward(batch_input(model_config, &buffer, &ad));
+            let target = float2(&buffer.future_y, n, model_config.horizon, &ad);
+            let loss = pinball_loss(out, target, float1(&w, &ad), &model_config.quantiles);
+            let value: f32 = loss.clone().into_scalar();
+            if !value.is_finite() {
+                return Err(Error::Diverged {
+                    epoch,
+                    step: step + 1,
+                    loss: value,
+                });
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            lr = learning_rate(config, state.steps, total_steps);
+            model = optim.step(lr, model, grads);
+            state.steps += 1;
+            loss_sum += f64::from(value) * w_sum;
+            weight_sum += w_sum;
+            observer.step(step + 1, f64::from(value));
+        }
+        let train_seconds = started.elapsed().as_secs_f64();
+        let valid_model = model.valid();
+        let valid_loss = validation_loss(
+            &valid_model,
+            model_config,
+            &valid_windows,
+            &valid_indices,
+            batch.max(1024),
+            weight,
+            &device,
+        );
+        let seconds = started.elapsed().as_secs_f64();
+        let metrics = EpochMetrics {
+            epoch,
+            train_loss: loss_sum / weight_sum.max(f64::MIN_POSITIVE),
+            valid_loss,
+            learning_rate: lr,
+            seconds,
+            windows_per_second: per_epoch as f64 / train_seconds.max(1e-9),
+        };
+        let best = valid_loss < state.best_valid_loss;
+        if best {
+            state.best_valid_loss = valid_loss;
+            state.best_epoch = epoch;
+            state.epochs_without_improvement = 0;
+            run.write("model.bpk", &save_model(&valid_model)?)?;
+        } else {
+            state.epochs_without_improvement += 1;
+        }
+        state.epochs_done = epoch;
+        state.train_seconds += seconds;
+        state.history.push(metrics.clone());
+        if epoch >= config.optim.epochs {
+            state.finished = true;
+            state.stop_reason = Some(format!("all {} epochs run", config.optim.epochs));
+        } else if config.optim.patience > 0
+            && state.epochs_without_improvement >= config.optim.patience
+        {
+            state.finished = true;
+            state.stop_reason = Some(format!(
+                "early stop: no better validation loss in {} epochs",
+                config.optim.patience
+            ));
+        }
+        // Checkpoint, then the state that points at it (the commit), then drop the old one.
+        // From the training module itself: its parameter ids are the optimiser state's keys.
+        run.write(&format!("checkpoint/model-{epoch}.bpk"), &save_model(&model)?)?;
+        let optim_bytes = optim.into_bytes().map_err(|e| Error::RunFile {
+            path: run.file("checkpoint"),
+            message: e.to_string(),
+        })?;
+        run.write(&format!("checkpoint/optim-{epoch}.bpk"), &optim_bytes)?;
+        run.write_json("state.json", &state)?;
+        run.write_metrics(&state.history)?;
+        if epoch > 1 {
+            for kind in ["model", "optim"] {
+                let _ = std::fs::remove_file(run.file(&format!("checkpoint/{kind}-{}.bpk", epoch - 1)));
+            }
+        }
+        observer.epoch_end(&metrics, best);
+    }
+
+    let epochs = state.history.len();
+    let to_best: f64 = state.history[..state.best_epoch.min(epochs)].iter().map(|m| m.seconds).sum();
+    let summary = RunSummary {
+        name: config.name.clone(),
+        backend: description,
+        best_valid_loss: state.best_valid_loss,
+        best_epoch: state.best_epoch,
+        epochs,
+        stop_reason: state
+            .stop_reason
+            .clone()
+            .unwrap_or_else(|| format!("interrupted after epoch {}; resumable", state.epochs_done)),
+        train_windows: train_windows.len(),
+        windows_per_epoch: per_epoch,
+        valid_windows: valid_indices.len(),
+        skus: prepared.dataset.series.len(),
+        parameters,
+        train_seconds: state.train_seconds,
+        seconds_per_epoch: state.train_seconds / epochs.max(1) as f64,
+        windows_per_second: if epochs == 0 {
+            0.0
+        } else {
+            state.history.iter().map(|m| m.windows_per_second).sum::<f64>() / epochs as f64
+        },
+        seconds_to_best_epoch: to_best,
+    };
+    run.write_json("summary.json", &summary)?;
+    Ok(summary)
+}

@@ -1,0 +1,236 @@
+//! Training runs end to end on a small synthetic catalogue: files of a run, evaluation against
+//! the baselines, exact resume after an interruption, determinism, and the wgpu path.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use restock_train::config::BackendKind;
+use restock_train::run::RunState;
+use restock_train::trainer::{batch_input, load_model};
+use restock_train::{Prepared, RunDir, SessionOptions, Silent, TrainConfig};
+
+fn config(epochs: usize) -> TrainConfig {
+    let text = format!(
+        r#"
+name = "t"
+seed = 11
+[data]
+weekly = "unused.parquet"
+test_weeks = 4
+valid_weeks = 4
+min_history = 12
+[window]
+context = 12
+horizon = 4
+min_context = 4
+windows_per_epoch = 512
+[model]
+hidden = 12
+embedding_dim = 2
+decoder_hidden = 12
+horizon_embedding = 2
+dropout = 0.1
+[optim]
+learning_rate = 5e-3
+min_learning_rate = 5e-4
+warmup_steps = 2
+batch_size = 64
+epochs = {epochs}
+patience = 0
+[backend]
+kind = "cpu"
+"#
+    );
+    TrainConfig::parse(&text, Path::new("test.toml")).expect("valid config")
+}
+
+fn prepared(dir: &Path, config: &TrainConfig) -> Prepared {
+    let ds = restock_tests::synthetic_weekly(dir, 40, 60);
+    Prepared::new(config, ds).expect("prepared")
+}
+
+#[test]
+fn a_run_trains_checkpoints_and_beats_nothing_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(3);
+    let data = prepared(&dir.path().join("data"), &cfg);
+    let run = RunDir::create(&dir.path().join("run"), false).unwrap();
+    let summary =
+        restock_train::train(&cfg, &run, &data, &SessionOptions::default(), &mut Silent).unwrap();
+    assert_eq!(summary.epochs, 3);
+    assert!(summary.best_valid_loss.is_finite());
+    for f in [
+        "config.toml",
+        "model.json",
+        "schema.json",
+        "scalers.json",
+        "model.bpk",
+        "state.json",
+        "metrics.csv",
+        "summary.json",
+        "checkpoint/model-3.bpk",
+        "checkpoint/optim-3.bpk",
+    ] {
+        assert!(run.file(f).is_file(), "{f} missing");
+    }
+    // Only the last checkpoint is kept.
+    assert!(!run.file("checkpoint/model-2.bpk").exists());
+    let metrics = std::fs::read_to_string(run.file("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 4, "{metrics}");
+    let state: RunState = run.read_json("state.json").unwrap();
+    // Learning happened: the last epoch's training loss is below the first's.
+    assert!(
+        state.history[2].train_loss < state.history[0].train_loss,
+        "{:?}",
+        state.history
+    );
+    // The stored config reads back as the one used.
+    assert_eq!(run.config().unwrap(), cfg);
+
+    let eval = restock_train::evaluate(&run, &data, 256).unwrap();
+    let names: Vec<&str> = eval.models.iter().map(|m| m.model.as_str()).collect();
+    assert_eq!(
+        names,
+        ["lstm", "naive", "seasonal_naive", "moving_average", "croston", "tsb"]
+    );
+    assert!(eval.series > 0 && eval.weeks == 4);
+    for m in &eval.models {
+        let a = &m.accuracy;
+        assert_eq!(a.series, eval.series);
+        assert!(a.wape.is_finite() && a.wape >= 0.0, "{m:?}");
+        assert!((0.0..=1.0).contains(&a.coverage), "{m:?}");
+    }
+    assert!(run.file("evaluation.json").is_file());
+
+    // An existing run is never replaced without force, and force replaces it.
+    assert!(RunDir::create(run.path(), false).is_err());
+    RunDir::create(run.path(), true).unwrap();
+    assert!(!run.file("model.bpk").exists());
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(3);
+    let data = prepared(&dir.path().join("data"), &cfg);
+
+    let full = RunDir::create(&dir.path().join("full"), false).unwrap();
+    restock_train::train(&cfg, &full, &data, &SessionOptions::default(), &mut Silent).unwrap();
+
+    let cut = RunDir::create(&dir.path().join("cut"), false).unwrap();
+    let stop = SessionOptions {
+        stop_after_epoch: Some(1),
+    };
+    let partial = restock_train::train(&cfg, &cut, &data, &stop, &mut Silent).unwrap();
+    assert_eq!(partial.epochs, 1);
+    assert!(partial.stop_reason.contains("interrupted"));
+    // A new process would load the data again.
+    let again = Prepared::new(&cfg, data.dataset.clone()).unwrap();
+    let resumed =
+        restock_train::resume(&cut, &again, &SessionOptions::default(), &mut Silent).unwrap();
+    assert_eq!(resumed.epochs, 3);
+
+    let a: RunState = full.read_json("state.json").unwrap();
+    let b: RunState = cut.read_json("state.json").unwrap();
+    let losses = |s: &RunState| {
+        s.history
+            .iter()
+            .map(|m| (m.train_loss, m.valid_loss))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(losses(&a), losses(&b));
+    // The same weights: bit-identical forecasts (the files differ only in random parameter ids).
+    let forecast = |run: &RunDir| -> Vec<f32> {
+        let mc = run.model_config().unwrap();
+        let device = Device::flex();
+        let model = load_model(&mc, run.read("model.bpk").unwrap(), &device).unwrap();
+        let windows = data.train_windows();
+        let mut batch = windows.new_batch(64);
+        windows.fill(&(0..64).collect::<Vec<_>>(), &mut batch);
+        model
+            .forward(batch_input(&mc, &batch, &device))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    };
+    assert!(
+        forecast(&full) == forecast(&cut),
+        "resumed weights differ from the uninterrupted run's"
+    );
+    // Same config and seed: the same evaluation.
+    let ea = restock_train::evaluate(&full, &data, 64).unwrap();
+    let eb = restock_train::evaluate(&cut, &again, 64).unwrap();
+    assert_eq!(ea, eb);
+
+    // Resuming a run that has not finished an epoch is a clear error.
+    let empty = RunDir::create(&dir.path().join("empty"), false).unwrap();
+    full.config().unwrap();
+    std::fs::copy(full.file("config.toml"), empty.file("config.toml")).unwrap();
+    std::fs::copy(full.file("model.json"), empty.file("model.json")).unwrap();
+    let err = restock_train::resume(&empty, &data, &SessionOptions::default(), &mut Silent)
+        .expect_err("nothing to resume");
+    assert!(err.to_string().contains("state.json"), "{err}");
+}
+
+#[test]
+fn too_little_data_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(1);
+    cfg.window.min_context = 40;
+    cfg.window.context = 40;
+    let ds = restock_tests::synthetic_weekly(dir.path(), 5, 30);
+    let err = Prepared::new(&cfg, ds).expect_err("30 weeks cannot hold 4 + 4 + 40 + 4");
+    let msg = err.to_string();
+    assert!(msg.contains("30 weeks") && msg.contains("window.min_context"), "{msg}");
+}
+
+/// The wgpu backend (a GPU, or lavapipe's software Vulkan in CI) trains an epoch and computes
+/// the same forecasts as the CPU backend from the same weights.
+#[test]
+fn wgpu_backend_trains_and_matches_the_cpu() {
+    let selected = match restock_train::backend::select(BackendKind::Wgpu, 0) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("SKIPPED wgpu_backend_trains_and_matches_the_cpu: {e}");
+            return;
+        }
+    };
+    eprintln!("wgpu test on {}", selected.description);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(1);
+    cfg.backend.kind = BackendKind::Wgpu;
+    cfg.window.windows_per_epoch = 128;
+    let data = prepared(&dir.path().join("data"), &cfg);
+    let run = RunDir::create(&dir.path().join("run"), false).unwrap();
+    let summary =
+        restock_train::train(&cfg, &run, &data, &SessionOptions::default(), &mut Silent).unwrap();
+    assert!(summary.backend.starts_with("wgpu"), "{}", summary.backend);
+    assert!(summary.best_valid_loss.is_finite());
+
+    // The same weights on both devices give the same quantiles.
+    let model_config = run.model_config().unwrap();
+    let bytes = run.read("model.bpk").unwrap();
+    let cpu = Device::flex();
+    let on_cpu = load_model(&model_config, bytes.clone(), &cpu).unwrap();
+    let on_gpu = load_model(&model_config, bytes, &selected.device).unwrap();
+    let windows = data.train_windows();
+    let mut batch = windows.new_batch(32);
+    let indices: Vec<usize> = (0..32).collect();
+    windows.fill(&indices, &mut batch);
+    let a: Vec<f32> = on_cpu
+        .forward(batch_input(&model_config, &batch, &cpu))
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let b: Vec<f32> = on_gpu
+        .forward(batch_input(&model_config, &batch, &selected.device))
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-3, "cpu and wgpu differ by {worst}");
+}
