@@ -136,6 +136,21 @@ fn features_and_windows_are_lazy_views_of_the_series() {
     let fit = (s0.start.weeks_until(split) + 1) as usize;
     let mean = s0.y[..fit].iter().sum::<f64>() / fit as f64;
     assert!((feats[0].scale.mean - mean).abs() < 1e-9);
+
+    // Context scaling: each window divides by 1 + the mean of its own real context weeks, and
+    // `index_of` finds the window `locate` describes.
+    let wc = Windows::new(&ds, &feats, &schema, spec.with_context_scale(true), split);
+    wc.fill(&idx, &mut batch);
+    for (row, &i) in idx.iter().enumerate() {
+        let (sku, e) = wc.locate(i);
+        assert_eq!(wc.index_of(sku, e), Some(i));
+        let y = &ds.series[sku].y;
+        let ctx = &y[e.saturating_sub(12)..e];
+        let scale = 1.0 + ctx.iter().sum::<f64>() / ctx.len() as f64;
+        assert!((f64::from(batch.scale[row]) - scale).abs() < 1e-4 * scale);
+        assert!((batch.future_y[row * 4] - (y[e] / scale) as f32).abs() < 1e-5);
+    }
+    assert_eq!(wc.index_of(0, 1), None, "below min_context");
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {

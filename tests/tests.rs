@@ -4,3 +4,4 @@ mod ingest;
 mod planner;
 mod real_data;
 mod training;
+mod forecast;

@@ -9,7 +9,7 @@ use restock_train::run::RunState;
 use restock_train::trainer::{batch_input, load_model};
 use restock_train::{Prepared, RunDir, SessionOptions, Silent, TrainConfig};
 
-fn config(epochs: usize) -> TrainConfig {
+pub(crate) fn config(epochs: usize) -> TrainConfig {
     let text = format!(
         r#"
 name = "t"
@@ -44,7 +44,7 @@ kind = "cpu"
     TrainConfig::parse(&text, Path::new("test.toml")).expect("valid config")
 }
 
-fn prepared(dir: &Path, config: &TrainConfig) -> Prepared {
+pub(crate) fn prepared(dir: &Path, config: &TrainConfig) -> Prepared {
     let ds = restock_tests::synthetic_weekly(dir, 40, 60);
     Prepared::new(config, ds).expect("prepared")
 }

@@ -181,3 +181,79 @@ fn bad_input_exits_non_zero_with_a_named_cause() {
     let o = restock(&["frobnicate"], d);
     assert!(!o.status.success());
 }
+
+/// `restock train` killed mid-run and resumed ends with the same weights as a run left alone,
+/// and `restock forecast` serves the run.
+#[test]
+fn train_killed_and_resumed_then_forecast() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = restock(&["synth", "--skus", "40", "--weeks", "70", "--clean", "--out", "cat"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = restock(
+        &["ingest", "--config", "cat/ingest.toml", "--out", "weekly.parquet"],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config = "name = \"kill\"\nseed = 3\n[data]\nweekly = \"weekly.parquet\"\ntest_weeks = 4\nvalid_weeks = 4\nmin_history = 12\n\
+        [window]\ncontext = 12\nhorizon = 4\nmin_context = 4\nwindows_per_epoch = 2048\n\
+        [model]\nhidden = 12\n[optim]\nbatch_size = 64\nepochs = 4\npatience = 0\n[backend]\nkind = \"cpu\"\n";
+    std::fs::write(d.join("t.toml"), config).unwrap();
+
+    // Left alone.
+    let o = restock(&["--quiet", "train", "--config", "t.toml", "--out", "full"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Killed once the first epoch is committed, then resumed.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_restock"))
+        .args(["--quiet", "train", "--config", "t.toml", "--out", "cut"])
+        .current_dir(d)
+        .spawn()
+        .unwrap();
+    let state = d.join("cut/state.json");
+    let started = std::time::Instant::now();
+    while !state.exists() {
+        assert!(started.elapsed().as_secs() < 300, "no epoch finished");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let at_kill = std::fs::read_to_string(&state).unwrap();
+    assert!(at_kill.contains("\"finished\": false"), "killed after the end: {at_kill}");
+    // A second run without --force is refused, with the way out named.
+    let o = restock(&["train", "--config", "t.toml", "--out", "cut"], d);
+    assert!(!o.status.success() && stderr(&o).contains("--resume"), "{}", stderr(&o));
+    let o = restock(&["--quiet", "train", "--resume", "cut"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let metrics = |run: &str| std::fs::read_to_string(d.join(run).join("metrics.csv")).unwrap();
+    let losses = |m: String| -> Vec<String> {
+        m.lines()
+            .map(|l| l.split(',').take(3).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    assert_eq!(losses(metrics("full")), losses(metrics("cut")));
+    assert!(d.join("cut/evaluation.json").exists());
+
+    // Forecasts of both runs agree to the bit, and every SKU is there.
+    for run in ["full", "cut"] {
+        let o = restock(
+            &[
+                "forecast", "--run", run, "--data", "weekly.parquet", "--horizon", "4", "--out",
+                &format!("{run}.csv"),
+            ],
+            d,
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stderr(&o).contains("SKUs"), "{}", stderr(&o));
+    }
+    let a = std::fs::read_to_string(d.join("full.csv")).unwrap();
+    assert_eq!(a, std::fs::read_to_string(d.join("cut.csv")).unwrap());
+    assert_eq!(a.lines().next().unwrap(), "unique_id,ds,model,q10,q50,q90");
+    assert!(d.join("full.csv.summary.json").exists());
+    // Bad input: a clear error and a non-zero exit.
+    let o = restock(
+        &["forecast", "--run", "full", "--data", "weekly.parquet", "--horizon", "5", "--out", "x.csv"],
+        d,
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("at most 4 weeks"), "{}", stderr(&o));
+}

@@ -17,6 +17,10 @@ pub struct WindowSpec {
     /// Fewest real (unpadded) history weeks a window may have, 1..=context. Shorter contexts are
     /// left-padded with zeros and a mask, so new launches still train.
     pub min_context: usize,
+    /// Scale each window by `1 + mean` of its own real context weeks instead of the SKU's
+    /// fitted scale: the network then reads demand relative to its recent level, which follows
+    /// level shifts (seasonal ramps, growth) that a long-run mean lags.
+    pub context_scale: bool,
 }
 
 impl WindowSpec {
@@ -38,7 +42,16 @@ impl WindowSpec {
             context,
             horizon,
             min_context,
+            context_scale: false,
         })
+    }
+
+    /// The same spec with per-window context scaling on or off.
+    pub fn with_context_scale(self, on: bool) -> Self {
+        WindowSpec {
+            context_scale: on,
+            ..self
+        }
     }
 }
 
@@ -164,7 +177,13 @@ impl<'a> Windows<'a> {
             let (sku, e) = self.locate(i);
             let s = &self.ds.series[sku];
             let feat = &self.feats[sku];
-            let scale = feat.scale.scale;
+            let scale = if self.spec.context_scale {
+                let first = e.saturating_sub(c);
+                let n = (e - first).max(1) as f64;
+                1.0 + s.y[first..e].iter().sum::<f64>() / n
+            } else {
+                feat.scale.scale
+            };
             for j in 0..c {
                 let t = e as isize - c as isize + j as isize;
                 let (py, px, pm) = (

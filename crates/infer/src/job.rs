@@ -218,6 +218,7 @@ struct Loaded {
     schema: FeatureSchema,
     levels: Quantiles,
     min_context: usize,
+    context_scale: bool,
     device: Device,
     backend: String,
     known_skus: HashSet<String>,
@@ -240,6 +241,7 @@ fn load(run_dir: &Path, options: &ForecastOptions) -> Result<Loaded> {
         schema,
         levels,
         min_context: config.window.min_context,
+        context_scale: config.window.scale == restock_train::config::ScaleMode::Context,
         device: selected.device,
         backend: selected.description,
         known_skus,
@@ -449,7 +451,8 @@ fn network_batch(
         series,
     };
     let feats = features::build(&ext, &loaded.schema, chunk.last_week);
-    let spec = WindowSpec::new(cfg.context, h, loaded.min_context)?;
+    let spec = WindowSpec::new(cfg.context, h, loaded.min_context)?
+        .with_context_scale(loaded.context_scale);
     let windows = Windows::new(&ext, &feats, &loaded.schema, spec, ext.last_week);
     let indices: Vec<usize> = ext
         .series
@@ -515,4 +518,45 @@ fn output_frame(
         cols.push(Column::new(columns::quantile_column(level).into(), col));
     }
     DataFrame::new(n, cols).map_err(to_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_rules() {
+        let smooth: Vec<f64> = (0..60).map(|t| 5.0 + (t % 3) as f64).collect();
+        assert_eq!(route(&smooth, 8, 2.0), Route::Network);
+        // Short history: a moving average, whatever its pattern.
+        assert_eq!(route(&smooth[..5], 8, 2.0), Route::New);
+        // Demand one week in four: ADI 4.
+        let sparse: Vec<f64> = (0..60).map(|t| if t % 4 == 0 { 3.0 } else { 0.0 }).collect();
+        assert_eq!(route(&sparse, 8, 2.0), Route::Intermittent);
+        assert_eq!(route(&sparse, 8, f64::INFINITY), Route::Network);
+        // Sold long ago, nothing in the last 52 weeks.
+        let mut dead = vec![4.0; 10];
+        dead.extend([0.0; 52]);
+        assert_eq!(route(&dead, 8, 2.0), Route::Zero);
+    }
+
+    #[test]
+    fn shards_partition_and_are_stable() {
+        assert_eq!(Shard::parse("1/4").unwrap(), Shard { index: 1, count: 4 });
+        for bad in ["4/4", "1", "a/b", "1/0", "-1/3"] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+        // FNV-1a of "a" is 0xaf63dc4c8601ec8c: a fixed value, so shards never move.
+        assert_eq!(shard_of("a", 1 << 16), 0xec8c);
+        let ids: Vec<String> = (0..1000).map(|i| format!("SKU_{i}")).collect();
+        let mut counts = [0usize; 4];
+        for id in &ids {
+            let owners: Vec<usize> = (0..4)
+                .filter(|&i| Shard { index: i, count: 4 }.contains(id))
+                .collect();
+            assert_eq!(owners.len(), 1);
+            counts[owners[0]] += 1;
+        }
+        assert!(counts.iter().all(|&c| c > 200), "{counts:?}");
+    }
 }

@@ -75,6 +75,21 @@ pub struct WindowConfig {
     /// Windows drawn per epoch (without replacement, fresh each epoch); 0 = all of them.
     #[serde(default)]
     pub windows_per_epoch: usize,
+    /// Scale each window by `1 + mean` of its context weeks (`context`) rather than by the SKU's
+    /// mean over the training weeks (`history`).
+    #[serde(default)]
+    pub scale: ScaleMode,
+}
+
+/// How demand is scaled before the network sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScaleMode {
+    /// `1 + mean` of the SKU's weekly demand over the training weeks (stored in scalers.json).
+    #[default]
+    History,
+    /// `1 + mean` of the window's own context weeks.
+    Context,
 }
 
 /// `[model]`.
@@ -231,6 +246,7 @@ impl Default for WindowConfig {
             horizon: defaults::horizon(),
             min_context: defaults::min_context(),
             windows_per_epoch: 0,
+            scale: ScaleMode::History,
         }
     }
 }

@@ -61,7 +61,8 @@ impl Prepared {
         let train_end = valid_end.offset(-(d.valid_weeks as i64));
         let schema = FeatureSchema::for_dataset(&dataset, FeatureSpec::default());
         let features = features::build(&dataset, &schema, train_end);
-        let spec = WindowSpec::new(w.context, w.horizon, w.min_context)?;
+        let spec = WindowSpec::new(w.context, w.horizon, w.min_context)?
+            .with_context_scale(w.scale == crate::config::ScaleMode::Context);
         Ok(Prepared {
             dataset,
             schema,
