@@ -51,6 +51,26 @@ pub(crate) struct ForecastArgs {
     pub(crate) force: bool,
 }
 
+impl ForecastArgs {
+    /// Defaults for a run, data, horizon and output.
+    pub(crate) fn new(run: PathBuf, data: PathBuf, horizon: usize, out: PathBuf) -> Self {
+        ForecastArgs {
+            run,
+            data,
+            horizon,
+            out,
+            batch_size: 4096,
+            chunk_rows: 2_000_000,
+            shard: None,
+            min_history: None,
+            intermittent_adi: None,
+            backend: None,
+            summary: None,
+            force: false,
+        }
+    }
+}
+
 pub(crate) fn forecast(a: ForecastArgs, progress: &mut Progress) -> Result<ForecastSummary> {
     let summary_path = a
         .summary

@@ -13,6 +13,8 @@ use crate::progress::Progress;
 
 /// The demo's plan config, `configs/plan/default.toml`, built into the binary.
 const DEFAULT_PLAN: &str = include_str!("../../../configs/plan/default.toml");
+/// The model the demo trains.
+const DEMO_TRAIN: &str = include_str!("../../../configs/train/demo.toml");
 
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
@@ -206,12 +208,21 @@ pub(crate) fn demo(a: DemoArgs, progress: &mut Progress) -> Result<()> {
         IngestArgs::from_config(data.join("ingest.toml"), weekly.clone()),
         progress,
     )?;
-    // Until the LSTM lands (issue 3), the demo plans from the true quantiles of the synthetic
-    // process ("oracle" in the model column), so the planner runs on honest forecasts.
+    // Train the network on the history (its last 8 weeks held out and scored against the
+    // baselines), then forecast the 8 weeks after the history for every SKU and plan from them.
+    let mut train = restock_train::TrainConfig::parse(DEMO_TRAIN, Path::new("configs/train/demo.toml"))?;
+    train.data.weekly = Some(weekly.clone());
+    train.seed = a.seed;
+    let run = crate::train_cmd::train_config(train, a.out.join("run"), progress)?;
+    let forecasts = a.out.join("forecasts.parquet");
+    crate::forecast_cmd::forecast(
+        crate::forecast_cmd::ForecastArgs::new(run, weekly.clone(), 8, forecasts.clone()),
+        progress,
+    )?;
     let plan_args = PlanArgs {
         config: None,
         builtin_config: true,
-        forecasts: data.join("oracle_forecast.parquet"),
+        forecasts,
         inventory: data.join("inventory.csv"),
         open_orders: Some(data.join("open_orders.csv")),
         sku_params: data.join("sku_params.csv"),

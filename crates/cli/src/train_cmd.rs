@@ -49,6 +49,45 @@ pub(crate) fn parse_backend(s: &str) -> std::result::Result<BackendKind, String>
     }
 }
 
+/// Train a config (not from a file) into `dir`, evaluate it, and return the run directory.
+pub(crate) fn train_config(
+    config: TrainConfig,
+    dir: PathBuf,
+    progress: &mut Progress,
+) -> Result<PathBuf> {
+    let problems = config.problems();
+    if !problems.is_empty() {
+        bail!("training config: {}", problems.join("; "));
+    }
+    progress.stage("loading data");
+    let prepared = Prepared::load(&config)?;
+    let run = RunDir::create(&dir, false)?;
+    let mut observer = EpochBars::new(progress.is_quiet());
+    let summary = restock_train::train(
+        &config,
+        &run,
+        &prepared,
+        &SessionOptions::default(),
+        &mut observer,
+    )?;
+    observer.clear();
+    progress.done(&format!(
+        "{}: best validation loss {:.5} at epoch {} of {} ({:.1} s/epoch)",
+        run.path().display(),
+        summary.best_valid_loss,
+        summary.best_epoch,
+        summary.epochs,
+        summary.seconds_per_epoch
+    ));
+    if config.data.test_weeks > 0 {
+        let evaluation = restock_train::evaluate(&run, &prepared, 4096)?;
+        if !progress.is_quiet() {
+            eprint!("{}", evaluation.table());
+        }
+    }
+    Ok(run.path().to_path_buf())
+}
+
 /// The run directory of a finished `train`.
 pub(crate) fn train(args: TrainArgs, progress: &mut Progress) -> Result<PathBuf> {
     let options = SessionOptions {

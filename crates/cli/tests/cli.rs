@@ -257,3 +257,35 @@ fn train_killed_and_resumed_then_forecast() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("at most 4 weeks"), "{}", stderr(&o));
 }
+
+/// `restock demo`: synth -> ingest -> train -> forecast -> plan, every artefact present and
+/// consistent (every SKU forecast, the plan made from those forecasts).
+#[test]
+fn demo_runs_the_whole_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = restock(&["demo", "--skus", "60", "--out", "demo"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "weekly.parquet",
+        "run/model.bpk",
+        "run/evaluation.json",
+        "forecasts.parquet",
+        "forecasts.parquet.summary.json",
+        "orders.csv",
+        "orders.summary.json",
+    ] {
+        assert!(d.join("demo").join(f).exists(), "{f} missing");
+    }
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("demo/forecasts.parquet.summary.json")).unwrap(),
+    )
+    .unwrap();
+    let weekly_skus = summary["skus"].as_u64().unwrap();
+    assert!(weekly_skus >= 55, "{summary}");
+    assert_eq!(summary["rows"].as_u64().unwrap(), weekly_skus * 8);
+    assert!(summary["by_model"]["lstm"].as_u64().unwrap() > 0, "{summary}");
+    // Running it again without --force is refused.
+    let o = restock(&["demo", "--skus", "60", "--out", "demo"], d);
+    assert!(!o.status.success() && stderr(&o).contains("--force"));
+}
