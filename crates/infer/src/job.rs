@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use polars::prelude::*;
+use rayon::prelude::*;
 use restock_core::{Forecaster, Horizon, Predict, Quantiles, Week, columns};
 use restock_data::features::{self, FeatureSchema};
 use restock_data::table::BatchWriter;
@@ -349,8 +350,19 @@ pub fn forecast(
             }
         }
         summary.prepare_seconds += t.elapsed().as_secs_f64();
-        for group in network.chunks(options.batch_size) {
-            let out = network_batch(&loaded, &chunk, group, &mut summary)?;
+        // Batches run in parallel, one per core: burn's CPU backend computes each operation on
+        // one thread here, and a SKU's numbers do not depend on its batch.
+        let threads = rayon::current_num_threads().max(1);
+        let size = options.batch_size.min(network.len().div_ceil(threads)).max(1);
+        let groups: Vec<&[usize]> = network.chunks(size).collect();
+        let results: Vec<Result<(Vec<f32>, f64, f64)>> = groups
+            .par_iter()
+            .map(|group| network_batch(&loaded, &chunk, group))
+            .collect();
+        for (group, result) in groups.iter().zip(results) {
+            let (out, prepare, net) = result?;
+            summary.prepare_seconds += prepare / threads as f64;
+            summary.network_seconds += net / threads as f64;
             for (row, &i) in group.iter().enumerate() {
                 values[i] = out[row * h_model * k..(row * h_model + weeks) * k]
                     .iter()
@@ -386,13 +398,13 @@ pub fn forecast(
     Ok(summary)
 }
 
-/// Forecast `group` (indices into `chunk.series`) with the network: `[group, horizon, levels]`.
+/// Forecast `group` (indices into `chunk.series`) with the network: `[group, horizon, levels]`,
+/// with the seconds spent preparing and in the network.
 fn network_batch(
     loaded: &Loaded,
     chunk: &WeeklyDataset,
     group: &[usize],
-    summary: &mut ForecastSummary,
-) -> Result<Vec<f32>> {
+) -> Result<(Vec<f32>, f64, f64)> {
     let t = Instant::now();
     let cfg = &loaded.model_config;
     let h = cfg.horizon;
@@ -466,7 +478,7 @@ fn network_batch(
         .collect::<Result<_>>()?;
     let mut batch = windows.new_batch(indices.len());
     windows.fill(&indices, &mut batch);
-    summary.prepare_seconds += t.elapsed().as_secs_f64();
+    let prepare = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
     let n = batch.len;
@@ -477,11 +489,11 @@ fn network_batch(
         .into_data()
         .try_to_vec::<f32>()
         .map_err(|e| Error::Network(format!("{e:?}")))?;
-    summary.network_seconds += t.elapsed().as_secs_f64();
+    let net = t.elapsed().as_secs_f64();
     if out.iter().any(|v| !v.is_finite()) {
         return Err(Error::Network("the network returned a non-finite value".into()));
     }
-    Ok(out)
+    Ok((out, prepare, net))
 }
 
 fn output_frame(
