@@ -77,14 +77,22 @@ fn every_sku_is_forecast_the_same_in_any_batch_or_shard() {
     for s in &data.dataset.series {
         for h in 0..4 {
             let (model, q10, q50, q90) = &rows[&(s.unique_id.clone(), first + 7 * h)];
-            assert!(0.0 <= *q10 && q10 <= q50 && q50 <= q90, "{} {model}", s.unique_id);
+            assert!(
+                0.0 <= *q10 && q10 <= q50 && q50 <= q90,
+                "{} {model}",
+                s.unique_id
+            );
             let route = restock_infer::route(&s.y, 8, 3.0);
             assert_eq!(model, route.model(), "{}", s.unique_id);
         }
     }
     // The synthetic catalogue has smooth, intermittent and dead SKUs: more than one route.
     assert!(summary.by_model.len() >= 2, "{:?}", summary.by_model);
-    assert!(summary.by_model.contains_key("lstm"), "{:?}", summary.by_model);
+    assert!(
+        summary.by_model.contains_key("lstm"),
+        "{:?}",
+        summary.by_model
+    );
 
     // Small batches and small chunks give the same numbers.
     let small = dir.path().join("small.csv");
@@ -99,7 +107,10 @@ fn every_sku_is_forecast_the_same_in_any_batch_or_shard() {
     for (k, v) in &rows {
         let w = &small_rows[k];
         // CSV round-trips floats to their shortest exact text.
-        assert!(v.0 == w.0 && v.1 == w.1 && v.2 == w.2 && v.3 == w.3, "{k:?}: {v:?} vs {w:?}");
+        assert!(
+            v.0 == w.0 && v.1 == w.1 && v.2 == w.2 && v.3 == w.3,
+            "{k:?}: {v:?} vs {w:?}"
+        );
     }
 
     // Three shards partition the catalogue and reproduce the numbers.
@@ -133,7 +144,8 @@ fn unknown_and_missing_skus_are_counted_and_bad_options_rejected() {
         horizon: 4,
         ..Default::default()
     };
-    let s = restock_infer::forecast(run.path(), &weekly, &out, &options, &mut |_, _, _| {}).unwrap();
+    let s =
+        restock_infer::forecast(run.path(), &weekly, &out, &options, &mut |_, _, _| {}).unwrap();
     assert_eq!(s.unknown_to_run, 1);
     assert_eq!(s.missing_from_data, 2);
     assert!(s.missing_examples.contains(&dropped));
@@ -145,8 +157,20 @@ fn unknown_and_missing_skus_are_counted_and_bad_options_rejected() {
             .expect_err("bad option")
             .to_string()
     };
-    assert!(fails(ForecastOptions { horizon: 0, ..Default::default() }).contains("horizon"));
-    assert!(fails(ForecastOptions { horizon: 9, ..Default::default() }).contains("at most 4"));
+    assert!(
+        fails(ForecastOptions {
+            horizon: 0,
+            ..Default::default()
+        })
+        .contains("horizon")
+    );
+    assert!(
+        fails(ForecastOptions {
+            horizon: 9,
+            ..Default::default()
+        })
+        .contains("at most 4")
+    );
     assert!(Shard::parse("3/3").is_err() && Shard::parse("x").is_err());
     let missing = restock_infer::forecast(
         run.path(),

@@ -1,7 +1,7 @@
 //! restock's integration tests: one binary, one module per stage.
 
+mod forecast;
 mod ingest;
 mod planner;
 mod real_data;
 mod training;
-mod forecast;

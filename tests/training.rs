@@ -91,7 +91,14 @@ fn a_run_trains_checkpoints_and_beats_nothing_silently() {
     let names: Vec<&str> = eval.models.iter().map(|m| m.model.as_str()).collect();
     assert_eq!(
         names,
-        ["lstm", "naive", "seasonal_naive", "moving_average", "croston", "tsb"]
+        [
+            "lstm",
+            "naive",
+            "seasonal_naive",
+            "moving_average",
+            "croston",
+            "tsb"
+        ]
     );
     assert!(eval.series > 0 && eval.weeks == 4);
     for m in &eval.models {
@@ -181,7 +188,10 @@ fn too_little_data_is_a_clear_error() {
     let ds = restock_tests::synthetic_weekly(dir.path(), 5, 30);
     let err = Prepared::new(&cfg, ds).expect_err("30 weeks cannot hold 4 + 4 + 40 + 4");
     let msg = err.to_string();
-    assert!(msg.contains("30 weeks") && msg.contains("window.min_context"), "{msg}");
+    assert!(
+        msg.contains("30 weeks") && msg.contains("window.min_context"),
+        "{msg}"
+    );
 }
 
 /// The wgpu backend (a GPU, or lavapipe's software Vulkan in CI) trains an epoch and computes

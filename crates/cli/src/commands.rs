@@ -136,12 +136,20 @@ pub(crate) fn check_output(path: &Path, force: bool) -> Result<()> {
 }
 
 fn synth_weekly(a: &SynthArgs, progress: &mut Progress) -> Result<()> {
-    progress.stage(&format!("generating {} weekly series x {} weeks", a.skus, a.weeks));
+    progress.stage(&format!(
+        "generating {} weekly series x {} weeks",
+        a.skus, a.weeks
+    ));
     let ds = restock_data::synth::weekly_catalogue(a.skus, a.weeks, a.seed);
     let path = a.out.join("weekly.parquet");
     progress.stage(&format!("writing {}", path.display()));
     ds.write(&path)?;
-    progress.done(&format!("{}: {} SKUs, {} rows", path.display(), a.skus, ds.rows()));
+    progress.done(&format!(
+        "{}: {} SKUs, {} rows",
+        path.display(),
+        a.skus,
+        ds.rows()
+    ));
     Ok(())
 }
 

@@ -87,14 +87,24 @@ pub(crate) fn forecast(a: ForecastArgs, progress: &mut Progress) -> Result<Forec
         intermittent_adi: a.intermittent_adi.unwrap_or(f64::INFINITY),
         backend: a.backend,
     };
-    progress.stage(&format!("forecasting {} with {}", a.data.display(), a.run.display()));
+    progress.stage(&format!(
+        "forecasting {} with {}",
+        a.data.display(),
+        a.run.display()
+    ));
     let mut counter: Option<crate::progress::Counter> = None;
     let summary = {
         let progress = &mut *progress;
-        restock_infer::forecast(&a.run, &a.data, &a.out, &options, &mut |read, rows, _skus| {
-            let c = counter.get_or_insert_with(|| progress.counter("data rows", rows as u64));
-            c.set(read as u64);
-        })?
+        restock_infer::forecast(
+            &a.run,
+            &a.data,
+            &a.out,
+            &options,
+            &mut |read, rows, _skus| {
+                let c = counter.get_or_insert_with(|| progress.counter("data rows", rows as u64));
+                c.set(read as u64);
+            },
+        )?
     };
     let text = serde_json::to_string_pretty(&summary)?;
     restock_data::table::write_text(&summary_path, &text)?;

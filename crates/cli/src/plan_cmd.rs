@@ -210,7 +210,8 @@ pub(crate) fn demo(a: DemoArgs, progress: &mut Progress) -> Result<()> {
     )?;
     // Train the network on the history (its last 8 weeks held out and scored against the
     // baselines), then forecast the 8 weeks after the history for every SKU and plan from them.
-    let mut train = restock_train::TrainConfig::parse(DEMO_TRAIN, Path::new("configs/train/demo.toml"))?;
+    let mut train =
+        restock_train::TrainConfig::parse(DEMO_TRAIN, Path::new("configs/train/demo.toml"))?;
     train.data.weekly = Some(weekly.clone());
     train.seed = a.seed;
     let run = crate::train_cmd::train_config(train, a.out.join("run"), progress)?;

@@ -45,7 +45,9 @@ pub(crate) fn parse_backend(s: &str) -> std::result::Result<BackendKind, String>
         "cpu" => Ok(BackendKind::Cpu),
         "ndarray" => Ok(BackendKind::Ndarray),
         "wgpu" => Ok(BackendKind::Wgpu),
-        other => Err(format!("unknown backend {other:?}; use auto, cpu, ndarray or wgpu")),
+        other => Err(format!(
+            "unknown backend {other:?}; use auto, cpu, ndarray or wgpu"
+        )),
     }
 }
 
@@ -103,7 +105,10 @@ pub(crate) fn train(args: TrainArgs, progress: &mut Progress) -> Result<PathBuf>
         let summary = restock_train::resume(&run, &prepared, &options, &mut observer)?;
         (run, prepared, summary)
     } else {
-        let path = args.config.as_ref().context("--config or --resume is required")?;
+        let path = args
+            .config
+            .as_ref()
+            .context("--config or --resume is required")?;
         let mut config = TrainConfig::load(path)?;
         if let Some(b) = args.backend {
             config.backend.kind = b;

@@ -188,10 +188,21 @@ fn bad_input_exits_non_zero_with_a_named_cause() {
 fn train_killed_and_resumed_then_forecast() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let o = restock(&["synth", "--skus", "40", "--weeks", "70", "--clean", "--out", "cat"], d);
+    let o = restock(
+        &[
+            "synth", "--skus", "40", "--weeks", "70", "--clean", "--out", "cat",
+        ],
+        d,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let o = restock(
-        &["ingest", "--config", "cat/ingest.toml", "--out", "weekly.parquet"],
+        &[
+            "ingest",
+            "--config",
+            "cat/ingest.toml",
+            "--out",
+            "weekly.parquet",
+        ],
         d,
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -201,7 +212,10 @@ fn train_killed_and_resumed_then_forecast() {
     std::fs::write(d.join("t.toml"), config).unwrap();
 
     // Left alone.
-    let o = restock(&["--quiet", "train", "--config", "t.toml", "--out", "full"], d);
+    let o = restock(
+        &["--quiet", "train", "--config", "t.toml", "--out", "full"],
+        d,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     // Killed once the first epoch is committed, then resumed.
     let mut child = Command::new(env!("CARGO_BIN_EXE_restock"))
@@ -218,10 +232,17 @@ fn train_killed_and_resumed_then_forecast() {
     child.kill().unwrap();
     child.wait().unwrap();
     let at_kill = std::fs::read_to_string(&state).unwrap();
-    assert!(at_kill.contains("\"finished\": false"), "killed after the end: {at_kill}");
+    assert!(
+        at_kill.contains("\"finished\": false"),
+        "killed after the end: {at_kill}"
+    );
     // A second run without --force is refused, with the way out named.
     let o = restock(&["train", "--config", "t.toml", "--out", "cut"], d);
-    assert!(!o.status.success() && stderr(&o).contains("--resume"), "{}", stderr(&o));
+    assert!(
+        !o.status.success() && stderr(&o).contains("--resume"),
+        "{}",
+        stderr(&o)
+    );
     let o = restock(&["--quiet", "train", "--resume", "cut"], d);
     assert!(o.status.success(), "{}", stderr(&o));
     let metrics = |run: &str| std::fs::read_to_string(d.join(run).join("metrics.csv")).unwrap();
@@ -237,7 +258,14 @@ fn train_killed_and_resumed_then_forecast() {
     for run in ["full", "cut"] {
         let o = restock(
             &[
-                "forecast", "--run", run, "--data", "weekly.parquet", "--horizon", "4", "--out",
+                "forecast",
+                "--run",
+                run,
+                "--data",
+                "weekly.parquet",
+                "--horizon",
+                "4",
+                "--out",
                 &format!("{run}.csv"),
             ],
             d,
@@ -251,7 +279,17 @@ fn train_killed_and_resumed_then_forecast() {
     assert!(d.join("full.csv.summary.json").exists());
     // Bad input: a clear error and a non-zero exit.
     let o = restock(
-        &["forecast", "--run", "full", "--data", "weekly.parquet", "--horizon", "5", "--out", "x.csv"],
+        &[
+            "forecast",
+            "--run",
+            "full",
+            "--data",
+            "weekly.parquet",
+            "--horizon",
+            "5",
+            "--out",
+            "x.csv",
+        ],
         d,
     );
     assert!(!o.status.success());
@@ -284,7 +322,10 @@ fn demo_runs_the_whole_job() {
     let weekly_skus = summary["skus"].as_u64().unwrap();
     assert!(weekly_skus >= 55, "{summary}");
     assert_eq!(summary["rows"].as_u64().unwrap(), weekly_skus * 8);
-    assert!(summary["by_model"]["lstm"].as_u64().unwrap() > 0, "{summary}");
+    assert!(
+        summary["by_model"]["lstm"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
     // Running it again without --force is refused.
     let o = restock(&["demo", "--skus", "60", "--out", "demo"], d);
     assert!(!o.status.success() && stderr(&o).contains("--force"));

@@ -789,23 +789,28 @@ mod tests {
 /// in the last year) and new SKUs (one in twenty: 2 to 6 weeks of history); a `category`
 /// static attribute. Seeded; SKU `i` is the same whatever `skus` is.
 pub fn weekly_catalogue(skus: usize, weeks: usize, seed: u64) -> crate::WeeklyDataset {
-    let first = Week::containing(
-        chrono::NaiveDate::from_ymd_opt(2023, 1, 2).expect("a valid date"),
-    );
+    let first =
+        Week::containing(chrono::NaiveDate::from_ymd_opt(2023, 1, 2).expect("a valid date"));
     let last = first.offset(weeks as i64 - 1);
     let series = (0..skus)
         .map(|i| {
-            let mut rng = StdRng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut rng =
+                StdRng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let kind = rng.random_range(0..20u32);
             let level: f64 = LogNormal::new(1.0, 1.0).expect("valid").sample(&mut rng);
             let phase = rng.random_range(0.0..std::f64::consts::TAU);
             let amplitude = rng.random_range(0.0..0.5);
-            let len = if kind == 0 { rng.random_range(2..=6).min(weeks) } else { weeks };
+            let len = if kind == 0 {
+                rng.random_range(2..=6).min(weeks)
+            } else {
+                weeks
+            };
             let start = last.offset(1 - len as i64);
             let y = (0..len)
                 .map(|t| {
                     let week = start.offset(t as i64);
-                    let season = 1.0 + amplitude * (std::f64::consts::TAU * week.year_fraction() + phase).sin();
+                    let season = 1.0
+                        + amplitude * (std::f64::consts::TAU * week.year_fraction() + phase).sin();
                     let mut mu = level * season;
                     if kind <= 4 {
                         mu *= if rng.random_bool(0.2) { 5.0 } else { 0.0 };

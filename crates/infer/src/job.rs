@@ -181,7 +181,11 @@ pub struct ForecastSummary {
 impl ForecastSummary {
     /// A few printable lines.
     pub fn text(&self) -> String {
-        let models: Vec<String> = self.by_model.iter().map(|(m, n)| format!("{m} {n}")).collect();
+        let models: Vec<String> = self
+            .by_model
+            .iter()
+            .map(|(m, n)| format!("{m} {n}"))
+            .collect();
         let mut out = format!(
             "{} SKUs ({}) from {} on {}, {} rows in {:.1} s ({:.0} SKUs/s: read {:.1} s, prepare {:.1} s, network {:.1} s, write {:.1} s)\n",
             self.skus,
@@ -261,11 +265,14 @@ pub fn forecast(
 ) -> Result<ForecastSummary> {
     let started = Instant::now();
     if options.batch_size == 0 || options.chunk_rows == 0 {
-        return Err(Error::Option("--batch-size and chunk rows must be at least 1".into()));
+        return Err(Error::Option(
+            "--batch-size and chunk rows must be at least 1".into(),
+        ));
     }
     let loaded = load(run_dir, options)?;
     let h_model = loaded.model_config.horizon;
-    let horizon = Horizon::new(options.horizon).map_err(|e| Error::Option(format!("--horizon: {e}")))?;
+    let horizon =
+        Horizon::new(options.horizon).map_err(|e| Error::Option(format!("--horizon: {e}")))?;
     if horizon.weeks() > h_model {
         return Err(Error::Option(format!(
             "--horizon {}: the run forecasts at most {h_model} weeks (its window.horizon)",
@@ -353,7 +360,10 @@ pub fn forecast(
         // Batches run in parallel, one per core: burn's CPU backend computes each operation on
         // one thread here, and a SKU's numbers do not depend on its batch.
         let threads = rayon::current_num_threads().max(1);
-        let size = options.batch_size.min(network.len().div_ceil(threads)).max(1);
+        let size = options
+            .batch_size
+            .min(network.len().div_ceil(threads))
+            .max(1);
         let groups: Vec<&[usize]> = network.chunks(size).collect();
         let results: Vec<Result<(Vec<f32>, f64, f64)>> = groups
             .par_iter()
@@ -371,7 +381,14 @@ pub fn forecast(
             }
         }
         let t = Instant::now();
-        let mut df = output_frame(&chunk.series, &routes, &values, first_forecast, weeks, &levels)?;
+        let mut df = output_frame(
+            &chunk.series,
+            &routes,
+            &values,
+            first_forecast,
+            weeks,
+            &levels,
+        )?;
         writer.write(&mut df)?;
         summary.write_seconds += t.elapsed().as_secs_f64();
         summary.skus += chunk.series.len();
@@ -429,7 +446,11 @@ fn network_batch(
                 .enumerate()
                 .map(|(c, v)| {
                     let fill = if Some(c) == price {
-                        v.iter().rev().copied().find(|x| x.is_finite()).unwrap_or(f64::NAN)
+                        v.iter()
+                            .rev()
+                            .copied()
+                            .find(|x| x.is_finite())
+                            .unwrap_or(f64::NAN)
                     } else {
                         0.0
                     };
@@ -454,7 +475,12 @@ fn network_batch(
         first_week: chunk.first_week,
         last_week: chunk.last_week.offset(h as i64),
         covariates: chunk.covariates.clone(),
-        statics: loaded.schema.statics.iter().map(|v| v.name.clone()).collect(),
+        statics: loaded
+            .schema
+            .statics
+            .iter()
+            .map(|v| v.name.clone())
+            .collect(),
         event_days: chunk.event_days.as_ref().map(|e| {
             let mut e = e.clone();
             e.resize(e.len() + h, 0.0);
@@ -472,7 +498,10 @@ fn network_batch(
         .enumerate()
         .map(|(i, s)| {
             windows.index_of(i, s.y.len() - h).ok_or_else(|| {
-                Error::Network(format!("SKU {}: no window at the forecast origin", s.unique_id))
+                Error::Network(format!(
+                    "SKU {}: no window at the forecast origin",
+                    s.unique_id
+                ))
             })
         })
         .collect::<Result<_>>()?;
@@ -482,7 +511,10 @@ fn network_batch(
 
     let t = Instant::now();
     let n = batch.len;
-    let scale = Tensor::<1>::from_data(TensorData::new(batch.scale[..n].to_vec(), [n]), &loaded.device);
+    let scale = Tensor::<1>::from_data(
+        TensorData::new(batch.scale[..n].to_vec(), [n]),
+        &loaded.device,
+    );
     let out: Vec<f32> = loaded
         .model
         .quantiles(batch_input(cfg, &batch, &loaded.device), scale)
@@ -491,7 +523,9 @@ fn network_batch(
         .map_err(|e| Error::Network(format!("{e:?}")))?;
     let net = t.elapsed().as_secs_f64();
     if out.iter().any(|v| !v.is_finite()) {
-        return Err(Error::Network("the network returned a non-finite value".into()));
+        return Err(Error::Network(
+            "the network returned a non-finite value".into(),
+        ));
     }
     Ok((out, prepare, net))
 }
@@ -523,7 +557,9 @@ fn output_frame(
     let to_err = |e: PolarsError| Error::Network(format!("building the output: {e}"));
     let mut cols = vec![
         Column::new(columns::UNIQUE_ID.into(), ids),
-        Column::new(columns::DS.into(), ds).cast(&DataType::Date).map_err(to_err)?,
+        Column::new(columns::DS.into(), ds)
+            .cast(&DataType::Date)
+            .map_err(to_err)?,
         Column::new(columns::MODEL.into(), model),
     ];
     for (&level, col) in levels.iter().zip(q) {
@@ -543,7 +579,9 @@ mod tests {
         // Short history: a moving average, whatever its pattern.
         assert_eq!(route(&smooth[..5], 8, 2.0), Route::New);
         // Demand one week in four: ADI 4.
-        let sparse: Vec<f64> = (0..60).map(|t| if t % 4 == 0 { 3.0 } else { 0.0 }).collect();
+        let sparse: Vec<f64> = (0..60)
+            .map(|t| if t % 4 == 0 { 3.0 } else { 0.0 })
+            .collect();
         assert_eq!(route(&sparse, 8, 2.0), Route::Intermittent);
         assert_eq!(route(&sparse, 8, f64::INFINITY), Route::Network);
         // Sold long ago, nothing in the last 52 weeks.

@@ -25,4 +25,6 @@ mod error;
 mod job;
 
 pub use error::{Error, Result};
-pub use job::{ForecastOptions, ForecastSummary, RECENT_WEEKS, Route, Shard, forecast, route, shard_of};
+pub use job::{
+    ForecastOptions, ForecastSummary, RECENT_WEEKS, Route, Shard, forecast, route, shard_of,
+};

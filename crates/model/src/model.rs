@@ -179,7 +179,10 @@ impl ModelInput {
         let f = config.past_features;
         let k = config.future_features;
         let float2 = |v: &[f32], cols: usize| {
-            Tensor::<2>::from_data(TensorData::new(v[..batch * cols].to_vec(), [batch, cols]), device)
+            Tensor::<2>::from_data(
+                TensorData::new(v[..batch * cols].to_vec(), [batch, cols]),
+                device,
+            )
         };
         let float3 = |v: &[f32], mid: usize, cols: usize| {
             Tensor::<3>::from_data(
@@ -270,7 +273,10 @@ impl DemandModel {
             .reshape([1, horizon])
             .expand([batch, horizon]);
         let mut parts = vec![
-            self.dropout.forward(last).unsqueeze_dim::<3>(1).expand([batch, horizon, width]),
+            self.dropout
+                .forward(last)
+                .unsqueeze_dim::<3>(1)
+                .expand([batch, horizon, width]),
             self.horizon_embedding.forward(positions),
         ];
         if input.future_x.dims()[2] > 0 {
@@ -394,6 +400,9 @@ mod tests {
         c.dropout = 1.0;
         c.quantiles = vec![0.5, 0.1];
         let p = c.problems().join("; ");
-        assert!(p.contains("layers") && p.contains("dropout") && p.contains("quantiles"), "{p}");
+        assert!(
+            p.contains("layers") && p.contains("dropout") && p.contains("quantiles"),
+            "{p}"
+        );
     }
 }

@@ -147,9 +147,15 @@ impl Forecaster for Baseline {
             reason,
         };
         if y.is_empty() {
-            return Err(fail("the history is empty; at least 1 week is needed".into()));
+            return Err(fail(
+                "the history is empty; at least 1 week is needed".into(),
+            ));
         }
-        if let Some((t, v)) = y.iter().enumerate().find(|(_, v)| !v.is_finite() || **v < 0.0) {
+        if let Some((t, v)) = y
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !v.is_finite() || **v < 0.0)
+        {
             return Err(fail(format!(
                 "week {t} of the history is {v}; demand must be finite and >= 0"
             )));
@@ -229,7 +235,11 @@ impl Predict for Fitted {
                 }
             } else {
                 for (i, &q) in levels.levels().iter().enumerate() {
-                    out.push(if i == median { point } else { poisson_quantile(point, q) });
+                    out.push(if i == median {
+                        point
+                    } else {
+                        poisson_quantile(point, q)
+                    });
                 }
             }
             // Clipping can only merge levels, never cross them; the Poisson levels around a
@@ -337,8 +347,9 @@ pub(crate) fn poisson_quantile(mean: f64, q: f64) -> f64 {
     k
 }
 
-/// The standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9).
-pub(crate) fn normal_quantile(p: f64) -> f64 {
+/// The standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9); shared
+/// by the baselines and the planner's safety stock.
+pub fn normal_quantile(p: f64) -> f64 {
     const A: [f64; 6] = [
         -3.969683028665376e1,
         2.209460984245205e2,
@@ -390,14 +401,19 @@ mod tests {
     use super::*;
 
     fn fit(name: &str, y: &[f64]) -> Fitted {
-        Baseline::parse(name).and_then(|b| Ok(b.fit(y).map_err(|e| Error::History(e.to_string()))?)).expect("fit")
+        Baseline::parse(name)
+            .and_then(|b| Ok(b.fit(y).map_err(|e| Error::History(e.to_string()))?))
+            .expect("fit")
     }
 
     #[test]
     fn point_forecasts_by_hand() {
         let y = [1.0, 2.0, 3.0, 4.0, 10.0];
         assert_eq!(fit("naive", &y).points(2), vec![10.0, 10.0]);
-        assert_eq!(fit("moving_average", &y).points(1), vec![(2.0 + 3.0 + 4.0 + 10.0) / 4.0]);
+        assert_eq!(
+            fit("moving_average", &y).points(1),
+            vec![(2.0 + 3.0 + 4.0 + 10.0) / 4.0]
+        );
         // Shorter than a season: naive.
         assert_eq!(fit("seasonal_naive", &y).points(1), vec![10.0]);
         let season: Vec<f64> = (0..60).map(|t| (t % 52) as f64).collect();
@@ -426,7 +442,9 @@ mod tests {
     #[test]
     fn quantiles_bracket_the_median_and_cover() {
         // A noisy level: alternating 5 and 15 around 10.
-        let y: Vec<f64> = (0..80).map(|t| if t % 2 == 0 { 5.0 } else { 15.0 }).collect();
+        let y: Vec<f64> = (0..80)
+            .map(|t| if t % 2 == 0 { 5.0 } else { 15.0 })
+            .collect();
         let levels = Quantiles::default();
         let h = Horizon::new(3).expect("horizon");
         let q = fit("moving_average", &y).predict(h, &levels);
@@ -447,9 +465,20 @@ mod tests {
         let zero = fit("tsb", &[0.0; 30]).predict(h, &levels);
         assert!(zero.iter().all(|v| *v == 0.0));
         assert!(Baseline::parse("naive").expect("naive").fit(&[]).is_err());
-        assert!(Baseline::parse("naive").expect("naive").fit(&[1.0, -1.0]).is_err());
+        assert!(
+            Baseline::parse("naive")
+                .expect("naive")
+                .fit(&[1.0, -1.0])
+                .is_err()
+        );
         assert!(Baseline::parse("arima").is_err());
-        assert!(Baseline::new(BaselineKind::Tsb { alpha_d: 0.0, alpha_p: 0.2 }).is_err());
+        assert!(
+            Baseline::new(BaselineKind::Tsb {
+                alpha_d: 0.0,
+                alpha_p: 0.2
+            })
+            .is_err()
+        );
     }
 
     #[test]

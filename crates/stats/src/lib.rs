@@ -9,6 +9,6 @@ mod baselines;
 mod error;
 mod metrics;
 
-pub use baselines::{Baseline, BaselineKind, ERROR_ORIGINS, Fitted, MIN_ERRORS};
+pub use baselines::{Baseline, BaselineKind, ERROR_ORIGINS, Fitted, MIN_ERRORS, normal_quantile};
 pub use error::{Error, Result};
 pub use metrics::{Accuracy, AccuracyAccumulator, SeriesScore};

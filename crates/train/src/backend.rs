@@ -69,7 +69,8 @@ pub fn select(kind: BackendKind, index: usize) -> Result<Selected> {
                 }
             }
             let mut s = cpu();
-            s.description.push_str(" — auto: no hardware GPU adapter found");
+            s.description
+                .push_str(" — auto: no hardware GPU adapter found");
             Ok(s)
         }
     }

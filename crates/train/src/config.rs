@@ -452,15 +452,24 @@ impl TrainConfig {
             ));
         }
         if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
-            p.push(format!("optim.weight_decay = {}: must be >= 0", o.weight_decay));
+            p.push(format!(
+                "optim.weight_decay = {}: must be >= 0",
+                o.weight_decay
+            ));
         }
         if !(o.grad_clip_norm.is_finite() && o.grad_clip_norm >= 0.0) {
-            p.push(format!("optim.grad_clip_norm = {}: must be >= 0", o.grad_clip_norm));
+            p.push(format!(
+                "optim.grad_clip_norm = {}: must be >= 0",
+                o.grad_clip_norm
+            ));
         }
         at_least(&mut p, "optim.batch_size", o.batch_size, 1);
         at_least(&mut p, "optim.epochs", o.epochs, 1);
         if o.batch_size > 65_536 {
-            p.push(format!("optim.batch_size = {}: at most 65536", o.batch_size));
+            p.push(format!(
+                "optim.batch_size = {}: at most 65536",
+                o.batch_size
+            ));
         }
         p
     }
@@ -490,15 +499,18 @@ mod tests {
         assert_eq!(c.window.context, 52);
         assert_eq!(c.model.quantiles, vec![0.1, 0.5, 0.9]);
         assert_eq!(c.backend.kind, BackendKind::Auto);
-        assert_eq!(c.source().expect("source"), DataSource::Weekly("w.parquet".into()));
+        assert_eq!(
+            c.source().expect("source"),
+            DataSource::Weekly("w.parquet".into())
+        );
         // The resolved config reads back the same.
         assert_eq!(parse(&c.to_toml()).expect("round trip"), c);
     }
 
     #[test]
     fn unknown_keys_and_bad_values_name_the_key() {
-        let e = parse("name = \"x\"\n[data]\nweekly = \"w\"\n[model]\nhiden = 3\n")
-            .expect_err("typo");
+        let e =
+            parse("name = \"x\"\n[data]\nweekly = \"w\"\n[model]\nhiden = 3\n").expect_err("typo");
         assert!(e.to_string().contains("hiden"), "{e}");
         let e = parse(
             "name = \"x\"\n[data]\nweekly = \"w\"\n[optim]\nlearning_rate = -1.0\nbatch_size = 0\n[model]\ndropout = 1.5\n",
@@ -508,7 +520,8 @@ mod tests {
         for key in ["optim.learning_rate", "optim.batch_size", "model.dropout"] {
             assert!(msg.contains(key), "{msg}");
         }
-        let e = parse("name = \"x\"\n[data]\nsource = \"s\"\npreset = \"m6\"\n").expect_err("preset");
+        let e =
+            parse("name = \"x\"\n[data]\nsource = \"s\"\npreset = \"m6\"\n").expect_err("preset");
         assert!(e.to_string().contains("m6"), "{e}");
         let e = parse("name = \"../x\"\n[data]\nweekly = \"w\"\n").expect_err("name");
         assert!(e.to_string().contains("name"), "{e}");

@@ -68,7 +68,9 @@ pub enum Error {
         reason: String,
     },
     /// The loss became NaN or infinite.
-    #[error("training diverged at epoch {epoch}, step {step}: loss {loss}; lower optim.learning_rate")]
+    #[error(
+        "training diverged at epoch {epoch}, step {step}: loss {loss}; lower optim.learning_rate"
+    )]
     Diverged {
         /// Epoch (1-based).
         epoch: usize,

@@ -48,7 +48,9 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
     let model_config = run.model_config()?;
     let weeks = config.data.test_weeks;
     if weeks == 0 {
-        return Err(Error::Evaluation("data.test_weeks = 0: there are no test weeks to score".into()));
+        return Err(Error::Evaluation(
+            "data.test_weeks = 0: there are no test weeks to score".into(),
+        ));
     }
     let levels = Quantiles::new(model_config.quantiles.clone())
         .map_err(|e| Error::Evaluation(e.to_string()))?;
@@ -90,15 +92,18 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
         .map(|n| Baseline::parse(n).map_err(|e| Error::Evaluation(e.to_string())))
         .collect::<Result<_>>()?;
     names.extend(baselines.iter().map(|b| b.name().to_string()));
-    let mut acc: Vec<AccuracyAccumulator> =
-        names.iter().map(|_| AccuracyAccumulator::new(levels.levels())).collect();
+    let mut acc: Vec<AccuracyAccumulator> = names
+        .iter()
+        .map(|_| AccuracyAccumulator::new(levels.levels()))
+        .collect();
 
     let mut buffer = windows.new_batch(batch);
     for group in chosen.chunks(batch) {
         let indices: Vec<usize> = group.iter().map(|g| g.1).collect();
         windows.fill(&indices, &mut buffer);
         let n = buffer.len;
-        let scale = Tensor::<1>::from_data(TensorData::new(buffer.scale[..n].to_vec(), [n]), &device);
+        let scale =
+            Tensor::<1>::from_data(TensorData::new(buffer.scale[..n].to_vec(), [n]), &device);
         let out: Vec<f32> = model
             .quantiles(batch_input(&model_config, &buffer, &device), scale)
             .into_data()
@@ -117,7 +122,9 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
                 .map_err(|e| Error::Evaluation(e.to_string()))?;
             acc[0].add(&score);
             for (b, a) in baselines.iter().zip(acc.iter_mut().skip(1)) {
-                let fitted = b.fit(history).map_err(|e| Error::Evaluation(format!("SKU {}: {e}", s.unique_id)))?;
+                let fitted = b
+                    .fit(history)
+                    .map_err(|e| Error::Evaluation(format!("SKU {}: {e}", s.unique_id)))?;
                 let q = fitted.predict(horizon, &levels);
                 let score = SeriesScore::new(history, actual, &q, levels.levels())
                     .map_err(|e| Error::Evaluation(e.to_string()))?;

@@ -54,7 +54,12 @@ impl Prepared {
             return Err(Error::NotEnoughData(format!(
                 "the data spans {weeks} weeks ({} .. {}); training needs at least {needed}: \
                  data.test_weeks {} + data.valid_weeks {} + window.min_context {} + window.horizon {}",
-                dataset.first_week, dataset.last_week, d.test_weeks, d.valid_weeks, w.min_context, w.horizon
+                dataset.first_week,
+                dataset.last_week,
+                d.test_weeks,
+                d.valid_weeks,
+                w.min_context,
+                w.horizon
             )));
         }
         let valid_end = dataset.last_week.offset(-(d.test_weeks as i64));
@@ -75,13 +80,25 @@ impl Prepared {
 
     /// Training windows.
     pub fn train_windows(&self) -> Windows<'_> {
-        Windows::new(&self.dataset, &self.features, &self.schema, self.spec, self.train_end)
+        Windows::new(
+            &self.dataset,
+            &self.features,
+            &self.schema,
+            self.spec,
+            self.train_end,
+        )
     }
 
     /// Windows up to the validation end, and the indices of those whose targets all lie after
     /// `train_end` (the validation windows).
     pub fn valid_windows(&self) -> (Windows<'_>, Vec<usize>) {
-        let windows = Windows::new(&self.dataset, &self.features, &self.schema, self.spec, self.valid_end);
+        let windows = Windows::new(
+            &self.dataset,
+            &self.features,
+            &self.schema,
+            self.spec,
+            self.valid_end,
+        );
         let mut indices = Vec::new();
         for (sku, s) in self.dataset.series.iter().enumerate() {
             // The first target index whose week is after train_end, through the last that fits.

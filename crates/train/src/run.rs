@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 
 use restock_data::features::{FeatureSchema, ScaleStats};
 use restock_model::DemandModelConfig;
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
 use crate::{Error, Result};
@@ -137,7 +137,9 @@ impl RunDir {
             if !path.join("config.toml").exists() {
                 return Err(Error::RunDir {
                     path: path.to_path_buf(),
-                    problem: "not empty and not a run directory (no config.toml); refusing to delete it".into(),
+                    problem:
+                        "not empty and not a run directory (no config.toml); refusing to delete it"
+                            .into(),
                 });
             }
             std::fs::remove_dir_all(path).map_err(Error::io(path))?;
@@ -237,7 +239,12 @@ impl RunDir {
         for m in history {
             csv.push_str(&format!(
                 "{},{:.6},{:.6},{:.6e},{:.3},{:.1}\n",
-                m.epoch, m.train_loss, m.valid_loss, m.learning_rate, m.seconds, m.windows_per_second
+                m.epoch,
+                m.train_loss,
+                m.valid_loss,
+                m.learning_rate,
+                m.seconds,
+                m.windows_per_second
             ));
         }
         self.write("metrics.csv", csv.as_bytes())
@@ -246,7 +253,10 @@ impl RunDir {
 
 /// Write `bytes` to `path` through a temporary file in the same directory and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

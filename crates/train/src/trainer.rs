@@ -14,8 +14,8 @@
 
 use std::time::Instant;
 
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
@@ -89,7 +89,15 @@ pub fn train(
         })
         .collect();
     run.write_json("scalers.json", &scalers)?;
-    session(config, &model_config, run, prepared, None, options, observer)
+    session(
+        config,
+        &model_config,
+        run,
+        prepared,
+        None,
+        options,
+        observer,
+    )
 }
 
 /// Continue an interrupted run from its last finished epoch.
@@ -110,9 +118,19 @@ pub fn resume(
     }
     let state = run.state()?.ok_or_else(|| Error::RunDir {
         path: run.path().to_path_buf(),
-        problem: "no finished epoch to resume from (state.json is missing); start it again with --force".into(),
+        problem:
+            "no finished epoch to resume from (state.json is missing); start it again with --force"
+                .into(),
     })?;
-    session(&config, &model_config, run, prepared, Some(state), options, observer)
+    session(
+        &config,
+        &model_config,
+        run,
+        prepared,
+        Some(state),
+        options,
+        observer,
+    )
 }
 
 /// The network shape a config gives on prepared data.
@@ -123,7 +141,12 @@ pub fn model_config(config: &TrainConfig, prepared: &Prepared) -> DemandModelCon
         horizon: config.window.horizon,
         past_features: prepared.schema.len(),
         future_features: prepared.schema.known_indices().len(),
-        static_cardinalities: prepared.schema.statics.iter().map(|v| v.cardinality()).collect(),
+        static_cardinalities: prepared
+            .schema
+            .statics
+            .iter()
+            .map(|v| v.cardinality())
+            .collect(),
         embedding_dim: m.embedding_dim,
         hidden: m.hidden,
         layers: m.layers,
@@ -153,7 +176,10 @@ fn float1(v: &[f32], device: &Device) -> Tensor<1> {
 }
 
 fn float2(v: &[f32], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
-    Tensor::<2>::from_data(TensorData::new(v[..rows * cols].to_vec(), [rows, cols]), device)
+    Tensor::<2>::from_data(
+        TensorData::new(v[..rows * cols].to_vec(), [rows, cols]),
+        device,
+    )
 }
 
 /// The learning rate at global step `step` of `total`: linear warm-up, then cosine decay.
@@ -170,7 +196,8 @@ pub fn learning_rate(config: &TrainConfig, step: usize, total: usize) -> f64 {
 
 fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
     let o = &config.optim;
-    let clip = (o.grad_clip_norm > 0.0).then(|| GradientClippingConfig::Norm(o.grad_clip_norm as f32));
+    let clip =
+        (o.grad_clip_norm > 0.0).then(|| GradientClippingConfig::Norm(o.grad_clip_norm as f32));
     AdamWConfig::new()
         .with_weight_decay(o.weight_decay as f32)
         .with_grad_clipping(clip)
@@ -179,7 +206,8 @@ fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
 
 /// Seed of epoch `epoch` (1-based), distinct per epoch and run.
 fn epoch_seed(seed: u64, epoch: usize) -> u64 {
-    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(epoch as u64)
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(epoch as u64)
 }
 
 fn save_model(model: &DemandModel) -> Result<Vec<u8>> {
@@ -195,7 +223,11 @@ fn save_model(model: &DemandModel) -> Result<Vec<u8>> {
 ///
 /// Building the network draws initial weights from burn's random stream, so this waits for any
 /// training session of this process to finish (see [`SESSION`]).
-pub fn load_model(config: &DemandModelConfig, bytes: Vec<u8>, device: &Device) -> Result<DemandModel> {
+pub fn load_model(
+    config: &DemandModelConfig,
+    bytes: Vec<u8>,
+    device: &Device,
+) -> Result<DemandModel> {
     let _turn = SESSION.lock().unwrap_or_else(|e| e.into_inner());
     load_model_unlocked(config, bytes, device)
 }
@@ -232,11 +264,16 @@ pub fn validation_loss(
         let w_sum: f64 = w.iter().map(|&v| f64::from(v)).sum();
         let out = model.forward(batch_input(config, &buffer, device));
         let target = float2(&buffer.future_y, n, config.horizon, device);
-        let loss: f32 = pinball_loss(out, target, float1(&w, device), &config.quantiles).into_scalar();
+        let loss: f32 =
+            pinball_loss(out, target, float1(&w, device), &config.quantiles).into_scalar();
         total += f64::from(loss) * w_sum;
         weights += w_sum;
     }
-    if weights > 0.0 { total / weights } else { f64::NAN }
+    if weights > 0.0 {
+        total / weights
+    } else {
+        f64::NAN
+    }
 }
 
 /// burn's random streams (weight initialisation, dropout) are seeded per backend, not per model,
@@ -320,12 +357,17 @@ fn session(
                 &ad,
             )?;
             let optim = optimizer(config)
-                .from_bytes(Bytes::from_bytes_vec(run.read(&format!("checkpoint/optim-{e}.bpk"))?))
+                .from_bytes(Bytes::from_bytes_vec(
+                    run.read(&format!("checkpoint/optim-{e}.bpk"))?,
+                ))
                 .map_err(|err| Error::RunFile {
                     path: run.file(&format!("checkpoint/optim-{e}.bpk")),
                     message: err.to_string(),
                 })?;
-            observer.message(&format!("resuming after epoch {e} (best epoch {})", state.best_epoch));
+            observer.message(&format!(
+                "resuming after epoch {e} (best epoch {})",
+                state.best_epoch
+            ));
             (model, optim, state)
         }
     };
@@ -335,7 +377,10 @@ fn session(
     let mut order: Vec<usize> = (0..train_windows.len()).collect();
     let weight = config.model.loss_weight;
     while !state.finished {
-        if options.stop_after_epoch.is_some_and(|stop| state.epochs_done >= stop) {
+        if options
+            .stop_after_epoch
+            .is_some_and(|stop| state.epochs_done >= stop)
+        {
             break;
         }
         let epoch = state.epochs_done + 1;
@@ -419,7 +464,10 @@ fn session(
         }
         // Checkpoint, then the state that points at it (the commit), then drop the old one.
         // From the training module itself: its parameter ids are the optimiser state's keys.
-        run.write(&format!("checkpoint/model-{epoch}.bpk"), &save_model(&model)?)?;
+        run.write(
+            &format!("checkpoint/model-{epoch}.bpk"),
+            &save_model(&model)?,
+        )?;
         let optim_bytes = optim.into_bytes().map_err(|e| Error::RunFile {
             path: run.file("checkpoint"),
             message: e.to_string(),
@@ -429,14 +477,18 @@ fn session(
         run.write_metrics(&state.history)?;
         if epoch > 1 {
             for kind in ["model", "optim"] {
-                let _ = std::fs::remove_file(run.file(&format!("checkpoint/{kind}-{}.bpk", epoch - 1)));
+                let _ =
+                    std::fs::remove_file(run.file(&format!("checkpoint/{kind}-{}.bpk", epoch - 1)));
             }
         }
         observer.epoch_end(&metrics, best);
     }
 
     let epochs = state.history.len();
-    let to_best: f64 = state.history[..state.best_epoch.min(epochs)].iter().map(|m| m.seconds).sum();
+    let to_best: f64 = state.history[..state.best_epoch.min(epochs)]
+        .iter()
+        .map(|m| m.seconds)
+        .sum();
     let summary = RunSummary {
         name: config.name.clone(),
         backend: description,
@@ -457,7 +509,12 @@ fn session(
         windows_per_second: if epochs == 0 {
             0.0
         } else {
-            state.history.iter().map(|m| m.windows_per_second).sum::<f64>() / epochs as f64
+            state
+                .history
+                .iter()
+                .map(|m| m.windows_per_second)
+                .sum::<f64>()
+                / epochs as f64
         },
         seconds_to_best_epoch: to_best,
     };
