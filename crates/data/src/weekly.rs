@@ -60,6 +60,44 @@ impl WeeklyDataset {
         self.series.iter().flat_map(|s| s.y.iter()).sum()
     }
 
+    /// The catalogue as it was known at the end of `last`: every series cut after that week (and
+    /// the calendar with it), series that start later dropped. What a forecast made at that
+    /// cutoff could see; `None` when `last` is before the first week.
+    pub fn truncate(&self, last: Week) -> Option<WeeklyDataset> {
+        if last < self.first_week {
+            return None;
+        }
+        let last = last.min(self.last_week);
+        let series = self
+            .series
+            .iter()
+            .filter(|s| s.start <= last)
+            .map(|s| {
+                let n = (s.start.weeks_until(last) + 1) as usize;
+                let n = n.min(s.y.len());
+                SkuSeries {
+                    unique_id: s.unique_id.clone(),
+                    start: s.start,
+                    y: s.y[..n].to_vec(),
+                    covariates: s.covariates.iter().map(|c| c[..n].to_vec()).collect(),
+                    statics: s.statics.clone(),
+                }
+            })
+            .collect();
+        let weeks = (self.first_week.weeks_until(last) + 1) as usize;
+        Some(WeeklyDataset {
+            first_week: self.first_week,
+            last_week: last,
+            covariates: self.covariates.clone(),
+            statics: self.statics.clone(),
+            event_days: self
+                .event_days
+                .as_ref()
+                .map(|e| e[..weeks.min(e.len())].to_vec()),
+            series,
+        })
+    }
+
     /// Index of a covariate by canonical name.
     pub fn covariate_index(&self, name: &str) -> Option<usize> {
         self.covariates.iter().position(|c| c == name)

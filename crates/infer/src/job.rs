@@ -217,7 +217,10 @@ impl ForecastSummary {
     }
 }
 
-struct Loaded {
+/// A training run loaded for forecasting: the network on its device, with the run's feature
+/// schema and quantile levels. Used by the forecast job and by anything that forecasts an
+/// in-memory catalogue (backtests, simulations).
+pub struct Network {
     model: DemandModel,
     model_config: DemandModelConfig,
     schema: FeatureSchema,
@@ -229,28 +232,177 @@ struct Loaded {
     known_skus: HashSet<String>,
 }
 
-fn load(run_dir: &Path, options: &ForecastOptions) -> Result<Loaded> {
-    let run = RunDir::open(run_dir)?;
-    let config = run.config()?;
-    let model_config = run.model_config()?;
-    let schema = run.schema()?;
-    let levels = Quantiles::new(model_config.quantiles.clone())
-        .map_err(|e| Error::Option(format!("{}: {e}", run.file("model.json").display())))?;
-    let kind = options.backend.unwrap_or(config.backend.kind);
-    let selected = backend::select(kind, config.backend.device)?;
-    let model = load_model(&model_config, run.read("model.bpk")?, &selected.device)?;
-    let known_skus = run.scalers()?.into_iter().map(|s| s.unique_id).collect();
-    Ok(Loaded {
-        model,
-        model_config,
-        schema,
-        levels,
-        min_context: config.window.min_context,
-        context_scale: config.window.scale == restock_train::config::ScaleMode::Context,
-        device: selected.device,
-        backend: selected.description,
-        known_skus,
-    })
+/// Forecasts of a catalogue at its last week: one route and `weeks × levels` values per series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogueForecast {
+    /// How each series was forecast.
+    pub routes: Vec<Route>,
+    /// `values[i][h * levels + k]`.
+    pub values: Vec<Vec<f64>>,
+    /// Seconds building features and windows and fitting fallbacks.
+    pub prepare_seconds: f64,
+    /// Seconds in the network.
+    pub network_seconds: f64,
+}
+
+impl Network {
+    /// Load the run in `run_dir` on its configured backend, or on `backend`.
+    pub fn open(run_dir: &Path, backend: Option<BackendKind>) -> Result<Self> {
+        let run = RunDir::open(run_dir)?;
+        let config = run.config()?;
+        let model_config = run.model_config()?;
+        let schema = run.schema()?;
+        let levels = Quantiles::new(model_config.quantiles.clone())
+            .map_err(|e| Error::Option(format!("{}: {e}", run.file("model.json").display())))?;
+        let kind = backend.unwrap_or(config.backend.kind);
+        let selected = backend::select(kind, config.backend.device)?;
+        let model = load_model(&model_config, run.read("model.bpk")?, &selected.device)?;
+        let known_skus = run.scalers()?.into_iter().map(|s| s.unique_id).collect();
+        Ok(Network {
+            model,
+            model_config,
+            schema,
+            levels,
+            min_context: config.window.min_context,
+            context_scale: config.window.scale == restock_train::config::ScaleMode::Context,
+            device: selected.device,
+            backend: selected.description,
+            known_skus,
+        })
+    }
+
+    /// The quantile levels it forecasts.
+    pub fn levels(&self) -> &Quantiles {
+        &self.levels
+    }
+
+    /// The most weeks it forecasts (the run's `window.horizon`).
+    pub fn horizon(&self) -> usize {
+        self.model_config.horizon
+    }
+
+    /// The run's `window.min_context`: fewest weeks of history a network forecast needs.
+    pub fn min_context(&self) -> usize {
+        self.min_context
+    }
+
+    /// The device, in words.
+    pub fn backend(&self) -> &str {
+        &self.backend
+    }
+
+    /// Whether the run was trained on this SKU.
+    pub fn knows(&self, unique_id: &str) -> bool {
+        self.known_skus.contains(unique_id)
+    }
+
+    /// SKUs the run was trained on.
+    pub fn known_skus(&self) -> impl Iterator<Item = &String> {
+        self.known_skus.iter()
+    }
+
+    /// Forecast `horizon` weeks after the last week of `ds` for every series, each routed by
+    /// [`route`] with `min_history` and `intermittent_adi` (see [`ForecastOptions`]); network
+    /// series go in batches of at most `batch_size`, the batches in parallel, one per core.
+    pub fn forecast_catalogue(
+        &self,
+        ds: &WeeklyDataset,
+        horizon: Horizon,
+        min_history: usize,
+        intermittent_adi: f64,
+        batch_size: usize,
+    ) -> Result<CatalogueForecast> {
+        let t = Instant::now();
+        let weeks = horizon.weeks();
+        let k = self.levels.len();
+        let mut values: Vec<Vec<f64>> = vec![Vec::new(); ds.series.len()];
+        let mut routes = Vec::with_capacity(ds.series.len());
+        let mut network = Vec::new();
+        for (i, s) in ds.series.iter().enumerate() {
+            let r = route(&s.y, min_history, intermittent_adi);
+            routes.push(r);
+            match r {
+                Route::Zero => values[i] = vec![0.0; weeks * k],
+                Route::New | Route::Intermittent => {
+                    let b = Baseline::parse(r.model()).map_err(|e| Error::Option(e.to_string()))?;
+                    let fitted = b
+                        .fit(&s.y)
+                        .map_err(|e| Error::Option(format!("SKU {}: {e}", s.unique_id)))?;
+                    values[i] = fitted.predict(horizon, &self.levels);
+                }
+                Route::Network => network.push(i),
+            }
+        }
+        let mut out = CatalogueForecast {
+            routes,
+            values,
+            prepare_seconds: t.elapsed().as_secs_f64(),
+            network_seconds: 0.0,
+        };
+        let (net_values, prepare, net) = self.forecast_network(ds, &network, weeks, batch_size)?;
+        out.prepare_seconds += prepare;
+        out.network_seconds = net;
+        for (i, v) in network.into_iter().zip(net_values) {
+            out.values[i] = v;
+        }
+        Ok(out)
+    }
+
+    /// The network's forecast of `weeks` weeks after the last week of `ds` for the series
+    /// `skus` (indices into `ds.series`, each with at least `min_context` weeks): `[weeks × levels]`
+    /// per series, with the seconds spent preparing and in the network (per core).
+    pub fn forecast_network(
+        &self,
+        ds: &WeeklyDataset,
+        skus: &[usize],
+        weeks: usize,
+        batch_size: usize,
+    ) -> Result<(Vec<Vec<f64>>, f64, f64)> {
+        if weeks == 0 || weeks > self.horizon() {
+            return Err(Error::Option(format!(
+                "horizon {weeks}: the run forecasts 1 to {} weeks (its window.horizon)",
+                self.horizon()
+            )));
+        }
+        if let Some(&i) = skus
+            .iter()
+            .find(|&&i| ds.series[i].y.len() < self.min_context)
+        {
+            return Err(Error::Option(format!(
+                "SKU {}: {} weeks of history, the network needs window.min_context = {}",
+                ds.series[i].unique_id,
+                ds.series[i].y.len(),
+                self.min_context
+            )));
+        }
+        // Batches run in parallel, one per core: burn's CPU backend computes each operation on
+        // one thread here, and a SKU's numbers do not depend on its batch.
+        let threads = rayon::current_num_threads().max(1);
+        let size = batch_size.max(1).min(skus.len().div_ceil(threads)).max(1);
+        let groups: Vec<&[usize]> = skus.chunks(size).collect();
+        let results: Vec<Result<(Vec<f32>, f64, f64)>> = groups
+            .par_iter()
+            .map(|group| self.network_batch(ds, group))
+            .collect();
+        let h_model = self.horizon();
+        let k = self.levels.len();
+        let mut values = Vec::with_capacity(skus.len());
+        let (mut prepare, mut net) = (0.0, 0.0);
+        for (group, result) in groups.iter().zip(results) {
+            let (out, p, n) = result?;
+            prepare += p / threads as f64;
+            net += n / threads as f64;
+            for row in 0..group.len() {
+                values.push(
+                    out[row * h_model * k..(row * h_model + weeks) * k]
+                        .iter()
+                        .map(|&v| f64::from(v))
+                        .collect(),
+                );
+            }
+        }
+        Ok((values, prepare, net))
+    }
 }
 
 /// Forecast every SKU of `data` (a weekly dataset) with the run in `run_dir`, writing
@@ -269,8 +421,8 @@ pub fn forecast(
             "--batch-size and chunk rows must be at least 1".into(),
         ));
     }
-    let loaded = load(run_dir, options)?;
-    let h_model = loaded.model_config.horizon;
+    let loaded = Network::open(run_dir, options.backend)?;
+    let h_model = loaded.horizon();
     let horizon =
         Horizon::new(options.horizon).map_err(|e| Error::Option(format!("--horizon: {e}")))?;
     if horizon.weeks() > h_model {
@@ -329,57 +481,29 @@ pub fn forecast(
         if let Some(shard) = options.shard {
             chunk.series.retain(|s| shard.contains(&s.unique_id));
         }
-        let weeks = horizon.weeks();
-        let k = levels.len();
-        // values[sku in chunk] = [weeks * k]
-        let mut values: Vec<Vec<f64>> = vec![Vec::new(); chunk.series.len()];
-        let mut routes = Vec::with_capacity(chunk.series.len());
-        let t = Instant::now();
-        let mut network = Vec::new();
-        for (i, s) in chunk.series.iter().enumerate() {
-            if loaded.known_skus.contains(&s.unique_id) {
+        for s in &chunk.series {
+            if loaded.knows(&s.unique_id) {
                 seen.insert(s.unique_id.clone());
             } else {
                 summary.unknown_to_run += 1;
             }
-            let r = route(&s.y, min_history, options.intermittent_adi);
-            routes.push(r);
-            match r {
-                Route::Zero => values[i] = vec![0.0; weeks * k],
-                Route::New | Route::Intermittent => {
-                    let b = Baseline::parse(r.model()).map_err(|e| Error::Option(e.to_string()))?;
-                    let fitted = b.fit(&s.y).map_err(|e| {
-                        Error::Option(format!("{}: SKU {}: {e}", data.display(), s.unique_id))
-                    })?;
-                    values[i] = fitted.predict(horizon, &loaded.levels);
-                }
-                Route::Network => network.push(i),
-            }
         }
-        summary.prepare_seconds += t.elapsed().as_secs_f64();
-        // Batches run in parallel, one per core: burn's CPU backend computes each operation on
-        // one thread here, and a SKU's numbers do not depend on its batch.
-        let threads = rayon::current_num_threads().max(1);
-        let size = options
-            .batch_size
-            .min(network.len().div_ceil(threads))
-            .max(1);
-        let groups: Vec<&[usize]> = network.chunks(size).collect();
-        let results: Vec<Result<(Vec<f32>, f64, f64)>> = groups
-            .par_iter()
-            .map(|group| network_batch(&loaded, &chunk, group))
-            .collect();
-        for (group, result) in groups.iter().zip(results) {
-            let (out, prepare, net) = result?;
-            summary.prepare_seconds += prepare / threads as f64;
-            summary.network_seconds += net / threads as f64;
-            for (row, &i) in group.iter().enumerate() {
-                values[i] = out[row * h_model * k..(row * h_model + weeks) * k]
-                    .iter()
-                    .map(|&v| f64::from(v))
-                    .collect();
-            }
-        }
+        let weeks = horizon.weeks();
+        let f = loaded
+            .forecast_catalogue(
+                &chunk,
+                horizon,
+                min_history,
+                options.intermittent_adi,
+                options.batch_size,
+            )
+            .map_err(|e| match e {
+                Error::Option(m) => Error::Option(format!("{}: {m}", data.display())),
+                e => e,
+            })?;
+        summary.prepare_seconds += f.prepare_seconds;
+        summary.network_seconds += f.network_seconds;
+        let (routes, values) = (f.routes, f.values);
         let t = Instant::now();
         let mut df = output_frame(
             &chunk.series,
@@ -402,8 +526,7 @@ pub fn forecast(
     writer.finish()?;
     summary.write_seconds += t.elapsed().as_secs_f64();
     let mut missing: Vec<&String> = loaded
-        .known_skus
-        .iter()
+        .known_skus()
         .filter(|id| !seen.contains(*id))
         .filter(|id| options.shard.is_none_or(|s| s.contains(id)))
         .collect();
@@ -415,119 +538,122 @@ pub fn forecast(
     Ok(summary)
 }
 
-/// Forecast `group` (indices into `chunk.series`) with the network: `[group, horizon, levels]`,
-/// with the seconds spent preparing and in the network.
-fn network_batch(
-    loaded: &Loaded,
-    chunk: &WeeklyDataset,
-    group: &[usize],
-) -> Result<(Vec<f32>, f64, f64)> {
-    let t = Instant::now();
-    let cfg = &loaded.model_config;
-    let h = cfg.horizon;
-    // The group's series extended by the horizon: demand unknown (0, never read as a target),
-    // prices carried forward, other covariates 0; static attributes in the run's order.
-    let positions: Vec<Option<usize>> = loaded
-        .schema
-        .statics
-        .iter()
-        .map(|v| chunk.statics.iter().position(|n| *n == v.name))
-        .collect();
-    let price = chunk.covariate_index(columns::PRICE);
-    let series: Vec<SkuSeries> = group
-        .iter()
-        .map(|&i| {
-            let s = &chunk.series[i];
-            let mut y = s.y.clone();
-            y.resize(s.y.len() + h, 0.0);
-            let covariates = s
-                .covariates
-                .iter()
-                .enumerate()
-                .map(|(c, v)| {
-                    let fill = if Some(c) == price {
-                        v.iter()
-                            .rev()
-                            .copied()
-                            .find(|x| x.is_finite())
-                            .unwrap_or(f64::NAN)
-                    } else {
-                        0.0
-                    };
-                    let mut v = v.clone();
-                    v.resize(v.len() + h, fill);
-                    v
-                })
-                .collect();
-            SkuSeries {
-                unique_id: s.unique_id.clone(),
-                start: s.start,
-                y,
-                covariates,
-                statics: positions
-                    .iter()
-                    .map(|p| p.map(|p| s.statics[p].clone()).unwrap_or_default())
-                    .collect(),
-            }
-        })
-        .collect();
-    let ext = WeeklyDataset {
-        first_week: chunk.first_week,
-        last_week: chunk.last_week.offset(h as i64),
-        covariates: chunk.covariates.clone(),
-        statics: loaded
+impl Network {
+    /// Forecast `group` (indices into `chunk.series`) with the network: `[group, horizon, levels]`,
+    /// with the seconds spent preparing and in the network.
+    fn network_batch(
+        &self,
+        chunk: &WeeklyDataset,
+        group: &[usize],
+    ) -> Result<(Vec<f32>, f64, f64)> {
+        let loaded = self;
+        let t = Instant::now();
+        let cfg = &loaded.model_config;
+        let h = cfg.horizon;
+        // The group's series extended by the horizon: demand unknown (0, never read as a target),
+        // prices carried forward, other covariates 0; static attributes in the run's order.
+        let positions: Vec<Option<usize>> = loaded
             .schema
             .statics
             .iter()
-            .map(|v| v.name.clone())
-            .collect(),
-        event_days: chunk.event_days.as_ref().map(|e| {
-            let mut e = e.clone();
-            e.resize(e.len() + h, 0.0);
-            e
-        }),
-        series,
-    };
-    let feats = features::build(&ext, &loaded.schema, chunk.last_week);
-    let spec = WindowSpec::new(cfg.context, h, loaded.min_context)?
-        .with_context_scale(loaded.context_scale);
-    let windows = Windows::new(&ext, &feats, &loaded.schema, spec, ext.last_week);
-    let indices: Vec<usize> = ext
-        .series
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            windows.index_of(i, s.y.len() - h).ok_or_else(|| {
-                Error::Network(format!(
-                    "SKU {}: no window at the forecast origin",
-                    s.unique_id
-                ))
+            .map(|v| chunk.statics.iter().position(|n| *n == v.name))
+            .collect();
+        let price = chunk.covariate_index(columns::PRICE);
+        let series: Vec<SkuSeries> = group
+            .iter()
+            .map(|&i| {
+                let s = &chunk.series[i];
+                let mut y = s.y.clone();
+                y.resize(s.y.len() + h, 0.0);
+                let covariates = s
+                    .covariates
+                    .iter()
+                    .enumerate()
+                    .map(|(c, v)| {
+                        let fill = if Some(c) == price {
+                            v.iter()
+                                .rev()
+                                .copied()
+                                .find(|x| x.is_finite())
+                                .unwrap_or(f64::NAN)
+                        } else {
+                            0.0
+                        };
+                        let mut v = v.clone();
+                        v.resize(v.len() + h, fill);
+                        v
+                    })
+                    .collect();
+                SkuSeries {
+                    unique_id: s.unique_id.clone(),
+                    start: s.start,
+                    y,
+                    covariates,
+                    statics: positions
+                        .iter()
+                        .map(|p| p.map(|p| s.statics[p].clone()).unwrap_or_default())
+                        .collect(),
+                }
             })
-        })
-        .collect::<Result<_>>()?;
-    let mut batch = windows.new_batch(indices.len());
-    windows.fill(&indices, &mut batch);
-    let prepare = t.elapsed().as_secs_f64();
+            .collect();
+        let ext = WeeklyDataset {
+            first_week: chunk.first_week,
+            last_week: chunk.last_week.offset(h as i64),
+            covariates: chunk.covariates.clone(),
+            statics: loaded
+                .schema
+                .statics
+                .iter()
+                .map(|v| v.name.clone())
+                .collect(),
+            event_days: chunk.event_days.as_ref().map(|e| {
+                let mut e = e.clone();
+                e.resize(e.len() + h, 0.0);
+                e
+            }),
+            series,
+        };
+        let feats = features::build(&ext, &loaded.schema, chunk.last_week);
+        let spec = WindowSpec::new(cfg.context, h, loaded.min_context)?
+            .with_context_scale(loaded.context_scale);
+        let windows = Windows::new(&ext, &feats, &loaded.schema, spec, ext.last_week);
+        let indices: Vec<usize> = ext
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                windows.index_of(i, s.y.len() - h).ok_or_else(|| {
+                    Error::Network(format!(
+                        "SKU {}: no window at the forecast origin",
+                        s.unique_id
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?;
+        let mut batch = windows.new_batch(indices.len());
+        windows.fill(&indices, &mut batch);
+        let prepare = t.elapsed().as_secs_f64();
 
-    let t = Instant::now();
-    let n = batch.len;
-    let scale = Tensor::<1>::from_data(
-        TensorData::new(batch.scale[..n].to_vec(), [n]),
-        &loaded.device,
-    );
-    let out: Vec<f32> = loaded
-        .model
-        .quantiles(batch_input(cfg, &batch, &loaded.device), scale)
-        .into_data()
-        .try_to_vec::<f32>()
-        .map_err(|e| Error::Network(format!("{e:?}")))?;
-    let net = t.elapsed().as_secs_f64();
-    if out.iter().any(|v| !v.is_finite()) {
-        return Err(Error::Network(
-            "the network returned a non-finite value".into(),
-        ));
+        let t = Instant::now();
+        let n = batch.len;
+        let scale = Tensor::<1>::from_data(
+            TensorData::new(batch.scale[..n].to_vec(), [n]),
+            &loaded.device,
+        );
+        let out: Vec<f32> = loaded
+            .model
+            .quantiles(batch_input(cfg, &batch, &loaded.device), scale)
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| Error::Network(format!("{e:?}")))?;
+        let net = t.elapsed().as_secs_f64();
+        if out.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Network(
+                "the network returned a non-finite value".into(),
+            ));
+        }
+        Ok((out, prepare, net))
     }
-    Ok((out, prepare, net))
 }
 
 fn output_frame(

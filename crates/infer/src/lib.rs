@@ -26,5 +26,6 @@ mod job;
 
 pub use error::{Error, Result};
 pub use job::{
-    ForecastOptions, ForecastSummary, RECENT_WEEKS, Route, Shard, forecast, route, shard_of,
+    CatalogueForecast, ForecastOptions, ForecastSummary, Network, RECENT_WEEKS, Route, Shard,
+    forecast, route, shard_of,
 };

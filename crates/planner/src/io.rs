@@ -228,8 +228,70 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
             ));
         }
     }
-    // SKU parameters.
     let ppath = &files.sku_params;
+    let mut params = read_sku_params(ppath, cfg)?;
+
+    let mut skus = Vec::with_capacity(forecasts.len());
+    let mut no_stock = 0;
+    for (id, weeks) in forecasts {
+        let mut forecast = Vec::with_capacity(t_len);
+        for t in 0..t_len {
+            match weeks.get(t).cloned().flatten() {
+                Some(q) => forecast.push(q),
+                None => {
+                    return Err(input_err(
+                        fpath,
+                        format!(
+                            "SKU {id}: no forecast for week {} (the plan needs {t_len} weeks from {start})",
+                            start.offset(t as i64)
+                        ),
+                    ));
+                }
+            }
+        }
+        let params = params.remove(&id).ok_or_else(|| {
+            input_err(
+                ppath,
+                format!("SKU {id} has a forecast but no row (unit_cost is required)"),
+            )
+        })?;
+        let on_hand = stock.get(&id).copied().unwrap_or_else(|| {
+            no_stock += 1;
+            0.0
+        });
+        let on_order = open.remove(&id).unwrap_or_default();
+        skus.push(SkuInput {
+            unique_id: id,
+            forecast,
+            on_hand,
+            on_order,
+            params,
+        });
+    }
+    if no_stock > 0 {
+        warnings.push(format!(
+            "{no_stock} SKUs have no inventory row; planned from zero stock"
+        ));
+    }
+    if !open.is_empty() {
+        warnings.push(format!(
+            "{} SKUs have open orders but no forecast; not planned",
+            open.len()
+        ));
+    }
+    Ok((
+        PlanInputs {
+            start,
+            levels,
+            skus,
+        },
+        warnings,
+    ))
+}
+
+/// Read the SKU parameter table (see [`PlanFiles::sku_params`]); empty cells take the config's
+/// defaults. Errors name the file, row and SKU.
+pub fn read_sku_params(ppath: &Path, cfg: &PlanConfig) -> Result<HashMap<String, SkuParams>> {
     let pnames = table::column_names(ppath)?;
     let optional = [
         "unit_price",
@@ -240,6 +302,9 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
         "unit_volume",
         "min_stock",
         "max_stock",
+        "holding_rate_per_week",
+        "shortage_cost",
+        "service_level",
     ];
     let mut wanted: Vec<(&str, String)> = vec![
         ("unique_id", columns::UNIQUE_ID.into()),
@@ -323,63 +388,7 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
             .map_err(|e| input_err(ppath, format!("row {}: {e}", row + 1)))?;
         params.insert(pid[row].clone(), p);
     }
-
-    let mut skus = Vec::with_capacity(forecasts.len());
-    let mut no_stock = 0;
-    for (id, weeks) in forecasts {
-        let mut forecast = Vec::with_capacity(t_len);
-        for t in 0..t_len {
-            match weeks.get(t).cloned().flatten() {
-                Some(q) => forecast.push(q),
-                None => {
-                    return Err(input_err(
-                        fpath,
-                        format!(
-                            "SKU {id}: no forecast for week {} (the plan needs {t_len} weeks from {start})",
-                            start.offset(t as i64)
-                        ),
-                    ));
-                }
-            }
-        }
-        let params = params.remove(&id).ok_or_else(|| {
-            input_err(
-                ppath,
-                format!("SKU {id} has a forecast but no row (unit_cost is required)"),
-            )
-        })?;
-        let on_hand = stock.get(&id).copied().unwrap_or_else(|| {
-            no_stock += 1;
-            0.0
-        });
-        let on_order = open.remove(&id).unwrap_or_default();
-        skus.push(SkuInput {
-            unique_id: id,
-            forecast,
-            on_hand,
-            on_order,
-            params,
-        });
-    }
-    if no_stock > 0 {
-        warnings.push(format!(
-            "{no_stock} SKUs have no inventory row; planned from zero stock"
-        ));
-    }
-    if !open.is_empty() {
-        warnings.push(format!(
-            "{} SKUs have open orders but no forecast; not planned",
-            open.len()
-        ));
-    }
-    Ok((
-        PlanInputs {
-            start,
-            levels,
-            skus,
-        },
-        warnings,
-    ))
+    Ok(params)
 }
 
 /// The order lines as a frame: `unique_id, order_ds, arrival_ds, quantity, cases, cost, reason`.

@@ -36,7 +36,7 @@ use restock_core::{OrderLine, OrderReason, Quantiles};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{PlanConfig, SolverKind};
-use crate::inputs::{PlanInputs, SkuInput};
+use crate::inputs::{PlanInputs, SkuInput, SkuParams};
 use crate::lp::{Lp, LpSolution, Sense};
 use crate::{Error, Result};
 
@@ -173,6 +173,73 @@ pub struct Plan {
     pub summary: PlanSummary,
 }
 
+/// A SKU's costs per unit and service target, from its parameters and the config's defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Economics {
+    /// Holding cost per unit-week, currency.
+    pub holding: f64,
+    /// Cost of one unit of lost demand, currency.
+    pub shortage: f64,
+    /// Cycle service level of the safety stock: the SKU's or the config's level, or with
+    /// `service.critical_ratio` the newsvendor ratio (p − c) / (p − c + h).
+    pub service_level: f64,
+}
+
+impl Economics {
+    /// Derive them.
+    pub fn of(p: &SkuParams, cfg: &PlanConfig) -> Self {
+        let cost = p.unit_cost;
+        let holding = p.holding_rate.unwrap_or(cfg.defaults.holding_rate_per_week) * cost;
+        let shortage = p
+            .shortage_cost
+            .unwrap_or(cfg.defaults.shortage_cost_factor * p.unit_price.unwrap_or(cost));
+        let service_level = if cfg.service.critical_ratio {
+            let under = (shortage - cost).max(0.0);
+            if under + holding > 0.0 {
+                under / (under + holding)
+            } else {
+                0.5
+            }
+        } else {
+            p.service_level.unwrap_or(cfg.service.level)
+        };
+        Economics {
+            holding,
+            shortage,
+            service_level,
+        }
+    }
+}
+
+/// Safety stock for cycle service level `alpha` over `protection` weeks (lead time + review
+/// period) from weekly forecast quantiles `forecast[t][k]` at `levels`: σ_t from the outermost
+/// levels under a normal shape, σ_P = sqrt(Σ σ_t²) over the protection weeks (the mean variance
+/// past the forecast), SS = z(α) σ_P, at least 0.
+pub fn safety_stock(forecast: &[Vec<f64>], levels: &[f64], alpha: f64, protection: usize) -> f64 {
+    let (lo, hi) = (0, levels.len().saturating_sub(1));
+    let spread = if !levels.is_empty() && levels[lo] < 0.5 && levels[hi] > 0.5 {
+        normal_quantile(levels[hi]) - normal_quantile(levels[lo])
+    } else {
+        0.0
+    };
+    let var: Vec<f64> = forecast
+        .iter()
+        .map(|q| {
+            let sigma = if spread > 0.0 {
+                ((q[hi] - q[lo]) / spread).max(0.0)
+            } else {
+                0.0
+            };
+            sigma * sigma
+        })
+        .collect();
+    let mean_var = var.iter().sum::<f64>() / var.len().max(1) as f64;
+    let var_p: f64 = (0..protection)
+        .map(|t| var.get(t).copied().unwrap_or(mean_var))
+        .sum();
+    (normal_quantile(alpha) * var_p.sqrt()).max(0.0)
+}
+
 /// Per-SKU numbers derived from inputs and config.
 #[derive(Debug, Clone)]
 struct Prepared {
@@ -208,14 +275,7 @@ fn prepare(s: &SkuInput, quantiles: &Quantiles, cfg: &PlanConfig) -> Result<Prep
         });
     }
     let k_med = quantiles.median_index();
-    let (lo, hi) = (0, levels.len() - 1);
-    let spread = if levels[lo] < 0.5 && levels[hi] > 0.5 {
-        normal_quantile(levels[hi]) - normal_quantile(levels[lo])
-    } else {
-        0.0
-    };
     let mut d = Vec::with_capacity(t_len);
-    let mut var = Vec::with_capacity(t_len);
     for (t, q) in s.forecast.iter().take(t_len).enumerate() {
         if q.len() != levels.len() || q.iter().any(|v| !v.is_finite() || *v < 0.0) {
             return Err(Error::Sku {
@@ -227,34 +287,15 @@ fn prepare(s: &SkuInput, quantiles: &Quantiles, cfg: &PlanConfig) -> Result<Prep
             });
         }
         d.push(q[k_med]);
-        let sigma = if spread > 0.0 {
-            ((q[hi] - q[lo]) / spread).max(0.0)
-        } else {
-            0.0
-        };
-        var.push(sigma * sigma);
     }
     let cost = p.unit_cost;
-    let holding = p.holding_rate.unwrap_or(cfg.defaults.holding_rate_per_week) * cost;
-    let shortage = p
-        .shortage_cost
-        .unwrap_or(cfg.defaults.shortage_cost_factor * p.unit_price.unwrap_or(cost));
-    let alpha = if cfg.service.critical_ratio {
-        let under = (shortage - cost).max(0.0);
-        if under + holding > 0.0 {
-            under / (under + holding)
-        } else {
-            0.5
-        }
-    } else {
-        p.service_level.unwrap_or(cfg.service.level)
-    };
+    let Economics {
+        holding,
+        shortage,
+        service_level: alpha,
+    } = Economics::of(p, cfg);
     let protection = p.lead_time_weeks + cfg.horizon.review_period_weeks;
-    let mean_var = var.iter().sum::<f64>() / var.len().max(1) as f64;
-    let var_p: f64 = (0..protection)
-        .map(|t| var.get(t).copied().unwrap_or(mean_var))
-        .sum();
-    let safety_stock = (normal_quantile(alpha) * var_p.sqrt()).max(0.0);
+    let safety_stock = safety_stock(&s.forecast[..t_len], levels, alpha, protection);
     let floor = safety_stock.max(p.min_stock.unwrap_or(0.0));
     let mut arrivals = vec![0.0; t_len];
     for (week, qty) in &s.on_order {

@@ -111,6 +111,13 @@ pub struct RunSummary {
     pub windows_per_second: f64,
     /// Seconds from the start of training to the end of the best epoch.
     pub seconds_to_best_epoch: f64,
+    /// Last week the network was fitted on (its training targets end here); forecasts made at
+    /// a later cutoff are out of sample. Absent in runs written before it was recorded.
+    #[serde(default)]
+    pub train_end: Option<String>,
+    /// Last validation week (early stopping looked at the weeks up to here).
+    #[serde(default)]
+    pub valid_end: Option<String>,
 }
 
 /// A run directory.
@@ -216,6 +223,15 @@ impl RunDir {
     /// The feature schema.
     pub fn schema(&self) -> Result<FeatureSchema> {
         self.read_json("schema.json")
+    }
+
+    /// The summary written at the end of training, if training has run.
+    pub fn summary(&self) -> Result<Option<RunSummary>> {
+        if self.file("summary.json").exists() {
+            self.read_json("summary.json").map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     /// The stored per-SKU scalers.

@@ -504,6 +504,8 @@ fn session(
         valid_windows: valid_indices.len(),
         skus: prepared.dataset.series.len(),
         parameters,
+        train_end: Some(prepared.train_end.to_string()),
+        valid_end: Some(prepared.valid_end.to_string()),
         train_seconds: state.train_seconds,
         seconds_per_epoch: state.train_seconds / epochs.max(1) as f64,
         windows_per_second: if epochs == 0 {

@@ -1,0 +1,673 @@
+//! Rolling-origin backtest: forecast from several cutoffs with the trained network and the
+//! statistical baselines, and score every forecast against what happened.
+//!
+//! Cutoffs end `horizon` weeks before the data does and step back `step` weeks at a time. At each
+//! cutoff the catalogue is cut there ([`WeeklyDataset::truncate`]): the forecasts see exactly what
+//! a forecast job run that week would have seen (prices carried forward, no future calendar), and
+//! scales are taken from the history up to the cutoff. A cutoff before the run's last training
+//! week is refused, as its "forecasts" would be scored on weeks the network was fitted on.
+//!
+//! Models scored on every series with `min_history` weeks before the cutoff:
+//! - `restock`: what `restock forecast` serves (the network, or the route's fallback);
+//! - `lstm`: the network on every such series;
+//! - the baselines of `restock-stats` (naive, seasonal naive, moving average, Croston, TSB).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use polars::prelude::*;
+use rayon::prelude::*;
+use restock_core::{Forecaster, Horizon, Predict, Week, columns};
+use restock_data::{WeeklyDataset, table};
+use restock_infer::{Network, Route};
+use restock_stats::{Accuracy, AccuracyAccumulator, Baseline, SeriesScore};
+use serde::{Deserialize, Serialize};
+
+use crate::classes::{SkuClass, classify};
+use crate::{Error, Result};
+
+/// Options of a backtest.
+#[derive(Debug, Clone)]
+pub struct BacktestOptions {
+    /// Number of cutoffs, >= 1.
+    pub windows: usize,
+    /// Weeks between two cutoffs, >= 1.
+    pub step: usize,
+    /// Weeks forecast from each cutoff, 1..= the run's horizon.
+    pub horizon: usize,
+    /// Fewest weeks of history before a cutoff for a series to be scored (the protocol's 20).
+    pub min_history: usize,
+    /// Score cutoffs inside the run's training weeks anyway.
+    pub allow_in_sample: bool,
+    /// SKUs per network batch.
+    pub batch_size: usize,
+    /// The forecast job's intermittent threshold (see `restock_infer::ForecastOptions`).
+    pub intermittent_adi: f64,
+    /// A static attribute (e.g. `cat_id`) to break the accuracy down by.
+    pub group_by: Option<String>,
+}
+
+impl Default for BacktestOptions {
+    fn default() -> Self {
+        BacktestOptions {
+            windows: 3,
+            step: 4,
+            horizon: 8,
+            min_history: 20,
+            allow_in_sample: false,
+            batch_size: 4096,
+            intermittent_adi: f64::INFINITY,
+            group_by: None,
+        }
+    }
+}
+
+/// One cutoff.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CutoffInfo {
+    /// The last week of history.
+    pub cutoff: String,
+    /// Series scored.
+    pub series: usize,
+    /// Series too short to score.
+    pub short_series: usize,
+    /// Whether the network's early stopping looked at weeks after this cutoff (validation
+    /// weeks): out of sample for the weights, not for the choice of epoch.
+    pub in_validation: bool,
+    /// Whether it lies inside the training weeks (only with `allow_in_sample`).
+    pub in_training: bool,
+}
+
+/// One model's accuracy within a slice of the catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SliceAccuracy {
+    /// `all`, `cutoff`, `abc`, `xyz`, `abc_xyz` or the `group_by` attribute.
+    pub dimension: String,
+    /// The slice (`all`, a cutoff date, `A`, `AX`, a category ...).
+    pub value: String,
+    /// The model.
+    pub model: String,
+    /// Its metrics.
+    #[serde(flatten)]
+    pub accuracy: Accuracy,
+}
+
+/// What a backtest measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BacktestSummary {
+    /// Weeks forecast from each cutoff.
+    pub horizon: usize,
+    /// Weeks between cutoffs.
+    pub step: usize,
+    /// Quantile levels.
+    pub levels: Vec<f64>,
+    /// Models, `restock` first.
+    pub models: Vec<String>,
+    /// The cutoffs, oldest first.
+    pub cutoffs: Vec<CutoffInfo>,
+    /// The run's last training week, if it recorded it.
+    pub train_end: Option<String>,
+    /// Reference week of the ABC/XYZ classes (the first cutoff).
+    pub classes_at: String,
+    /// Accuracy over all cutoffs and series, one row per model.
+    pub overall: Vec<SliceAccuracy>,
+    /// Accuracy by cutoff, class and group.
+    pub slices: Vec<SliceAccuracy>,
+    /// Device of the network.
+    pub backend: String,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// One scored forecast: a series, a cutoff, a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredForecast {
+    /// Index into the dataset's series.
+    pub sku: usize,
+    /// Cutoff index.
+    pub cutoff: usize,
+    /// Model index into [`BacktestSummary::models`].
+    pub model: usize,
+    /// `horizon × levels` values.
+    pub values: Vec<f64>,
+    /// Its scores.
+    pub score: SeriesScore,
+}
+
+/// A finished backtest.
+#[derive(Debug, Clone)]
+pub struct Backtest {
+    /// The summary.
+    pub summary: BacktestSummary,
+    /// Every forecast with its score.
+    pub forecasts: Vec<ScoredForecast>,
+    /// Classes of every series of the dataset, in its order.
+    pub classes: Vec<SkuClass>,
+}
+
+/// The cutoffs of a backtest on data ending `last`: oldest first.
+pub fn cutoffs(last: Week, windows: usize, step: usize, horizon: usize) -> Vec<Week> {
+    (0..windows)
+        .rev()
+        .map(|i| last.offset(-((horizon + i * step) as i64)))
+        .collect()
+}
+
+/// Parse a `YYYY-MM-DD` week label as written in run summaries.
+pub(crate) fn parse_week(text: &str) -> Option<Week> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .map(Week::containing)
+}
+
+/// The weeks a run was fitted and early-stopped on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunWeeks {
+    /// Last training target week.
+    pub train_end: Option<Week>,
+    /// Last validation week.
+    pub valid_end: Option<Week>,
+}
+
+impl RunWeeks {
+    /// From a run's summary (runs written before the weeks were recorded know neither).
+    pub fn of(summary: Option<&restock_train::RunSummary>) -> Self {
+        let week = |w: &Option<String>| w.as_deref().and_then(parse_week);
+        RunWeeks {
+            train_end: summary.and_then(|s| week(&s.train_end)),
+            valid_end: summary.and_then(|s| week(&s.valid_end)),
+        }
+    }
+}
+
+/// Run a backtest of `network` (fitted on `run_weeks`) on `ds`. `progress(done, cutoffs)` is
+/// called after each cutoff.
+pub fn backtest(
+    network: &Network,
+    run_weeks: RunWeeks,
+    ds: &WeeklyDataset,
+    options: &BacktestOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Backtest> {
+    let started = Instant::now();
+    let o = options;
+    if o.windows == 0 || o.step == 0 {
+        return Err(Error::Option(
+            "--windows and --step must be at least 1".into(),
+        ));
+    }
+    let horizon = Horizon::new(o.horizon).map_err(|e| Error::Option(format!("--horizon: {e}")))?;
+    if o.horizon > network.horizon() {
+        return Err(Error::Option(format!(
+            "--horizon {}: the run forecasts at most {} weeks (its window.horizon)",
+            o.horizon,
+            network.horizon()
+        )));
+    }
+    let min_history = o.min_history.max(network.min_context());
+    let group_col = match &o.group_by {
+        Some(g) => Some(ds.statics.iter().position(|s| s == g).ok_or_else(|| {
+            Error::Option(format!(
+                "--group-by {g}: not a static attribute of the data (it has: {})",
+                if ds.statics.is_empty() {
+                    "none".to_string()
+                } else {
+                    ds.statics.join(", ")
+                }
+            ))
+        })?),
+        None => None,
+    };
+    let cuts = cutoffs(ds.last_week, o.windows, o.step, o.horizon);
+    if cuts[0] < ds.first_week.offset(min_history as i64 - 1) {
+        return Err(Error::Option(format!(
+            "the data ({} .. {}) is too short for {} cutoffs {} weeks apart with {} weeks of horizon \
+             and {} weeks of history: the first cutoff would be {}",
+            ds.first_week, ds.last_week, o.windows, o.step, o.horizon, min_history, cuts[0]
+        )));
+    }
+    let train_end = run_weeks.train_end;
+    let mut infos = Vec::with_capacity(cuts.len());
+    for &c in &cuts {
+        let in_training = train_end.is_some_and(|t| c < t);
+        if in_training && !o.allow_in_sample {
+            return Err(Error::InSample {
+                cutoff: c.to_string(),
+                train_end: train_end.map(|t| t.to_string()).unwrap_or_default(),
+            });
+        }
+        infos.push(CutoffInfo {
+            cutoff: c.to_string(),
+            series: 0,
+            short_series: 0,
+            in_validation: !in_training && run_weeks.valid_end.is_some_and(|v| c < v),
+            in_training,
+        });
+    }
+
+    let levels = network.levels().clone();
+    let k = levels.len();
+    let baselines: Vec<Baseline> = Baseline::NAMES
+        .iter()
+        .map(|n| Baseline::parse(n).map_err(|e| Error::Option(e.to_string())))
+        .collect::<Result<_>>()?;
+    let mut models = vec!["restock".to_string(), "lstm".to_string()];
+    models.extend(baselines.iter().map(|b| b.name().to_string()));
+    let classes = classify(ds, cuts[0]);
+    let index: BTreeMap<&str, usize> = ds
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.unique_id.as_str(), i))
+        .collect();
+
+    let mut forecasts = Vec::new();
+    for (ci, &cut) in cuts.iter().enumerate() {
+        let Some(view) = ds.truncate(cut) else {
+            continue;
+        };
+        // Series long enough to score (indices into `view.series`).
+        let scored: Vec<usize> = (0..view.series.len())
+            .filter(|&i| view.series[i].y.len() >= min_history)
+            .collect();
+        infos[ci].series = scored.len();
+        infos[ci].short_series = view.series.len() - scored.len();
+        let served = network.forecast_catalogue(
+            &view,
+            horizon,
+            min_history.min(network.min_context().max(8)),
+            o.intermittent_adi,
+            o.batch_size,
+        )?;
+        // The network for the scored series the forecast job routes elsewhere.
+        let others: Vec<usize> = scored
+            .iter()
+            .copied()
+            .filter(|&i| served.routes[i] != Route::Network)
+            .collect();
+        let (other_values, _, _) =
+            network.forecast_network(&view, &others, o.horizon, o.batch_size)?;
+        let mut lstm: BTreeMap<usize, Vec<f64>> = others.into_iter().zip(other_values).collect();
+        let rows: Vec<Vec<ScoredForecast>> = scored
+            .par_iter()
+            .map(|&i| -> Result<Vec<ScoredForecast>> {
+                let s = &view.series[i];
+                let sku = index[s.unique_id.as_str()];
+                let history = &s.y;
+                let full = &ds.series[sku].y;
+                let actual = &full[s.y.len()..s.y.len() + o.horizon];
+                let mut out = Vec::with_capacity(2 + baselines.len());
+                let mut push = |model: usize, values: Vec<f64>| -> Result<()> {
+                    let score = SeriesScore::new(history, actual, &values, levels.levels())
+                        .map_err(|e| Error::Sku {
+                            sku: s.unique_id.clone(),
+                            message: e.to_string(),
+                        })?;
+                    out.push(ScoredForecast {
+                        sku,
+                        cutoff: ci,
+                        model,
+                        values,
+                        score,
+                    });
+                    Ok(())
+                };
+                push(0, served.values[i].clone())?;
+                for (b, baseline) in baselines.iter().enumerate() {
+                    let fitted = baseline.fit(history).map_err(|e| Error::Sku {
+                        sku: s.unique_id.clone(),
+                        message: e.to_string(),
+                    })?;
+                    push(2 + b, fitted.predict(horizon, &levels))?;
+                }
+                Ok(out)
+            })
+            .collect::<Result<_>>()?;
+        for (&i, mut r) in scored.iter().zip(rows) {
+            let net = lstm.remove(&i).unwrap_or_else(|| served.values[i].clone());
+            let s = &view.series[i];
+            let sku = r[0].sku;
+            let actual = &ds.series[sku].y[s.y.len()..s.y.len() + o.horizon];
+            let score =
+                SeriesScore::new(&s.y, actual, &net, levels.levels()).map_err(|e| Error::Sku {
+                    sku: s.unique_id.clone(),
+                    message: e.to_string(),
+                })?;
+            r.insert(
+                1,
+                ScoredForecast {
+                    sku,
+                    cutoff: ci,
+                    model: 1,
+                    values: net,
+                    score,
+                },
+            );
+            forecasts.extend(r);
+        }
+        debug_assert!(forecasts.iter().all(|f| f.values.len() == o.horizon * k));
+        progress(ci + 1, cuts.len());
+    }
+    if forecasts.is_empty() {
+        return Err(Error::Option(format!(
+            "no series has {min_history} weeks of history before the first cutoff {}",
+            cuts[0]
+        )));
+    }
+
+    // Aggregates.
+    let mut acc: BTreeMap<(String, String, usize), AccuracyAccumulator> = BTreeMap::new();
+    for f in &forecasts {
+        let c = &classes[f.sku];
+        let mut keys = vec![
+            ("all".to_string(), "all".to_string()),
+            ("cutoff".to_string(), infos[f.cutoff].cutoff.clone()),
+            ("abc".to_string(), c.abc.to_string()),
+            ("xyz".to_string(), c.xyz.to_string()),
+            ("abc_xyz".to_string(), c.label()),
+        ];
+        if let (Some(col), Some(name)) = (group_col, &o.group_by) {
+            keys.push((name.clone(), ds.series[f.sku].statics[col].clone()));
+        }
+        for (d, v) in keys {
+            acc.entry((d, v, f.model))
+                .or_insert_with(|| AccuracyAccumulator::new(levels.levels()))
+                .add(&f.score);
+        }
+    }
+    let mut overall = Vec::new();
+    let mut slices = Vec::new();
+    for ((dimension, value, model), a) in acc {
+        let row = SliceAccuracy {
+            dimension,
+            value,
+            model: models[model].clone(),
+            accuracy: a.finish(),
+        };
+        if row.dimension == "all" {
+            overall.push(row);
+        } else {
+            slices.push(row);
+        }
+    }
+    let summary = BacktestSummary {
+        horizon: o.horizon,
+        step: o.step,
+        levels: levels.levels().to_vec(),
+        models,
+        cutoffs: infos,
+        train_end: train_end.map(|t| t.to_string()),
+        classes_at: cuts[0].to_string(),
+        overall,
+        slices,
+        backend: network.backend().to_string(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok(Backtest {
+        summary,
+        forecasts,
+        classes,
+    })
+}
+
+impl BacktestSummary {
+    /// A plain-text table of the overall accuracy, one row per model.
+    pub fn table(&self) -> String {
+        let series: usize = self.cutoffs.iter().map(|c| c.series).sum();
+        let cuts: Vec<&str> = self.cutoffs.iter().map(|c| c.cutoff.as_str()).collect();
+        let mut out = format!(
+            "{} cutoffs ({}), {} weeks ahead, {} series-forecasts per model\n",
+            self.cutoffs.len(),
+            cuts.join(", "),
+            self.horizon,
+            series
+        );
+        out.push_str(&format!(
+            "{:<16} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>9}\n",
+            "model", "WAPE", "MASE", "RMSSE", "bias", "pb(lo)", "pb(.5)", "pb(hi)", "coverage"
+        ));
+        let mut rows: Vec<&SliceAccuracy> = self.overall.iter().collect();
+        rows.sort_by_key(|r| self.models.iter().position(|m| *m == r.model));
+        for m in rows {
+            let a = &m.accuracy;
+            let pb = |i: usize| a.pinball.get(i).copied().unwrap_or(f64::NAN);
+            out.push_str(&format!(
+                "{:<16} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>8.4} {:>8.4} {:>8.4} {:>9.3}\n",
+                m.model,
+                a.wape,
+                a.mase,
+                a.rmsse,
+                a.bias,
+                pb(0),
+                pb(a.levels.len() / 2),
+                pb(a.levels.len().saturating_sub(1)),
+                a.coverage
+            ));
+        }
+        out
+    }
+}
+
+fn frame_err(path: &Path) -> impl Fn(PolarsError) -> Error + '_ {
+    move |e| Error::Output {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+impl Backtest {
+    /// Write `backtest.json`, `accuracy.csv` (every slice), `scores.parquet` (one row per series,
+    /// cutoff and model) and `forecasts.parquet` (the forecasts with the actuals) into `dir`.
+    pub fn write(&self, ds: &WeeklyDataset, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Output {
+            path: dir.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let s = &self.summary;
+        let json = serde_json::to_string_pretty(s).map_err(|e| Error::Output {
+            path: dir.join("backtest.json"),
+            message: e.to_string(),
+        })?;
+        table::write_text(&dir.join("backtest.json"), &json)?;
+        self.write_accuracy(&dir.join("accuracy.csv"))?;
+        self.write_scores(&dir.join("scores.parquet"))?;
+        self.write_forecasts(ds, &dir.join("forecasts.parquet"))?;
+        Ok(())
+    }
+
+    fn write_accuracy(&self, path: &Path) -> Result<()> {
+        let rows: Vec<&SliceAccuracy> = self
+            .summary
+            .overall
+            .iter()
+            .chain(&self.summary.slices)
+            .collect();
+        let levels = &self.summary.levels;
+        let mut cols = vec![
+            Column::new(
+                "dimension".into(),
+                rows.iter()
+                    .map(|r| r.dimension.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "value".into(),
+                rows.iter().map(|r| r.value.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                columns::MODEL.into(),
+                rows.iter().map(|r| r.model.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "series".into(),
+                rows.iter()
+                    .map(|r| r.accuracy.series as u64)
+                    .collect::<Vec<_>>(),
+            ),
+        ];
+        for (name, f) in [
+            ("wape", (|a: &Accuracy| a.wape) as fn(&Accuracy) -> f64),
+            ("mase", |a| a.mase),
+            ("rmsse", |a| a.rmsse),
+            ("bias", |a| a.bias),
+            ("coverage", |a| a.coverage),
+        ] {
+            cols.push(Column::new(
+                name.into(),
+                rows.iter().map(|r| f(&r.accuracy)).collect::<Vec<_>>(),
+            ));
+        }
+        for (j, &l) in levels.iter().enumerate() {
+            cols.push(Column::new(
+                format!("pinball_{}", columns::quantile_column(l)).into(),
+                rows.iter()
+                    .map(|r| r.accuracy.pinball[j])
+                    .collect::<Vec<_>>(),
+            ));
+        }
+        let mut df = DataFrame::new(rows.len(), cols).map_err(frame_err(path))?;
+        table::write(&mut df, path)?;
+        Ok(())
+    }
+
+    fn write_scores(&self, path: &Path) -> Result<()> {
+        let s = &self.summary;
+        let f = &self.forecasts;
+        let cut_days: Vec<i32> = s
+            .cutoffs
+            .iter()
+            .map(|c| parse_week(&c.cutoff).map_or(0, |w| w.day_number()))
+            .collect();
+        let ids: Vec<&str> = f
+            .iter()
+            .map(|x| self.classes[x.sku].unique_id.as_str())
+            .collect();
+        let mut cols = vec![
+            Column::new(columns::UNIQUE_ID.into(), ids),
+            Column::new(
+                columns::CUTOFF.into(),
+                f.iter().map(|x| cut_days[x.cutoff]).collect::<Vec<_>>(),
+            )
+            .cast(&DataType::Date)
+            .map_err(frame_err(path))?,
+            Column::new(
+                columns::MODEL.into(),
+                f.iter()
+                    .map(|x| s.models[x.model].as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "abc".into(),
+                f.iter()
+                    .map(|x| self.classes[x.sku].abc.to_string())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "xyz".into(),
+                f.iter()
+                    .map(|x| self.classes[x.sku].xyz.to_string())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "actual".into(),
+                f.iter().map(|x| x.score.actual_sum).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "abs_error".into(),
+                f.iter().map(|x| x.score.abs_error).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "error".into(),
+                f.iter().map(|x| x.score.error_sum).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "mase".into(),
+                f.iter().map(|x| x.score.mase).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "rmsse".into(),
+                f.iter().map(|x| x.score.rmsse).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "coverage".into(),
+                f.iter()
+                    .map(|x| x.score.covered as f64 / x.score.weeks as f64)
+                    .collect::<Vec<_>>(),
+            ),
+        ];
+        for (j, &l) in s.levels.iter().enumerate() {
+            cols.push(Column::new(
+                format!("pinball_{}", columns::quantile_column(l)).into(),
+                f.iter().map(|x| x.score.pinball[j]).collect::<Vec<_>>(),
+            ));
+        }
+        let mut df = DataFrame::new(f.len(), cols).map_err(frame_err(path))?;
+        table::write(&mut df, path)?;
+        Ok(())
+    }
+
+    fn write_forecasts(&self, ds: &WeeklyDataset, path: &Path) -> Result<()> {
+        let s = &self.summary;
+        let h = s.horizon;
+        let k = s.levels.len();
+        let n = self.forecasts.len() * h;
+        let cuts: Vec<Week> = s
+            .cutoffs
+            .iter()
+            .filter_map(|c| parse_week(&c.cutoff))
+            .collect();
+        let mut ids: Vec<&str> = Vec::with_capacity(n);
+        let mut cutoff: Vec<i32> = Vec::with_capacity(n);
+        let mut dsv: Vec<i32> = Vec::with_capacity(n);
+        let mut model: Vec<&str> = Vec::with_capacity(n);
+        let mut y: Vec<f64> = Vec::with_capacity(n);
+        let mut q: Vec<Vec<f64>> = vec![Vec::with_capacity(n); k];
+        for f in &self.forecasts {
+            let series = &ds.series[f.sku];
+            let c = cuts[f.cutoff];
+            let e = (series.start.weeks_until(c) + 1) as usize;
+            for t in 0..h {
+                ids.push(&series.unique_id);
+                cutoff.push(c.day_number());
+                dsv.push(c.offset(t as i64 + 1).day_number());
+                model.push(&s.models[f.model]);
+                y.push(series.y[e + t]);
+                for (j, col) in q.iter_mut().enumerate() {
+                    col.push(f.values[t * k + j]);
+                }
+            }
+        }
+        let date = |name: &str, v: Vec<i32>| {
+            Column::new(name.into(), v)
+                .cast(&DataType::Date)
+                .map_err(frame_err(path))
+        };
+        let mut cols = vec![
+            Column::new(columns::UNIQUE_ID.into(), ids),
+            date(columns::CUTOFF, cutoff)?,
+            date(columns::DS, dsv)?,
+            Column::new(columns::MODEL.into(), model),
+            Column::new(columns::Y.into(), y),
+        ];
+        for (&l, col) in s.levels.iter().zip(q) {
+            cols.push(Column::new(columns::quantile_column(l).into(), col));
+        }
+        let mut df = DataFrame::new(n, cols).map_err(frame_err(path))?;
+        table::write(&mut df, path)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cutoffs_step_back_from_the_end() {
+        let last = Week::containing_day(700);
+        let c = cutoffs(last, 3, 4, 8);
+        assert_eq!(c, vec![last.offset(-16), last.offset(-12), last.offset(-8)]);
+        assert_eq!(parse_week(&last.to_string()), Some(last));
+    }
+}

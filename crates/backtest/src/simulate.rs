@@ -1,0 +1,866 @@
+//! Inventory simulation: replay actual demand week by week under two replenishment policies and
+//! count what each does to service, stock and cost.
+//!
+//! The last `weeks` weeks of the data are replayed. Each review week `t` (every
+//! `horizon.review_period_weeks` of the plan config, from the first simulated week) a policy sees
+//! the history up to week `t − 1` only, and decides what to order in week `t`; an order arrives
+//! `lead_time_weeks` later (0: in time for week `t`'s demand). Within a week: arrivals, then demand
+//! is served from stock; unserved demand is lost, or with backorders carried and served first
+//! from later stock.
+//!
+//! Policies, on the same demand, stock and parameters:
+//! - `restock`: the forecast job's forecasts (network and fallbacks) from the run, and the planner
+//!   re-run with the plan config (budget, capacity, case packs, MOQ, service target); the orders
+//!   it places for week `t` are executed, the rest of the plan is dropped (rolling horizon);
+//! - `order_up_to`: the textbook periodic-review policy fed by a 4-week moving average. Its level
+//!   S = Σ median forecast over lead time + review period + z(α) σ_P, with σ_P from the moving
+//!   average's own quantiles in the same way and at the same service level α as the planner's
+//!   safety stock; it orders S − inventory position, rounded up to case packs and MOQ, and cuts
+//!   every order in proportion (down to whole cases) when the week's purchases would exceed a
+//!   budget. It does not look at warehouse capacity.
+//!
+//! Both start from the same stock: one protection interval of demand at the recent rate (mean
+//! of the 8 weeks before the simulation × (lead time + review period)), nothing on order.
+//!
+//! Costs: holding = end-of-week stock × unit cost × holding rate; shortage = units not served in
+//! the week they were asked for × the planner's shortage cost; ordering = order lines × the
+//! config's fixed order cost; total = holding + shortage + ordering (purchases are reported
+//! apart: the units bought are the units sold plus the change in stock).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Instant;
+
+use polars::prelude::*;
+
+use restock_core::{Forecaster, Horizon, Predict, Week, columns};
+use restock_data::{WeeklyDataset, table};
+use restock_infer::Network;
+use restock_planner::{Economics, PlanConfig, PlanInputs, SkuInput, SkuParams, safety_stock};
+use restock_stats::Baseline;
+use serde::{Deserialize, Serialize};
+
+use crate::backtest::RunWeeks;
+use crate::{Error, Result};
+
+/// What happens to demand that finds no stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shortage {
+    /// It is lost.
+    LostSales,
+    /// It waits and is served first from later stock.
+    Backorders,
+}
+
+/// Options of a simulation.
+#[derive(Debug, Clone)]
+pub struct SimulationOptions {
+    /// Weeks replayed (the last weeks of the data).
+    pub weeks: usize,
+    /// Lost sales or backorders.
+    pub shortage: Shortage,
+    /// Simulate weeks the network was trained on anyway.
+    pub allow_in_sample: bool,
+    /// SKUs per network batch.
+    pub batch_size: usize,
+    /// The forecast job's intermittent threshold.
+    pub intermittent_adi: f64,
+}
+
+impl Default for SimulationOptions {
+    fn default() -> Self {
+        SimulationOptions {
+            weeks: 8,
+            shortage: Shortage::LostSales,
+            allow_in_sample: false,
+            batch_size: 4096,
+            intermittent_adi: f64::INFINITY,
+        }
+    }
+}
+
+/// The two policies, in output order.
+pub const POLICIES: [&str; 2] = ["restock", "order_up_to"];
+
+/// Results of one policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyResult {
+    /// `restock` or `order_up_to`.
+    pub policy: String,
+    /// Units served in the week they were asked for / units asked for.
+    pub fill_rate: f64,
+    /// SKU-weeks with demand not served in time.
+    pub stockout_weeks: usize,
+    /// Their share of the SKU-weeks with demand.
+    pub stockout_share: f64,
+    /// Mean over weeks of the end-of-week stock valued at unit cost.
+    pub avg_stock_value: f64,
+    /// Stock value at the end.
+    pub end_stock_value: f64,
+    /// Holding cost.
+    pub holding_cost: f64,
+    /// Shortage cost.
+    pub shortage_cost: f64,
+    /// Fixed ordering cost.
+    pub ordering_cost: f64,
+    /// Holding + shortage + ordering.
+    pub total_cost: f64,
+    /// Purchases at unit cost (not in the total).
+    pub purchase_cost: f64,
+    /// Order lines placed.
+    pub orders: usize,
+    /// Units ordered.
+    pub units_ordered: f64,
+    /// Units not served in time.
+    pub units_short: f64,
+    /// Highest weekly purchase spend.
+    pub max_weekly_spend: f64,
+    /// Weeks whose spend exceeded the global weekly budget.
+    pub weeks_over_budget: usize,
+    /// Highest end-of-week stock volume.
+    pub max_volume: f64,
+    /// Weeks whose end-of-week stock volume exceeded the warehouse capacity.
+    pub weeks_over_capacity: usize,
+    /// Seconds spent deciding (forecasting and planning).
+    pub decision_seconds: f64,
+}
+
+/// One week of one policy, all SKUs together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeekRecord {
+    /// The week.
+    pub ds: String,
+    /// The policy.
+    pub policy: String,
+    /// Units asked for.
+    pub demand: f64,
+    /// Units served in time.
+    pub served: f64,
+    /// End-of-week stock, units.
+    pub stock_units: f64,
+    /// End-of-week stock at unit cost.
+    pub stock_value: f64,
+    /// Purchases placed this week at unit cost.
+    pub spend: f64,
+    /// End-of-week stock volume.
+    pub volume: f64,
+    /// Order lines placed this week.
+    pub orders: usize,
+}
+
+/// One SKU-week of one policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkuWeek {
+    /// Index into [`Simulation::skus`].
+    pub sku: usize,
+    /// Index of the week from the start.
+    pub week: usize,
+    /// Index into [`POLICIES`].
+    pub policy: usize,
+    /// Demand.
+    pub demand: f64,
+    /// Served in time.
+    pub served: f64,
+    /// Arrived at the start of the week.
+    pub arrived: f64,
+    /// Ordered this week.
+    pub ordered: f64,
+    /// End-of-week stock (negative: backorders).
+    pub stock: f64,
+}
+
+/// What a simulation found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimulationSummary {
+    /// First simulated week.
+    pub start: String,
+    /// Last simulated week.
+    pub end: String,
+    /// Weeks simulated.
+    pub weeks: usize,
+    /// Weeks between reviews.
+    pub review_period_weeks: usize,
+    /// Lost sales or backorders.
+    pub shortage: Shortage,
+    /// SKUs simulated.
+    pub skus: usize,
+    /// SKUs left out: no history before the start.
+    pub skus_without_history: usize,
+    /// Service level target (the config's; per-SKU values may differ).
+    pub service_level: f64,
+    /// Global weekly budget.
+    pub weekly_budget: Option<f64>,
+    /// Warehouse capacity.
+    pub warehouse_volume: Option<f64>,
+    /// Solver used by the planner.
+    pub solver: String,
+    /// One row per policy.
+    pub policies: Vec<PolicyResult>,
+    /// Seconds of wall-clock.
+    pub seconds: f64,
+}
+
+/// A finished simulation.
+#[derive(Debug, Clone)]
+pub struct Simulation {
+    /// The summary.
+    pub summary: SimulationSummary,
+    /// Totals per week and policy.
+    pub weekly: Vec<WeekRecord>,
+    /// The simulated SKUs.
+    pub skus: Vec<String>,
+    /// First simulated week.
+    pub start: Week,
+    /// Every SKU-week of every policy.
+    pub trajectories: Vec<SkuWeek>,
+}
+
+struct SkuState {
+    stock: f64,
+    pipeline: BTreeMap<Week, f64>,
+}
+
+/// Simulate the last `options.weeks` weeks of `ds` under both policies. `params` gives every
+/// simulated SKU's parameters (an error names a SKU without); `progress(done, weeks)` is called
+/// after each week.
+#[allow(clippy::too_many_arguments)]
+pub fn simulate(
+    network: &Network,
+    run_weeks: RunWeeks,
+    ds: &WeeklyDataset,
+    params: &HashMap<String, SkuParams>,
+    cfg: &PlanConfig,
+    options: &SimulationOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Simulation> {
+    let started = Instant::now();
+    let o = options;
+    let plan_weeks = cfg.horizon.weeks;
+    let review = cfg.horizon.review_period_weeks.max(1);
+    if plan_weeks > network.horizon() {
+        return Err(Error::Option(format!(
+            "the plan config's horizon.weeks = {plan_weeks} is longer than the run's forecasts \
+             ({} weeks, its window.horizon)",
+            network.horizon()
+        )));
+    }
+    let total_weeks = ds.first_week.weeks_until(ds.last_week) + 1;
+    if o.weeks == 0 || o.weeks as i64 >= total_weeks {
+        return Err(Error::Option(format!(
+            "--weeks {}: must be between 1 and {} (the data has {total_weeks} weeks)",
+            o.weeks,
+            total_weeks - 1
+        )));
+    }
+    let start = ds.last_week.offset(1 - o.weeks as i64);
+    if let Some(t) = run_weeks.train_end
+        && start.offset(-1) < t
+        && !o.allow_in_sample
+    {
+        return Err(Error::InSample {
+            cutoff: start.offset(-1).to_string(),
+            train_end: t.to_string(),
+        });
+    }
+    let history_view = ds
+        .truncate(start.offset(-1))
+        .ok_or_else(|| Error::Option("no history before the simulated weeks".into()))?;
+    let ids: Vec<String> = history_view
+        .series
+        .iter()
+        .map(|s| s.unique_id.clone())
+        .collect();
+    if ids.is_empty() {
+        return Err(Error::Option(format!(
+            "no SKU has history before the first simulated week {start}"
+        )));
+    }
+    let full: HashMap<&str, usize> = ds
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.unique_id.as_str(), i))
+        .collect();
+    let mut sku_params = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let p = params.get(id).cloned().ok_or_else(|| Error::Sku {
+            sku: id.clone(),
+            message: "no SKU parameters (unit_cost is required)".into(),
+        })?;
+        p.check(id)?;
+        sku_params.push(p);
+    }
+    // Actual demand per simulated SKU and week.
+    let demand: Vec<Vec<f64>> = ids
+        .iter()
+        .map(|id| {
+            let s = &ds.series[full[id.as_str()]];
+            (0..o.weeks)
+                .map(|w| {
+                    let t = s.start.weeks_until(start.offset(w as i64));
+                    s.y[t as usize]
+                })
+                .collect()
+        })
+        .collect();
+    let levels = network.levels().clone();
+    let ma = Baseline::parse("moving_average").map_err(|e| Error::Option(e.to_string()))?;
+    let mut states: Vec<Vec<SkuState>> = POLICIES
+        .iter()
+        .map(|_| {
+            history_view
+                .series
+                .iter()
+                .zip(&sku_params)
+                .map(|(s, p)| {
+                    let recent = &s.y[s.y.len().saturating_sub(8)..];
+                    let rate = recent.iter().sum::<f64>() / recent.len().max(1) as f64;
+                    SkuState {
+                        stock: (rate * (p.lead_time_weeks + review) as f64).round(),
+                        pipeline: BTreeMap::new(),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let mut results: Vec<PolicyResult> = POLICIES
+        .iter()
+        .map(|p| PolicyResult {
+            policy: p.to_string(),
+            fill_rate: 0.0,
+            stockout_weeks: 0,
+            stockout_share: 0.0,
+            avg_stock_value: 0.0,
+            end_stock_value: 0.0,
+            holding_cost: 0.0,
+            shortage_cost: 0.0,
+            ordering_cost: 0.0,
+            total_cost: 0.0,
+            purchase_cost: 0.0,
+            orders: 0,
+            units_ordered: 0.0,
+            units_short: 0.0,
+            max_weekly_spend: 0.0,
+            weeks_over_budget: 0,
+            max_volume: 0.0,
+            weeks_over_capacity: 0,
+            decision_seconds: 0.0,
+        })
+        .collect();
+    let economics: Vec<Economics> = sku_params.iter().map(|p| Economics::of(p, cfg)).collect();
+    let mut weekly = Vec::new();
+    let mut trajectories = Vec::with_capacity(POLICIES.len() * ids.len() * o.weeks);
+    let mut demand_weeks = 0usize;
+    let mut total_demand = 0.0;
+    let mut solver = String::new();
+    for w in 0..o.weeks {
+        let week = start.offset(w as i64);
+        // Orders placed this week, per policy and SKU.
+        let mut ordered: Vec<Vec<f64>> = vec![vec![0.0; ids.len()]; POLICIES.len()];
+        if w % review == 0 {
+            let mut view = ds
+                .truncate(week.offset(-1))
+                .ok_or_else(|| Error::Option("no history before a review week".into()))?;
+            let keep: std::collections::HashSet<&str> = ids.iter().map(|s| s.as_str()).collect();
+            view.series.retain(|s| keep.contains(s.unique_id.as_str()));
+            // restock: forecasts + planner.
+            let t = Instant::now();
+            let horizon = Horizon::new(plan_weeks).map_err(|e| Error::Option(e.to_string()))?;
+            let f = network.forecast_catalogue(
+                &view,
+                horizon,
+                network.min_context().max(8),
+                o.intermittent_adi,
+                o.batch_size,
+            )?;
+            let k = levels.len();
+            let inputs = PlanInputs {
+                start: week,
+                levels: levels.clone(),
+                skus: ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| {
+                        let st = &states[0][i];
+                        let backlog = (-st.stock).max(0.0);
+                        let forecast: Vec<Vec<f64>> = (0..plan_weeks)
+                            .map(|h| {
+                                let q = &f.values[i][h * k..(h + 1) * k];
+                                q.iter()
+                                    .map(|v| v + if h == 0 { backlog } else { 0.0 })
+                                    .collect()
+                            })
+                            .collect();
+                        SkuInput {
+                            unique_id: id.clone(),
+                            forecast,
+                            on_hand: st.stock.max(0.0),
+                            on_order: st
+                                .pipeline
+                                .iter()
+                                .map(|(a, q)| (week.weeks_until(*a).max(0) as usize, *q))
+                                .collect(),
+                            params: sku_params[i].clone(),
+                        }
+                    })
+                    .collect(),
+            };
+            let plan = restock_planner::plan(&inputs, cfg, &|_| {})?;
+            solver = format!(
+                "{} ({})",
+                plan.summary.solver,
+                if plan.summary.integer { "MILP" } else { "LP" }
+            );
+            let pos: HashMap<&str, usize> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.as_str(), i))
+                .collect();
+            for line in plan.orders.iter().filter(|l| l.order_week == week) {
+                ordered[0][pos[line.unique_id.as_str()]] += line.quantity;
+            }
+            results[0].decision_seconds += t.elapsed().as_secs_f64();
+
+            // order_up_to: moving average + the same safety-stock rule.
+            let t = Instant::now();
+            let mut wanted = vec![0.0; ids.len()];
+            for (i, s) in view.series.iter().enumerate() {
+                let p = &sku_params[i];
+                let protection = p.lead_time_weeks + review;
+                let h = Horizon::new(protection).map_err(|e| Error::Option(e.to_string()))?;
+                let fitted = ma.fit(&s.y).map_err(|e| Error::Sku {
+                    sku: s.unique_id.clone(),
+                    message: e.to_string(),
+                })?;
+                let values = fitted.predict(h, &levels);
+                let q: Vec<Vec<f64>> = values.chunks(k).map(|c| c.to_vec()).collect();
+                let med = levels.median_index();
+                let level = q.iter().map(|w| w[med]).sum::<f64>()
+                    + safety_stock(&q, levels.levels(), economics[i].service_level, protection);
+                let st = &states[1][i];
+                let position = st.stock + st.pipeline.values().sum::<f64>();
+                let need = level - position;
+                if need > 1e-9 {
+                    wanted[i] = pack_up(need, p);
+                }
+            }
+            ordered[1] = fit_budget(wanted, &sku_params, cfg);
+            results[1].decision_seconds += t.elapsed().as_secs_f64();
+        }
+
+        // Serve the week.
+        for (pi, result) in results.iter_mut().enumerate() {
+            let mut rec = WeekRecord {
+                ds: week.to_string(),
+                policy: POLICIES[pi].to_string(),
+                demand: 0.0,
+                served: 0.0,
+                stock_units: 0.0,
+                stock_value: 0.0,
+                spend: 0.0,
+                volume: 0.0,
+                orders: 0,
+            };
+            for i in 0..ids.len() {
+                let p = &sku_params[i];
+                let e = &economics[i];
+                let st = &mut states[pi][i];
+                let q = ordered[pi][i];
+                if q > 0.0 {
+                    *st.pipeline
+                        .entry(week.offset(p.lead_time_weeks as i64))
+                        .or_default() += q;
+                    rec.orders += 1;
+                    rec.spend += q * p.unit_cost;
+                    result.units_ordered += q;
+                }
+                let arrived = st.pipeline.remove(&week).unwrap_or(0.0);
+                st.stock += arrived;
+                let d = demand[i][w];
+                let available = st.stock.max(0.0);
+                let backlog = (-st.stock).max(0.0);
+                let served = match o.shortage {
+                    Shortage::LostSales => {
+                        let served = available.min(d);
+                        st.stock -= served;
+                        served
+                    }
+                    Shortage::Backorders => {
+                        // Earlier backorders are served first.
+                        let served = (available - backlog).max(0.0).min(d);
+                        st.stock -= d;
+                        served
+                    }
+                };
+                let short = d - served;
+                if d > 0.0 {
+                    if pi == 0 {
+                        demand_weeks += 1;
+                        total_demand += d;
+                    }
+                    if short > 1e-9 {
+                        result.stockout_weeks += 1;
+                    }
+                }
+                let end = st.stock.max(0.0);
+                result.units_short += short;
+                result.shortage_cost += short * e.shortage;
+                result.holding_cost += end * e.holding;
+                rec.demand += d;
+                rec.served += served;
+                rec.stock_units += end;
+                rec.stock_value += end * p.unit_cost;
+                rec.volume += end * p.unit_volume;
+                trajectories.push(SkuWeek {
+                    sku: i,
+                    week: w,
+                    policy: pi,
+                    demand: d,
+                    served,
+                    arrived,
+                    ordered: q,
+                    stock: st.stock,
+                });
+            }
+            result.orders += rec.orders;
+            result.purchase_cost += rec.spend;
+            result.avg_stock_value += rec.stock_value / o.weeks as f64;
+            result.max_weekly_spend = result.max_weekly_spend.max(rec.spend);
+            result.max_volume = result.max_volume.max(rec.volume);
+            if cfg
+                .budget
+                .weekly
+                .is_some_and(|b| rec.spend > b * (1.0 + 1e-9) + 1e-6)
+            {
+                result.weeks_over_budget += 1;
+            }
+            if cfg
+                .capacity
+                .warehouse_volume
+                .is_some_and(|c| rec.volume > c * (1.0 + 1e-9) + 1e-6)
+            {
+                result.weeks_over_capacity += 1;
+            }
+            if w + 1 == o.weeks {
+                result.end_stock_value = rec.stock_value;
+            }
+            weekly.push(rec);
+        }
+        progress(w + 1, o.weeks);
+    }
+    for r in &mut results {
+        let served = total_demand - r.units_short;
+        r.fill_rate = if total_demand > 0.0 {
+            served / total_demand
+        } else {
+            1.0
+        };
+        r.stockout_share = r.stockout_weeks as f64 / demand_weeks.max(1) as f64;
+        r.ordering_cost = r.orders as f64 * cfg.defaults.order_cost;
+        r.total_cost = r.holding_cost + r.shortage_cost + r.ordering_cost;
+    }
+    let summary = SimulationSummary {
+        start: start.to_string(),
+        end: ds.last_week.to_string(),
+        weeks: o.weeks,
+        review_period_weeks: review,
+        shortage: o.shortage,
+        skus: ids.len(),
+        skus_without_history: ds.series.len() - ids.len(),
+        service_level: cfg.service.level,
+        weekly_budget: cfg.budget.weekly,
+        warehouse_volume: cfg.capacity.warehouse_volume,
+        solver,
+        policies: results,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok(Simulation {
+        summary,
+        weekly,
+        skus: ids,
+        start,
+        trajectories,
+    })
+}
+
+/// Round a wanted quantity up to whole case packs and at least the MOQ.
+fn pack_up(need: f64, p: &SkuParams) -> f64 {
+    let pack = f64::from(p.case_pack.max(1));
+    let q = (need / pack - 1e-9).ceil().max(0.0) * pack;
+    if q <= 0.0 {
+        return 0.0;
+    }
+    let moq = f64::from(p.moq);
+    if q < moq {
+        (moq / pack).ceil() * pack
+    } else {
+        q
+    }
+}
+
+/// Cut orders in proportion (down to whole cases, dropping those below their MOQ) so that each
+/// supplier's and the global weekly budget hold.
+fn fit_budget(mut q: Vec<f64>, params: &[SkuParams], cfg: &PlanConfig) -> Vec<f64> {
+    let cut = |q: &mut Vec<f64>, members: &dyn Fn(usize) -> bool, budget: f64| {
+        let spend: f64 = (0..q.len())
+            .filter(|&i| members(i))
+            .map(|i| q[i] * params[i].unit_cost)
+            .sum();
+        if spend <= budget {
+            return;
+        }
+        let f = budget / spend;
+        for i in (0..q.len()).filter(|&i| members(i)) {
+            let p = &params[i];
+            let pack = f64::from(p.case_pack.max(1));
+            let v = (q[i] * f / pack).floor() * pack;
+            q[i] = if v < f64::from(p.moq) { 0.0 } else { v };
+        }
+    };
+    for (supplier, &budget) in &cfg.budget.per_supplier {
+        cut(&mut q, &|i| params[i].supplier == *supplier, budget);
+    }
+    if let Some(b) = cfg.budget.weekly {
+        cut(&mut q, &|_| true, b);
+    }
+    q
+}
+
+/// Parameters for SKUs missing from a SKU table: the config's defaults, the last known price
+/// before `until` as the unit price and `(1 − margin)` of it as the unit cost. SKUs of `ds`
+/// without a price are left out (and will be reported as missing by [`simulate`]).
+pub fn params_from_prices(
+    ds: &WeeklyDataset,
+    until: Week,
+    margin: f64,
+    cfg: &PlanConfig,
+) -> HashMap<String, SkuParams> {
+    let Some(c) = ds.covariate_index(restock_core::columns::PRICE) else {
+        return HashMap::new();
+    };
+    ds.series
+        .iter()
+        .filter_map(|s| {
+            let end = (s.start.weeks_until(until) + 1).clamp(0, s.y.len() as i64) as usize;
+            let price = s.covariates[c][..end]
+                .iter()
+                .rev()
+                .copied()
+                .find(|p| p.is_finite() && *p > 0.0)?;
+            let mut p = SkuParams::from_defaults(cfg, price * (1.0 - margin));
+            p.unit_price = Some(price);
+            Some((s.unique_id.clone(), p))
+        })
+        .collect()
+}
+
+fn out_err(path: &Path) -> impl Fn(String) -> Error + '_ {
+    move |message| Error::Output {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+impl Simulation {
+    /// Write `simulation.json`, `weekly.csv` (totals per week and policy) and
+    /// `trajectories.parquet` (`unique_id, ds, policy, demand, served, arrived, ordered, stock`)
+    /// into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| out_err(dir)(e.to_string()))?;
+        let path = dir.join("simulation.json");
+        let json = serde_json::to_string_pretty(&self.summary)
+            .map_err(|e| out_err(&path)(e.to_string()))?;
+        table::write_text(&path, &json)?;
+
+        let path = dir.join("weekly.csv");
+        let w = &self.weekly;
+        let pe = |e: PolarsError| out_err(&path)(e.to_string());
+        let days: Vec<i32> = w
+            .iter()
+            .map(|r| crate::backtest::parse_week(&r.ds).map_or(0, |x| x.day_number()))
+            .collect();
+        let cols = vec![
+            Column::new(columns::DS.into(), days)
+                .cast(&DataType::Date)
+                .map_err(pe)?,
+            Column::new(
+                "policy".into(),
+                w.iter().map(|r| r.policy.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "demand".into(),
+                w.iter().map(|r| r.demand).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "served".into(),
+                w.iter().map(|r| r.served).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "stock_units".into(),
+                w.iter().map(|r| r.stock_units).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "stock_value".into(),
+                w.iter().map(|r| r.stock_value).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "spend".into(),
+                w.iter().map(|r| r.spend).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "volume".into(),
+                w.iter().map(|r| r.volume).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "orders".into(),
+                w.iter().map(|r| r.orders as u64).collect::<Vec<_>>(),
+            ),
+        ];
+        let mut df = DataFrame::new(w.len(), cols).map_err(|e| out_err(&path)(e.to_string()))?;
+        table::write(&mut df, &path)?;
+
+        let path = dir.join("trajectories.parquet");
+        let t = &self.trajectories;
+        let pe = |e: PolarsError| out_err(&path)(e.to_string());
+        let cols = vec![
+            Column::new(
+                columns::UNIQUE_ID.into(),
+                t.iter()
+                    .map(|r| self.skus[r.sku].as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                columns::DS.into(),
+                t.iter()
+                    .map(|r| self.start.offset(r.week as i64).day_number())
+                    .collect::<Vec<_>>(),
+            )
+            .cast(&DataType::Date)
+            .map_err(pe)?,
+            Column::new(
+                "policy".into(),
+                t.iter().map(|r| POLICIES[r.policy]).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "demand".into(),
+                t.iter().map(|r| r.demand).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "served".into(),
+                t.iter().map(|r| r.served).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "arrived".into(),
+                t.iter().map(|r| r.arrived).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "ordered".into(),
+                t.iter().map(|r| r.ordered).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "stock".into(),
+                t.iter().map(|r| r.stock).collect::<Vec<_>>(),
+            ),
+        ];
+        let mut df = DataFrame::new(t.len(), cols).map_err(|e| out_err(&path)(e.to_string()))?;
+        table::write(&mut df, &path)?;
+        Ok(())
+    }
+}
+
+impl SimulationSummary {
+    /// A plain-text table, one row per policy.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{} SKUs, {} .. {} ({} weeks, review every {} week(s), {}), service level {}, planner {}\n",
+            self.skus,
+            self.start,
+            self.end,
+            self.weeks,
+            self.review_period_weeks,
+            match self.shortage {
+                Shortage::LostSales => "lost sales",
+                Shortage::Backorders => "backorders",
+            },
+            self.service_level,
+            self.solver
+        );
+        out.push_str(&format!(
+            "{:<12} {:>9} {:>9} {:>12} {:>12} {:>12} {:>12} {:>7} {:>12} {:>10}\n",
+            "policy",
+            "fill rate",
+            "stockouts",
+            "avg stock",
+            "holding",
+            "shortage",
+            "total cost",
+            "orders",
+            "max spend",
+            "over cap."
+        ));
+        for r in &self.policies {
+            out.push_str(&format!(
+                "{:<12} {:>9.3} {:>9.3} {:>12.0} {:>12.0} {:>12.0} {:>12.0} {:>7} {:>12.0} {:>10}\n",
+                r.policy,
+                r.fill_rate,
+                r.stockout_share,
+                r.avg_stock_value,
+                r.holding_cost,
+                r.shortage_cost,
+                r.total_cost,
+                r.orders,
+                r.max_weekly_spend,
+                r.weeks_over_capacity
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pack: u32, moq: u32, cost: f64) -> SkuParams {
+        SkuParams {
+            unit_cost: cost,
+            unit_price: None,
+            lead_time_weeks: 1,
+            case_pack: pack,
+            moq,
+            supplier: String::new(),
+            unit_volume: 0.0,
+            min_stock: None,
+            max_stock: None,
+            holding_rate: None,
+            shortage_cost: None,
+            service_level: None,
+        }
+    }
+
+    #[test]
+    fn rounding_to_cases_and_moq() {
+        assert_eq!(pack_up(13.0, &params(6, 0, 1.0)), 18.0);
+        assert_eq!(pack_up(12.0, &params(6, 0, 1.0)), 12.0);
+        assert_eq!(pack_up(2.0, &params(6, 20, 1.0)), 24.0);
+        assert_eq!(pack_up(0.0, &params(6, 20, 1.0)), 0.0);
+    }
+
+    #[test]
+    fn budget_cuts_in_proportion() {
+        let p = vec![params(1, 0, 2.0), params(5, 0, 1.0), params(1, 8, 1.0)];
+        let mut cfg = PlanConfig::default();
+        cfg.budget.weekly = Some(30.0);
+        // Spend 20 + 20 + 10 = 50 -> factor 0.6: 6 units, 12 -> 10 (cases of 5), 6 < MOQ 8 -> 0.
+        let q = fit_budget(vec![10.0, 20.0, 10.0], &p, &cfg);
+        assert_eq!(q, vec![6.0, 10.0, 0.0]);
+        let spend: f64 = q.iter().zip(&p).map(|(q, p)| q * p.unit_cost).sum();
+        assert!(spend <= 30.0);
+        // Within budget: untouched.
+        assert_eq!(
+            fit_budget(vec![1.0, 5.0, 8.0], &p, &cfg),
+            vec![1.0, 5.0, 8.0]
+        );
+    }
+}
