@@ -46,7 +46,7 @@ fn read(path: &Path) -> Rows {
         .collect()
 }
 
-fn trained(dir: &Path) -> (RunDir, Prepared) {
+pub(crate) fn trained(dir: &Path) -> (RunDir, Prepared) {
     let cfg = config(2);
     let data = prepared(&dir.join("data"), &cfg);
     let run = RunDir::create(&dir.join("run"), false).unwrap();

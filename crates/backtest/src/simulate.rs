@@ -195,6 +195,10 @@ pub struct SimulationSummary {
     pub warehouse_volume: Option<f64>,
     /// Solver used by the planner.
     pub solver: String,
+    /// The planner's worst status over the reviews: `optimal`, `gap_limit` or `time_limit`.
+    pub plan_status: String,
+    /// The largest MIP gap bound of a review's plan.
+    pub max_plan_gap: Option<f64>,
     /// One row per policy.
     pub policies: Vec<PolicyResult>,
     /// Seconds of wall-clock.
@@ -354,6 +358,8 @@ pub fn simulate(
     let mut demand_weeks = 0usize;
     let mut total_demand = 0.0;
     let mut solver = String::new();
+    let mut plan_status = "optimal".to_string();
+    let mut max_plan_gap: Option<f64> = None;
     for w in 0..o.weeks {
         let week = start.offset(w as i64);
         // Orders placed this week, per policy and SKU.
@@ -412,6 +418,17 @@ pub fn simulate(
                 plan.summary.solver,
                 if plan.summary.integer { "MILP" } else { "LP" }
             );
+            let rank = |s: &str| match s {
+                "optimal" => 0,
+                "gap_limit" => 1,
+                _ => 2,
+            };
+            if rank(&plan.summary.status) > rank(&plan_status) {
+                plan_status = plan.summary.status.clone();
+            }
+            if let Some(g) = plan.summary.gap_bound {
+                max_plan_gap = Some(max_plan_gap.map_or(g, |m: f64| m.max(g)));
+            }
             let pos: HashMap<&str, usize> = ids
                 .iter()
                 .enumerate()
@@ -572,6 +589,8 @@ pub fn simulate(
         weekly_budget: cfg.budget.weekly,
         warehouse_volume: cfg.capacity.warehouse_volume,
         solver,
+        plan_status,
+        max_plan_gap,
         policies: results,
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -628,26 +647,30 @@ fn fit_budget(mut q: Vec<f64>, params: &[SkuParams], cfg: &PlanConfig) -> Vec<f6
 }
 
 /// Parameters for SKUs missing from a SKU table: the config's defaults, the last known price
-/// before `until` as the unit price and `(1 − margin)` of it as the unit cost. SKUs of `ds`
-/// without a price are left out (and will be reported as missing by [`simulate`]).
+/// before `until` (or `default_price` for a SKU without one) as the unit price and
+/// `(1 − margin)` of it as the unit cost. SKUs with neither are left out (and reported as
+/// missing by [`simulate`]).
 pub fn params_from_prices(
     ds: &WeeklyDataset,
     until: Week,
     margin: f64,
+    default_price: Option<f64>,
     cfg: &PlanConfig,
 ) -> HashMap<String, SkuParams> {
-    let Some(c) = ds.covariate_index(restock_core::columns::PRICE) else {
-        return HashMap::new();
-    };
+    let c = ds.covariate_index(restock_core::columns::PRICE);
     ds.series
         .iter()
         .filter_map(|s| {
             let end = (s.start.weeks_until(until) + 1).clamp(0, s.y.len() as i64) as usize;
-            let price = s.covariates[c][..end]
-                .iter()
-                .rev()
-                .copied()
-                .find(|p| p.is_finite() && *p > 0.0)?;
+            let price = c
+                .and_then(|c| {
+                    s.covariates[c][..end]
+                        .iter()
+                        .rev()
+                        .copied()
+                        .find(|p| p.is_finite() && *p > 0.0)
+                })
+                .or(default_price)?;
             let mut p = SkuParams::from_defaults(cfg, price * (1.0 - margin));
             p.unit_price = Some(price);
             Some((s.unique_id.clone(), p))
@@ -773,7 +796,7 @@ impl SimulationSummary {
     /// A plain-text table, one row per policy.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "{} SKUs, {} .. {} ({} weeks, review every {} week(s), {}), service level {}, planner {}\n",
+            "{} SKUs, {} .. {} ({} weeks, review every {} week(s), {}), service level {}, planner {} (worst status {}{})\n",
             self.skus,
             self.start,
             self.end,
@@ -784,7 +807,11 @@ impl SimulationSummary {
                 Shortage::Backorders => "backorders",
             },
             self.service_level,
-            self.solver
+            self.solver,
+            self.plan_status,
+            self.max_plan_gap
+                .map(|g| format!(", gap <= {:.2} %", 100.0 * g))
+                .unwrap_or_default()
         );
         out.push_str(&format!(
             "{:<12} {:>9} {:>9} {:>12} {:>12} {:>12} {:>12} {:>7} {:>12} {:>10}\n",

@@ -32,6 +32,12 @@ enum Command {
     Forecast(crate::forecast_cmd::ForecastArgs),
     /// Plan replenishment orders from forecasts, stock and constraints.
     Plan(crate::plan_cmd::PlanArgs),
+    /// Rolling-origin accuracy of a run and the statistical baselines on held-out weeks.
+    Backtest(crate::backtest_cmd::BacktestArgs),
+    /// Replay actual demand under restock's plans and an order-up-to policy.
+    Simulate(crate::backtest_cmd::SimulateArgs),
+    /// Write the decision-support report (HTML with charts, and the CSVs behind it).
+    Report(crate::report_cmd::ReportArgs),
     /// Run the whole job on a synthetic catalogue generated on the spot.
     Demo(crate::plan_cmd::DemoArgs),
 }
@@ -120,6 +126,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Train(a) => crate::train_cmd::train(a, &mut progress).map(|_| ()),
         Command::Forecast(a) => crate::forecast_cmd::forecast(a, &mut progress).map(|_| ()),
         Command::Plan(a) => crate::plan_cmd::plan(a, &mut progress).map(|_| ()),
+        Command::Backtest(a) => crate::backtest_cmd::backtest(a, &mut progress).map(|_| ()),
+        Command::Simulate(a) => crate::backtest_cmd::simulate(a, &mut progress).map(|_| ()),
+        Command::Report(a) => crate::report_cmd::report(a, &mut progress).map(|_| ()),
         Command::Demo(a) => crate::plan_cmd::demo(a, &mut progress),
     }
 }

@@ -1,9 +1,11 @@
 //! `restock`: weekly demand forecasting and replenishment planning for a whole catalogue.
 
+mod backtest_cmd;
 mod commands;
 mod forecast_cmd;
 mod plan_cmd;
 mod progress;
+mod report_cmd;
 mod train_cmd;
 
 use std::process::ExitCode;

@@ -94,7 +94,19 @@ impl SeriesScore {
     }
 }
 
-/// Aggregate metrics of many series.
+/// JSON has no NaN: serde_json writes it as `null`; read `null` back as NaN.
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+fn nulls_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<f64>, D::Error> {
+    Ok(Vec::<Option<f64>>::deserialize(d)?
+        .into_iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect())
+}
+
+/// Aggregate metrics of many series (NaN where undefined; `null` in JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Accuracy {
     /// Series scored.
@@ -104,18 +116,24 @@ pub struct Accuracy {
     /// Weekly points scored.
     pub weeks: usize,
     /// Weighted absolute percentage error of the median.
+    #[serde(deserialize_with = "null_as_nan")]
     pub wape: f64,
     /// Mean absolute scaled error.
+    #[serde(deserialize_with = "null_as_nan")]
     pub mase: f64,
     /// Root mean squared scaled error.
+    #[serde(deserialize_with = "null_as_nan")]
     pub rmsse: f64,
     /// Σ(ŷ − y) / Σy; positive means over-forecasting.
+    #[serde(deserialize_with = "null_as_nan")]
     pub bias: f64,
     /// Quantile levels.
     pub levels: Vec<f64>,
     /// Scaled pinball loss per level.
+    #[serde(deserialize_with = "nulls_as_nan")]
     pub pinball: Vec<f64>,
     /// Share of actuals inside [lowest, highest level].
+    #[serde(deserialize_with = "null_as_nan")]
     pub coverage: f64,
 }
 
@@ -216,5 +234,11 @@ mod tests {
         assert_eq!(a.mase, 0.5);
         assert!((a.coverage - 2.0 / 3.0).abs() < 1e-12);
         assert!(SeriesScore::new(&history, &actual, &forecast[..4], &levels).is_err());
+        // Undefined metrics survive a JSON round trip as NaN.
+        let mut only_zero = AccuracyAccumulator::new(&levels);
+        only_zero.add(&zero);
+        let json = serde_json::to_string(&only_zero.finish()).expect("json");
+        let back: Accuracy = serde_json::from_str(&json).expect("back");
+        assert!(back.mase.is_nan() && back.series == 1);
     }
 }

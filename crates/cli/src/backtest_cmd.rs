@@ -1,0 +1,291 @@
+//! `restock backtest` and `restock simulate`: how accurate the forecasts are, and what the plans
+//! do to service, stock and cost, on history the run has not been fitted on.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use restock_backtest::{
+    BacktestOptions, BacktestSummary, RunWeeks, Shortage, SimulationOptions, SimulationSummary,
+};
+use restock_data::WeeklyDataset;
+use restock_infer::Network;
+use restock_train::RunDir;
+use restock_train::config::BackendKind;
+
+use crate::progress::Progress;
+
+#[derive(Debug, Args)]
+pub(crate) struct BacktestArgs {
+    /// The training run (checkpoints/<run>).
+    #[arg(long)]
+    pub(crate) run: PathBuf,
+    /// The weekly dataset (from `restock ingest`).
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+    /// Number of cutoffs.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) windows: usize,
+    /// Weeks between two cutoffs.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) step: usize,
+    /// Weeks forecast from each cutoff (at most the run's horizon).
+    #[arg(long, default_value_t = 8)]
+    pub(crate) horizon: usize,
+    /// Fewest weeks of history before a cutoff for a series to be scored.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) min_history: usize,
+    /// A static attribute to break accuracy down by (e.g. cat_id).
+    #[arg(long)]
+    pub(crate) group_by: Option<String>,
+    /// Score cutoffs inside the run's training weeks too (optimistic: the network has seen them).
+    #[arg(long)]
+    pub(crate) allow_in_sample: bool,
+    /// Override the run's backend: auto, cpu, ndarray or wgpu.
+    #[arg(long, value_parser = crate::train_cmd::parse_backend)]
+    pub(crate) backend: Option<BackendKind>,
+    /// Output folder: backtest.json, accuracy.csv, scores.parquet, forecasts.parquet.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Replace an existing output folder.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+impl BacktestArgs {
+    pub(crate) fn new(run: PathBuf, data: PathBuf, out: PathBuf) -> Self {
+        BacktestArgs {
+            run,
+            data,
+            windows: 3,
+            step: 4,
+            horizon: 8,
+            min_history: 20,
+            group_by: None,
+            allow_in_sample: false,
+            backend: None,
+            out,
+            force: false,
+        }
+    }
+}
+
+/// Refuse to write into an existing non-empty folder unless `force`.
+fn check_folder(path: &Path, force: bool) -> Result<()> {
+    let non_empty = path
+        .read_dir()
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
+    if non_empty && !force {
+        bail!(
+            "{} already exists and is not empty; pass --force to replace its files",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn load(
+    run: &Path,
+    data: &Path,
+    backend: Option<BackendKind>,
+    progress: &mut Progress,
+) -> Result<(Network, RunWeeks, WeeklyDataset)> {
+    progress.stage(&format!("loading {} and {}", run.display(), data.display()));
+    let dir = RunDir::open(run)?;
+    let summary = dir.summary()?;
+    let weeks = RunWeeks::of(summary.as_ref());
+    if weeks.train_end.is_none() {
+        eprintln!(
+            "warning: {} does not record its training weeks; cutoffs cannot be checked for leakage",
+            run.display()
+        );
+    }
+    let network = Network::open(run, backend)?;
+    let ds = WeeklyDataset::read(data)?;
+    Ok((network, weeks, ds))
+}
+
+pub(crate) fn backtest(a: BacktestArgs, progress: &mut Progress) -> Result<BacktestSummary> {
+    check_folder(&a.out, a.force)?;
+    let (network, weeks, ds) = load(&a.run, &a.data, a.backend, progress)?;
+    let options = BacktestOptions {
+        windows: a.windows,
+        step: a.step,
+        horizon: a.horizon,
+        min_history: a.min_history,
+        allow_in_sample: a.allow_in_sample,
+        group_by: a.group_by.clone(),
+        ..Default::default()
+    };
+    let result = {
+        let mut counter = progress.counter(
+            &format!(
+                "backtest: {} cutoffs x {} SKUs, {} models",
+                a.windows,
+                ds.series.len(),
+                2 + restock_stats::Baseline::NAMES.len()
+            ),
+            a.windows as u64,
+        );
+        restock_backtest::backtest(&network, weeks, &ds, &options, &mut |done, _| {
+            counter.set(done as u64)
+        })
+        .with_context(|| format!("backtesting {} on {}", a.run.display(), a.data.display()))?
+    };
+    progress.stage(&format!("writing {}", a.out.display()));
+    result.write(&ds, &a.out)?;
+    progress.done(&format!("backtest in {}", a.out.display()));
+    if !progress.is_quiet() {
+        eprint!("{}", result.summary.table());
+    }
+    Ok(result.summary)
+}
+
+/// What unserved demand becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ShortageArg {
+    /// Lost.
+    LostSales,
+    /// Served later, first.
+    Backorders,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SimulateArgs {
+    /// The training run (checkpoints/<run>).
+    #[arg(long)]
+    pub(crate) run: PathBuf,
+    /// The weekly dataset (from `restock ingest`): its last --weeks weeks are replayed.
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+    /// Plan config (TOML), as for `restock plan`; without it, the built-in configs/plan/default.toml.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// SKU parameters (as for `restock plan`); SKUs missing from it take their unit price from
+    /// the data's last price and a unit cost of (1 - --margin) x price.
+    #[arg(long)]
+    pub(crate) sku_params: Option<PathBuf>,
+    /// Gross margin assumed for SKUs without a row in --sku-params.
+    #[arg(long, default_value_t = 0.3)]
+    pub(crate) margin: f64,
+    /// Unit price of SKUs with neither a row in --sku-params nor a price in the data.
+    #[arg(long)]
+    pub(crate) default_price: Option<f64>,
+    /// Weeks to replay.
+    #[arg(long, default_value_t = 8)]
+    pub(crate) weeks: usize,
+    /// Unserved demand is lost (default) or backordered.
+    #[arg(long, value_enum, default_value_t = ShortageArg::LostSales)]
+    pub(crate) shortage: ShortageArg,
+    /// Simulate weeks inside the run's training weeks too.
+    #[arg(long)]
+    pub(crate) allow_in_sample: bool,
+    /// Override the config's solver: highs or microlp.
+    #[arg(long)]
+    pub(crate) solver: Option<String>,
+    /// Override the config's branch-and-bound time limit per plan, seconds (the planner runs
+    /// once per review week).
+    #[arg(long)]
+    pub(crate) time_limit: Option<f64>,
+    /// Override the run's backend: auto, cpu, ndarray or wgpu.
+    #[arg(long, value_parser = crate::train_cmd::parse_backend)]
+    pub(crate) backend: Option<BackendKind>,
+    /// Output folder: simulation.json, weekly.csv, trajectories.parquet.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Replace an existing output folder.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+impl SimulateArgs {
+    pub(crate) fn new(run: PathBuf, data: PathBuf, sku_params: PathBuf, out: PathBuf) -> Self {
+        SimulateArgs {
+            run,
+            data,
+            config: None,
+            sku_params: Some(sku_params),
+            margin: 0.3,
+            default_price: None,
+            weeks: 8,
+            shortage: ShortageArg::LostSales,
+            allow_in_sample: false,
+            solver: None,
+            time_limit: None,
+            backend: None,
+            out,
+            force: false,
+        }
+    }
+}
+
+pub(crate) fn simulate(a: SimulateArgs, progress: &mut Progress) -> Result<SimulationSummary> {
+    check_folder(&a.out, a.force)?;
+    if !(0.0..1.0).contains(&a.margin) {
+        bail!("--margin must be in [0, 1), got {}", a.margin);
+    }
+    if let Some(p) = a.default_price
+        && !(p > 0.0 && p.is_finite())
+    {
+        bail!("--default-price must be a positive number, got {p}");
+    }
+    let mut cfg = crate::plan_cmd::plan_config(a.config.as_deref(), true)?;
+    if let Some(s) = &a.solver {
+        cfg.solver.backend = crate::plan_cmd::parse_solver(s)?;
+    }
+    if let Some(t) = a.time_limit {
+        if !(t > 0.0 && t.is_finite()) {
+            bail!("--time-limit must be a positive number of seconds, got {t}");
+        }
+        cfg.solver.time_limit_seconds = t;
+    }
+    let (network, weeks, ds) = load(&a.run, &a.data, a.backend, progress)?;
+    let start = ds.last_week.offset(1 - a.weeks as i64);
+    let mut params = restock_backtest::simulate::params_from_prices(
+        &ds,
+        start.offset(-1),
+        a.margin,
+        a.default_price,
+        &cfg,
+    );
+    if let Some(path) = &a.sku_params {
+        params.extend(restock_planner::io::read_sku_params(path, &cfg)?);
+    }
+    let options = SimulationOptions {
+        weeks: a.weeks,
+        shortage: match a.shortage {
+            ShortageArg::LostSales => Shortage::LostSales,
+            ShortageArg::Backorders => Shortage::Backorders,
+        },
+        allow_in_sample: a.allow_in_sample,
+        ..Default::default()
+    };
+    let result = {
+        let mut counter = progress.counter(
+            &format!(
+                "simulating {} weeks: restock (forecast + {} planner) vs order-up-to",
+                a.weeks,
+                cfg.solver.backend.as_str()
+            ),
+            a.weeks as u64,
+        );
+        restock_backtest::simulate(
+            &network,
+            weeks,
+            &ds,
+            &params,
+            &cfg,
+            &options,
+            &mut |done, _| counter.set(done as u64),
+        )
+        .with_context(|| format!("simulating {} on {}", a.run.display(), a.data.display()))?
+    };
+    progress.stage(&format!("writing {}", a.out.display()));
+    result.write(&a.out)?;
+    progress.done(&format!("simulation in {}", a.out.display()));
+    if !progress.is_quiet() {
+        eprint!("{}", result.summary.table());
+    }
+    Ok(result.summary)
+}

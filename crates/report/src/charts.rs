@@ -1,0 +1,276 @@
+//! The report's charts, drawn with plotters into SVG strings (text is laid out by the browser, so
+//! no font files are needed).
+
+use plotters::prelude::*;
+
+use crate::{Error, Result};
+
+/// Colours of successive series: restock first, in a blue that stands out.
+pub(crate) const COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+fn chart_err<E: std::fmt::Debug>(e: E) -> Error {
+    Error::Chart(format!("{e:?}"))
+}
+
+fn color(i: usize) -> RGBColor {
+    COLORS[i % COLORS.len()]
+}
+
+/// Upper end of a value axis: a little above the largest finite value, 1 when there is none.
+fn top(values: impl Iterator<Item = f64>) -> f64 {
+    let m = values.filter(|v| v.is_finite()).fold(0.0, f64::max);
+    if m > 0.0 { m * 1.08 } else { 1.0 }
+}
+
+/// A forecast fan: history, the forecast's outer band and median, and what happened.
+pub(crate) struct Fan<'a> {
+    /// Chart title.
+    pub title: &'a str,
+    /// Week labels, one per x position.
+    pub weeks: &'a [String],
+    /// Demand known at the cutoff (x = 0..).
+    pub history: &'a [f64],
+    /// Forecast (lowest, median, highest level) for the weeks after the history.
+    pub forecast: &'a [(f64, f64, f64)],
+    /// Actual demand of the forecast weeks.
+    pub actual: &'a [f64],
+    /// Legend of the band, e.g. `q10-q90`.
+    pub band: &'a str,
+}
+
+/// Draw a fan chart.
+pub(crate) fn fan(f: &Fan<'_>, size: (u32, u32)) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(chart_err)?;
+        let n = f.weeks.len().max(1) as f64;
+        let ymax = top(f
+            .history
+            .iter()
+            .chain(f.actual)
+            .copied()
+            .chain(f.forecast.iter().map(|q| q.2)));
+        let mut chart = ChartBuilder::on(&root)
+            .caption(f.title, ("sans-serif", 15))
+            .margin(8)
+            .x_label_area_size(28)
+            .y_label_area_size(44)
+            .build_cartesian_2d(0f64..n - 1.0, 0f64..ymax)
+            .map_err(chart_err)?;
+        let weeks = f.weeks;
+        chart
+            .configure_mesh()
+            .x_labels(5)
+            .x_label_formatter(&|x| {
+                weeks
+                    .get(x.round().max(0.0) as usize)
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .y_desc("units / week")
+            .light_line_style(WHITE)
+            .draw()
+            .map_err(chart_err)?;
+        let h0 = f.history.len() as f64;
+        let blue = color(0);
+        if !f.forecast.is_empty() {
+            let upper = f
+                .forecast
+                .iter()
+                .enumerate()
+                .map(|(i, q)| (h0 + i as f64, q.2));
+            let lower = f
+                .forecast
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, q)| (h0 + i as f64, q.0));
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    upper.chain(lower).collect::<Vec<_>>(),
+                    blue.mix(0.22).filled(),
+                )))
+                .map_err(chart_err)?
+                .label(f.band)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 16, y + 5)], blue.mix(0.22).filled())
+                });
+            chart
+                .draw_series(LineSeries::new(
+                    f.forecast
+                        .iter()
+                        .enumerate()
+                        .map(|(i, q)| (h0 + i as f64, q.1)),
+                    blue.stroke_width(2),
+                ))
+                .map_err(chart_err)?
+                .label("forecast (median)")
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], blue));
+        }
+        chart
+            .draw_series(LineSeries::new(
+                f.history.iter().enumerate().map(|(i, v)| (i as f64, *v)),
+                BLACK.stroke_width(1),
+            ))
+            .map_err(chart_err)?
+            .label("history")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
+        let red = color(3);
+        chart
+            .draw_series(
+                f.actual
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| Circle::new((h0 + i as f64, *v), 3, red.filled())),
+            )
+            .map_err(chart_err)?
+            .label("actual")
+            .legend(move |(x, y)| Circle::new((x + 8, y), 3, red.filled()));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 11))
+            .draw()
+            .map_err(chart_err)?;
+        root.present().map_err(chart_err)?;
+    }
+    Ok(svg)
+}
+
+/// Grouped bars: one group per category, one bar per series.
+pub(crate) fn bars(
+    title: &str,
+    categories: &[String],
+    series: &[(String, Vec<f64>)],
+    y_desc: &str,
+    size: (u32, u32),
+) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(chart_err)?;
+        let ymax = top(series.iter().flat_map(|s| s.1.iter().copied()));
+        let n = categories.len().max(1) as f64;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 15))
+            .margin(8)
+            .x_label_area_size(30)
+            .y_label_area_size(48)
+            .build_cartesian_2d(-0.5f64..n - 0.5, 0f64..ymax)
+            .map_err(chart_err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(categories.len().max(1))
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 {
+                    categories.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc(y_desc)
+            .draw()
+            .map_err(chart_err)?;
+        let k = series.len().max(1) as f64;
+        let width = 0.8 / k;
+        for (j, (name, values)) in series.iter().enumerate() {
+            let c = color(j);
+            chart
+                .draw_series(
+                    values
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| v.is_finite())
+                        .map(|(i, v)| {
+                            let x0 = i as f64 - 0.4 + j as f64 * width;
+                            Rectangle::new([(x0, 0.0), (x0 + width * 0.92, *v)], c.filled())
+                        }),
+                )
+                .map_err(chart_err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 11))
+            .draw()
+            .map_err(chart_err)?;
+        root.present().map_err(chart_err)?;
+    }
+    Ok(svg)
+}
+
+/// Lines over weeks, one per series.
+pub(crate) fn lines(
+    title: &str,
+    weeks: &[String],
+    series: &[(String, Vec<f64>)],
+    y_desc: &str,
+    size: (u32, u32),
+) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(chart_err)?;
+        let ymax = top(series.iter().flat_map(|s| s.1.iter().copied()));
+        let n = weeks.len().max(2) as f64;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 15))
+            .margin(8)
+            .x_label_area_size(28)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..n - 1.0, 0f64..ymax)
+            .map_err(chart_err)?;
+        chart
+            .configure_mesh()
+            .x_labels(6)
+            .x_label_formatter(&|x| {
+                weeks
+                    .get(x.round().max(0.0) as usize)
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .y_desc(y_desc)
+            .light_line_style(WHITE)
+            .draw()
+            .map_err(chart_err)?;
+        for (j, (name, values)) in series.iter().enumerate() {
+            let c = color(j);
+            chart
+                .draw_series(LineSeries::new(
+                    values.iter().enumerate().map(|(i, v)| (i as f64, *v)),
+                    c.stroke_width(2),
+                ))
+                .map_err(chart_err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 11))
+            .draw()
+            .map_err(chart_err)?;
+        root.present().map_err(chart_err)?;
+    }
+    Ok(svg)
+}
