@@ -1,5 +1,6 @@
 //! restock's integration tests: one binary, one module per stage.
 
+mod backtest;
 mod forecast;
 mod ingest;
 mod planner;

@@ -312,13 +312,28 @@ fn demo_runs_the_whole_job() {
         "forecasts.parquet.summary.json",
         "orders.csv",
         "orders.summary.json",
+        "backtest/backtest.json",
+        "backtest/accuracy.csv",
+        "backtest/scores.parquet",
+        "backtest/forecasts.parquet",
+        "simulation/simulation.json",
+        "simulation/weekly.csv",
+        "simulation/trajectories.parquet",
+        "report/report.html",
+        "report/charts/accuracy_by_model.svg",
+        "report/charts/fan_00.svg",
+        "report/charts/simulation_stock_value.svg",
+        "report/charts/plan_spend.svg",
+        "report/tables/abc_xyz.csv",
+        "report/tables/simulation.csv",
     ] {
         assert!(d.join("demo").join(f).exists(), "{f} missing");
     }
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(d.join("demo/forecasts.parquet.summary.json")).unwrap(),
-    )
-    .unwrap();
+    let json = |f: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join("demo").join(f)).unwrap()).unwrap()
+    };
+    // Every SKU forecast, every week.
+    let summary = json("forecasts.parquet.summary.json");
     let weekly_skus = summary["skus"].as_u64().unwrap();
     assert!(weekly_skus >= 55, "{summary}");
     assert_eq!(summary["rows"].as_u64().unwrap(), weekly_skus * 8);
@@ -326,7 +341,111 @@ fn demo_runs_the_whole_job() {
         summary["by_model"]["lstm"].as_u64().unwrap() > 0,
         "{summary}"
     );
+    // The plan keeps its budget every week.
+    let plan = json("orders.summary.json");
+    assert_eq!(plan["skus"].as_u64().unwrap(), weekly_skus);
+    for w in plan["weeks"].as_array().unwrap() {
+        let (spend, budget) = (w["spend"].as_f64().unwrap(), w["budget"].as_f64().unwrap());
+        assert!(spend <= budget + 1e-6, "{w}");
+    }
+    // The backtest scores restock and the baselines on the same series.
+    let bt = json("backtest/backtest.json");
+    let overall = bt["overall"].as_array().unwrap();
+    assert_eq!(overall.len(), 7);
+    let series: Vec<u64> = overall
+        .iter()
+        .map(|m| m["series"].as_u64().unwrap())
+        .collect();
+    assert!(
+        series.iter().all(|n| *n == series[0] && *n > 0),
+        "{series:?}"
+    );
+    // The simulation replays 16 weeks for both policies within the budget.
+    let sim = json("simulation/simulation.json");
+    assert_eq!(sim["weeks"].as_u64().unwrap(), 16);
+    for p in sim["policies"].as_array().unwrap() {
+        assert_eq!(p["weeks_over_budget"].as_u64().unwrap(), 0, "{p}");
+        let fill = p["fill_rate"].as_f64().unwrap();
+        assert!(fill > 0.0 && fill <= 1.0, "{p}");
+    }
+    // The report is self-contained and says what it shows.
+    let html = std::fs::read_to_string(d.join("demo/report/report.html")).unwrap();
+    for needle in [
+        "<svg",
+        "ABC × XYZ",
+        "restock",
+        "order_up_to",
+        "seasonal_naive",
+        "Order plan",
+    ] {
+        assert!(html.contains(needle), "{needle} missing from the report");
+    }
+    // Nothing is fetched when it is opened (the SVG namespace URI is a name, not a fetch).
+    for fetch in ["src=\"http", "href=\"http", "<link", "<script", "@import", "url(http"] {
+        assert!(!html.contains(fetch), "the report loads {fetch}..");
+    }
+    assert!(stderr(&o).contains("report.html"), "{}", stderr(&o));
     // Running it again without --force is refused.
     let o = restock(&["demo", "--skus", "60", "--out", "demo"], d);
     assert!(!o.status.success() && stderr(&o).contains("--force"));
+    renders_in_a_browser(&d.join("demo/report/report.html"), d);
+}
+
+/// Open the report in headless Chromium and check the screenshot shows a drawn page: a PNG of
+/// the window's size that is far larger than the screenshot of a blank page of the same size
+/// (a blank page compresses to almost nothing). Chromium comes from Debian's `chromium`
+/// (`.ci/run` installs it).
+fn renders_in_a_browser(html: &Path, dir: &Path) {
+    let browser = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    let Some(browser) = browser else {
+        assert!(
+            std::env::var_os("RESTOCK_SKIP_BROWSER").is_some(),
+            "no chromium to render the report; install Debian's chromium (as .ci/run does) or set RESTOCK_SKIP_BROWSER=1"
+        );
+        eprintln!("SKIPPED: no chromium (RESTOCK_SKIP_BROWSER is set)");
+        return;
+    };
+    let blank = dir.join("blank.html");
+    std::fs::write(&blank, "<!DOCTYPE html><html><body></body></html>").unwrap();
+    let shoot = |page: &Path, name: &str| -> Vec<u8> {
+        let shot = dir.join(name);
+        let o = Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--window-size=1100,2400",
+                &format!("--screenshot={}", shot.display()),
+                &format!("file://{}", page.display()),
+            ])
+            .output()
+            .expect("chromium runs");
+        assert!(
+            shot.is_file(),
+            "no screenshot of {}: {}",
+            page.display(),
+            stderr(&o)
+        );
+        std::fs::read(&shot).unwrap()
+    };
+    let report = shoot(html, "report.png");
+    let empty = shoot(&blank, "blank.png");
+    // PNG signature, then the IHDR chunk: width and height, big-endian, at bytes 16..24.
+    assert_eq!(&report[..8], b"\x89PNG\r\n\x1a\n");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    assert_eq!((be(&report[16..20]), be(&report[20..24])), (1100, 2400));
+    assert!(
+        report.len() > 6 * empty.len(),
+        "the report's screenshot ({} bytes) is hardly bigger than a blank page's ({} bytes)",
+        report.len(),
+        empty.len()
+    );
 }

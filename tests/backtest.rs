@@ -1,0 +1,342 @@
+//! Backtests and inventory simulations on a trained run: only the past is seen at a cutoff or a
+//! review week, every model is scored on the same series, stock is conserved week by week, and
+//! budgets hold.
+
+use std::collections::HashMap;
+
+use restock_backtest::simulate::POLICIES;
+use restock_backtest::{
+    BacktestOptions, Error, RunWeeks, Shortage, SimulationOptions, backtest, simulate,
+};
+use restock_core::Week;
+use restock_data::WeeklyDataset;
+use restock_infer::Network;
+use restock_planner::{PlanConfig, SkuParams};
+
+use crate::forecast::trained;
+
+fn options(windows: usize, step: usize) -> BacktestOptions {
+    BacktestOptions {
+        windows,
+        step,
+        horizon: 4,
+        min_history: 12,
+        group_by: Some("category".into()),
+        ..Default::default()
+    }
+}
+
+/// The dataset with demand after `after` multiplied by 10.
+fn future_changed(ds: &WeeklyDataset, after: Week) -> WeeklyDataset {
+    let mut ds = ds.clone();
+    for s in &mut ds.series {
+        for t in 0..s.y.len() {
+            if s.week(t) > after {
+                s.y[t] = s.y[t] * 10.0 + 3.0;
+            }
+        }
+    }
+    ds
+}
+
+#[test]
+fn backtest_scores_every_model_from_held_out_cutoffs_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, data) = trained(dir.path());
+    let ds = &data.dataset;
+    let network = Network::open(run.path(), None).unwrap();
+    let weeks = RunWeeks::of(run.summary().unwrap().as_ref());
+    assert_eq!(weeks.train_end, Some(data.train_end));
+    assert_eq!(weeks.valid_end, Some(data.valid_end));
+
+    let bt = backtest(&network, weeks, ds, &options(2, 2), &mut |_, _| {}).unwrap();
+    let s = &bt.summary;
+    assert_eq!(s.models.len(), 7);
+    assert_eq!(s.models[..2], ["restock".to_string(), "lstm".to_string()]);
+    let last = ds.last_week;
+    let cuts: Vec<String> = s.cutoffs.iter().map(|c| c.cutoff.clone()).collect();
+    assert_eq!(
+        cuts,
+        [last.offset(-6).to_string(), last.offset(-4).to_string()]
+    );
+    // Both cutoffs are after the training weeks; the first forecasts validation weeks (which
+    // chose the epoch), the second exactly the test weeks.
+    assert!(s.cutoffs.iter().all(|c| !c.in_training));
+    assert!(s.cutoffs[0].in_validation && !s.cutoffs[1].in_validation);
+    // Every model is scored on the same series at each cutoff.
+    for (ci, c) in s.cutoffs.iter().enumerate() {
+        assert!(c.series > 20, "{c:?}");
+        for m in 0..s.models.len() {
+            let n = bt
+                .forecasts
+                .iter()
+                .filter(|f| f.cutoff == ci && f.model == m)
+                .count();
+            assert_eq!(n, c.series, "{} at {}", s.models[m], c.cutoff);
+        }
+    }
+    assert_eq!(s.overall.len(), 7);
+    for r in &s.overall {
+        assert!(
+            r.accuracy.wape.is_finite() && r.accuracy.wape > 0.0,
+            "{r:?}"
+        );
+        assert_eq!(
+            r.accuracy.series,
+            s.cutoffs.iter().map(|c| c.series).sum::<usize>()
+        );
+    }
+    for dim in ["cutoff", "abc", "xyz", "category"] {
+        assert!(s.slices.iter().any(|r| r.dimension == dim), "{dim}");
+    }
+
+    // restock's forecasts at the last cutoff are what the forecast job writes from the data cut
+    // there.
+    let cut = last.offset(-4);
+    let truncated = dir.path().join("cut.parquet");
+    ds.truncate(cut).unwrap().write(&truncated).unwrap();
+    let out = dir.path().join("f.parquet");
+    let job = restock_infer::ForecastOptions {
+        horizon: 4,
+        ..Default::default()
+    };
+    restock_infer::forecast(run.path(), &truncated, &out, &job, &mut |_, _, _| {}).unwrap();
+    let df = restock_data::table::scan(&out).unwrap().collect().unwrap();
+    let ids = df.column("unique_id").unwrap().str().unwrap().clone();
+    let q50 = df.column("q50").unwrap().f64().unwrap().clone();
+    let mut written: HashMap<String, Vec<f64>> = HashMap::new();
+    for i in 0..df.height() {
+        written
+            .entry(ids.get(i).unwrap().to_string())
+            .or_default()
+            .push(q50.get(i).unwrap());
+    }
+    let mut compared = 0;
+    for f in bt
+        .forecasts
+        .iter()
+        .filter(|f| f.cutoff == 1 && f.model == 0)
+    {
+        let id = &ds.series[f.sku].unique_id;
+        let medians: Vec<f64> = (0..4).map(|h| f.values[h * 3 + 1]).collect();
+        assert_eq!(&medians, &written[id], "{id}");
+        compared += 1;
+    }
+    assert_eq!(compared, s.cutoffs[1].series);
+
+    // Demand after the first cutoff changes the scores, never the forecasts made at it.
+    let first = last.offset(-6);
+    let changed = future_changed(ds, first);
+    let bt2 = backtest(&network, weeks, &changed, &options(2, 2), &mut |_, _| {}).unwrap();
+    let at_first = |b: &restock_backtest::Backtest| -> Vec<Vec<f64>> {
+        b.forecasts
+            .iter()
+            .filter(|f| f.cutoff == 0)
+            .map(|f| f.values.clone())
+            .collect()
+    };
+    assert_eq!(at_first(&bt), at_first(&bt2));
+    assert_ne!(
+        s.overall[0].accuracy.wape,
+        bt2.summary.overall[0].accuracy.wape
+    );
+
+    // A cutoff inside the training weeks is refused, unless asked for, and then flagged.
+    let err = backtest(&network, weeks, ds, &options(3, 4), &mut |_, _| {}).unwrap_err();
+    assert!(matches!(err, Error::InSample { .. }), "{err}");
+    assert!(err.to_string().contains("--allow-in-sample"), "{err}");
+    let mut o = options(3, 4);
+    o.allow_in_sample = true;
+    let inside = backtest(&network, weeks, ds, &o, &mut |_, _| {}).unwrap();
+    assert!(inside.summary.cutoffs[0].in_training);
+
+    // A bad group and a too-long horizon are clear errors.
+    let mut o = options(1, 1);
+    o.group_by = Some("colour".into());
+    let err = backtest(&network, weeks, ds, &o, &mut |_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("colour") && err.to_string().contains("category"));
+    let mut o = options(1, 1);
+    o.horizon = 9;
+    let err = backtest(&network, weeks, ds, &o, &mut |_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("at most 4"), "{err}");
+
+    // Files.
+    let out = dir.path().join("bt");
+    bt.write(ds, &out).unwrap();
+    for f in [
+        "backtest.json",
+        "accuracy.csv",
+        "scores.parquet",
+        "forecasts.parquet",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let json: restock_backtest::BacktestSummary =
+        serde_json::from_str(&std::fs::read_to_string(out.join("backtest.json")).unwrap()).unwrap();
+    assert_eq!(json.overall.len(), 7);
+}
+
+fn params(ds: &WeeklyDataset) -> HashMap<String, SkuParams> {
+    ds.series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut p = SkuParams::from_defaults(&PlanConfig::default(), 2.0 + (i % 3) as f64);
+            p.unit_price = Some(p.unit_cost * 1.5);
+            p.lead_time_weeks = 1 + i % 2;
+            p.case_pack = if i % 4 == 0 { 6 } else { 1 };
+            (s.unique_id.clone(), p)
+        })
+        .collect()
+}
+
+fn plan_config(budget: f64) -> PlanConfig {
+    let mut cfg = PlanConfig::default();
+    cfg.horizon.weeks = 4;
+    cfg.budget.weekly = Some(budget);
+    cfg.solver.time_limit_seconds = 5.0;
+    cfg.solver.mip_gap = 0.01;
+    cfg
+}
+
+#[test]
+fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, data) = trained(dir.path());
+    let ds = &data.dataset;
+    let network = Network::open(run.path(), None).unwrap();
+    let weeks = RunWeeks::of(run.summary().unwrap().as_ref());
+    let params = params(ds);
+    // A budget below the catalogue's weekly purchases at cost, so that it binds.
+    let weekly_cost: f64 = ds
+        .series
+        .iter()
+        .map(|s| s.y.iter().rev().take(8).sum::<f64>() / 8.0 * params[&s.unique_id].unit_cost)
+        .sum();
+    let cfg = plan_config(0.8 * weekly_cost);
+    let opts = SimulationOptions {
+        weeks: 6,
+        ..Default::default()
+    };
+    let sim = simulate(&network, weeks, ds, &params, &cfg, &opts, &mut |_, _| {}).unwrap();
+    let s = &sim.summary;
+    assert_eq!(s.weeks, 6);
+    assert_eq!(s.policies.len(), 2);
+    assert!(s.skus > 30, "{s:?}");
+    for r in &s.policies {
+        assert!((0.0..=1.0).contains(&r.fill_rate), "{r:?}");
+        assert_eq!(r.weeks_over_budget, 0, "{r:?}");
+        assert!(r.max_weekly_spend <= 0.8 * weekly_cost + 1e-6, "{r:?}");
+        assert!(r.orders > 0, "{r:?}");
+        assert!((r.total_cost - r.holding_cost - r.shortage_cost - r.ordering_cost).abs() < 1e-6);
+    }
+    // Per SKU and policy: stock is conserved, orders arrive after their lead time, nothing is
+    // served that was not there.
+    for (pi, _) in POLICIES.iter().enumerate() {
+        let mut served = 0.0;
+        let mut demand = 0.0;
+        for (i, id) in sim.skus.iter().enumerate() {
+            let rows: Vec<_> = sim
+                .trajectories
+                .iter()
+                .filter(|r| r.policy == pi && r.sku == i)
+                .collect();
+            assert_eq!(rows.len(), 6);
+            let lead = params[id].lead_time_weeks;
+            let mut previous: Option<f64> = None;
+            for (w, r) in rows.iter().enumerate() {
+                assert!(r.served <= r.demand + 1e-9 && r.served >= 0.0);
+                if let Some(p) = previous {
+                    assert!(
+                        (r.stock - (p + r.arrived - r.served)).abs() < 1e-6,
+                        "{id} week {w}"
+                    );
+                    assert!(r.served <= p + r.arrived + 1e-9);
+                }
+                if w >= lead {
+                    assert_eq!(r.arrived, rows[w - lead].ordered, "{id} week {w}");
+                }
+                assert!(r.stock >= -1e-9, "lost sales: stock never negative");
+                previous = Some(r.stock);
+                served += r.served;
+                demand += r.demand;
+            }
+        }
+        let fill = s.policies[pi].fill_rate;
+        assert!((fill - served / demand).abs() < 1e-9);
+    }
+
+    // Demand in the last two weeks cannot change the orders placed before them.
+    let last = ds.last_week;
+    let changed = future_changed(ds, last.offset(-2));
+    let sim2 = simulate(
+        &network,
+        weeks,
+        &changed,
+        &params,
+        &cfg,
+        &opts,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let orders = |x: &restock_backtest::Simulation| -> Vec<f64> {
+        x.trajectories
+            .iter()
+            .filter(|r| r.week <= 3)
+            .map(|r| r.ordered)
+            .collect()
+    };
+    assert_eq!(orders(&sim), orders(&sim2));
+
+    // Backorders: unserved demand waits, so stock = previous + arrived - demand.
+    let back = SimulationOptions {
+        weeks: 6,
+        shortage: Shortage::Backorders,
+        ..Default::default()
+    };
+    let sim3 = simulate(&network, weeks, ds, &params, &cfg, &back, &mut |_, _| {}).unwrap();
+    let mut negative = false;
+    for pi in 0..2 {
+        for i in 0..sim3.skus.len() {
+            let rows: Vec<_> = sim3
+                .trajectories
+                .iter()
+                .filter(|r| r.policy == pi && r.sku == i)
+                .collect();
+            for w in 1..rows.len() {
+                let expect = rows[w - 1].stock + rows[w].arrived - rows[w].demand;
+                assert!((rows[w].stock - expect).abs() < 1e-6);
+                negative |= rows[w].stock < 0.0;
+            }
+        }
+    }
+    assert!(negative, "a binding budget leaves some demand backordered");
+
+    // Weeks the network was fitted on are refused; a SKU without parameters is named.
+    let err = simulate(
+        &network,
+        weeks,
+        ds,
+        &params,
+        &cfg,
+        &SimulationOptions {
+            weeks: 12,
+            ..Default::default()
+        },
+        &mut |_, _| {},
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::InSample { .. }), "{err}");
+    let mut missing = params.clone();
+    let gone = ds.series[0].unique_id.clone();
+    missing.remove(&gone);
+    let err = simulate(&network, weeks, ds, &missing, &cfg, &opts, &mut |_, _| {}).unwrap_err();
+    assert!(err.to_string().contains(&gone), "{err}");
+
+    // Files.
+    let out = dir.path().join("sim");
+    sim.write(&out).unwrap();
+    for f in ["simulation.json", "weekly.csv", "trajectories.parquet"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+}
