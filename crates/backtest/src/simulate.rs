@@ -196,6 +196,7 @@ pub struct SimulationSummary {
     /// Solver used by the planner.
     pub solver: String,
     /// The planner's worst status over the reviews: `optimal`, `gap_limit` or `time_limit`.
+    #[serde(default)]
     pub plan_status: String,
     /// The largest MIP gap bound of a review's plan.
     pub max_plan_gap: Option<f64>,

@@ -178,6 +178,42 @@ fn bad_input_exits_non_zero_with_a_named_cause() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("monthly"), "{}", stderr(&o));
 
+    // Backtest, simulation and report name what is missing.
+    let o = restock(
+        &[
+            "backtest",
+            "--run",
+            "no_run",
+            "--data",
+            "w.parquet",
+            "--out",
+            "bt",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no_run"), "{}", stderr(&o));
+    let o = restock(
+        &[
+            "simulate",
+            "--run",
+            "no_run",
+            "--data",
+            "w.parquet",
+            "--margin",
+            "1.5",
+            "--out",
+            "sim",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--margin"), "{}", stderr(&o));
+    let o = restock(&["report", "--data", "missing.parquet", "--out", "rep"], d);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("missing.parquet"), "{}", stderr(&o));
+    assert!(!d.join("rep/report.html").exists());
+
     let o = restock(&["frobnicate"], d);
     assert!(!o.status.success());
 }
@@ -381,7 +417,14 @@ fn demo_runs_the_whole_job() {
         assert!(html.contains(needle), "{needle} missing from the report");
     }
     // Nothing is fetched when it is opened (the SVG namespace URI is a name, not a fetch).
-    for fetch in ["src=\"http", "href=\"http", "<link", "<script", "@import", "url(http"] {
+    for fetch in [
+        "src=\"http",
+        "href=\"http",
+        "<link",
+        "<script",
+        "@import",
+        "url(http",
+    ] {
         assert!(!html.contains(fetch), "the report loads {fetch}..");
     }
     assert!(stderr(&o).contains("report.html"), "{}", stderr(&o));
