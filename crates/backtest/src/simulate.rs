@@ -13,9 +13,9 @@
 //!   re-run with the plan config (budget, capacity, case packs, MOQ, service target); the orders
 //!   it places for week `t` are executed, the rest of the plan is dropped (rolling horizon);
 //! - `order_up_to`: the textbook periodic-review policy fed by a 4-week moving average. Its level
-//!   S = Σ median forecast over lead time + review period + z(α) σ_P, with σ_P from the moving
-//!   average's own quantiles in the same way and at the same service level α as the planner's
-//!   safety stock; it orders S − inventory position, rounded up to case packs and MOQ, and cuts
+//!   S = Σ expected demand over lead time + review period + z(α) σ_P, with the expected demand
+//!   and σ_P taken from the moving average's own quantiles in the same way, and at the same
+//!   service level α, as the planner takes them from restock's forecasts; it orders S − inventory position, rounded up to case packs and MOQ, and cuts
 //!   every order in proportion (down to whole cases) when the week's purchases would exceed a
 //!   budget. It does not look at warehouse capacity.
 //!
@@ -36,7 +36,9 @@ use polars::prelude::*;
 use restock_core::{Forecaster, Horizon, Predict, Week, columns};
 use restock_data::{WeeklyDataset, table};
 use restock_infer::Network;
-use restock_planner::{Economics, PlanConfig, PlanInputs, SkuInput, SkuParams, safety_stock};
+use restock_planner::{
+    Economics, PlanConfig, PlanInputs, SkuInput, SkuParams, expected_demand, safety_stock,
+};
 use restock_stats::Baseline;
 use serde::{Deserialize, Serialize};
 
@@ -453,8 +455,10 @@ pub fn simulate(
                 })?;
                 let values = fitted.predict(h, &levels);
                 let q: Vec<Vec<f64>> = values.chunks(k).map(|c| c.to_vec()).collect();
-                let med = levels.median_index();
-                let level = q.iter().map(|w| w[med]).sum::<f64>()
+                let level = q
+                    .iter()
+                    .map(|w| expected_demand(w, levels.levels()))
+                    .sum::<f64>()
                     + safety_stock(&q, levels.levels(), economics[i].service_level, protection);
                 let st = &states[1][i];
                 let position = st.stock + st.pipeline.values().sum::<f64>();

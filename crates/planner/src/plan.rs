@@ -22,6 +22,10 @@
 //! can change (with the constant in, a 0.5 % gap let whole extra cases through). The summary reports
 //! both the solver objective and the full cost breakdown.
 //!
+//! Demand per week: the forecast's mean, estimated from its quantiles ([`expected_demand`]: for
+//! q10/q50/q90, Swanson's 0.3/0.4/0.3 rule), not its median, which is below the mean for skewed
+//! demand.
+//!
 //! Safety stock: the weekly forecast spread gives σ_t = (q_hi − q_lo) / (z(hi) − z(lo)) from the
 //! outermost quantile levels (normal shape); over the protection interval of lead time + review
 //! period, σ_P = sqrt(Σ σ_t²) (independent weeks), and SS = z(α) σ_P for the cycle service level α,
@@ -47,7 +51,7 @@ pub struct SkuPlan {
     pub unique_id: String,
     /// Safety stock, units.
     pub safety_stock: f64,
-    /// Median forecast per week.
+    /// Expected demand per week (the mean estimated from the forecast quantiles).
     pub demand: Vec<f64>,
     /// End-of-week stock per week.
     pub inventory: Vec<f64>,
@@ -211,6 +215,23 @@ impl Economics {
     }
 }
 
+/// Expected demand of a week from its forecast quantiles `q` at `levels`: the integral of the
+/// quantile function, linear between the given levels and flat beyond the outermost ones. For
+/// q10/q50/q90 this is Swanson's rule, 0.3·q10 + 0.4·q50 + 0.3·q90. The inventory balance needs
+/// the mean: the median of right-skewed (intermittent, promotional) demand is below it, and
+/// planning on it under-orders.
+pub fn expected_demand(q: &[f64], levels: &[f64]) -> f64 {
+    let k = levels.len().min(q.len());
+    if k == 0 {
+        return 0.0;
+    }
+    let mut mean = levels[0] * q[0] + (1.0 - levels[k - 1]) * q[k - 1];
+    for j in 1..k {
+        mean += (levels[j] - levels[j - 1]) * (q[j] + q[j - 1]) / 2.0;
+    }
+    mean
+}
+
 /// Safety stock for cycle service level `alpha` over `protection` weeks (lead time + review
 /// period) from weekly forecast quantiles `forecast[t][k]` at `levels`: σ_t from the outermost
 /// levels under a normal shape, σ_P = sqrt(Σ σ_t²) over the protection weeks (the mean variance
@@ -274,7 +295,6 @@ fn prepare(s: &SkuInput, quantiles: &Quantiles, cfg: &PlanConfig) -> Result<Prep
             ),
         });
     }
-    let k_med = quantiles.median_index();
     let mut d = Vec::with_capacity(t_len);
     for (t, q) in s.forecast.iter().take(t_len).enumerate() {
         if q.len() != levels.len() || q.iter().any(|v| !v.is_finite() || *v < 0.0) {
@@ -286,7 +306,7 @@ fn prepare(s: &SkuInput, quantiles: &Quantiles, cfg: &PlanConfig) -> Result<Prep
                 ),
             });
         }
-        d.push(q[k_med]);
+        d.push(expected_demand(q, levels));
     }
     let cost = p.unit_cost;
     let Economics {
@@ -1204,6 +1224,17 @@ fn assemble(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expected_demand_from_quantiles() {
+        let levels = [0.1, 0.5, 0.9];
+        // Symmetric: the median.
+        assert!((expected_demand(&[8.0, 10.0, 12.0], &levels) - 10.0).abs() < 1e-12);
+        // Right-skewed: Swanson's rule, above the median.
+        let m = expected_demand(&[0.0, 1.0, 9.0], &levels);
+        assert!((m - (0.3 * 0.0 + 0.4 * 1.0 + 0.3 * 9.0)).abs() < 1e-12);
+        assert_eq!(expected_demand(&[5.0], &[0.5]), 5.0);
+    }
 
     #[test]
     fn normal_quantiles() {
