@@ -136,22 +136,11 @@ impl Table {
     }
 
     fn days(&self, name: &str) -> Result<Vec<i32>> {
-        let c = self
-            .df
-            .column(name)
-            // CSV holds dates as text: parse them first.
-            .and_then(|c| c.cast(&DataType::Date))
-            .and_then(|c| c.cast(&DataType::Int32))
-            .map_err(|e| self.err(name, e))?;
-        let ca = c.i32().map_err(|e| self.err(name, e))?;
-        ca.iter()
-            .enumerate()
-            .map(|(row, v)| {
-                v.ok_or_else(|| {
-                    input_err(&self.path)(format!("row {}: column {name} is not a date", row + 1))
-                })
-            })
-            .collect()
+        // Parquet holds dates; CSV holds them as text, parsed like any restock input.
+        let c = self.df.column(name).map_err(|e| self.err(name, e))?;
+        Ok(restock_data::ingest::parse_days(
+            &self.path, name, c, "%Y-%m-%d",
+        )?)
     }
 }
 
