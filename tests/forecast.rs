@@ -184,3 +184,45 @@ fn unknown_and_missing_skus_are_counted_and_bad_options_rejected() {
     // Nothing half-written is left behind by the failures.
     assert!(!dir.path().join("bad.parquet").exists());
 }
+
+#[test]
+fn calibration_puts_each_level_at_its_share_and_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, data) = trained(dir.path());
+    let weekly = dir.path().join("weekly.parquet");
+    data.dataset.write(&weekly).unwrap();
+    let options = ForecastOptions {
+        horizon: 4,
+        ..Default::default()
+    };
+    let raw = dir.path().join("raw.parquet");
+    restock_infer::forecast(run.path(), &weekly, &raw, &options, &mut |_, _, _| {}).unwrap();
+
+    let c = restock_train::calibrate(&run, &data, 64).unwrap();
+    assert!(run.file("calibration.json").is_file());
+    assert_eq!(run.calibration().unwrap().as_ref(), Some(&c));
+    assert!(c.windows > 20, "{c:?}");
+    assert_eq!(c.offsets.len(), 4);
+    // On the validation windows each level now has its share of targets at or below it (ties
+    // at zero demand can only add to it).
+    for (got, want) in c.coverage_after.iter().zip(&c.levels) {
+        assert!(*got >= want - 1e-9 && *got <= want + 0.1, "{c:?}");
+    }
+
+    let served = dir.path().join("served.parquet");
+    restock_infer::forecast(run.path(), &weekly, &served, &options, &mut |_, _, _| {}).unwrap();
+    let (before, after) = (read(&raw), read(&served));
+    assert_eq!(before.len(), after.len());
+    let mut moved = 0;
+    for (key, (model, q10, q50, q90)) in &after {
+        assert!(0.0 <= *q10 && q10 <= q50 && q50 <= q90, "{key:?}");
+        let b = &before[key];
+        if model == "lstm" && (b.1 != *q10 || b.2 != *q50 || b.3 != *q90) {
+            moved += 1;
+        }
+        if model != "lstm" {
+            assert_eq!(b, &(model.clone(), *q10, *q50, *q90), "fallbacks are not calibrated");
+        }
+    }
+    assert!(moved > 0, "the network's quantiles are served calibrated");
+}

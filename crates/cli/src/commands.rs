@@ -28,6 +28,8 @@ enum Command {
     Ingest(IngestArgs),
     /// Train the demand model from a config (or resume a run) and evaluate it on the test weeks.
     Train(crate::train_cmd::TrainArgs),
+    /// Calibrate a finished run's quantiles on its validation weeks (training does it too).
+    Calibrate(crate::train_cmd::CalibrateArgs),
     /// Forecast every SKU from a training run (network, or statistical fallbacks).
     Forecast(crate::forecast_cmd::ForecastArgs),
     /// Plan replenishment orders from forecasts, stock and constraints.
@@ -124,6 +126,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Synth(a) => synth(a, &mut progress).map(|_| ()),
         Command::Ingest(a) => ingest(a, &mut progress).map(|_| ()),
         Command::Train(a) => crate::train_cmd::train(a, &mut progress).map(|_| ()),
+        Command::Calibrate(a) => crate::train_cmd::calibrate(a, &mut progress),
         Command::Forecast(a) => crate::forecast_cmd::forecast(a, &mut progress).map(|_| ()),
         Command::Plan(a) => crate::plan_cmd::plan(a, &mut progress).map(|_| ()),
         Command::Backtest(a) => crate::backtest_cmd::backtest(a, &mut progress).map(|_| ()),

@@ -81,6 +81,7 @@ pub(crate) fn train_config(
         summary.epochs,
         summary.seconds_per_epoch
     ));
+    calibrate_run(&run, &prepared, progress)?;
     if config.data.test_weeks > 0 {
         let evaluation = restock_train::evaluate(&run, &prepared, 4096)?;
         if !progress.is_quiet() {
@@ -144,6 +145,9 @@ pub(crate) fn train(args: TrainArgs, progress: &mut Progress) -> Result<PathBuf>
     if summary.best_epoch == 0 {
         bail!("no epoch finished; nothing to evaluate");
     }
+    if finished {
+        calibrate_run(&run, &prepared, progress)?;
+    }
     if finished && !args.no_eval && run.config()?.data.test_weeks > 0 {
         progress.stage("evaluating on the test weeks");
         let evaluation = restock_train::evaluate(&run, &prepared, 4096)?;
@@ -153,6 +157,59 @@ pub(crate) fn train(args: TrainArgs, progress: &mut Progress) -> Result<PathBuf>
         }
     }
     Ok(run.path().to_path_buf())
+}
+
+/// Fit and report the quantile calibration of a finished run.
+fn calibrate_run(run: &RunDir, prepared: &Prepared, progress: &mut Progress) -> Result<()> {
+    progress.stage("calibrating the quantiles on the validation weeks");
+    let c = restock_train::calibrate(run, prepared, 4096)?;
+    let pct = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{:.0} %", 100.0 * x))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    progress.done(&format!(
+        "quantiles calibrated on {} validation windows: targets at or below each level {} before, {} after",
+        c.windows,
+        pct(&c.coverage_before),
+        pct(&c.coverage_after)
+    ));
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CalibrateArgs {
+    /// A finished training run (checkpoints/<run>).
+    #[arg(long)]
+    run: PathBuf,
+    /// Skip the evaluation on the test weeks afterwards.
+    #[arg(long)]
+    no_eval: bool,
+}
+
+/// Calibrate (or recalibrate) a finished run's quantiles, then evaluate it again.
+pub(crate) fn calibrate(args: CalibrateArgs, progress: &mut Progress) -> Result<()> {
+    let run = RunDir::open(&args.run)?;
+    if !run.state()?.is_some_and(|s| s.finished) {
+        bail!(
+            "{}: training has not finished; resume it with `restock train --resume`",
+            args.run.display()
+        );
+    }
+    let config = run.config()?;
+    progress.stage(&format!("loading data for run {}", args.run.display()));
+    let prepared = Prepared::load(&config)?;
+    calibrate_run(&run, &prepared, progress)?;
+    if !args.no_eval && config.data.test_weeks > 0 {
+        progress.stage("evaluating on the test weeks");
+        let evaluation = restock_train::evaluate(&run, &prepared, 4096)?;
+        progress.done("evaluation written to evaluation.json");
+        if !progress.is_quiet() {
+            eprint!("{}", evaluation.table());
+        }
+    }
+    Ok(())
 }
 
 /// One progress bar per epoch on a terminal; a line every 10 s and per epoch otherwise.

@@ -17,7 +17,7 @@ use restock_model::{DemandModel, DemandModelConfig};
 use restock_stats::Baseline;
 use restock_train::config::BackendKind;
 use restock_train::trainer::{batch_input, load_model};
-use restock_train::{RunDir, backend};
+use restock_train::{Calibration, RunDir, backend};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -230,6 +230,7 @@ pub struct Network {
     device: Device,
     backend: String,
     known_skus: HashSet<String>,
+    calibration: Option<Calibration>,
 }
 
 /// Forecasts of a catalogue at its last week: one route and `weeks × levels` values per series.
@@ -258,6 +259,7 @@ impl Network {
         let selected = backend::select(kind, config.backend.device)?;
         let model = load_model(&model_config, run.read("model.bpk")?, &selected.device)?;
         let known_skus = run.scalers()?.into_iter().map(|s| s.unique_id).collect();
+        let calibration = run.calibration()?;
         Ok(Network {
             model,
             model_config,
@@ -268,6 +270,7 @@ impl Network {
             device: selected.device,
             backend: selected.description,
             known_skus,
+            calibration,
         })
     }
 
@@ -640,12 +643,16 @@ impl Network {
             TensorData::new(batch.scale[..n].to_vec(), [n]),
             &loaded.device,
         );
-        let out: Vec<f32> = loaded
+        let mut out: Vec<f32> = loaded
             .model
             .quantiles(batch_input(cfg, &batch, &loaded.device), scale)
             .into_data()
             .try_to_vec::<f32>()
             .map_err(|e| Error::Network(format!("{e:?}")))?;
+        // Quantile calibration from the run's validation weeks.
+        if let Some(c) = &loaded.calibration {
+            c.apply(&mut out, &batch.scale[..n], h);
+        }
         let net = t.elapsed().as_secs_f64();
         if out.iter().any(|v| !v.is_finite()) {
             return Err(Error::Network(

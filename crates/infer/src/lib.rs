@@ -11,6 +11,9 @@
 //! | intermittent | average inter-demand interval over the last 52 weeks above `intermittent_adi` | `tsb` |
 //! | network | everything else | `lstm` |
 //!
+//! Network quantiles are calibrated with the run's `calibration.json` (offsets fitted on its
+//! validation weeks) when it has one.
+//!
 //! SKUs the run has never seen are served like any other (static attributes it knows keep
 //! their embeddings; unknown values map to the "unknown" id) and counted; SKUs the run was
 //! trained on but that are missing from the data are counted and listed.

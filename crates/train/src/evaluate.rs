@@ -3,7 +3,8 @@
 //!
 //! Every series with at least `data.min_history` weeks before the test weeks is forecast from
 //! its history alone (features known in advance — calendar, planned prices — may be used; test
-//! demand may not). Scales are refitted on the whole history, as inference does.
+//! demand may not). Scales are refitted on the whole history, as inference does. The network's
+//! quantiles are calibrated with the run's `calibration.json` when it has one, as inference does.
 
 use restock_core::{Forecaster, Horizon, Predict, Quantiles};
 use restock_data::features;
@@ -58,6 +59,7 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
     let selected = backend::select(config.backend.kind, config.backend.device)?;
     let device = selected.device;
     let model = load_model(&model_config, run.read("model.bpk")?, &device)?;
+    let calibration = run.calibration()?;
 
     let ds = &prepared.dataset;
     let feats = features::build(ds, &prepared.schema, prepared.valid_end);
@@ -104,12 +106,15 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
         let n = buffer.len;
         let scale =
             Tensor::<1>::from_data(TensorData::new(buffer.scale[..n].to_vec(), [n]), &device);
-        let out: Vec<f32> = model
+        let mut out: Vec<f32> = model
             .quantiles(batch_input(&model_config, &buffer, &device), scale)
             .into_data()
             .try_to_vec::<f32>()
             .map_err(|e| Error::Evaluation(format!("{e:?}")))?;
         let h_model = model_config.horizon;
+        if let Some(c) = &calibration {
+            c.apply(&mut out, &buffer.scale[..n], h_model);
+        }
         for (row, &(sku, _, e)) in group.iter().enumerate() {
             let s = &ds.series[sku];
             let history = &s.y[..e];

@@ -2,10 +2,12 @@
 //!
 //! `TrainConfig` (TOML) → [`Prepared`] data split into training, validation and test weeks →
 //! [`train`] (AdamW, early stopping, an atomic checkpoint per epoch, exact [`resume`]) →
-//! [`evaluate`] on the held-out weeks against the statistical baselines. A run lives in a
+//! [`calibrate`] the quantiles on the validation weeks → [`evaluate`] on the held-out weeks
+//! against the statistical baselines. A run lives in a
 //! [`RunDir`]; see [`run`] for its files.
 
 pub mod backend;
+pub mod calibrate;
 pub mod config;
 mod error;
 pub mod evaluate;
@@ -13,6 +15,7 @@ pub mod prepare;
 pub mod run;
 pub mod trainer;
 
+pub use calibrate::{Calibration, calibrate};
 pub use config::TrainConfig;
 pub use error::{Error, Result};
 pub use evaluate::{Evaluation, evaluate};

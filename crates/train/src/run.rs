@@ -11,6 +11,7 @@
 //! | `state.json` | progress: epochs done, best epoch, early-stopping counter, history |
 //! | `metrics.csv` | one row per epoch: losses, learning rate, seconds, windows/s |
 //! | `summary.json` | best validation loss, epochs, timings, backend |
+//! | `calibration.json` | per-horizon quantile offsets fitted on the validation weeks ([`crate::calibrate`]) |
 //! | `evaluation.json` | accuracy on the held-out test weeks, model and baselines |
 //!
 //! Every file is written to a temporary file in the same directory and renamed, so a run killed
