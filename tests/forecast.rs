@@ -221,7 +221,11 @@ fn calibration_puts_each_level_at_its_share_and_is_served() {
             moved += 1;
         }
         if model != "lstm" {
-            assert_eq!(b, &(model.clone(), *q10, *q50, *q90), "fallbacks are not calibrated");
+            assert_eq!(
+                b,
+                &(model.clone(), *q10, *q50, *q90),
+                "fallbacks are not calibrated"
+            );
         }
     }
     assert!(moved > 0, "the network's quantiles are served calibrated");

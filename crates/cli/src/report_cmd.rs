@@ -41,6 +41,13 @@ pub(crate) struct ReportArgs {
 
 pub(crate) fn report(a: ReportArgs, progress: &mut Progress) -> Result<ReportOutput> {
     crate::commands::check_output(&a.out.join("report.html"), a.force)?;
+    // Charts and tables of an earlier report would linger beside the new ones.
+    for sub in ["charts", "tables"] {
+        let old = a.out.join(sub);
+        if old.is_dir() {
+            std::fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
+        }
+    }
     progress.stage("drawing the report");
     let inputs = ReportInputs {
         title: a.title.clone(),

@@ -452,6 +452,11 @@ fn fan_section(
     n: usize,
 ) -> Result<()> {
     let path = dir.join("forecasts.parquet");
+    if s.levels.is_empty() || s.horizon == 0 {
+        return Err(input_err(&dir.join("backtest.json"))(
+            "no quantile levels or no horizon".into(),
+        ));
+    }
     let lo = s.levels.first().copied().unwrap_or(0.1);
     let hi = s.levels.last().copied().unwrap_or(0.9);
     let mid = s.levels[s.levels.len() / 2];
