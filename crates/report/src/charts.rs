@@ -183,6 +183,7 @@ pub(crate) fn bars(
                 }
             })
             .y_desc(y_desc)
+            .light_line_style(WHITE)
             .draw()
             .map_err(chart_err)?;
         let k = series.len().max(1) as f64;
