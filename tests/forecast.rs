@@ -230,3 +230,31 @@ fn calibration_puts_each_level_at_its_share_and_is_served() {
     }
     assert!(moved > 0, "the network's quantiles are served calibrated");
 }
+
+#[test]
+fn a_hand_edited_model_json_is_an_error_that_names_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, data) = trained(dir.path());
+    let path = run.file("model.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    json["layers"] = serde_json::json!(0);
+    std::fs::write(&path, json.to_string()).unwrap();
+    let err = run.model_config().unwrap_err().to_string();
+    assert!(
+        err.contains("model.json") && err.contains("layers"),
+        "{err}"
+    );
+    let weekly = dir.path().join("weekly.parquet");
+    data.dataset.write(&weekly).unwrap();
+    let out = dir.path().join("f.parquet");
+    let err = restock_infer::forecast(
+        run.path(),
+        &weekly,
+        &out,
+        &ForecastOptions::default(),
+        &mut |_, _, _| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("layers"), "{err}");
+}

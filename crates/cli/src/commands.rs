@@ -152,7 +152,7 @@ fn synth_weekly(a: &SynthArgs, progress: &mut Progress) -> Result<()> {
         "generating {} weekly series x {} weeks",
         a.skus, a.weeks
     ));
-    let ds = restock_data::synth::weekly_catalogue(a.skus, a.weeks, a.seed);
+    let ds = restock_data::synth::weekly_catalogue(a.skus, a.weeks, a.seed)?;
     let path = a.out.join("weekly.parquet");
     progress.stage(&format!("writing {}", path.display()));
     ds.write(&path)?;

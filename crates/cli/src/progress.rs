@@ -38,10 +38,7 @@ impl Progress {
         }
         if Self::tty() {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
-                    .expect("valid template"),
-            );
+            bar.set_style(style("{spinner} [{elapsed_precise}] {msg}"));
             bar.set_message(msg.to_string());
             bar.enable_steady_tick(Duration::from_millis(120));
             self.bar = Some(bar);
@@ -64,12 +61,9 @@ impl Progress {
         }
         if Self::tty() {
             let bar = ProgressBar::new(len);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{msg} [{elapsed_precise}] {bar:40} {pos}/{len} ({per_sec}, eta {eta})",
-                )
-                .expect("valid template"),
-            );
+            bar.set_style(style(
+                "{msg} [{elapsed_precise}] {bar:40} {pos}/{len} ({per_sec}, eta {eta})",
+            ));
             bar.set_message(msg.to_string());
             self.bar = Some(bar.clone());
             Counter {
@@ -134,4 +128,10 @@ impl Counter {
             self.last_print = Instant::now();
         }
     }
+}
+
+/// A progress-bar style from an indicatif template; indicatif's default bar if the template is
+/// rejected (a display detail is no reason to stop a job).
+pub(crate) fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use restock_train::config::BackendKind;
 use restock_train::run::EpochMetrics;
 use restock_train::{Observer, Prepared, RunDir, SessionOptions, TrainConfig};
@@ -263,12 +263,9 @@ impl Observer for EpochBars {
             return;
         }
         let bar = ProgressBar::new(steps as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "epoch {prefix} [{elapsed_precise}] {bar:30} {pos}/{len} steps, {msg} (eta {eta})",
-            )
-            .expect("valid template"),
-        );
+        bar.set_style(crate::progress::style(
+            "epoch {prefix} [{elapsed_precise}] {bar:30} {pos}/{len} steps, {msg} (eta {eta})",
+        ));
         bar.set_prefix(format!("{epoch}/{epochs}"));
         bar.enable_steady_tick(Duration::from_millis(250));
         self.bar = Some(bar);

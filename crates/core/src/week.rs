@@ -9,8 +9,6 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Week(i32);
 
-const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-
 impl Week {
     /// The week that contains `date`.
     pub fn containing(date: NaiveDate) -> Self {
@@ -35,13 +33,19 @@ impl Week {
         self.0
     }
 
-    /// The Monday of this week.
+    /// The Monday of this week (saturating at chrono's date range, which day numbers from real
+    /// dates never leave).
     pub fn monday(self) -> NaiveDate {
-        if self.0 >= 0 {
-            EPOCH + Days::new(self.0 as u64)
+        NaiveDate::from_epoch_days(self.0).unwrap_or(if self.0 < 0 {
+            NaiveDate::MIN
         } else {
-            EPOCH - Days::new(self.0.unsigned_abs() as u64)
-        }
+            NaiveDate::MAX
+        })
+    }
+
+    /// Days since 1970-01-01 of `date` (the physical value of a Parquet/Arrow date).
+    pub fn day_of(date: NaiveDate) -> i32 {
+        day_number(date)
     }
 
     /// The week `n` weeks later (earlier when negative).
@@ -75,7 +79,7 @@ impl std::fmt::Display for Week {
 
 /// Days since 1970-01-01.
 pub(crate) fn day_number(date: NaiveDate) -> i32 {
-    date.signed_duration_since(EPOCH).num_days() as i32
+    date.to_epoch_days()
 }
 
 #[cfg(test)]

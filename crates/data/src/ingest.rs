@@ -268,7 +268,6 @@ pub fn parse_days(path: &Path, name: &str, col: &Column, format: &str) -> Result
             .collect();
     }
     let ca = col.str().ctx(|| name.to_string())?;
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid");
     ca.iter()
         .enumerate()
         .map(|(row, v)| {
@@ -280,7 +279,7 @@ pub fn parse_days(path: &Path, name: &str, col: &Column, format: &str) -> Result
                     format!("not a date in format {format:?} ({e})"),
                 )
             })?;
-            Ok(date.signed_duration_since(epoch).num_days() as i32)
+            Ok(Week::day_of(date))
         })
         .collect()
 }

@@ -47,6 +47,22 @@ pub struct SynthConfig {
     pub dirty: bool,
 }
 
+/// 2023-01-02, a Monday, as days since 1970-01-01: the first week of generated catalogues.
+const FIRST_MONDAY: i32 = 19_359;
+
+/// A sampling distribution whose parameters derive from the config; out-of-range parameters
+/// (an absurdly long history drives the trend out of range) are an error naming the SKU.
+fn dist<D, E: std::fmt::Display>(
+    d: std::result::Result<D, E>,
+    sku: usize,
+    what: &str,
+) -> Result<D> {
+    d.map_err(|e| Error::Param {
+        name: "weeks",
+        message: format!("SKU {sku}: the {what} distribution cannot be built: {e}"),
+    })
+}
+
 impl Default for SynthConfig {
     fn default() -> Self {
         SynthConfig {
@@ -54,8 +70,7 @@ impl Default for SynthConfig {
             weeks: 156,
             horizon: 8,
             seed: 42,
-            start: Week::from_monday(chrono::NaiveDate::from_ymd_opt(2023, 1, 2).expect("valid"))
-                .expect("a Monday"),
+            start: Week::containing_day(FIRST_MONDAY),
             dirty: true,
         }
     }
@@ -191,7 +206,7 @@ impl SynthCatalogue {
             .collect();
         let skus = (0..config.skus)
             .map(|i| generate_sku(config, i, &event_days))
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(SynthCatalogue {
             config: config.clone(),
             skus,
@@ -516,7 +531,7 @@ date = "date"
 events = ["event"]
 "#;
 
-fn generate_sku(cfg: &SynthConfig, i: usize, event_days: &[f64]) -> SynthSku {
+fn generate_sku(cfg: &SynthConfig, i: usize, event_days: &[f64]) -> Result<SynthSku> {
     let mut rng =
         StdRng::seed_from_u64(cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i as u64 + 1));
     let total = cfg.weeks + cfg.horizon;
@@ -531,19 +546,16 @@ fn generate_sku(cfg: &SynthConfig, i: usize, event_days: &[f64]) -> SynthSku {
     let store = STORES[rng.random_range(0..STORES.len())];
     let level = match kind {
         SkuKind::Intermittent => rng.random_range(0.15..1.2),
-        _ => LogNormal::new(20f64.ln(), 0.9)
-            .expect("valid")
+        _ => dist(LogNormal::new(20f64.ln(), 0.9), i, "level")?
             .sample(&mut rng)
             .min(2000.0),
     };
-    let trend = Normal::new(0.0, 0.002).expect("valid").sample(&mut rng);
+    let trend = dist(Normal::new(0.0, 0.002), i, "trend")?.sample(&mut rng);
     let amplitude = rng.random_range(0.0..0.5);
     let phase = [0.9, 0.3, 0.95, 0.45][cat_idx] + rng.random_range(-0.05..0.05);
     let elasticity = rng.random_range(1.0..3.0);
     let event_lift = [1.3, 1.1, 1.8, 1.0][cat_idx];
-    let base_price: f64 = LogNormal::new(8f64.ln(), 0.6)
-        .expect("valid")
-        .sample(&mut rng);
+    let base_price: f64 = dist(LogNormal::new(8f64.ln(), 0.6), i, "price")?.sample(&mut rng);
     let unit_cost = base_price * rng.random_range(0.45..0.7);
     let launch = match kind {
         SkuKind::NewLaunch => cfg.weeks - rng.random_range(2..=cfg.weeks.min(30)),
@@ -612,10 +624,8 @@ fn generate_sku(cfg: &SynthConfig, i: usize, event_days: &[f64]) -> SynthSku {
         if mu[t] <= 0.0 {
             continue;
         }
-        let g = Gamma::new(k, 1.0 / k).expect("valid").sample(&mut rng);
-        let w = Poisson::new((mu[t] * g).max(1e-12))
-            .expect("valid")
-            .sample(&mut rng);
+        let g = dist(Gamma::new(k, 1.0 / k), i, "dispersion")?.sample(&mut rng);
+        let w = dist(Poisson::new((mu[t] * g).max(1e-12)), i, "demand")?.sample(&mut rng);
         y[t] = w;
         if t < cfg.weeks {
             let mut left = w as u64;
@@ -624,9 +634,12 @@ fn generate_sku(cfg: &SynthConfig, i: usize, event_days: &[f64]) -> SynthSku {
                 let x = if d == 6 || left == 0 {
                     left
                 } else {
-                    Binomial::new(left, (share / share_left).min(1.0))
-                        .expect("valid")
-                        .sample(&mut rng)
+                    dist(
+                        Binomial::new(left, (share / share_left).clamp(0.0, 1.0)),
+                        i,
+                        "weekday split",
+                    )?
+                    .sample(&mut rng)
                 };
                 daily[t * 7 + d] = x as f64;
                 left -= x;
@@ -643,14 +656,11 @@ fn generate_sku(cfg: &SynthConfig, i: usize, event_days: &[f64]) -> SynthSku {
         if t + 1 < launch || next <= 0.0 {
             continue;
         }
-        views[t] = Poisson::new(next * views_per_unit + 1.0)
-            .expect("valid")
-            .sample(&mut rng);
-        clicks[t] = Binomial::new(views[t] as u64, 0.08)
-            .expect("valid")
-            .sample(&mut rng) as f64;
+        views[t] = dist(Poisson::new(next * views_per_unit + 1.0), i, "views")?.sample(&mut rng);
+        clicks[t] =
+            dist(Binomial::new(views[t] as u64, 0.08), i, "clicks")?.sample(&mut rng) as f64;
     }
-    SynthSku {
+    Ok(SynthSku {
         unique_id: format!("SKU{i:05}"),
         kind,
         category: CATEGORIES[cat_idx],
@@ -665,7 +675,7 @@ fn generate_sku(cfg: &SynthConfig, i: usize, event_days: &[f64]) -> SynthSku {
         daily,
         unit_cost,
         base_price,
-    }
+    })
 }
 
 /// Quantile of a negative binomial with mean `mu` and shape `k` (variance mu + mu²/k).
@@ -788,16 +798,15 @@ mod tests {
 /// around a seasonal level, with intermittent (a fifth), discontinued (one in twenty: no sale
 /// in the last year) and new SKUs (one in twenty: 2 to 6 weeks of history); a `category`
 /// static attribute. Seeded; SKU `i` is the same whatever `skus` is.
-pub fn weekly_catalogue(skus: usize, weeks: usize, seed: u64) -> crate::WeeklyDataset {
-    let first =
-        Week::containing(chrono::NaiveDate::from_ymd_opt(2023, 1, 2).expect("a valid date"));
+pub fn weekly_catalogue(skus: usize, weeks: usize, seed: u64) -> Result<crate::WeeklyDataset> {
+    let first = Week::containing_day(FIRST_MONDAY);
     let last = first.offset(weeks as i64 - 1);
     let series = (0..skus)
         .map(|i| {
             let mut rng =
                 StdRng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let kind = rng.random_range(0..20u32);
-            let level: f64 = LogNormal::new(1.0, 1.0).expect("valid").sample(&mut rng);
+            let level: f64 = dist(LogNormal::new(1.0, 1.0), i, "level")?.sample(&mut rng);
             let phase = rng.random_range(0.0..std::f64::consts::TAU);
             let amplitude = rng.random_range(0.0..0.5);
             let len = if kind == 0 {
@@ -827,21 +836,21 @@ pub fn weekly_catalogue(skus: usize, weeks: usize, seed: u64) -> crate::WeeklyDa
                     if t == 0 { v.max(1.0) } else { v }
                 })
                 .collect();
-            crate::SkuSeries {
+            Ok(crate::SkuSeries {
                 unique_id: format!("SKU_{i:07}"),
                 start,
                 y,
                 covariates: Vec::new(),
                 statics: vec![format!("C{:02}", i % 10)],
-            }
+            })
         })
-        .collect();
-    crate::WeeklyDataset {
+        .collect::<Result<_>>()?;
+    Ok(crate::WeeklyDataset {
         first_week: first,
         last_week: last,
         covariates: Vec::new(),
         statics: vec!["category".into()],
         event_days: None,
         series,
-    }
+    })
 }

@@ -305,7 +305,15 @@ impl WeeklyDataset {
                         .collect(),
                 });
             }
-            let s = series.last_mut().expect("pushed above");
+            let Some(s) = series.last_mut() else {
+                // Unreachable: a series was pushed above for a new SKU.
+                return Err(bad(
+                    i,
+                    columns::UNIQUE_ID,
+                    id.to_string(),
+                    "no series to extend",
+                ));
+            };
             if s.week(s.y.len()) != week {
                 return Err(bad(
                     i,

@@ -265,7 +265,8 @@ impl DemandModel {
                 None => last = Some(hidden),
             }
         }
-        let last = last.expect("at least one encoder layer (checked by the config)");
+        // `problems()` requires layers >= 1; configs are checked on load (TrainConfig, RunDir).
+        let last = last.expect("at least one encoder layer");
         let width = last.dims()[1];
 
         // Decoder input [batch, horizon, hidden + future features + horizon emb + statics].

@@ -906,23 +906,26 @@ fn solve_group(
                 .collect()
         });
         let order_cost = cfg.defaults.order_cost;
-        let mut start = [None, prices.as_deref()]
-            .into_iter()
-            .map(|pr| {
-                let x = complete(
-                    &model,
-                    &items,
-                    round_relaxation(&model, &items, &staged, pr, order_cost),
-                );
-                LpSolution {
-                    objective: model.lp.objective_of(&x),
-                    x,
-                    duals: None,
-                    status: "optimal",
-                }
-            })
-            .min_by(|a, b| a.objective.total_cmp(&b.objective))
-            .expect("two candidates");
+        // Two rounded starts: plain, and priced by the limits' shadow prices; keep the cheaper.
+        let candidate = |pr: Option<&[f64]>| {
+            let x = complete(
+                &model,
+                &items,
+                round_relaxation(&model, &items, &staged, pr, order_cost),
+            );
+            LpSolution {
+                objective: model.lp.objective_of(&x),
+                x,
+                duals: None,
+                status: "optimal",
+            }
+        };
+        let (plain, priced) = (candidate(None), candidate(prices.as_deref()));
+        let mut start = if priced.objective.total_cmp(&plain.objective).is_lt() {
+            priced
+        } else {
+            plain
+        };
         if gap(start.objective) <= sv.mip_gap {
             start.status = "gap_limit";
             start

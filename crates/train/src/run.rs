@@ -216,9 +216,19 @@ impl RunDir {
         TrainConfig::load(&self.file("config.toml"))
     }
 
-    /// The network's shape.
+    /// The network's shape, checked (a hand-edited `model.json` with, say, no encoder layer is
+    /// an error that names the field, not a failure deep in the network).
     pub fn model_config(&self) -> Result<DemandModelConfig> {
-        self.read_json("model.json")
+        let config: DemandModelConfig = self.read_json("model.json")?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(Error::RunFile {
+                path: self.file("model.json"),
+                message: problems.join("; "),
+            })
+        }
     }
 
     /// The feature schema.
