@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use restock_core::{Forecaster, Horizon, Predict, Week, columns};
 use restock_data::{WeeklyDataset, table};
 use restock_infer::{Network, Route};
-use restock_stats::{Accuracy, AccuracyAccumulator, Baseline, SeriesScore};
+use restock_stats::{Accuracy, AccuracyAccumulator, Baseline, SeriesScore, accuracy_table};
 use serde::{Deserialize, Serialize};
 
 use crate::classes::{SkuClass, classify};
@@ -423,28 +423,11 @@ impl BacktestSummary {
             self.horizon,
             series
         );
-        out.push_str(&format!(
-            "{:<16} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>9}\n",
-            "model", "WAPE", "MASE", "RMSSE", "bias", "pb(lo)", "pb(.5)", "pb(hi)", "coverage"
-        ));
         let mut rows: Vec<&SliceAccuracy> = self.overall.iter().collect();
         rows.sort_by_key(|r| self.models.iter().position(|m| *m == r.model));
-        for m in rows {
-            let a = &m.accuracy;
-            let pb = |i: usize| a.pinball.get(i).copied().unwrap_or(f64::NAN);
-            out.push_str(&format!(
-                "{:<16} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>8.4} {:>8.4} {:>8.4} {:>9.3}\n",
-                m.model,
-                a.wape,
-                a.mase,
-                a.rmsse,
-                a.bias,
-                pb(0),
-                pb(a.levels.len() / 2),
-                pb(a.levels.len().saturating_sub(1)),
-                a.coverage
-            ));
-        }
+        out.push_str(&accuracy_table(
+            rows.iter().map(|r| (r.model.as_str(), &r.accuracy)),
+        ));
         out
     }
 }

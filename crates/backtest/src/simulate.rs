@@ -363,6 +363,15 @@ pub fn simulate(
     let mut solver = String::new();
     let mut plan_status = "optimal".to_string();
     let mut max_plan_gap: Option<f64> = None;
+    // Position of each simulated SKU (the catalogue cut at a review week holds them in this
+    // order, plus SKUs that started later, which are dropped).
+    let pos: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let horizon = Horizon::new(plan_weeks).map_err(|e| Error::Option(e.to_string()))?;
+    let k = levels.len();
     for w in 0..o.weeks {
         let week = start.offset(w as i64);
         // Orders placed this week, per policy and SKU.
@@ -371,11 +380,10 @@ pub fn simulate(
             let mut view = ds
                 .truncate(week.offset(-1))
                 .ok_or_else(|| Error::Option("no history before a review week".into()))?;
-            let keep: std::collections::HashSet<&str> = ids.iter().map(|s| s.as_str()).collect();
-            view.series.retain(|s| keep.contains(s.unique_id.as_str()));
+            view.series
+                .retain(|s| pos.contains_key(s.unique_id.as_str()));
             // restock: forecasts + planner.
             let t = Instant::now();
-            let horizon = Horizon::new(plan_weeks).map_err(|e| Error::Option(e.to_string()))?;
             let f = network.forecast_catalogue(
                 &view,
                 horizon,
@@ -383,7 +391,6 @@ pub fn simulate(
                 o.intermittent_adi,
                 o.batch_size,
             )?;
-            let k = levels.len();
             let inputs = PlanInputs {
                 start: week,
                 levels: levels.clone(),
@@ -432,11 +439,6 @@ pub fn simulate(
             if let Some(g) = plan.summary.gap_bound {
                 max_plan_gap = Some(max_plan_gap.map_or(g, |m: f64| m.max(g)));
             }
-            let pos: HashMap<&str, usize> = ids
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (s.as_str(), i))
-                .collect();
             for line in plan.orders.iter().filter(|l| l.order_week == week) {
                 ordered[0][pos[line.unique_id.as_str()]] += line.quantity;
             }

@@ -81,13 +81,7 @@ pub(crate) fn train_config(
         summary.epochs,
         summary.seconds_per_epoch
     ));
-    calibrate_run(&run, &prepared, progress)?;
-    if config.data.test_weeks > 0 {
-        let evaluation = restock_train::evaluate(&run, &prepared, 4096)?;
-        if !progress.is_quiet() {
-            eprint!("{}", evaluation.table());
-        }
-    }
+    finish_run(&run, &prepared, true, progress)?;
     Ok(run.path().to_path_buf())
 }
 
@@ -146,17 +140,29 @@ pub(crate) fn train(args: TrainArgs, progress: &mut Progress) -> Result<PathBuf>
         bail!("no epoch finished; nothing to evaluate");
     }
     if finished {
-        calibrate_run(&run, &prepared, progress)?;
+        finish_run(&run, &prepared, !args.no_eval, progress)?;
     }
-    if finished && !args.no_eval && run.config()?.data.test_weeks > 0 {
+    Ok(run.path().to_path_buf())
+}
+
+/// After training: calibrate the quantiles, then (with `evaluate` and test weeks) score the run
+/// on its test weeks and print the table.
+fn finish_run(
+    run: &RunDir,
+    prepared: &Prepared,
+    evaluate: bool,
+    progress: &mut Progress,
+) -> Result<()> {
+    calibrate_run(run, prepared, progress)?;
+    if evaluate && run.config()?.data.test_weeks > 0 {
         progress.stage("evaluating on the test weeks");
-        let evaluation = restock_train::evaluate(&run, &prepared, 4096)?;
+        let evaluation = restock_train::evaluate(run, prepared, 4096)?;
         progress.done("evaluation written to evaluation.json");
         if !progress.is_quiet() {
             eprint!("{}", evaluation.table());
         }
     }
-    Ok(run.path().to_path_buf())
+    Ok(())
 }
 
 /// Fit and report the quantile calibration of a finished run.
@@ -200,16 +206,7 @@ pub(crate) fn calibrate(args: CalibrateArgs, progress: &mut Progress) -> Result<
     let config = run.config()?;
     progress.stage(&format!("loading data for run {}", args.run.display()));
     let prepared = Prepared::load(&config)?;
-    calibrate_run(&run, &prepared, progress)?;
-    if !args.no_eval && config.data.test_weeks > 0 {
-        progress.stage("evaluating on the test weeks");
-        let evaluation = restock_train::evaluate(&run, &prepared, 4096)?;
-        progress.done("evaluation written to evaluation.json");
-        if !progress.is_quiet() {
-            eprint!("{}", evaluation.table());
-        }
-    }
-    Ok(())
+    finish_run(&run, &prepared, !args.no_eval, progress)
 }
 
 /// One progress bar per epoch on a terminal; a line every 10 s and per epoch otherwise.

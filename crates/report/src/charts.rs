@@ -1,6 +1,8 @@
 //! The report's charts, drawn with plotters into SVG strings (text is laid out by the browser, so
 //! no font files are needed).
 
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::{Error, Result};
@@ -19,6 +21,28 @@ pub(crate) const COLORS: [RGBColor; 8] = [
 
 fn chart_err<E: std::fmt::Debug>(e: E) -> Error {
     Error::Chart(format!("{e:?}"))
+}
+
+/// A white SVG canvas of `size` pixels drawing into `svg`.
+fn canvas(svg: &mut String, size: (u32, u32)) -> Result<DrawingArea<SVGBackend<'_>, Shift>> {
+    let root = SVGBackend::with_string(svg, size).into_drawing_area();
+    root.fill(&WHITE).map_err(chart_err)?;
+    Ok(root)
+}
+
+/// The legend of every chart: small labels on a translucent box at `position`.
+fn legend<'a>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    position: SeriesLabelPosition,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 11))
+        .draw()
+        .map_err(chart_err)
 }
 
 fn color(i: usize) -> RGBColor {
@@ -51,8 +75,7 @@ pub(crate) struct Fan<'a> {
 pub(crate) fn fan(f: &Fan<'_>, size: (u32, u32)) -> Result<String> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_err)?;
+        let root = canvas(&mut svg, size)?;
         let n = f.weeks.len().max(1) as f64;
         let ymax = top(f
             .history
@@ -136,14 +159,7 @@ pub(crate) fn fan(f: &Fan<'_>, size: (u32, u32)) -> Result<String> {
             .map_err(chart_err)?
             .label("actual")
             .legend(move |(x, y)| Circle::new((x + 8, y), 3, red.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 11))
-            .draw()
-            .map_err(chart_err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         root.present().map_err(chart_err)?;
     }
     Ok(svg)
@@ -159,8 +175,7 @@ pub(crate) fn bars(
 ) -> Result<String> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_err)?;
+        let root = canvas(&mut svg, size)?;
         let ymax = top(series.iter().flat_map(|s| s.1.iter().copied()));
         let n = categories.len().max(1) as f64;
         let mut chart = ChartBuilder::on(&root)
@@ -205,14 +220,7 @@ pub(crate) fn bars(
                 .label(name.as_str())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 11))
-            .draw()
-            .map_err(chart_err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         root.present().map_err(chart_err)?;
     }
     Ok(svg)
@@ -228,8 +236,7 @@ pub(crate) fn lines(
 ) -> Result<String> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_err)?;
+        let root = canvas(&mut svg, size)?;
         let ymax = top(series.iter().flat_map(|s| s.1.iter().copied()));
         let n = weeks.len().max(2) as f64;
         let mut chart = ChartBuilder::on(&root)
@@ -263,14 +270,7 @@ pub(crate) fn lines(
                 .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 11))
-            .draw()
-            .map_err(chart_err)?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         root.present().map_err(chart_err)?;
     }
     Ok(svg)

@@ -144,22 +144,22 @@ impl Table {
     }
 }
 
-/// A small CSV file; fields with commas or quotes are quoted.
+/// A small table of text cells as CSV, written like every other restock table.
 fn write_csv(path: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
-    let field = |s: &str| {
-        if s.contains([',', '"', '\n']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
-    let mut text = header.join(",");
-    text.push('\n');
-    for r in rows {
-        text.push_str(&r.iter().map(|s| field(s)).collect::<Vec<_>>().join(","));
-        text.push('\n');
-    }
-    table::write_text(path, &text)?;
+    let cols: Vec<Column> = header
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let cells: Vec<&str> = rows
+                .iter()
+                .map(|r| r.get(j).map_or("", String::as_str))
+                .collect();
+            Column::new((*name).into(), cells)
+        })
+        .collect();
+    let mut df = DataFrame::new(rows.len(), cols)
+        .map_err(|e| input_err(path)(format!("building the table: {e}")))?;
+    table::write(&mut df, path)?;
     Ok(())
 }
 
@@ -694,22 +694,26 @@ fn simulation_section(w: &mut Writer, dir: &Path, classes: &[SkuClass]) -> Resul
     let traj = dir.join("trajectories.parquet");
     let t = Table::read(&traj, &["unique_id", "ds", "policy", "demand", "stock"])?;
     let ids = t.strings("unique_id")?;
+    let simulated: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
     let top = classes
         .iter()
-        .filter(|c| ids.contains(&c.unique_id))
+        .filter(|c| simulated.contains(c.unique_id.as_str()))
         .max_by(|a, b| a.value.total_cmp(&b.value));
     if let Some(top) = top {
         let tdays = t.days("ds")?;
         let tpolicy = t.strings("policy")?;
         let tdemand = t.floats("demand")?;
         let tstock = t.floats("stock")?;
+        let rows: Vec<usize> = (0..ids.len())
+            .filter(|&i| ids[i] == top.unique_id)
+            .collect();
         let pick = |p: &str, v: &[f64]| -> Vec<f64> {
             weeks
                 .iter()
                 .map(|d| {
-                    (0..ids.len())
-                        .find(|&i| ids[i] == top.unique_id && tdays[i] == *d && tpolicy[i] == p)
-                        .map_or(f64::NAN, |i| v[i])
+                    rows.iter()
+                        .find(|&&i| tdays[i] == *d && tpolicy[i] == p)
+                        .map_or(f64::NAN, |&i| v[i])
                 })
                 .collect()
         };

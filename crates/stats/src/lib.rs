@@ -11,4 +11,4 @@ mod metrics;
 
 pub use baselines::{Baseline, BaselineKind, ERROR_ORIGINS, Fitted, MIN_ERRORS, normal_quantile};
 pub use error::{Error, Result};
-pub use metrics::{Accuracy, AccuracyAccumulator, SeriesScore};
+pub use metrics::{Accuracy, AccuracyAccumulator, SeriesScore, accuracy_table};

@@ -137,6 +137,31 @@ pub struct Accuracy {
     pub coverage: f64,
 }
 
+/// A plain-text table of models' accuracy, one `(model, accuracy)` row each: WAPE, MASE,
+/// RMSSE, bias, pinball at the lowest, middle and highest level, coverage.
+pub fn accuracy_table<'a>(rows: impl IntoIterator<Item = (&'a str, &'a Accuracy)>) -> String {
+    let mut out = format!(
+        "{:<16} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>9}\n",
+        "model", "WAPE", "MASE", "RMSSE", "bias", "pb(lo)", "pb(.5)", "pb(hi)", "coverage"
+    );
+    for (model, a) in rows {
+        let pb = |i: usize| a.pinball.get(i).copied().unwrap_or(f64::NAN);
+        out.push_str(&format!(
+            "{:<16} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>8.4} {:>8.4} {:>8.4} {:>9.3}\n",
+            model,
+            a.wape,
+            a.mase,
+            a.rmsse,
+            a.bias,
+            pb(0),
+            pb(a.levels.len() / 2),
+            pb(a.levels.len().saturating_sub(1)),
+            a.coverage
+        ));
+    }
+    out
+}
+
 /// Sums series scores into [`Accuracy`].
 #[derive(Debug, Clone, Default)]
 pub struct AccuracyAccumulator {

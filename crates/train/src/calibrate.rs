@@ -33,7 +33,9 @@ pub struct Calibration {
 }
 
 /// The `tau` empirical quantile of `v` (sorted in place): the smallest value with at least a
-/// share `tau` of the values at or below it.
+/// share `tau` of the values at or below it (the inverse of the empirical CDF, as conformal
+/// calibration needs; `restock-stats` interpolates between order statistics instead, which does
+/// not guarantee that share).
 fn empirical_quantile(v: &mut [f64], tau: f64) -> f64 {
     if v.is_empty() {
         return 0.0;

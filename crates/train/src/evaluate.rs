@@ -9,7 +9,7 @@
 use restock_core::{Forecaster, Horizon, Predict, Quantiles};
 use restock_data::features;
 use restock_data::windows::Windows;
-use restock_stats::{Accuracy, AccuracyAccumulator, Baseline, SeriesScore};
+use restock_stats::{Accuracy, AccuracyAccumulator, Baseline, SeriesScore, accuracy_table};
 use serde::{Deserialize, Serialize};
 
 use crate::prepare::Prepared;
@@ -162,27 +162,9 @@ impl Evaluation {
             "test weeks from {} ({} weeks), {} series ({} with a short history left out)\n",
             self.test_start, self.weeks, self.series, self.short_series
         );
-        out.push_str(&format!(
-            "{:<16} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>9}\n",
-            "model", "WAPE", "MASE", "RMSSE", "bias", "pb(lo)", "pb(.5)", "pb(hi)", "coverage"
+        out.push_str(&accuracy_table(
+            self.models.iter().map(|m| (m.model.as_str(), &m.accuracy)),
         ));
-        for m in &self.models {
-            let a = &m.accuracy;
-            let pb = |i: usize| a.pinball.get(i).copied().unwrap_or(f64::NAN);
-            let mid = a.levels.len() / 2;
-            out.push_str(&format!(
-                "{:<16} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>8.4} {:>8.4} {:>8.4} {:>9.3}\n",
-                m.model,
-                a.wape,
-                a.mase,
-                a.rmsse,
-                a.bias,
-                pb(0),
-                pb(mid),
-                pb(a.levels.len().saturating_sub(1)),
-                a.coverage
-            ));
-        }
         out
     }
 }
