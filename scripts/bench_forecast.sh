@@ -12,7 +12,7 @@ cargo build -q -p restock-cli
 bin="$CARGO_TARGET_DIR/debug/restock"
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(30490 1000000)
 work="${WORK:-$(mktemp -d)}"
-backend="${BACKEND:-cpu}"; batch="${BATCH:-4096}"
+backend="${BACKEND:-cpu}"; batch="${BATCH:-1024}"
 for n in "${sizes[@]}"; do
   [ -f "$work/cat$n/weekly.parquet" ] || "$bin" --quiet synth --weekly-only --skus "$n" --weeks 60 --out "$work/cat$n"
 done

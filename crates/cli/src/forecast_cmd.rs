@@ -25,7 +25,7 @@ pub(crate) struct ForecastArgs {
     #[arg(long)]
     pub(crate) out: PathBuf,
     /// SKUs per network batch.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 1024)]
     pub(crate) batch_size: usize,
     /// Data rows read at a time (memory is bounded by this and the batch size).
     #[arg(long, default_value_t = 2_000_000)]
@@ -59,7 +59,7 @@ impl ForecastArgs {
             data,
             horizon,
             out,
-            batch_size: 4096,
+            batch_size: 1024,
             chunk_rows: 2_000_000,
             shard: None,
             min_history: None,

@@ -133,7 +133,7 @@ impl Default for ForecastOptions {
     fn default() -> Self {
         ForecastOptions {
             horizon: 8,
-            batch_size: 4096,
+            batch_size: 1024,
             chunk_rows: 2_000_000,
             shard: None,
             min_history: None,
