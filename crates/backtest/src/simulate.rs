@@ -197,7 +197,7 @@ pub struct SimulationSummary {
     pub warehouse_volume: Option<f64>,
     /// Solver used by the planner.
     pub solver: String,
-    /// The planner's worst status over the reviews: `optimal`, `gap_limit` or `time_limit`.
+    /// The planner's worst status over the reviews (see `restock_planner::plan::status_rank`).
     #[serde(default)]
     pub plan_status: String,
     /// The largest MIP gap bound of a review's plan.
@@ -428,11 +428,7 @@ pub fn simulate(
                 plan.summary.solver,
                 if plan.summary.integer { "MILP" } else { "LP" }
             );
-            let rank = |s: &str| match s {
-                "optimal" => 0,
-                "gap_limit" => 1,
-                _ => 2,
-            };
+            let rank = restock_planner::plan::status_rank;
             if rank(&plan.summary.status) > rank(&plan_status) {
                 plan_status = plan.summary.status.clone();
             }

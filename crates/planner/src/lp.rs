@@ -7,7 +7,7 @@ use good_lp::solvers::highs::highs;
 use good_lp::solvers::microlp::microlp;
 use good_lp::{
     Expression, ProblemVariables, ResolutionError, Solution, SolutionStatus, SolutionWithDual,
-    SolverModel, Variable, WithInitialSolution, WithTimeLimit, constraint, variable,
+    SolverModel, Variable, WithTimeLimit, constraint, variable,
 };
 
 use crate::config::SolverKind;
@@ -45,8 +45,6 @@ pub(crate) struct Row {
 pub(crate) struct Lp {
     pub cols: Vec<Col>,
     pub rows: Vec<Row>,
-    /// A feasible starting point handed to the solver (MILP incumbent).
-    pub start: Option<Vec<f64>>,
 }
 
 /// A solution.
@@ -86,33 +84,6 @@ impl Lp {
         let i = self.col(0.0, 1.0, cost, integer);
         self.cols[i].binary = true;
         i
-    }
-
-    pub(crate) fn has_binaries(&self) -> bool {
-        self.cols.iter().any(|c| c.binary)
-    }
-
-    /// The problem with on/off columns fixed at their values in `x` and every other column
-    /// continuous: its duals are the marginal values of the rows given the on/off decisions
-    /// (MILP duals do not exist; fixing all integers would make every row's dual 0).
-    pub(crate) fn fix_binaries(&self, x: &[f64]) -> Lp {
-        let mut lp = self.relaxed();
-        for (c, v) in lp.cols.iter_mut().zip(x) {
-            if c.binary {
-                let r = v.round();
-                c.lo = r;
-                c.hi = r;
-            }
-        }
-        lp
-    }
-
-    /// The continuous relaxation.
-    pub(crate) fn relaxed(&self) -> Lp {
-        let mut lp = self.clone();
-        lp.cols.iter_mut().for_each(|c| c.integer = false);
-        lp.start = None;
-        lp
     }
 
     pub(crate) fn objective_of(&self, x: &[f64]) -> f64 {
@@ -171,11 +142,6 @@ impl Lp {
             SolutionStatus::GapLimit => "gap_limit",
         };
         let problem = vars.minimise(objective);
-        let start: Option<Vec<(Variable, f64)>> = self
-            .start
-            .as_ref()
-            .filter(|_| self.has_integers())
-            .map(|x0| v.iter().copied().zip(x0.iter().copied()).collect());
         match solver {
             SolverKind::Highs => {
                 let mut model = problem
@@ -190,9 +156,6 @@ impl Lp {
                             solver: "highs".into(),
                             message: e.to_string(),
                         })?;
-                }
-                if let Some(x0) = start {
-                    model = model.with_initial_solution(x0);
                 }
                 let refs: Vec<_> = rows.into_iter().map(|c| model.add_constraint(c)).collect();
                 let mut sol = model.solve().map_err(fail)?;
@@ -213,9 +176,6 @@ impl Lp {
             }
             SolverKind::Microlp => {
                 let mut model = problem.using(microlp).with_time_limit(time_limit);
-                if let Some(x0) = start {
-                    model = model.with_initial_solution(x0);
-                }
                 for c in rows {
                     model.add_constraint(c);
                 }
@@ -242,13 +202,13 @@ mod tests {
         // min -x - y, x + y <= 3.5, x <= 2, x, y integer >= 0 -> objective -3.
         for solver in [SolverKind::Highs, SolverKind::Microlp] {
             let mut lp = Lp::default();
-            assert!(!lp.has_binaries());
             let x = lp.col(0.0, 2.0, -1.0, true);
             let y = lp.col(0.0, f64::INFINITY, -1.0, true);
             lp.row(vec![(x, 1.0), (y, 1.0)], Sense::Le, 3.5);
             let s = lp.solve(solver, 10.0, 0.0, false).unwrap();
             assert!((s.objective + 3.0).abs() < 1e-6, "{solver:?} {s:?}");
-            let r = lp.relaxed().solve(solver, 10.0, 0.0, true).unwrap();
+            lp.cols.iter_mut().for_each(|c| c.integer = false);
+            let r = lp.solve(solver, 10.0, 0.0, true).unwrap();
             assert!((r.objective + 3.5).abs() < 1e-6);
         }
     }

@@ -17,7 +17,7 @@
 //! Cost: purchase + fixed order cost + holding + shortage (lost revenue p) + safety-stock shortfall
 //! + slack penalties − the ending stock valued at cost (so the plan is not myopic about the last
 //! week). By the inventory balance, purchase − ending stock at cost = constant − c · unmet, so the
-//! solver minimises the equivalent *controllable* cost: holding + (p − c) · unmet + safety-stock
+//! solver minimises the equivalent *controllable* cost: holding + max(p − c, 0) · unmet + safety-stock
 //! shortfall + fixed order costs + penalties. This keeps the MIP gap relative to the costs the plan
 //! can change (with the constant in, a 0.5 % gap let whole extra cases through). The summary reports
 //! both the solver objective and the full cost breakdown.
@@ -43,6 +43,8 @@ use crate::config::{PlanConfig, SolverKind};
 use crate::inputs::{PlanInputs, SkuInput, SkuParams};
 use crate::lp::{Lp, LpSolution, Sense};
 use crate::{Error, Result};
+
+mod lagrange;
 
 /// Projected stock of one SKU under the plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,7 +135,8 @@ pub struct SkuShort {
 pub struct PlanSummary {
     /// Solver used.
     pub solver: String,
-    /// `optimal`, `gap_limit` or `time_limit` (the worst over the models solved).
+    /// `optimal`, `gap_limit` (within `solver.mip_gap` of the bound), `gap_open` (the bound
+    /// settled above it) or `time_limit`: the worst over the models solved.
     pub status: String,
     /// MILP (whole cases, on/off MOQ) or LP relaxation.
     pub integer: bool,
@@ -281,6 +284,16 @@ struct Prepared {
     supplier: String,
 }
 
+impl Prepared {
+    /// What a unit of lost demand costs the plan beyond its purchase: p − c, or 0 for an item
+    /// whose shortage cost is below its unit cost (refusing demand while holding stock is not a
+    /// decision the plan makes; with this floor it never pays to, and every SKU's stock follows
+    /// from its orders by simulation, which `complete` and the Lagrangian's dynamic program rely on).
+    fn lost_margin(&self) -> f64 {
+        (self.shortage - self.cost).max(0.0)
+    }
+}
+
 fn prepare(s: &SkuInput, quantiles: &Quantiles, cfg: &PlanConfig) -> Result<Prepared> {
     let levels = quantiles.levels();
     let t_len = cfg.horizon.weeks;
@@ -401,8 +414,7 @@ fn build_group(items: &[&Prepared], cfg: &PlanConfig, violation_cost: f64) -> Gr
         let mut c = SkuCols::default();
         for t in 0..t_len {
             c.inv.push(lp.col(0.0, f64::INFINITY, p.holding, false));
-            c.unmet
-                .push(lp.col(0.0, p.d[t], p.shortage - p.cost, false));
+            c.unmet.push(lp.col(0.0, p.d[t], p.lost_margin(), false));
             c.below.push(
                 (t >= p.lead && p.floor > 0.0).then(|| lp.col(0.0, p.floor, p.safety_cost, false)),
             );
@@ -506,9 +518,8 @@ fn build_group(items: &[&Prepared], cfg: &PlanConfig, violation_cost: f64) -> Gr
     GroupModel { lp, cols, shared }
 }
 
-/// End-of-week stock under lost sales for orders (units by order week): what the LP's continuous
-/// columns take once the orders are fixed (more lost demand than necessary costs p − c > 0).
-/// Returns (stock, lost demand) per week.
+/// End-of-week stock under lost sales for orders (units by order week): demand is served while
+/// there is stock. Returns (stock, lost demand) per week.
 fn simulate(p: &Prepared, orders: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let (mut inv, mut unmet) = (Vec::with_capacity(p.d.len()), Vec::with_capacity(p.d.len()));
     let mut prev = p.on_hand;
@@ -523,8 +534,10 @@ fn simulate(p: &Prepared, orders: &[f64]) -> (Vec<f64>, Vec<f64>) {
 
 /// Every column of a plan whose integer columns are set in `x`: stock and lost demand by
 /// simulation, shortfalls below the floor, excess over max stock, and the slack of each shared row.
-/// This is the LP optimum with the integers fixed (lost demand costs p − c > 0, so none is
-/// declared while stock is on hand), without solving it.
+/// Whole-case plans are always completed this way: stock serves demand while it lasts. (The LP's
+/// columns alone would also let a plan hold stock back while demand goes unmet, to keep safety
+/// stock when a limit binds; no store refuses a customer for that, so the MILP is solved over
+/// the plans that serve demand, see `lagrange`.)
 fn complete(model: &GroupModel, items: &[&Prepared], mut x: Vec<f64>) -> Vec<f64> {
     for (p, c) in items.iter().zip(&model.cols) {
         let units: Vec<f64> = c.cases.iter().map(|&n| x[n] * p.pack).collect();
@@ -553,7 +566,7 @@ fn sku_cost(p: &Prepared, cases: &[f64], order_cost: f64) -> f64 {
     let (inv, unmet) = simulate(p, &units);
     let mut cost = order_cost * cases.iter().filter(|k| **k > 0.0).count() as f64;
     for t in 0..p.d.len() {
-        cost += p.holding * inv[t] + (p.shortage - p.cost) * unmet[t];
+        cost += p.holding * inv[t] + p.lost_margin() * unmet[t];
         if t >= p.lead && p.floor > 0.0 {
             cost += p.safety_cost * (p.floor - inv[t]).clamp(0.0, p.floor);
         }
@@ -561,16 +574,16 @@ fn sku_cost(p: &Prepared, cases: &[f64], order_cost: f64) -> f64 {
     cost
 }
 
-/// Round an LP relaxation to whole cases within the shared limits: every case count is floored
-/// (which only lowers spend, units and stock), MOQs below their minimum drop to 0, then the
-/// largest fractional parts are rounded up while every shared row they touch stays within its
-/// limit, the stock volume simulated exactly. Returns a column vector whose integer columns are
-/// set; the continuous ones follow from an LP with these fixed.
-fn round_relaxation(
+/// Improve a whole-case plan `x` (every column set, see `complete`) one case at a time: moves of
+/// one case up or down (an MOQ's worth from or to zero), ranked by the SKU's own saving net of what
+/// they use of the shared limits at `prices`, best first, each kept only if every shared row it
+/// adds to stays within its limit (stock simulated under lost sales). Repeats until no move
+/// helps. Returns the plan's case and switch columns and stock; the rest follow from `complete`.
+fn improve_within_limits(
     model: &GroupModel,
     items: &[&Prepared],
     x: &[f64],
-    prices: Option<&[f64]>,
+    prices: &[f64],
     order_cost: f64,
 ) -> Vec<f64> {
     let lp = &model.lp;
@@ -583,43 +596,7 @@ fn round_relaxation(
             }
         }
     }
-    // Start from floored orders, then per SKU try cumulative rounding (order weeks in turn, whole
-    // cases so that the cumulative quantity stays within one case of the relaxation's), which
-    // tracks the relaxation's stock far better than flooring week by week; keep it where every
-    // shared row it changes stays within its limit.
-    let min_cases = |p: &Prepared| (p.moq / p.pack).ceil();
-    let plan_floor = |p: &Prepared, c: &SkuCols| -> Vec<f64> {
-        c.cases
-            .iter()
-            .map(|&n| {
-                let base = (x[n].max(0.0) + 1e-6).floor();
-                if base > 0.0 && base < min_cases(p) {
-                    0.0
-                } else {
-                    base
-                }
-            })
-            .collect()
-    };
-    let plan_cumulative = |p: &Prepared, c: &SkuCols| -> Vec<f64> {
-        let (mut cum_lp, mut cum) = (0.0, 0.0);
-        c.cases
-            .iter()
-            .map(|&n| {
-                cum_lp += x[n].max(0.0);
-                let mut q = ((cum_lp - cum) + 0.5 - 1e-9).floor().max(0.0);
-                if q > 0.0 && q < min_cases(p) {
-                    q = if cum_lp - cum >= 0.5 * min_cases(p) {
-                        min_cases(p)
-                    } else {
-                        0.0
-                    };
-                }
-                cum += q;
-                q
-            })
-            .collect()
-    };
+    let min_cases = |p: &Prepared| (p.moq / p.pack).ceil().max(1.0);
     // Column values of one SKU for a case plan: (column, value) pairs of cases, switches and stock.
     let columns_of = |p: &Prepared, c: &SkuCols, cases: &[f64]| -> Vec<(usize, f64)> {
         let units: Vec<f64> = cases.iter().map(|k| k * p.pack).collect();
@@ -639,16 +616,13 @@ fn round_relaxation(
         );
         v
     };
-    let mut orders: Vec<Vec<f64>> = Vec::with_capacity(items.len()); // cases by order week
-    for (p, c) in items.iter().zip(&model.cols) {
-        let cases = plan_floor(p, c);
-        for (i, v) in columns_of(p, c, &cases) {
-            out[i] = v;
-        }
-        orders.push(cases);
-    }
+    let mut orders: Vec<Vec<f64>> = model
+        .cols
+        .iter()
+        .map(|c| c.cases.iter().map(|&n| x[n].round()).collect())
+        .collect();
     let mut usage: Vec<f64> = model.shared.iter().map(|sr| sr.used(lp, &out)).collect();
-    // Try a replacement plan for one SKU; apply it if it fits.
+    // Apply a replacement plan for SKU j if every row it adds to stays within its limit.
     let try_plan = |j: usize,
                     cases: Vec<f64>,
                     out: &mut Vec<f64>,
@@ -656,26 +630,19 @@ fn round_relaxation(
                     orders: &mut Vec<Vec<f64>>| {
         let (p, c) = (items[j], &model.cols[j]);
         let cols = columns_of(p, c, &cases);
-        let mut deltas: Vec<(usize, f64)> = Vec::new();
+        let mut trial = usage.clone();
+        let mut fits = true;
         for (i, v) in &cols {
             let dv = v - out[*i];
-            if dv != 0.0 {
-                deltas.extend(
-                    rows_of
-                        .get(i)
-                        .into_iter()
-                        .flatten()
-                        .map(|(k, a)| (*k, a * dv)),
-                );
+            for (k, a) in rows_of.get(i).into_iter().flatten() {
+                trial[*k] += a * dv;
             }
         }
-        let mut trial = usage.clone();
-        for (k, d) in &deltas {
-            trial[*k] += d;
+        for (k, sr) in model.shared.iter().enumerate() {
+            if trial[k] > usage[k] + 1e-9 && trial[k] > sr.limit + 1e-9 {
+                fits = false;
+            }
         }
-        let fits = deltas
-            .iter()
-            .all(|(k, d)| *d <= 0.0 || trial[*k] <= model.shared[*k].limit + 1e-9);
         if fits {
             *usage = trial;
             for (i, v) in cols {
@@ -685,108 +652,129 @@ fn round_relaxation(
         }
         fits
     };
-    if let Some(prices) = prices {
-        // Price-aware: a change is worth its saving in the SKU's own cost minus what it uses of
-        // the shared limits at their shadow prices; best first, while it fits.
-        let priced = |j: usize, cases: &[f64], out: &[f64], cost_now: f64| -> f64 {
-            let (p, c) = (items[j], &model.cols[j]);
-            let mut used = 0.0;
-            for (i, v) in columns_of(p, c, cases) {
-                let dv = v - out[i];
-                if dv != 0.0 {
-                    used += rows_of
-                        .get(&i)
-                        .into_iter()
-                        .flatten()
-                        .map(|(k, a)| prices[*k] * a * dv)
-                        .sum::<f64>();
-                }
+    let priced = |j: usize, cases: &[f64], out: &[f64], cost_now: f64| -> f64 {
+        let (p, c) = (items[j], &model.cols[j]);
+        let mut used = 0.0;
+        for (i, v) in columns_of(p, c, cases) {
+            let dv = v - out[i];
+            if dv != 0.0 {
+                used += rows_of
+                    .get(&i)
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, a)| prices[*k] * a * dv)
+                    .sum::<f64>();
             }
-            cost_now - sku_cost(p, cases, order_cost) - used
-        };
-        let mut cost: Vec<f64> = items
+        }
+        cost_now - sku_cost(p, cases, order_cost) - used
+    };
+    let mut cost: Vec<f64> = items
+        .iter()
+        .zip(&orders)
+        .map(|(p, o)| sku_cost(p, o, order_cost))
+        .collect();
+    // Repair first: while a limit is exceeded, take one case off the orders that relieve the
+    // exceeded rows at the least extra cost per unit of relief (relative to each limit).
+    let excess = |usage: &[f64]| -> Vec<f64> {
+        model
+            .shared
             .iter()
-            .zip(&orders)
-            .map(|(p, o)| sku_cost(p, o, order_cost))
-            .collect();
-        loop {
-            let mut moves: Vec<(f64, usize, Vec<f64>)> = Vec::new();
-            for (j, (p, c)) in items.iter().zip(&model.cols).enumerate() {
-                let mut options = vec![plan_cumulative(p, c)];
-                for s in 0..orders[j].len() {
-                    let mut plan = orders[j].clone();
-                    plan[s] += if plan[s] == 0.0 {
-                        min_cases(p).max(1.0)
-                    } else {
-                        1.0
-                    };
-                    options.push(plan);
-                    if orders[j][s] > 0.0 {
-                        let mut plan = orders[j].clone();
-                        plan[s] -= 1.0;
-                        if plan[s] > 0.0 && plan[s] < min_cases(p) {
-                            plan[s] = 0.0;
-                        }
-                        options.push(plan);
-                    }
+            .zip(usage)
+            .map(|(sr, u)| (u - sr.limit).max(0.0) / sr.limit.abs().max(1.0))
+            .collect()
+    };
+    loop {
+        let over = excess(&usage);
+        if over.iter().all(|v| *v <= 1e-12) {
+            break;
+        }
+        let mut moves: Vec<(f64, usize, Vec<f64>)> = Vec::new();
+        for (j, p) in items.iter().enumerate() {
+            let c = &model.cols[j];
+            for s in 0..orders[j].len() {
+                if orders[j][s] == 0.0 {
+                    continue;
                 }
-                for plan in options {
-                    if plan != orders[j] {
-                        let gain = priced(j, &plan, &out, cost[j]);
-                        if gain > 1e-9 {
-                            moves.push((gain, j, plan));
+                let mut down = orders[j].clone();
+                down[s] -= 1.0;
+                if down[s] > 0.0 && down[s] * p.pack < p.moq {
+                    down[s] = 0.0;
+                }
+                let mut relief = 0.0;
+                for (i, v) in columns_of(p, c, &down) {
+                    let dv = v - out[i];
+                    for (k, a) in rows_of.get(&i).into_iter().flatten() {
+                        if over[*k] > 0.0 {
+                            relief += (-a * dv).max(0.0) / model.shared[*k].limit.abs().max(1.0);
                         }
                     }
                 }
-            }
-            moves.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let mut touched = vec![false; items.len()];
-            let mut applied = 0;
-            for (_, j, plan) in moves {
-                if touched[j] {
-                    continue; // priced against the SKU's previous plan
-                }
-                let new_cost = sku_cost(items[j], &plan, order_cost);
-                if try_plan(j, plan, &mut out, &mut usage, &mut orders) {
-                    cost[j] = new_cost;
-                    touched[j] = true;
-                    applied += 1;
+                if relief > 0.0 {
+                    let extra = sku_cost(p, &down, order_cost) - cost[j];
+                    moves.push((extra / relief, j, down));
                 }
             }
-            if applied == 0 {
+        }
+        if moves.is_empty() {
+            break; // what is left (stock on hand or on order) no order can relieve
+        }
+        moves.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut touched = vec![false; items.len()];
+        for (_, j, plan) in moves {
+            if touched[j] {
+                continue;
+            }
+            if excess(&usage).iter().all(|v| *v <= 1e-12) {
                 break;
             }
-        }
-        return out;
-    }
-    for (j, (p, c)) in items.iter().zip(&model.cols).enumerate() {
-        let cum = plan_cumulative(p, c);
-        if cum != orders[j] {
-            try_plan(j, cum, &mut out, &mut usage, &mut orders);
+            let new_cost = sku_cost(items[j], &plan, order_cost);
+            // Taking cases off never adds to a row, so it always applies.
+            try_plan(j, plan, &mut out, &mut usage, &mut orders);
+            cost[j] = new_cost;
+            touched[j] = true;
         }
     }
-    // Then round up single order weeks, largest shortfall against the relaxation first.
-    let mut candidates: Vec<(f64, usize, usize, f64)> = Vec::new(); // (fraction, sku, week, cases up)
-    for (j, (p, c)) in items.iter().zip(&model.cols).enumerate() {
-        for (s, &n) in c.cases.iter().enumerate() {
-            let short = x[n].max(0.0) - orders[j][s];
-            if short > 1e-6 {
-                let up = if orders[j][s] == 0.0 {
-                    min_cases(p).max(1.0)
-                } else {
-                    1.0
-                };
-                candidates.push((short, j, s, up));
+    loop {
+        let mut moves: Vec<(f64, usize, Vec<f64>)> = Vec::new();
+        for (j, p) in items.iter().enumerate() {
+            for s in 0..orders[j].len() {
+                let mut up = orders[j].clone();
+                up[s] += if up[s] == 0.0 { min_cases(p) } else { 1.0 };
+                let mut options = vec![up];
+                if orders[j][s] > 0.0 {
+                    let mut down = orders[j].clone();
+                    down[s] -= 1.0;
+                    if down[s] > 0.0 && down[s] * p.pack < p.moq {
+                        down[s] = 0.0;
+                    }
+                    options.push(down);
+                }
+                for plan in options {
+                    let gain = priced(j, &plan, &out, cost[j]);
+                    if gain > 1e-9 {
+                        moves.push((gain, j, plan));
+                    }
+                }
             }
         }
+        moves.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut touched = vec![false; items.len()];
+        let mut applied = 0;
+        for (_, j, plan) in moves {
+            if touched[j] {
+                continue; // priced against the SKU's previous plan
+            }
+            let new_cost = sku_cost(items[j], &plan, order_cost);
+            if try_plan(j, plan, &mut out, &mut usage, &mut orders) {
+                cost[j] = new_cost;
+                touched[j] = true;
+                applied += 1;
+            }
+        }
+        if applied == 0 {
+            return out;
+        }
     }
-    candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
-    for (_, j, s, up) in candidates {
-        let mut cases = orders[j].clone();
-        cases[s] += up;
-        try_plan(j, cases, &mut out, &mut usage, &mut orders);
-    }
-    out
 }
 
 /// Groups of SKUs that share a constraint; the rest are solved one by one.
@@ -809,9 +797,8 @@ fn groups(prepared: &[Prepared], cfg: &PlanConfig) -> Vec<Vec<usize>> {
     out
 }
 
-/// LP solves (relaxation, re-solves with integers fixed, duals) run to completion: they are
-/// polynomial, and without the relaxation there is no bound and no start. The configured time
-/// limit is for branch and bound.
+/// LP solves (`solver.integer = false`) run to completion: they are polynomial, and a plan stopped
+/// early is not one. The configured time limit is for the Lagrangian relaxation.
 const LP_TIME: f64 = 1e7;
 
 struct GroupResult {
@@ -829,7 +816,7 @@ fn solve_group(
     violation_cost: f64,
 ) -> Result<GroupResult> {
     let items: Vec<&Prepared> = members.iter().map(|&i| &prepared[i]).collect();
-    let mut model = build_group(&items, cfg, violation_cost);
+    let model = build_group(&items, cfg, violation_cost);
     let sv = &cfg.solver;
     let want_duals = !model.shared.is_empty() && sv.backend == SolverKind::Highs;
     if !model.lp.has_integers() {
@@ -845,117 +832,116 @@ fn solve_group(
             duals,
         });
     }
-    // The LP relaxation bounds the MILP from below; its duals are the shadow prices when there is
-    // no on/off decision.
-    let binaries = model.lp.has_binaries();
-    let relaxed = model
-        .lp
-        .relaxed()
-        .solve(sv.backend, LP_TIME, 0.0, want_duals && !binaries)?;
-    let bound = relaxed.objective;
+    // Whole cases: Lagrangian relaxation of the shared rows, one exact dynamic program per SKU
+    // (see `lagrange`); without shared rows that is each SKU's optimum.
+    let order_cost = cfg.defaults.order_cost;
+    let relaxation = lagrange::solve(
+        &model,
+        &items,
+        order_cost,
+        violation_cost,
+        sv.mip_gap,
+        sv.time_limit_seconds,
+    );
+    let bound = relaxation.bound;
     let gap = |obj: f64| (obj - bound) / obj.abs().max(1e-9);
-    let mut staged_duals = None;
-    let sol = if model.shared.is_empty() && items.len() == 1 {
-        model
-            .lp
-            .solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, false)?
-    } else {
-        // Joint models: round the relaxation within the shared limits for a feasible plan; run
-        // branch and bound from it only when its gap is above the target.
-        // The big-M relaxation all but ignores MOQs (it orders a fraction of one with a fractional
-        // switch), so first decide the switches from the relaxation's cumulative orders, re-solve
-        // with them fixed, then round the cases.
-        let staged = if binaries {
-            let mut x = relaxed.x.clone();
-            for (p, c) in items.iter().zip(&model.cols) {
-                // Accumulate the relaxation's orders; switch an order on once the need reaches
-                // half a minimum order, and carry what that order buys ahead as a surplus.
-                let mut need = 0.0;
-                for (s, u) in c.used.iter().enumerate() {
-                    if let Some(u) = u {
-                        need += relaxed.x[c.cases[s]].max(0.0) * p.pack;
-                        let on = need > 1e-6 && need >= 0.5 * p.moq;
-                        x[*u] = if on { 1.0 } else { 0.0 };
-                        if on {
-                            need -= need.max(p.moq);
-                        }
-                    }
+    let plan_of = |x: Vec<f64>| LpSolution {
+        objective: model.lp.objective_of(&x),
+        x,
+        duals: None,
+        status: "optimal",
+    };
+    // Each candidate: repaired to the limits, then what they leave goes to the orders that save
+    // the SKUs the most; the cheapest wins.
+    let zero = vec![0.0; model.shared.len()];
+    let mut sol: Option<LpSolution> = None;
+    for plan in &relaxation.plans {
+        let mut x = vec![0.0; model.lp.cols.len()];
+        for (c, cases) in model.cols.iter().zip(plan) {
+            for (s, &n) in c.cases.iter().enumerate() {
+                x[n] = cases[s];
+                if let Some(u) = c.used[s] {
+                    x[u] = if cases[s] > 0.0 { 1.0 } else { 0.0 };
                 }
             }
-            let staged = model
-                .lp
-                .fix_binaries(&x)
-                .solve(sv.backend, LP_TIME, 0.0, want_duals)?;
-            staged_duals = staged.duals;
-            staged.x
-        } else {
-            relaxed.x.clone()
-        };
-        // Two roundings, the cheaper plan wins: by the relaxation's fractions, and (with HiGHS's
-        // shadow prices of the limits) by saving net of the limits' value.
-        let lp_duals = if binaries {
-            staged_duals.as_ref()
-        } else {
-            relaxed.duals.as_ref()
-        };
-        let prices: Option<Vec<f64>> = lp_duals.map(|d| {
-            model
-                .shared
-                .iter()
-                .map(|sr| (-d[sr.row]).max(0.0))
-                .collect()
+        }
+        let mut candidate = plan_of(complete(&model, &items, x));
+        if !model.shared.is_empty() {
+            let x = improve_within_limits(&model, &items, &candidate.x, &zero, order_cost);
+            candidate = plan_of(complete(&model, &items, x));
+        }
+        if std::env::var_os("RESTOCK_SOLVER_LOG").is_some() {
+            eprintln!("candidate plan {:.2}", candidate.objective);
+        }
+        if sol
+            .as_ref()
+            .is_none_or(|s| candidate.objective < s.objective)
+        {
+            sol = Some(candidate);
+        }
+    }
+    let Some(mut sol) = sol else {
+        return Err(Error::Solver {
+            solver: "lagrangian".into(),
+            message: "no plan".into(),
         });
-        let order_cost = cfg.defaults.order_cost;
-        // Two rounded starts: plain, and priced by the limits' shadow prices; keep the cheaper.
-        let candidate = |pr: Option<&[f64]>| {
-            let x = complete(
-                &model,
-                &items,
-                round_relaxation(&model, &items, &staged, pr, order_cost),
-            );
-            LpSolution {
-                objective: model.lp.objective_of(&x),
-                x,
-                duals: None,
-                status: "optimal",
+    };
+    let mut bound = bound;
+    if gap(sol.objective) > sv.mip_gap
+        && !model.shared.is_empty()
+        && model.lp.cols.len() <= BRANCH_AND_BOUND_COLUMNS
+    {
+        // A few hundred SKUs can leave a real duality gap (whole cases of few SKUs compete for a
+        // limit): branch and bound on the MILP. Its plan is completed by simulation like any
+        // other (its LP columns could hold stock back while demand goes unmet) and kept if
+        // cheaper; proven within its gap, it also lifts the bound.
+        if let Ok(s) = model
+            .lp
+            .solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, false)
+        {
+            if s.status == "optimal" {
+                bound = bound.max(s.objective * (1.0 - sv.mip_gap));
             }
-        };
-        let (plain, priced) = (candidate(None), candidate(prices.as_deref()));
-        let mut start = if priced.objective.total_cmp(&plain.objective).is_lt() {
-            priced
-        } else {
-            plain
-        };
-        if gap(start.objective) <= sv.mip_gap {
-            start.status = "gap_limit";
-            start
-        } else {
-            model.lp.start = Some(start.x.clone());
-            match model
-                .lp
-                .solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, false)
-            {
-                Ok(s) if s.objective <= start.objective => s,
-                _ => {
-                    start.status = "time_limit";
-                    start
-                }
+            let candidate = plan_of(complete(&model, &items, s.x));
+            if std::env::var_os("RESTOCK_SOLVER_LOG").is_some() {
+                eprintln!(
+                    "branch and bound: {} {:.2}, completed {:.2}",
+                    s.status, s.objective, candidate.objective
+                );
+            }
+            if candidate.objective < sol.objective {
+                sol = candidate;
             }
         }
-    };
-    // Shadow prices: the relaxation's duals, or with MOQ switches those of an LP with the switches
-    // fixed (the joint model's staged LP; a single SKU's plan re-solved).
-    let duals = match (want_duals && binaries, staged_duals) {
-        (false, _) => relaxed.duals,
-        (true, Some(d)) => Some(d),
-        (true, None) => {
-            model
-                .lp
-                .fix_binaries(&sol.x)
-                .solve(SolverKind::Highs, LP_TIME, 0.0, true)?
-                .duals
+    }
+    let gap = |obj: f64| (obj - bound) / obj.abs().max(1e-9);
+    sol.status = if gap(sol.objective) <= sv.mip_gap + 1e-9 {
+        if model.shared.is_empty() {
+            "optimal"
+        } else {
+            "gap_limit"
         }
+    } else if relaxation.timed_out {
+        "time_limit"
+    } else {
+        "gap_open"
     };
+    let duals = (!model.shared.is_empty()).then(|| {
+        let mut d = vec![0.0; model.lp.rows.len()];
+        for (sr, price) in model.shared.iter().zip(&relaxation.prices) {
+            d[sr.row] = -price;
+        }
+        d
+    });
+    if std::env::var_os("RESTOCK_SOLVER_LOG").is_some() {
+        eprintln!(
+            "lagrangian: {} SKUs, {} shared rows, {} iterations, bound {bound:.2}, plan {:.2}",
+            items.len(),
+            model.shared.len(),
+            relaxation.iterations,
+            sol.objective
+        );
+    }
     Ok(GroupResult {
         members,
         model,
@@ -964,6 +950,10 @@ fn solve_group(
         duals,
     })
 }
+
+/// Joint models up to this many columns (a few hundred SKUs) get branch and bound after the
+/// Lagrangian plan when its gap is above the target.
+const BRANCH_AND_BOUND_COLUMNS: usize = 20_000;
 
 /// Plan orders for every SKU of `inputs`.
 pub fn plan(
@@ -1003,13 +993,23 @@ pub fn plan(
     ))
 }
 
-fn worst_status(a: &'static str, b: &'static str) -> &'static str {
-    let rank = |s: &str| match s {
+/// How far a plan status is from proven optimal: `optimal` 0, `gap_limit` 1 (within the target
+/// gap), `gap_open` 2 (stopped above it), `time_limit` (or anything else) 3.
+pub fn status_rank(status: &str) -> u8 {
+    match status {
         "optimal" => 0,
         "gap_limit" => 1,
-        _ => 2,
-    };
-    if rank(b) > rank(a) { b } else { a }
+        "gap_open" => 2,
+        _ => 3,
+    }
+}
+
+fn worst_status(a: &'static str, b: &'static str) -> &'static str {
+    if status_rank(b) > status_rank(a) {
+        b
+    } else {
+        a
+    }
 }
 
 fn assemble(
