@@ -33,7 +33,7 @@
 //! overage the holding cost (the leftover is worth its cost).
 
 use restock_stats::normal_quantile;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BinaryHeap};
 
 use rayon::prelude::*;
 use restock_core::{OrderLine, OrderReason, Quantiles};
@@ -574,17 +574,20 @@ fn sku_cost(p: &Prepared, cases: &[f64], order_cost: f64) -> f64 {
     cost
 }
 
-/// Improve a whole-case plan `x` (every column set, see `complete`) one case at a time: moves of
-/// one case up or down (an MOQ's worth from or to zero), ranked by the SKU's own saving net of what
-/// they use of the shared limits at `prices`, best first, each kept only if every shared row it
-/// adds to stays within its limit (stock simulated under lost sales). Repeats until no move
-/// helps. Returns the plan's case and switch columns and stock; the rest follow from `complete`.
+/// Improve a whole-case plan `x` (every column set, see `complete`). First, while a shared limit
+/// is exceeded, take cases off where that costs least per unit of relief. Then fill: moves of one
+/// case up or down (an MOQ's worth from or to zero) or to one of the SKU's `alternatives` (its
+/// plans at other prices), ranked by the SKU's own saving per unit of the limits they take up at
+/// `prices`, best first, each kept only if every shared row it adds to stays within its limit
+/// (stock simulated under lost sales), until no move helps. Returns the plan's case and switch
+/// columns and stock; the rest follow from `complete`.
 fn improve_within_limits(
     model: &GroupModel,
     items: &[&Prepared],
     x: &[f64],
     prices: &[f64],
     order_cost: f64,
+    alternatives: &[Vec<Vec<f64>>],
 ) -> Vec<f64> {
     let lp = &model.lp;
     let mut out = x.to_vec();
@@ -652,21 +655,28 @@ fn improve_within_limits(
         }
         fits
     };
-    let priced = |j: usize, cases: &[f64], out: &[f64], cost_now: f64| -> f64 {
+    // A move's worth: the SKU's own saving per unit of the limits it takes up, valued at
+    // `prices` (the multipliers: the classic greedy for several shared knapsack rows); moves that
+    // take up nothing priced come first.
+    let worth = |j: usize, cases: &[f64], out: &[f64], cost_now: f64| -> f64 {
         let (p, c) = (items[j], &model.cols[j]);
-        let mut used = 0.0;
+        let saving = cost_now - sku_cost(p, cases, order_cost);
+        if saving <= 1e-9 {
+            return 0.0;
+        }
+        let mut taken = 0.0;
         for (i, v) in columns_of(p, c, cases) {
             let dv = v - out[i];
             if dv != 0.0 {
-                used += rows_of
+                taken += rows_of
                     .get(&i)
                     .into_iter()
                     .flatten()
-                    .map(|(k, a)| prices[*k] * a * dv)
+                    .map(|(k, a)| prices[*k] * (a * dv).max(0.0))
                     .sum::<f64>();
             }
         }
-        cost_now - sku_cost(p, cases, order_cost) - used
+        saving / taken.max(1e-9 * saving)
     };
     let mut cost: Vec<f64> = items
         .iter()
@@ -683,97 +693,173 @@ fn improve_within_limits(
             .map(|(sr, u)| (u - sr.limit).max(0.0) / sr.limit.abs().max(1.0))
             .collect()
     };
-    loop {
-        let over = excess(&usage);
-        if over.iter().all(|v| *v <= 1e-12) {
-            break;
-        }
+    // One case off per move, the moves of every SKU once; after each round only the SKUs that
+    // changed are priced again.
+    let repairs_of = |j: usize, orders: &[Vec<f64>], out: &[f64], over: &[f64], cost_now: f64| {
+        let (p, c) = (items[j], &model.cols[j]);
         let mut moves: Vec<(f64, usize, Vec<f64>)> = Vec::new();
-        for (j, p) in items.iter().enumerate() {
-            let c = &model.cols[j];
-            for s in 0..orders[j].len() {
-                if orders[j][s] == 0.0 {
-                    continue;
+        for s in 0..orders[j].len() {
+            if orders[j][s] == 0.0 {
+                continue;
+            }
+            let mut down = orders[j].clone();
+            down[s] -= 1.0;
+            if down[s] > 0.0 && down[s] * p.pack < p.moq {
+                down[s] = 0.0;
+            }
+            let mut relief = 0.0;
+            for (i, v) in columns_of(p, c, &down) {
+                let dv = v - out[i];
+                for (k, a) in rows_of.get(&i).into_iter().flatten() {
+                    if over[*k] > 0.0 {
+                        relief += (-a * dv).max(0.0) / model.shared[*k].limit.abs().max(1.0);
+                    }
                 }
+            }
+            if relief > 0.0 {
+                let extra = sku_cost(p, &down, order_cost) - cost_now;
+                moves.push((extra / relief, j, down));
+            }
+        }
+        moves
+    };
+    // Moves wait in a heap, cheapest relief first; a SKU's moves are priced again when it
+    // changes (older ones are skipped by its version).
+    let mut version = vec![0u32; items.len()];
+    let over = excess(&usage);
+    if over.iter().any(|v| *v > 1e-12) {
+        let mut heap: BinaryHeap<Move> = (0..items.len())
+            .flat_map(|j| repairs_of(j, &orders, &out, &over, cost[j]))
+            .map(|(ratio, j, plan)| Move::new(-ratio, j, 0, plan))
+            .collect();
+        while let Some(m) = heap.pop() {
+            if excess(&usage).iter().all(|v| *v <= 1e-12) {
+                break;
+            }
+            if m.version != version[m.sku] {
+                continue;
+            }
+            let j = m.sku;
+            let new_cost = sku_cost(items[j], &m.plan, order_cost);
+            // Taking cases off never adds to a row, so it always applies.
+            if try_plan(j, m.plan, &mut out, &mut usage, &mut orders) {
+                cost[j] = new_cost;
+                version[j] += 1;
+                let over = excess(&usage);
+                heap.extend(
+                    repairs_of(j, &orders, &out, &over, cost[j])
+                        .into_iter()
+                        .map(|(ratio, j, plan)| Move::new(-ratio, j, version[j], plan)),
+                );
+            }
+        }
+    }
+    // Fill: the moves of every SKU once; after each round only the SKUs that changed are
+    // priced again (the others' moves keep their gains, and may fit later).
+    let moves_of = |j: usize, orders: &[Vec<f64>], out: &[f64], cost_now: f64| {
+        let p = items[j];
+        let mut moves: Vec<(f64, usize, Vec<f64>)> = Vec::new();
+        for s in 0..orders[j].len() {
+            let mut up = orders[j].clone();
+            up[s] += if up[s] == 0.0 { min_cases(p) } else { 1.0 };
+            let mut options = vec![up];
+            if orders[j][s] > 0.0 {
                 let mut down = orders[j].clone();
                 down[s] -= 1.0;
                 if down[s] > 0.0 && down[s] * p.pack < p.moq {
                     down[s] = 0.0;
                 }
-                let mut relief = 0.0;
-                for (i, v) in columns_of(p, c, &down) {
-                    let dv = v - out[i];
-                    for (k, a) in rows_of.get(&i).into_iter().flatten() {
-                        if over[*k] > 0.0 {
-                            relief += (-a * dv).max(0.0) / model.shared[*k].limit.abs().max(1.0);
-                        }
-                    }
-                }
-                if relief > 0.0 {
-                    let extra = sku_cost(p, &down, order_cost) - cost[j];
-                    moves.push((extra / relief, j, down));
+                options.push(down);
+            }
+            if s == 0 {
+                options.extend(
+                    alternatives
+                        .iter()
+                        .map(|a| a[j].clone())
+                        .filter(|a| *a != orders[j]),
+                );
+            }
+            for plan in options {
+                let gain = worth(j, &plan, out, cost_now);
+                if gain > 1e-9 {
+                    moves.push((gain, j, plan));
                 }
             }
         }
-        if moves.is_empty() {
-            break; // what is left (stock on hand or on order) no order can relieve
+        moves
+    };
+    let mut heap: BinaryHeap<Move> = (0..items.len())
+        .flat_map(|j| moves_of(j, &orders, &out, cost[j]))
+        .map(|(worth, j, plan)| Move::new(worth, j, version[j], plan))
+        .collect();
+    while let Some(m) = heap.pop() {
+        if m.version != version[m.sku] {
+            continue; // priced against the SKU's previous plan
         }
-        moves.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut touched = vec![false; items.len()];
-        for (_, j, plan) in moves {
-            if touched[j] {
-                continue;
-            }
-            if excess(&usage).iter().all(|v| *v <= 1e-12) {
-                break;
-            }
-            let new_cost = sku_cost(items[j], &plan, order_cost);
-            // Taking cases off never adds to a row, so it always applies.
-            try_plan(j, plan, &mut out, &mut usage, &mut orders);
+        let j = m.sku;
+        let new_cost = sku_cost(items[j], &m.plan, order_cost);
+        if try_plan(j, m.plan, &mut out, &mut usage, &mut orders) {
             cost[j] = new_cost;
-            touched[j] = true;
+            version[j] += 1;
+            heap.extend(
+                moves_of(j, &orders, &out, cost[j])
+                    .into_iter()
+                    .map(|(worth, j, plan)| Move::new(worth, j, version[j], plan)),
+            );
         }
     }
-    loop {
-        let mut moves: Vec<(f64, usize, Vec<f64>)> = Vec::new();
-        for (j, p) in items.iter().enumerate() {
-            for s in 0..orders[j].len() {
-                let mut up = orders[j].clone();
-                up[s] += if up[s] == 0.0 { min_cases(p) } else { 1.0 };
-                let mut options = vec![up];
-                if orders[j][s] > 0.0 {
-                    let mut down = orders[j].clone();
-                    down[s] -= 1.0;
-                    if down[s] > 0.0 && down[s] * p.pack < p.moq {
-                        down[s] = 0.0;
-                    }
-                    options.push(down);
-                }
-                for plan in options {
-                    let gain = priced(j, &plan, &out, cost[j]);
-                    if gain > 1e-9 {
-                        moves.push((gain, j, plan));
-                    }
-                }
-            }
+    out
+}
+
+/// A candidate change to one SKU's plan, ordered by its key (largest first out of a heap).
+struct Move {
+    key: f64,
+    sku: usize,
+    /// The SKU's plan version it was priced against.
+    version: u32,
+    plan: Vec<f64>,
+}
+
+impl Move {
+    fn new(key: f64, sku: usize, version: u32, plan: Vec<f64>) -> Self {
+        Move {
+            key,
+            sku,
+            version,
+            plan,
         }
-        moves.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut touched = vec![false; items.len()];
-        let mut applied = 0;
-        for (_, j, plan) in moves {
-            if touched[j] {
-                continue; // priced against the SKU's previous plan
-            }
-            let new_cost = sku_cost(items[j], &plan, order_cost);
-            if try_plan(j, plan, &mut out, &mut usage, &mut orders) {
-                cost[j] = new_cost;
-                touched[j] = true;
-                applied += 1;
-            }
-        }
-        if applied == 0 {
-            return out;
-        }
+    }
+}
+
+impl PartialEq for Move {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for Move {}
+
+impl PartialOrd for Move {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Move {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Ties broken by SKU and plan, so the order (and the plan) is deterministic.
+        self.key
+            .total_cmp(&other.key)
+            .then_with(|| other.sku.cmp(&self.sku))
+            .then_with(|| {
+                other
+                    .plan
+                    .iter()
+                    .zip(&self.plan)
+                    .map(|(a, b)| a.total_cmp(b))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
     }
 }
 
@@ -853,7 +939,6 @@ fn solve_group(
     };
     // Each candidate: repaired to the limits, then what they leave goes to the orders that save
     // the SKUs the most; the cheapest wins.
-    let zero = vec![0.0; model.shared.len()];
     let mut sol: Option<LpSolution> = None;
     for plan in &relaxation.plans {
         let mut x = vec![0.0; model.lp.cols.len()];
@@ -867,7 +952,14 @@ fn solve_group(
         }
         let mut candidate = plan_of(complete(&model, &items, x));
         if !model.shared.is_empty() {
-            let x = improve_within_limits(&model, &items, &candidate.x, &zero, order_cost);
+            let x = improve_within_limits(
+                &model,
+                &items,
+                &candidate.x,
+                &relaxation.prices,
+                order_cost,
+                &relaxation.family,
+            );
             candidate = plan_of(complete(&model, &items, x));
         }
         if std::env::var_os("RESTOCK_SOLVER_LOG").is_some() {
