@@ -67,6 +67,7 @@ fn newsvendor_orders_the_critical_ratio_quantile() {
         assert_eq!(p.orders[0].quantity, 113.0, "{solver:?}");
         assert!((p.skus[0].safety_stock - 12.8155).abs() < 1e-3);
         assert_eq!(p.summary.solver, solver.as_str());
+        assert_eq!(p.summary.method, "dynamic_program");
     }
 }
 
@@ -424,6 +425,7 @@ fn lagrangian_bound_sits_between_the_lp_relaxation_and_the_plan() {
     let joint = plan(&inputs(skus.clone()), &c, &no_progress).unwrap();
     let s = &joint.summary;
     let bound = s.lp_bound.unwrap();
+    assert!(s.method.starts_with("lagrangian"), "{}", s.method);
     assert!(bound <= s.objective + 1e-6, "{bound} > {}", s.objective);
     assert!(
         s.constraints
@@ -438,6 +440,7 @@ fn lagrangian_bound_sits_between_the_lp_relaxation_and_the_plan() {
     let mut lp = c.clone();
     lp.solver.integer = false;
     let relaxed = plan(&inputs(skus), &lp, &no_progress).unwrap();
+    assert_eq!(relaxed.summary.how_solved(), "highs (LP)");
     assert!(
         relaxed.summary.objective <= bound + 1e-6 * bound.abs(),
         "LP {} above the Lagrangian bound {bound}",

@@ -423,11 +423,7 @@ pub fn simulate(
                     .collect(),
             };
             let plan = restock_planner::plan(&inputs, cfg, &|_| {})?;
-            solver = format!(
-                "{} ({})",
-                plan.summary.solver,
-                if plan.summary.integer { "MILP" } else { "LP" }
-            );
+            solver = plan.summary.how_solved();
             let rank = restock_planner::plan::status_rank;
             if rank(&plan.summary.status) > rank(&plan_status) {
                 plan_status = plan.summary.status.clone();

@@ -264,9 +264,8 @@ pub(crate) fn simulate(a: SimulateArgs, progress: &mut Progress) -> Result<Simul
     let result = {
         let mut counter = progress.counter(
             &format!(
-                "simulating {} weeks: restock (forecast + {} planner) vs order-up-to",
-                a.weeks,
-                cfg.solver.backend.as_str()
+                "simulating {} weeks: restock (forecast + planner) vs order-up-to",
+                a.weeks
             ),
             a.weeks as u64,
         );

@@ -92,10 +92,14 @@ pub(crate) fn plan(a: PlanArgs, progress: &mut Progress) -> Result<Plan> {
     }
     let counter = Mutex::new(progress.counter(
         &format!(
-            "planning {} SKUs x {} weeks with {}",
+            "planning {} SKUs x {} weeks ({})",
             inputs.skus.len(),
             cfg.horizon.weeks,
-            cfg.solver.backend.as_str()
+            if cfg.solver.integer {
+                "whole cases".to_string()
+            } else {
+                format!("LP with {}", cfg.solver.backend.as_str())
+            }
         ),
         inputs.skus.len() as u64,
     ));
@@ -120,9 +124,8 @@ pub(crate) fn plan(a: PlanArgs, progress: &mut Progress) -> Result<Plan> {
 fn render_summary(plan: &Plan) -> String {
     let s = &plan.summary;
     let mut out = format!(
-        "solver      {} ({}), {} model(s), status {}, {:.2} s{}\n",
-        s.solver,
-        if s.integer { "MILP" } else { "LP" },
+        "solver      {}, {} model(s), status {}, {:.2} s{}\n",
+        s.how_solved(),
         s.models,
         s.status,
         s.seconds,

@@ -156,9 +156,11 @@ impl SolverKind {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SolverConfig {
-    /// Which solver.
+    /// Which LP/MILP solver: for `integer = false`, and branch and bound on small joint models
+    /// (whole-case plans otherwise come from the Lagrangian relaxation and per-SKU dynamic programs).
     pub backend: SolverKind,
-    /// Wall-clock limit of branch and bound per model, seconds (LP solves run to completion).
+    /// Wall-clock limit per model, seconds: of the Lagrangian's subgradient loop, and of branch
+    /// and bound on small joint models (LP solves run to completion).
     pub time_limit_seconds: f64,
     /// Relative MIP gap at which to stop, in [0, 1).
     pub mip_gap: f64,

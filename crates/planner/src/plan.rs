@@ -133,8 +133,13 @@ pub struct SkuShort {
 /// The plan summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanSummary {
-    /// Solver used.
+    /// The configured LP/MILP solver (`solver.backend`).
     pub solver: String,
+    /// How the plans were found: `lp` (the LP relaxation, by `solver`), `dynamic_program` (each
+    /// SKU exactly, no shared limits), `lagrangian` (shared limits priced by Lagrangian
+    /// relaxation) or `lagrangian+branch_and_bound` (a small joint model improved by `solver`);
+    /// the most involved over the models.
+    pub method: String,
     /// `optimal`, `gap_limit` (within `solver.mip_gap` of the bound), `gap_open` (the bound
     /// settled above it) or `time_limit`: the worst over the models solved.
     pub status: String,
@@ -167,6 +172,22 @@ pub struct PlanSummary {
     pub order_lines: usize,
     /// Units ordered.
     pub units_ordered: f64,
+}
+
+impl PlanSummary {
+    /// How the plan was solved, in words: e.g. `lagrangian (whole cases)`, `highs (LP)`.
+    pub fn how_solved(&self) -> String {
+        match (self.integer, self.method.as_str()) {
+            (false, _) => format!("{} (LP)", self.solver),
+            (true, "lagrangian+branch_and_bound") => {
+                format!(
+                    "lagrangian + {} branch and bound (whole cases)",
+                    self.solver
+                )
+            }
+            (true, m) => format!("{m} (whole cases)"),
+        }
+    }
 }
 
 /// A plan: order lines, per-SKU projections and the summary.
@@ -893,6 +914,8 @@ struct GroupResult {
     sol: LpSolution,
     bound: Option<f64>,
     duals: Option<Vec<f64>>,
+    /// How its plan was found (see [`PlanSummary::method`]).
+    method: &'static str,
 }
 
 fn solve_group(
@@ -911,6 +934,7 @@ fn solve_group(
             .solve(sv.backend, LP_TIME, sv.mip_gap, want_duals)?;
         let duals = sol.duals.clone();
         return Ok(GroupResult {
+            method: "lp",
             members,
             bound: Some(sol.objective),
             model,
@@ -979,6 +1003,11 @@ fn solve_group(
         });
     };
     let mut bound = bound;
+    let mut method = if model.shared.is_empty() {
+        "dynamic_program"
+    } else {
+        "lagrangian"
+    };
     if gap(sol.objective) > sv.mip_gap
         && !model.shared.is_empty()
         && model.lp.cols.len() <= BRANCH_AND_BOUND_COLUMNS
@@ -1003,6 +1032,7 @@ fn solve_group(
             }
             if candidate.objective < sol.objective {
                 sol = candidate;
+                method = "lagrangian+branch_and_bound";
             }
         }
     }
@@ -1040,6 +1070,7 @@ fn solve_group(
         sol,
         bound: Some(bound),
         duals,
+        method,
     })
 }
 
@@ -1123,6 +1154,16 @@ fn assemble(
     let mut volume = vec![0.0; t_len];
     let mut shorts = Vec::new();
     let (mut objective, mut bound_sum, mut status) = (0.0, Some(0.0), "optimal");
+    let rank = |m: &str| {
+        ["lp", "dynamic_program", "lagrangian"]
+            .iter()
+            .position(|x| *x == m)
+    };
+    let mut method = if cfg.solver.integer {
+        "dynamic_program"
+    } else {
+        "lp"
+    };
     for r in &results {
         let x = &r.sol.x;
         objective += r.sol.objective;
@@ -1131,6 +1172,9 @@ fn assemble(
             _ => None,
         };
         status = worst_status(status, r.sol.status);
+        if rank(r.method).unwrap_or(usize::MAX) > rank(method).unwrap_or(usize::MAX) {
+            method = r.method;
+        }
         // Which weeks have a binding or violated shared row in this group.
         let mut tight_weeks = vec![false; t_len];
         for sr in &r.model.shared {
@@ -1288,6 +1332,7 @@ fn assemble(
         .map(|b| ((objective - b) / objective.abs().max(1e-9)).max(0.0));
     let summary = PlanSummary {
         solver: cfg.solver.backend.as_str().into(),
+        method: method.into(),
         status: status.into(),
         integer,
         models: n_models,

@@ -743,12 +743,11 @@ fn plan_section(w: &mut Writer, path: &Path, orders: Option<&Path>) -> Result<()
     let s: PlanSummary = read_json(path)?;
     w.page.section("Order plan");
     w.page.paragraph(&format!(
-        "{} order lines, {} units for {} SKUs; solver {} ({}), status {}{}, {:.1} s.",
+        "{} order lines, {} units for {} SKUs; solved by {}, status {}{}, {:.1} s.",
         s.order_lines,
         fmt_num(s.units_ordered),
         s.skus,
-        s.solver,
-        if s.integer { "MILP" } else { "LP" },
+        s.how_solved(),
         s.status,
         s.gap_bound
             .map(|g| format!(", gap ≤ {:.2} %", 100.0 * g))
