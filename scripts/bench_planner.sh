@@ -2,7 +2,7 @@
 # Planner benchmark: synthetic catalogues, 8 planned weeks, weekly budget + warehouse capacity +
 # case packs + MOQ. Prints a table: SKUs, mode (MILP / LP), solver, wall seconds, status, gap bound,
 # peak RSS. Usage: scripts/bench_planner.sh [SKUS] [SKUS_LARGE]   (default 10000 100000)
-# MILP rows (whole cases: Lagrangian relaxation, `time_limit_seconds` 10, and 60 for the large
+# MILP rows (whole cases: Lagrangian relaxation, `time_limit_seconds` 10, and 40 for the large
 # catalogue) and the LP relaxation through HiGHS at SKUS; the LP at SKUS_LARGE only with
 # LP_LARGE=1 (HiGHS did not finish it in 38 min).
 set -euo pipefail
@@ -50,7 +50,7 @@ echo "| SKUs    | mode | solver  | wall s   | status     | gap <=   | RSS MB |"
 echo "|---------|------|---------|----------|------------|----------|--------|"
 run "$milp_skus" true highs 10
 run "$milp_skus" true microlp 10
-run "$large_skus" true highs 60
+run "$large_skus" true highs 40
 run "$milp_skus" false highs 900
 run "$milp_skus" false microlp "$microlp_limit"
 if [ "${LP_LARGE:-0}" = 1 ]; then run "$large_skus" false highs 900; fi

@@ -612,14 +612,25 @@ fn improve_within_limits(
 ) -> Vec<f64> {
     let lp = &model.lp;
     let mut out = x.to_vec();
-    let mut rows_of: std::collections::HashMap<usize, Vec<(usize, f64)>> = Default::default();
-    for (k, sr) in model.shared.iter().enumerate() {
-        for (i, a) in &lp.rows[sr.row].coefs {
-            if *i != sr.slack {
-                rows_of.entry(*i).or_default().push((k, *a));
-            }
+    // The shared rows each column is in, (row, coefficient), by column: compressed rows.
+    let mut start = vec![0usize; lp.cols.len() + 1];
+    for sr in &model.shared {
+        for (i, _) in lp.rows[sr.row].coefs.iter().filter(|(i, _)| *i != sr.slack) {
+            start[*i + 1] += 1;
         }
     }
+    for i in 0..lp.cols.len() {
+        start[i + 1] += start[i];
+    }
+    let mut entries = vec![(0usize, 0.0); start[lp.cols.len()]];
+    let mut fill = start.clone();
+    for (k, sr) in model.shared.iter().enumerate() {
+        for (i, a) in lp.rows[sr.row].coefs.iter().filter(|(i, _)| *i != sr.slack) {
+            entries[fill[*i]] = (k, *a);
+            fill[*i] += 1;
+        }
+    }
+    let rows_of = |i: usize| &entries[start[i]..start[i + 1]];
     let min_cases = |p: &Prepared| (p.moq / p.pack).ceil().max(1.0);
     // Column values of one SKU for a case plan: (column, value) pairs of cases, switches and stock.
     let columns_of = |p: &Prepared, c: &SkuCols, cases: &[f64]| -> Vec<(usize, f64)> {
@@ -658,7 +669,7 @@ fn improve_within_limits(
         let mut fits = true;
         for (i, v) in &cols {
             let dv = v - out[*i];
-            for (k, a) in rows_of.get(i).into_iter().flatten() {
+            for (k, a) in rows_of(*i) {
                 trial[*k] += a * dv;
             }
         }
@@ -689,10 +700,8 @@ fn improve_within_limits(
         for (i, v) in columns_of(p, c, cases) {
             let dv = v - out[i];
             if dv != 0.0 {
-                taken += rows_of
-                    .get(&i)
-                    .into_iter()
-                    .flatten()
+                taken += rows_of(i)
+                    .iter()
                     .map(|(k, a)| prices[*k] * (a * dv).max(0.0))
                     .sum::<f64>();
             }
@@ -731,7 +740,7 @@ fn improve_within_limits(
             let mut relief = 0.0;
             for (i, v) in columns_of(p, c, &down) {
                 let dv = v - out[i];
-                for (k, a) in rows_of.get(&i).into_iter().flatten() {
+                for (k, a) in rows_of(i) {
                     if over[*k] > 0.0 {
                         relief += (-a * dv).max(0.0) / model.shared[*k].limit.abs().max(1.0);
                     }
@@ -945,6 +954,7 @@ fn solve_group(
     // Whole cases: Lagrangian relaxation of the shared rows, one exact dynamic program per SKU
     // (see `lagrange`); without shared rows that is each SKU's optimum.
     let order_cost = cfg.defaults.order_cost;
+    let clock = std::time::Instant::now();
     let relaxation = lagrange::solve(
         &model,
         &items,
@@ -964,6 +974,9 @@ fn solve_group(
     // Each candidate: repaired to the limits, then what they leave goes to the orders that save
     // the SKUs the most; the cheapest wins.
     let mut sol: Option<LpSolution> = None;
+    if std::env::var_os("RESTOCK_SOLVER_LOG").is_some() {
+        eprintln!("prices settled at {:.1} s", clock.elapsed().as_secs_f64());
+    }
     for plan in &relaxation.plans {
         let mut x = vec![0.0; model.lp.cols.len()];
         for (c, cases) in model.cols.iter().zip(plan) {
@@ -987,7 +1000,11 @@ fn solve_group(
             candidate = plan_of(complete(&model, &items, x));
         }
         if std::env::var_os("RESTOCK_SOLVER_LOG").is_some() {
-            eprintln!("candidate plan {:.2}", candidate.objective);
+            eprintln!(
+                "candidate plan {:.2} at {:.1} s",
+                candidate.objective,
+                clock.elapsed().as_secs_f64()
+            );
         }
         if sol
             .as_ref()
