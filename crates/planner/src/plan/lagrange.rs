@@ -350,7 +350,7 @@ pub(super) fn solve(
         // one (the margin shrinks with the step).
         let target = feasible
             .as_ref()
-            .map_or(best_bound + 0.02 * theta * best_bound.abs().max(1.0), |f| {
+            .map_or(best_bound + 0.05 * theta * best_bound.abs().max(1.0), |f| {
                 f.0
             });
         let closed = feasible
