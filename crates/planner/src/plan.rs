@@ -971,8 +971,8 @@ fn solve_group(
         duals: None,
         status: "optimal",
     };
-    // Each candidate: repaired to the limits, then what they leave goes to the orders that save
-    // the SKUs the most; the cheapest wins.
+    // Each starting plan: repaired to the limits, then what they leave goes to the moves that
+    // save the most per unit of priced limit (`improve_within_limits`); the cheapest wins.
     let mut sol: Option<LpSolution> = None;
     if std::env::var_os("RESTOCK_SOLVER_LOG").is_some() {
         eprintln!("prices settled at {:.1} s", clock.elapsed().as_secs_f64());
