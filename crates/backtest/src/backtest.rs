@@ -552,33 +552,23 @@ impl Backtest {
                     .map(|x| self.classes[x.sku].xyz.to_string())
                     .collect::<Vec<_>>(),
             ),
-            Column::new(
-                "actual".into(),
-                f.iter().map(|x| x.score.actual_sum).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "abs_error".into(),
-                f.iter().map(|x| x.score.abs_error).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "error".into(),
-                f.iter().map(|x| x.score.error_sum).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "mase".into(),
-                f.iter().map(|x| x.score.mase).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "rmsse".into(),
-                f.iter().map(|x| x.score.rmsse).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "coverage".into(),
-                f.iter()
-                    .map(|x| x.score.covered as f64 / x.score.weeks as f64)
-                    .collect::<Vec<_>>(),
-            ),
         ];
+        // One number per scored forecast.
+        // (MASE and RMSSE are null where the series has no in-sample error to scale by.)
+        let per_forecast: [(&str, fn(&SeriesScore) -> Option<f64>); 6] = [
+            ("actual", |x| Some(x.actual_sum)),
+            ("abs_error", |x| Some(x.abs_error)),
+            ("error", |x| Some(x.error_sum)),
+            ("mase", |x| x.mase),
+            ("rmsse", |x| x.rmsse),
+            ("coverage", |x| Some(x.covered as f64 / x.weeks as f64)),
+        ];
+        for (name, get) in per_forecast {
+            cols.push(Column::new(
+                name.into(),
+                f.iter().map(|x| get(&x.score)).collect::<Vec<_>>(),
+            ));
+        }
         for (j, &l) in s.levels.iter().enumerate() {
             cols.push(Column::new(
                 format!("pinball_{}", columns::quantile_column(l)).into(),

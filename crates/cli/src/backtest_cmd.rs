@@ -184,8 +184,8 @@ pub(crate) struct SimulateArgs {
     /// Override the config's solver: highs or microlp.
     #[arg(long)]
     pub(crate) solver: Option<String>,
-    /// Override the config's branch-and-bound time limit per plan, seconds (the planner runs
-    /// once per review week).
+    /// Override the config's planner time limit per plan, seconds (its price search; the
+    /// planner runs once per review week).
     #[arg(long)]
     pub(crate) time_limit: Option<f64>,
     /// Override the run's backend: auto, cpu, ndarray or wgpu.

@@ -274,7 +274,7 @@ pub(crate) fn demo(a: DemoArgs, progress: &mut Progress) -> Result<()> {
         simulation.clone(),
     );
     sim.weeks = 16;
-    // 16 plans: each may stop at 2 s of branch and bound (its gap is in the summary).
+    // 16 plans: each may stop its price search at 2 s (its gap is in the summary).
     sim.time_limit = Some(2.0);
     crate::backtest_cmd::simulate(sim, progress)?;
     let report = crate::report_cmd::report(

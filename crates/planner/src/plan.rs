@@ -313,6 +313,17 @@ impl Prepared {
     fn lost_margin(&self) -> f64 {
         (self.shortage - self.cost).max(0.0)
     }
+
+    /// Week `t`'s controllable cost with `inv` units left at its end and `unmet` demand lost:
+    /// holding (plus `stock_price` per unit, a shared limit's price), lost margin, and the
+    /// shortfall below the floor once orders can arrive.
+    fn week_cost(&self, t: usize, inv: f64, unmet: f64, stock_price: f64) -> f64 {
+        let mut c = (self.holding + stock_price) * inv + self.lost_margin() * unmet;
+        if t >= self.lead && self.floor > 0.0 {
+            c += self.safety_cost * (self.floor - inv).clamp(0.0, self.floor);
+        }
+        c
+    }
 }
 
 fn prepare(s: &SkuInput, quantiles: &Quantiles, cfg: &PlanConfig) -> Result<Prepared> {
@@ -585,14 +596,16 @@ fn complete(model: &GroupModel, items: &[&Prepared], mut x: Vec<f64>) -> Vec<f64
 fn sku_cost(p: &Prepared, cases: &[f64], order_cost: f64) -> f64 {
     let units: Vec<f64> = cases.iter().map(|k| k * p.pack).collect();
     let (inv, unmet) = simulate(p, &units);
-    let mut cost = order_cost * cases.iter().filter(|k| **k > 0.0).count() as f64;
-    for t in 0..p.d.len() {
-        cost += p.holding * inv[t] + p.lost_margin() * unmet[t];
-        if t >= p.lead && p.floor > 0.0 {
-            cost += p.safety_cost * (p.floor - inv[t]).clamp(0.0, p.floor);
-        }
-    }
-    cost
+    stock_cost(p, cases, &inv, &unmet, order_cost)
+}
+
+/// [`sku_cost`] of a plan whose stock and lost demand are already simulated.
+fn stock_cost(p: &Prepared, cases: &[f64], inv: &[f64], unmet: &[f64], order_cost: f64) -> f64 {
+    let fixed = order_cost * cases.iter().filter(|k| **k > 0.0).count() as f64;
+    fixed
+        + (0..p.d.len())
+            .map(|t| p.week_cost(t, inv[t], unmet[t], 0.0))
+            .sum::<f64>()
 }
 
 /// Improve a whole-case plan `x` (every column set, see `complete`). First, while a shared limit

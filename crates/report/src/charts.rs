@@ -30,11 +30,37 @@ fn canvas(svg: &mut String, size: (u32, u32)) -> Result<DrawingArea<SVGBackend<'
     Ok(root)
 }
 
+/// A chart drawn on an area borrowed for `'a` of an SVG backend writing for `'s`.
+type Chart<'a, 's> = ChartContext<'a, SVGBackend<'s>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Title, margins and axes of every chart: x over `x`, y from 0 to `ymax`, label areas
+/// `(x, y)` in pixels.
+fn axes<'a, 's>(
+    root: &'a DrawingArea<SVGBackend<'s>, Shift>,
+    title: &str,
+    x: std::ops::Range<f64>,
+    ymax: f64,
+    areas: (u32, u32),
+) -> Result<Chart<'a, 's>> {
+    ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 15))
+        .margin(8)
+        .x_label_area_size(areas.0)
+        .y_label_area_size(areas.1)
+        .build_cartesian_2d(x, 0f64..ymax)
+        .map_err(chart_err)
+}
+
+/// The label of position `x` on a weekly axis.
+fn week_label(weeks: &[String], x: f64) -> String {
+    weeks
+        .get(x.round().max(0.0) as usize)
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// The legend of every chart: small labels on a translucent box at `position`.
-fn legend<'a>(
-    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
-    position: SeriesLabelPosition,
-) -> Result<()> {
+fn legend<'a, 's: 'a>(chart: &mut Chart<'a, 's>, position: SeriesLabelPosition) -> Result<()> {
     chart
         .configure_series_labels()
         .position(position)
@@ -83,23 +109,12 @@ pub(crate) fn fan(f: &Fan<'_>, size: (u32, u32)) -> Result<String> {
             .chain(f.actual)
             .copied()
             .chain(f.forecast.iter().map(|q| q.2)));
-        let mut chart = ChartBuilder::on(&root)
-            .caption(f.title, ("sans-serif", 15))
-            .margin(8)
-            .x_label_area_size(28)
-            .y_label_area_size(44)
-            .build_cartesian_2d(0f64..n - 1.0, 0f64..ymax)
-            .map_err(chart_err)?;
+        let mut chart = axes(&root, f.title, 0f64..n - 1.0, ymax, (28, 44))?;
         let weeks = f.weeks;
         chart
             .configure_mesh()
             .x_labels(5)
-            .x_label_formatter(&|x| {
-                weeks
-                    .get(x.round().max(0.0) as usize)
-                    .cloned()
-                    .unwrap_or_default()
-            })
+            .x_label_formatter(&|x| week_label(weeks, *x))
             .y_desc("units / week")
             .light_line_style(WHITE)
             .draw()
@@ -178,13 +193,7 @@ pub(crate) fn bars(
         let root = canvas(&mut svg, size)?;
         let ymax = top(series.iter().flat_map(|s| s.1.iter().copied()));
         let n = categories.len().max(1) as f64;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 15))
-            .margin(8)
-            .x_label_area_size(30)
-            .y_label_area_size(48)
-            .build_cartesian_2d(-0.5f64..n - 0.5, 0f64..ymax)
-            .map_err(chart_err)?;
+        let mut chart = axes(&root, title, -0.5f64..n - 0.5, ymax, (30, 48))?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -239,22 +248,11 @@ pub(crate) fn lines(
         let root = canvas(&mut svg, size)?;
         let ymax = top(series.iter().flat_map(|s| s.1.iter().copied()));
         let n = weeks.len().max(2) as f64;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 15))
-            .margin(8)
-            .x_label_area_size(28)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..n - 1.0, 0f64..ymax)
-            .map_err(chart_err)?;
+        let mut chart = axes(&root, title, 0f64..n - 1.0, ymax, (28, 60))?;
         chart
             .configure_mesh()
             .x_labels(6)
-            .x_label_formatter(&|x| {
-                weeks
-                    .get(x.round().max(0.0) as usize)
-                    .cloned()
-                    .unwrap_or_default()
-            })
+            .x_label_formatter(&|x| week_label(weeks, *x))
             .y_desc(y_desc)
             .light_line_style(WHITE)
             .draw()

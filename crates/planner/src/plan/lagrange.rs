@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use super::{GroupModel, Prepared, simulate, sku_cost};
+use super::{GroupModel, Prepared, simulate, stock_cost};
 
 /// Stock above this counts as carried into the next week (else the week ran out).
 const EPS: f64 = 1e-9;
@@ -93,17 +93,11 @@ pub(super) fn best_orders(
     let need: f64 = p.d.iter().sum::<f64>() + p.floor + p.moq + p.pack;
     let k_max = (need / p.pack).ceil() as usize;
     let min_cases = ((p.moq / p.pack).ceil() as usize).max(1);
-    let lost = p.lost_margin();
+    // With y units available before week t's demand.
     let week_cost = |t: usize, y: f64| -> f64 {
         let inv = (y - p.d[t]).max(0.0);
-        let mut c = (p.holding + stock_price[t]) * inv + lost * (p.d[t] - y).max(0.0);
-        if t >= p.lead && p.floor > 0.0 {
-            c += p.safety_cost * (p.floor - inv).clamp(0.0, p.floor);
-        }
-        if let Some(max) = p.max_stock {
-            c += violation_cost * (inv - max).max(0.0);
-        }
-        c
+        p.week_cost(t, inv, (p.d[t] - y).max(0.0), stock_price[t])
+            + over_cost(p, inv, violation_cost)
     };
     // prefix[u] = Σ_{t<u} (arrivals − demand)
     let mut prefix = vec![0.0; t_len + 1];
@@ -232,14 +226,24 @@ fn terms(model: &GroupModel) -> Vec<Vec<Term>> {
     out
 }
 
-/// One SKU's plan at prices `lambda`: (cases, priced minimum, own cost, use of each of its rows).
+/// One SKU's plan at prices `lambda`.
+struct SkuAt {
+    cases: Vec<f64>,
+    /// Its cost including the priced use of the shared rows (the SKU's term of L(λ)).
+    priced: f64,
+    /// Its own cost: the model's objective for this SKU.
+    own: f64,
+    /// What it uses of each of its shared rows: (row, amount).
+    uses: Vec<(usize, f64)>,
+}
+
 fn sku_at(
     p: &Prepared,
     terms: &[Term],
     lambda: &[f64],
     order_cost: f64,
     violation_cost: f64,
-) -> (Vec<f64>, f64, f64) {
+) -> SkuAt {
     let t_len = p.d.len();
     let mut order_price = vec![0.0; t_len];
     let mut stock_price = vec![0.0; t_len];
@@ -250,36 +254,56 @@ fn sku_at(
         }
     }
     let (cases, priced) = best_orders(p, &order_price, &stock_price, order_cost, violation_cost);
-    let own = sku_cost(p, &cases, order_cost) + over_cost(p, &cases, violation_cost);
-    (cases, priced, own)
-}
-
-/// The penalty for stock above max stock (part of the model's cost, not of `sku_cost`).
-fn over_cost(p: &Prepared, cases: &[f64], violation_cost: f64) -> f64 {
-    let Some(max) = p.max_stock else { return 0.0 };
     let units: Vec<f64> = cases.iter().map(|k| k * p.pack).collect();
-    let (inv, _) = simulate(p, &units);
-    violation_cost * inv.iter().map(|v| (v - max).max(0.0)).sum::<f64>()
+    let (inv, unmet) = simulate(p, &units);
+    let own = stock_cost(p, &cases, &inv, &unmet, order_cost)
+        + inv
+            .iter()
+            .map(|&v| over_cost(p, v, violation_cost))
+            .sum::<f64>();
+    let uses = terms
+        .iter()
+        .map(|term| {
+            let amount = match term.what {
+                Use::Order(s) => cases[s],
+                Use::Stock(t) => inv[t],
+            };
+            (term.row, term.coef * amount)
+        })
+        .collect();
+    SkuAt {
+        cases,
+        priced,
+        own,
+        uses,
+    }
 }
 
-/// What SKU plans use of each shared row.
-fn usage(items: &[&Prepared], terms: &[Vec<Term>], cases: &[Vec<f64>], rows: usize) -> Vec<f64> {
+/// The penalty for `inv` units in stock above max stock (a model column, not part of `sku_cost`).
+fn over_cost(p: &Prepared, inv: f64, violation_cost: f64) -> f64 {
+    p.max_stock
+        .map_or(0.0, |max| violation_cost * (inv - max).max(0.0))
+}
+
+/// SKU plans at prices `lambda`, and what they use of each of the `rows` shared rows.
+fn plans_at(
+    items: &[&Prepared],
+    terms: &[Vec<Term>],
+    lambda: &[f64],
+    order_cost: f64,
+    violation_cost: f64,
+    rows: usize,
+) -> (Vec<SkuAt>, Vec<f64>) {
+    let solved: Vec<SkuAt> = items
+        .par_iter()
+        .zip(terms)
+        .map(|(p, ts)| sku_at(p, ts, lambda, order_cost, violation_cost))
+        .collect();
     let mut used = vec![0.0; rows];
-    for ((p, ts), c) in items.iter().zip(terms).zip(cases) {
-        if ts.is_empty() {
-            continue;
-        }
-        let units: Vec<f64> = c.iter().map(|k| k * p.pack).collect();
-        let (inv, _) = simulate(p, &units);
-        for term in ts {
-            used[term.row] += term.coef
-                * match term.what {
-                    Use::Order(s) => c[s],
-                    Use::Stock(t) => inv[t],
-                };
-        }
+    for (row, amount) in solved.iter().flat_map(|s| &s.uses) {
+        used[*row] += amount;
     }
-    used
+    (solved, used)
 }
 
 /// Maximise L(λ) by projected subgradient steps, keeping the best plan seen. Stops at `gap`
@@ -310,16 +334,11 @@ pub(super) fn solve(
     let mut iterations = 0;
     let timed_out = loop {
         iterations += 1;
-        let solved: Vec<(Vec<f64>, f64, f64)> = items
-            .par_iter()
-            .zip(&terms)
-            .map(|(p, ts)| sku_at(p, ts, &lambda, order_cost, violation_cost))
-            .collect();
-        let priced: f64 = solved.iter().map(|s| s.1).sum();
-        let own: f64 = solved.iter().map(|s| s.2).sum();
-        let cases: Vec<Vec<f64>> = solved.into_iter().map(|s| s.0).collect();
+        let (solved, used) = plans_at(items, &terms, &lambda, order_cost, violation_cost, rows);
+        let priced: f64 = solved.iter().map(|s| s.priced).sum();
+        let own: f64 = solved.iter().map(|s| s.own).sum();
+        let cases: Vec<Vec<f64>> = solved.into_iter().map(|s| s.cases).collect();
         let bound = priced - lambda.iter().zip(&limits).map(|(l, b)| l * b).sum::<f64>();
-        let used = usage(items, &terms, &cases, rows);
         // [rows], relative to each limit
         let subgradient: Vec<f64> = used
             .iter()
@@ -383,13 +402,8 @@ pub(super) fn solve(
     let factors: &[f64] = if rows == 0 { &[] } else { &PRICE_FACTORS };
     for factor in factors {
         let prices: Vec<f64> = best_prices.iter().map(|l| l * factor).collect();
-        family.push(
-            items
-                .par_iter()
-                .zip(&terms)
-                .map(|(p, ts)| sku_at(p, ts, &prices, order_cost, violation_cost).0)
-                .collect(),
-        );
+        let (solved, _) = plans_at(items, &terms, &prices, order_cost, violation_cost, rows);
+        family.push(solved.into_iter().map(|s| s.cases).collect());
     }
     // The greedy starts from the SKUs' plans at the best prices, repaired to the limits (on the
     // 10,000-SKU benchmark it ends 0.03 % above the bound).
@@ -433,9 +447,9 @@ mod tests {
     /// A plan's own cost (stock simulated) plus its orders and stock at the given prices.
     fn priced_cost(p: &Prepared, cases: &[f64], order: &[f64], stock: &[f64], k: f64) -> f64 {
         let units: Vec<f64> = cases.iter().map(|n| n * p.pack).collect();
-        let (inv, _) = simulate(p, &units);
-        sku_cost(p, cases, k)
-            + over_cost(p, cases, 1e4)
+        let (inv, unmet) = simulate(p, &units);
+        stock_cost(p, cases, &inv, &unmet, k)
+            + inv.iter().map(|&v| over_cost(p, v, 1e4)).sum::<f64>()
             + cases.iter().zip(order).map(|(n, a)| n * a).sum::<f64>()
             + inv.iter().zip(stock).map(|(v, b)| v * b).sum::<f64>()
     }
