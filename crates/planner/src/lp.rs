@@ -1,6 +1,6 @@
 //! A small LP/MILP description, translated to good_lp for HiGHS or microlp. Keeping our own copy of
-//! the model lets the planner re-solve it with integers fixed (for shadow prices) and report which
-//! rows bind.
+//! the model lets the planner price its shared rows (Lagrangian relaxation), value a plan's columns
+//! without a solver, and report which rows bind.
 
 use good_lp::DualValues;
 use good_lp::solvers::highs::highs;
@@ -20,8 +20,6 @@ pub(crate) struct Col {
     pub hi: f64,
     pub cost: f64,
     pub integer: bool,
-    /// An on/off decision (integer in [0, 1]).
-    pub binary: bool,
 }
 
 /// The sense of a row.
@@ -65,7 +63,6 @@ impl Lp {
             hi,
             cost,
             integer,
-            binary: false,
         });
         self.cols.len() - 1
     }
@@ -77,13 +74,6 @@ impl Lp {
 
     pub(crate) fn has_integers(&self) -> bool {
         self.cols.iter().any(|c| c.integer)
-    }
-
-    /// An on/off column.
-    pub(crate) fn binary_col(&mut self, cost: f64, integer: bool) -> usize {
-        let i = self.col(0.0, 1.0, cost, integer);
-        self.cols[i].binary = true;
-        i
     }
 
     pub(crate) fn objective_of(&self, x: &[f64]) -> f64 {

@@ -463,7 +463,7 @@ fn build_group(items: &[&Prepared], cfg: &PlanConfig, violation_cost: f64) -> Gr
             let n = lp.col(0.0, big_m / p.pack, 0.0, integer);
             c.cases.push(n);
             let u =
-                (p.moq > 0.0 || on_off).then(|| lp.binary_col(cfg.defaults.order_cost, integer));
+                (p.moq > 0.0 || on_off).then(|| lp.col(0.0, 1.0, cfg.defaults.order_cost, integer));
             if let Some(u) = u {
                 if p.moq > 0.0 {
                     lp.row(vec![(n, p.pack), (u, -p.moq)], Sense::Ge, 0.0);
