@@ -314,6 +314,13 @@ impl Prepared {
         (self.shortage - self.cost).max(0.0)
     }
 
+    /// The model's bound on one order, in units: enough for all demand, the floor and an MOQ,
+    /// in whole cases.
+    fn order_cap(&self) -> f64 {
+        let need: f64 = self.d.iter().sum::<f64>() + self.floor + self.moq + self.pack;
+        (need / self.pack).ceil() * self.pack
+    }
+
     /// Week `t`'s controllable cost with `inv` units left at its end and `unmet` demand lost:
     /// holding (plus `stock_price` per unit, a shared limit's price), lost margin, and the
     /// shortfall below the floor once orders can arrive.
@@ -455,10 +462,7 @@ fn build_group(items: &[&Prepared], cfg: &PlanConfig, violation_cost: f64) -> Gr
                     .map(|_| lp.col(0.0, f64::INFINITY, violation_cost, false)),
             );
         }
-        let big_m = {
-            let need: f64 = p.d.iter().sum::<f64>() + p.floor + p.moq + p.pack;
-            (need / p.pack).ceil() * p.pack
-        };
+        let big_m = p.order_cap();
         for _s in 0..t_len.saturating_sub(p.lead) {
             let n = lp.col(0.0, big_m / p.pack, 0.0, integer);
             c.cases.push(n);

@@ -90,8 +90,7 @@ pub(super) fn best_orders(
 ) -> (Vec<f64>, f64) {
     let t_len = p.d.len();
     let order_weeks = t_len.saturating_sub(p.lead);
-    let need: f64 = p.d.iter().sum::<f64>() + p.floor + p.moq + p.pack;
-    let k_max = (need / p.pack).ceil() as usize;
+    let k_max = (p.order_cap() / p.pack).round() as usize;
     let min_cases = ((p.moq / p.pack).ceil() as usize).max(1);
     // With y units available before week t's demand.
     let week_cost = |t: usize, y: f64| -> f64 {
@@ -201,6 +200,202 @@ pub(super) fn best_orders(
         }
     }
     (cases, total)
+}
+
+/// Where a unit of a week's stock comes from, in [`lp_orders`]' decomposition of the week.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Source {
+    /// Carried from the week before.
+    Carried,
+    /// Ordered (arriving this week).
+    Ordered,
+    /// Demand left unmet (the LP's lost-sales column adds it back to the balance).
+    Unmet,
+}
+
+/// A linear piece of a convex piecewise-linear function: `len` units at `slope` each.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    len: f64,
+    slope: f64,
+    from: Source,
+}
+
+/// Insert `piece` into pieces sorted by slope (the infimal convolution of two convex functions
+/// takes their pieces in order of slope).
+fn insert(pieces: &mut Vec<Piece>, piece: Piece) {
+    if piece.len > 0.0 {
+        let at = pieces.partition_point(|q| q.slope <= piece.slope);
+        pieces.insert(at, piece);
+    }
+}
+
+/// One SKU's LP relaxation solved exactly: the continuous plan.
+#[derive(Debug, Clone)]
+pub(super) struct LpOrders {
+    /// Units ordered by order week.
+    pub units: Vec<f64>,
+    /// End-of-week stock.
+    pub inv: Vec<f64>,
+    /// Lost demand by week.
+    pub unmet: Vec<f64>,
+    /// The minimum: the SKU's LP cost plus its orders and stock at the given prices.
+    pub priced: f64,
+}
+
+/// The LP relaxation of one SKU's problem (its columns and rows in the joint model, no shared
+/// rows), with `order_price[s]` per case ordered in week `s` and `stock_price[t]` per unit in
+/// stock at the end of week `t`, solved exactly without an LP solver.
+///
+/// Relaxed, an order is any quantity up to the model's cap; the MOQ drops out and the fixed cost
+/// becomes `order_cost / cap` per unit (the on/off column at its least, `q / cap`). What is left
+/// is a convex-cost flow along the weeks: the least cost of weeks `0..=t` as a function of the
+/// stock at the end of week `t`, `F_t`, is convex and piecewise linear, and
+///
+/// ```text
+/// F_t(I) = f_t(I) + min { F_{t−1}(I') + a q + m u : I = I' + q + u + arrivals_t − d_t, I ≥ 0 }
+/// ```
+///
+/// with `f_t` the week's holding, safety-shortfall and over-max cost (convex in `I`), `q` the
+/// order arriving (at its price `a`, up to the cap) and `u ≤ d_t` unmet demand (at the lost
+/// margin `m`; the LP may leave demand unmet while holding stock). The minimum over `I'`, `q`,
+/// `u` is an infimal convolution: the pieces of `F_{t−1}`, the order and the unmet demand merged
+/// by slope. Each week adds at most four pieces, so one SKU takes O(weeks²) steps, and the
+/// merged pieces tell, for the optimal stock, how much of it was carried, ordered or left
+/// unmet.
+pub(super) fn lp_orders(
+    p: &Prepared,
+    order_price: &[f64],
+    stock_price: &[f64],
+    order_cost: f64,
+    violation_cost: f64,
+) -> LpOrders {
+    let t_len = p.d.len();
+    let order_weeks = t_len.saturating_sub(p.lead);
+    let cap = p.order_cap();
+    let margin = p.lost_margin();
+    // F_{t−1}: defined from `lo` (value `at_lo`) over `pieces`, by increasing slope.
+    let (mut lo, mut at_lo) = (p.on_hand, 0.0);
+    let mut pieces: Vec<Piece> = Vec::new();
+    // Per week: where F_{t−1} started, and the merged pieces (before the stock ≥ 0 cut).
+    let mut merged: Vec<(f64, Vec<Piece>)> = Vec::with_capacity(t_len);
+    for t in 0..t_len {
+        let mut g: Vec<Piece> = pieces
+            .iter()
+            .map(|q| Piece {
+                from: Source::Carried,
+                ..*q
+            })
+            .collect();
+        if t >= p.lead && t - p.lead < order_weeks {
+            let slope = order_cost / cap + order_price[t - p.lead] / p.pack;
+            insert(
+                &mut g,
+                Piece {
+                    len: cap,
+                    slope,
+                    from: Source::Ordered,
+                },
+            );
+        }
+        insert(
+            &mut g,
+            Piece {
+                len: p.d[t],
+                slope: margin,
+                from: Source::Unmet,
+            },
+        );
+        let prev_lo = lo;
+        lo += p.arrivals[t] - p.d[t];
+        // Stock cannot be negative: the first −lo units of the merged pieces are forced.
+        let mut forced = (-lo).max(0.0);
+        lo = lo.max(0.0);
+        let mut kept = Vec::with_capacity(g.len() + 2);
+        for q in &g {
+            let take = forced.min(q.len);
+            at_lo += q.slope * take;
+            forced -= take;
+            if q.len - take > 0.0 {
+                kept.push(Piece {
+                    len: q.len - take,
+                    ..*q
+                });
+            }
+        }
+        // Add f_t: slope w, minus the safety cost below the floor, plus the violation cost above
+        // max stock; split the pieces at those kinks.
+        let w = p.holding + stock_price[t];
+        let floor = if t >= p.lead && p.floor > 0.0 {
+            p.floor
+        } else {
+            0.0
+        };
+        let max = p.max_stock.unwrap_or(f64::INFINITY);
+        let slope_at = |x: f64| {
+            w - if x < floor { p.safety_cost } else { 0.0 }
+                + if x > max { violation_cost } else { 0.0 }
+        };
+        at_lo +=
+            w * lo + p.safety_cost * (floor - lo).max(0.0) + violation_cost * (lo - max).max(0.0);
+        pieces.clear();
+        let mut x = lo;
+        for q in kept {
+            let end = x + q.len;
+            let mut from = x;
+            for kink in [floor.min(max), floor.max(max)] {
+                if kink > from && kink < end {
+                    pieces.push(Piece {
+                        len: kink - from,
+                        slope: q.slope + slope_at(0.5 * (from + kink)),
+                        from: q.from,
+                    });
+                    from = kink;
+                }
+            }
+            pieces.push(Piece {
+                len: end - from,
+                slope: q.slope + slope_at(0.5 * (from + end)),
+                from: q.from,
+            });
+            x = end;
+        }
+        merged.push((prev_lo, g));
+    }
+    // The best end stock: every piece of negative slope.
+    let mut priced = at_lo;
+    let mut stock = lo;
+    for q in pieces.iter().take_while(|q| q.slope < 0.0) {
+        priced += q.slope * q.len;
+        stock += q.len;
+    }
+    // Back through the weeks: the end stock of week t, less arrivals − demand, is split over
+    // the merged pieces in order of slope.
+    let mut units = vec![0.0; order_weeks];
+    let mut inv = vec![0.0; t_len];
+    let mut unmet = vec![0.0; t_len];
+    for t in (0..t_len).rev() {
+        inv[t] = stock.max(0.0);
+        let (prev_lo, g) = &merged[t];
+        let mut rest = (stock - (p.arrivals[t] - p.d[t]) - prev_lo).max(0.0);
+        let mut carried = 0.0;
+        for q in g {
+            let take = rest.min(q.len);
+            rest -= take;
+            match q.from {
+                Source::Carried => carried += take,
+                Source::Ordered => units[t - p.lead] = take,
+                Source::Unmet => unmet[t] = take,
+            }
+        }
+        stock = prev_lo + carried;
+    }
+    LpOrders {
+        units,
+        inv,
+        unmet,
+        priced,
+    }
 }
 
 /// The SKUs' shares of the shared rows, by SKU.
@@ -474,6 +669,139 @@ mod tests {
                 return best;
             }
             plan[i] += 1;
+        }
+    }
+
+    #[test]
+    fn continuous_dynamic_program_matches_the_lp() {
+        use crate::config::{PlanConfig, SolverKind};
+        let v = 1e4;
+        // (demand, lead, pack, moq, on hand, fixed cost, arrivals in week 1, floor, max stock)
+        let cases = [
+            (
+                vec![4.0, 6.5, 3.0, 8.0, 5.0],
+                1,
+                4.0,
+                0.0,
+                2.0,
+                0.0,
+                0.0,
+                3.0,
+                Some(60.0),
+            ),
+            (
+                vec![4.0, 6.5, 3.0, 8.0, 5.0],
+                2,
+                6.0,
+                12.0,
+                0.0,
+                7.0,
+                5.0,
+                3.0,
+                Some(9.0),
+            ),
+            (
+                vec![0.5, 0.0, 2.5, 1.0, 0.3],
+                0,
+                12.0,
+                0.0,
+                1.0,
+                3.0,
+                0.0,
+                0.0,
+                None,
+            ),
+            (
+                vec![10.0, 12.0, 9.0, 11.0, 14.0],
+                1,
+                5.0,
+                20.0,
+                30.0,
+                5.0,
+                0.0,
+                12.0,
+                Some(20.0),
+            ),
+            // max stock below the floor, and a stock that starts above max
+            (
+                vec![3.0, 3.0, 3.0, 3.0, 3.0, 3.0],
+                0,
+                1.0,
+                0.0,
+                15.0,
+                0.0,
+                4.0,
+                8.0,
+                Some(6.0),
+            ),
+            (vec![0.0; 4], 1, 2.0, 0.0, 0.0, 1.0, 0.0, 2.0, Some(5.0)),
+        ];
+        let prices = [
+            (vec![0.0; 6], vec![0.0; 6]),
+            (
+                vec![3.0, 0.5, 8.0, 0.0, 1.0, 2.0],
+                vec![0.0, 0.4, 0.0, 2.0, 0.1, 0.0],
+            ),
+            (
+                vec![0.0, 90.0, 0.0, 0.0, 0.0, 0.0],
+                vec![0.0, 0.0, 0.0, 0.0, 0.0, 40.0],
+            ),
+        ];
+        for (d, lead, pack, moq, on_hand, fixed, arriving, floor, max_stock) in cases {
+            let mut p = sku(d, lead, pack, moq, on_hand);
+            p.arrivals[1] = arriving;
+            p.floor = floor;
+            p.max_stock = max_stock;
+            for margin_above_cost in [true, false] {
+                p.shortage = if margin_above_cost { 25.0 } else { 8.0 };
+                for (order_price, stock_price) in &prices {
+                    let weeks = p.d.len();
+                    let mut cfg = PlanConfig::default();
+                    cfg.horizon.weeks = weeks;
+                    cfg.defaults.order_cost = fixed;
+                    cfg.solver.integer = false;
+                    let mut model = super::super::build_group(&[&p], &cfg, v);
+                    let c = &model.cols[0];
+                    for (s, &n) in c.cases.iter().enumerate() {
+                        model.lp.cols[n].cost += order_price[s];
+                    }
+                    for (t, &i) in c.inv.iter().enumerate() {
+                        model.lp.cols[i].cost += stock_price[t];
+                    }
+                    let lp = model.lp.solve(SolverKind::Highs, 60.0, 0.0, false).unwrap();
+                    let dp = lp_orders(&p, order_price, stock_price, fixed, v);
+                    let tol = 1e-7 * lp.objective.abs().max(1.0);
+                    assert!(
+                        (dp.priced - lp.objective).abs() < tol,
+                        "dp {} vs LP {} for {p:?} at {order_price:?} {stock_price:?}",
+                        dp.priced,
+                        lp.objective
+                    );
+                    // Its columns are a plan of the LP that costs what it says.
+                    let cap = p.order_cap();
+                    let mut prev = p.on_hand;
+                    let mut cost = 0.0;
+                    for t in 0..weeks {
+                        let q = if t >= p.lead {
+                            dp.units[t - p.lead]
+                        } else {
+                            0.0
+                        };
+                        assert!((0.0..=cap + 1e-9).contains(&q));
+                        assert!(dp.inv[t] >= 0.0 && dp.unmet[t] <= p.d[t] + 1e-9);
+                        let balance = prev + p.arrivals[t] + q - p.d[t] + dp.unmet[t];
+                        assert!((balance - dp.inv[t]).abs() < 1e-9, "week {t}: {dp:?}");
+                        prev = dp.inv[t];
+                        cost += p.week_cost(t, dp.inv[t], dp.unmet[t], stock_price[t])
+                            + over_cost(&p, dp.inv[t], v)
+                            + q * (fixed / cap
+                                + order_price
+                                    .get(t.wrapping_sub(p.lead))
+                                    .map_or(0.0, |a| a / p.pack));
+                    }
+                    assert!((cost - dp.priced).abs() < tol, "{cost} vs {}", dp.priced);
+                }
+            }
         }
     }
 
