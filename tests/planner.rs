@@ -440,11 +440,23 @@ fn lagrangian_bound_sits_between_the_lp_relaxation_and_the_plan() {
     let mut lp = c.clone();
     lp.solver.integer = false;
     let relaxed = plan(&inputs(skus), &lp, &no_progress).unwrap();
-    assert_eq!(relaxed.summary.how_solved(), "highs (LP)");
+    let r = &relaxed.summary;
+    assert_eq!(
+        r.how_solved(),
+        "lagrangian + highs column generation (LP relaxation)"
+    );
+    // The LP's own bound is below the whole-case bound, and its plan within the target gap.
+    let lp_bound = r.lp_bound.unwrap();
     assert!(
-        relaxed.summary.objective <= bound + 1e-6 * bound.abs(),
-        "LP {} above the Lagrangian bound {bound}",
-        relaxed.summary.objective
+        lp_bound <= bound + 1e-6 * bound.abs(),
+        "LP bound {lp_bound} above the Lagrangian bound {bound}"
+    );
+    assert!(r.gap_bound.unwrap() <= 0.005 + 1e-9, "{r:?}");
+    assert!(
+        r.objective <= s.objective,
+        "LP {} vs whole cases {}",
+        r.objective,
+        s.objective
     );
     assert!(s.gap_bound.unwrap() < 0.05, "{s:?}");
 }

@@ -90,17 +90,6 @@ pub(crate) fn plan(a: PlanArgs, progress: &mut Progress) -> Result<Plan> {
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    let coupled = cfg.budget.weekly.is_some() || cfg.capacity.warehouse_volume.is_some();
-    if !cfg.solver.integer && coupled && inputs.skus.len() > LARGE_JOINT_LP {
-        eprintln!(
-            "warning: {} SKUs share a budget or warehouse limit and solver.integer = false: the \
-             joint LP goes to {} whole (about 30 s at 10,000 SKUs, far longer beyond); \
-             solver.integer = true plans whole cases by Lagrangian relaxation in about a minute \
-             at 100,000",
-            inputs.skus.len(),
-            cfg.solver.backend.as_str()
-        );
-    }
     let counter = Mutex::new(progress.counter(
         &format!(
             "planning {} SKUs x {} weeks ({})",
@@ -131,9 +120,6 @@ pub(crate) fn plan(a: PlanArgs, progress: &mut Progress) -> Result<Plan> {
     }
     Ok(plan)
 }
-
-/// SKUs above which a joint LP (no whole cases) gets a warning that it will be slow.
-const LARGE_JOINT_LP: usize = 20_000;
 
 fn render_summary(plan: &Plan) -> String {
     let s = &plan.summary;

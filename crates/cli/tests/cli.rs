@@ -115,6 +115,11 @@ fn synth_ingest_plan_chain() {
         serde_json::from_str(&std::fs::read_to_string(d.join("orders.summary.json")).unwrap())
             .unwrap();
     assert_eq!(summary["solver"], "microlp");
+    assert_eq!(summary["method"], "column_generation");
+    assert!(
+        summary["gap_bound"].as_f64().unwrap() <= 0.005 + 1e-9,
+        "{summary}"
+    );
     for w in summary["weeks"].as_array().unwrap() {
         assert!(w["spend"].as_f64().unwrap() <= 3000.0 + 1e-6);
     }

@@ -39,12 +39,13 @@ use rayon::prelude::*;
 use restock_core::{OrderLine, OrderReason, Quantiles};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{PlanConfig, SolverKind};
+use crate::config::PlanConfig;
 use crate::inputs::{PlanInputs, SkuInput, SkuParams};
 use crate::lp::{Lp, LpSolution, Sense};
 use crate::{Error, Result};
 
 mod lagrange;
+mod master;
 
 /// Projected stock of one SKU under the plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,10 +136,11 @@ pub struct SkuShort {
 pub struct PlanSummary {
     /// The configured LP/MILP solver (`solver.backend`).
     pub solver: String,
-    /// How the plans were found: `lp` (the LP relaxation, by `solver`), `dynamic_program` (each
-    /// SKU exactly, no shared limits), `lagrangian` (shared limits priced by Lagrangian
-    /// relaxation) or `lagrangian+branch_and_bound` (a small joint model improved by `solver`);
-    /// the most involved over the models.
+    /// How the plans were found: `dynamic_program` (each SKU exactly, no shared limits),
+    /// `lagrangian` (whole cases, shared limits priced by Lagrangian relaxation),
+    /// `lagrangian+branch_and_bound` (a small joint model improved by `solver`) or
+    /// `column_generation` (the LP relaxation: Lagrangian prices, then a master LP over each
+    /// SKU's plans by `solver`); the most involved over the models.
     pub method: String,
     /// `optimal`, `gap_limit` (within `solver.mip_gap` of the bound), `gap_open` (the bound
     /// settled above it) or `time_limit`: the worst over the models solved.
@@ -150,9 +152,10 @@ pub struct PlanSummary {
     /// The solver's objective: the controllable cost (holding + lost margin + safety-stock
     /// shortfall + fixed order costs + penalties); `costs.total` minus a constant.
     pub objective: f64,
-    /// Lower bound from the LP relaxation (MILP only).
+    /// Lower bound on the optimum: the Lagrangian bound (whole cases; at least the LP
+    /// relaxation's), or for LP plans the best L(λ) of the column generation.
     pub lp_bound: Option<f64>,
-    /// Upper bound on the relative MIP gap: (objective − bound) / |objective|.
+    /// Upper bound on the relative gap to the optimum: (objective − bound) / |objective|.
     pub gap_bound: Option<f64>,
     /// Wall-clock seconds of solving.
     pub seconds: f64,
@@ -178,7 +181,11 @@ impl PlanSummary {
     /// How the plan was solved, in words: e.g. `lagrangian (whole cases)`, `highs (LP)`.
     pub fn how_solved(&self) -> String {
         match (self.integer, self.method.as_str()) {
-            (false, _) => format!("{} (LP)", self.solver),
+            (false, "column_generation") => format!(
+                "lagrangian + {} column generation (LP relaxation)",
+                self.solver
+            ),
+            (false, m) => format!("{m} (LP relaxation)"),
             (true, "lagrangian+branch_and_bound") => {
                 format!(
                     "lagrangian + {} branch and bound (whole cases)",
@@ -953,24 +960,62 @@ fn solve_group(
     let items: Vec<&Prepared> = members.iter().map(|&i| &prepared[i]).collect();
     let model = build_group(&items, cfg, violation_cost);
     let sv = &cfg.solver;
-    let want_duals = !model.shared.is_empty() && sv.backend == SolverKind::Highs;
+    let order_cost = cfg.defaults.order_cost;
     if !model.lp.has_integers() {
-        let sol = model
-            .lp
-            .solve(sv.backend, LP_TIME, sv.mip_gap, want_duals)?;
-        let duals = sol.duals.clone();
+        // The LP relaxation: each SKU's LP exactly by dynamic programming, shared rows by
+        // Lagrangian prices and column generation (see `master`).
+        let r = master::solve(
+            &model,
+            &items,
+            sv.backend,
+            order_cost,
+            violation_cost,
+            sv.mip_gap,
+            sv.time_limit_seconds,
+        )?;
+        let objective = model.lp.objective_of(&r.x);
+        let bound = r.bound.min(objective);
+        let gap = (objective - bound) / objective.abs().max(1e-9);
+        let status = if model.shared.is_empty() || gap <= 1e-9 {
+            "optimal"
+        } else if gap <= sv.mip_gap + 1e-9 {
+            "gap_limit"
+        } else if r.timed_out {
+            "time_limit"
+        } else {
+            "gap_open"
+        };
+        if std::env::var_os("RESTOCK_SOLVER_LOG").is_some() {
+            eprintln!(
+                "LP by column generation: {} SKUs, {} shared rows, {} price steps, {} masters, \
+                 bound {bound:.2}, plan {objective:.2}",
+                items.len(),
+                model.shared.len(),
+                r.iterations,
+                r.rounds
+            );
+        }
+        let duals = shared_duals(&model, &r.prices);
         return Ok(GroupResult {
-            method: "lp",
+            method: if model.shared.is_empty() {
+                "dynamic_program"
+            } else {
+                "column_generation"
+            },
             members,
-            bound: Some(sol.objective),
+            bound: Some(bound),
             model,
-            sol,
+            sol: LpSolution {
+                x: r.x,
+                objective,
+                duals: None,
+                status,
+            },
             duals,
         });
     }
     // Whole cases: Lagrangian relaxation of the shared rows, one exact dynamic program per SKU
     // (see `lagrange`); without shared rows that is each SKU's optimum.
-    let order_cost = cfg.defaults.order_cost;
     let clock = std::time::Instant::now();
     let relaxation = lagrange::solve(
         &model,
@@ -1082,13 +1127,7 @@ fn solve_group(
     } else {
         "gap_open"
     };
-    let duals = (!model.shared.is_empty()).then(|| {
-        let mut d = vec![0.0; model.lp.rows.len()];
-        for (sr, price) in model.shared.iter().zip(&relaxation.prices) {
-            d[sr.row] = -price;
-        }
-        d
-    });
+    let duals = shared_duals(&model, &relaxation.prices);
     if std::env::var_os("RESTOCK_SOLVER_LOG").is_some() {
         eprintln!(
             "lagrangian: {} SKUs, {} shared rows, {} iterations, bound {bound:.2}, plan {:.2}",
@@ -1105,6 +1144,17 @@ fn solve_group(
         bound: Some(bound),
         duals,
         method,
+    })
+}
+
+/// The model's row duals for the shared rows' prices (none without shared rows).
+fn shared_duals(model: &GroupModel, prices: &[f64]) -> Option<Vec<f64>> {
+    (!model.shared.is_empty()).then(|| {
+        let mut d = vec![0.0; model.lp.rows.len()];
+        for (sr, price) in model.shared.iter().zip(prices) {
+            d[sr.row] = -price;
+        }
+        d
     })
 }
 
@@ -1189,15 +1239,11 @@ fn assemble(
     let mut shorts = Vec::new();
     let (mut objective, mut bound_sum, mut status) = (0.0, Some(0.0), "optimal");
     let rank = |m: &str| {
-        ["lp", "dynamic_program", "lagrangian"]
+        ["dynamic_program", "column_generation", "lagrangian"]
             .iter()
             .position(|x| *x == m)
     };
-    let mut method = if cfg.solver.integer {
-        "dynamic_program"
-    } else {
-        "lp"
-    };
+    let mut method = "dynamic_program";
     for r in &results {
         let x = &r.sol.x;
         objective += r.sol.objective;
@@ -1361,9 +1407,7 @@ fn assemble(
         })
         .collect();
     let integer = cfg.solver.integer;
-    let gap_bound = bound_sum
-        .filter(|_| integer)
-        .map(|b| ((objective - b) / objective.abs().max(1e-9)).max(0.0));
+    let gap_bound = bound_sum.map(|b| ((objective - b) / objective.abs().max(1e-9)).max(0.0));
     let summary = PlanSummary {
         solver: cfg.solver.backend.as_str().into(),
         method: method.into(),

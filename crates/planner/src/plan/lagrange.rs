@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use super::{GroupModel, Prepared, simulate, stock_cost};
+use super::{GroupModel, Prepared, simulate};
 
 /// Stock above this counts as carried into the next week (else the week ran out).
 const EPS: f64 = 1e-9;
@@ -32,7 +32,7 @@ const EPS: f64 = 1e-9;
 const MIN_STEP: f64 = 1.0 / 64.0;
 
 /// Multiples of the best prices whose SKU plans are offered to the final greedy.
-const PRICE_FACTORS: [f64; 5] = [0.98, 0.995, 1.005, 1.02, 1.05];
+pub(super) const PRICE_FACTORS: [f64; 5] = [0.98, 0.995, 1.005, 1.02, 1.05];
 
 /// Where a shared row's column belongs: a SKU's order (cases) or its end-of-week stock.
 #[derive(Debug, Clone, Copy)]
@@ -45,7 +45,7 @@ enum Use {
 
 /// One SKU's share of one shared row.
 #[derive(Debug, Clone, Copy)]
-struct Term {
+pub(super) struct Term {
     row: usize,
     coef: f64,
     what: Use,
@@ -421,21 +421,47 @@ fn terms(model: &GroupModel) -> Vec<Vec<Term>> {
     out
 }
 
+/// Which problem each SKU solves at given prices.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Orders {
+    /// Whole cases with on/off MOQs, stock simulated under lost sales ([`best_orders`]).
+    WholeCases,
+    /// The SKU's LP relaxation ([`lp_orders`]).
+    Relaxed,
+}
+
 /// One SKU's plan at prices `lambda`.
-struct SkuAt {
-    cases: Vec<f64>,
+#[derive(Debug, Clone)]
+pub(super) struct SkuAt {
+    /// Cases by order week (fractional for [`Orders::Relaxed`]).
+    pub cases: Vec<f64>,
+    /// End-of-week stock.
+    pub inv: Vec<f64>,
+    /// Lost demand by week.
+    pub unmet: Vec<f64>,
     /// Its cost including the priced use of the shared rows (the SKU's term of L(λ)).
-    priced: f64,
+    pub priced: f64,
     /// Its own cost: the model's objective for this SKU.
-    own: f64,
+    pub own: f64,
     /// What it uses of each of its shared rows: (row, amount).
-    uses: Vec<(usize, f64)>,
+    pub uses: Vec<(usize, f64)>,
+}
+
+impl SkuAt {
+    /// The same plan (same orders and stock).
+    pub(super) fn same_as(&self, other: &SkuAt) -> bool {
+        let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-9);
+        close(&self.cases, &other.cases)
+            && close(&self.inv, &other.inv)
+            && close(&self.unmet, &other.unmet)
+    }
 }
 
 fn sku_at(
     p: &Prepared,
     terms: &[Term],
     lambda: &[f64],
+    orders: Orders,
     order_cost: f64,
     violation_cost: f64,
 ) -> SkuAt {
@@ -448,13 +474,25 @@ fn sku_at(
             Use::Stock(t) => stock_price[t] += lambda[term.row] * term.coef,
         }
     }
-    let (cases, priced) = best_orders(p, &order_price, &stock_price, order_cost, violation_cost);
-    let units: Vec<f64> = cases.iter().map(|k| k * p.pack).collect();
-    let (inv, unmet) = simulate(p, &units);
-    let own = stock_cost(p, &cases, &inv, &unmet, order_cost)
-        + inv
-            .iter()
-            .map(|&v| over_cost(p, v, violation_cost))
+    let (cases, inv, unmet, priced, fixed) = match orders {
+        Orders::WholeCases => {
+            let (cases, priced) =
+                best_orders(p, &order_price, &stock_price, order_cost, violation_cost);
+            let units: Vec<f64> = cases.iter().map(|k| k * p.pack).collect();
+            let (inv, unmet) = simulate(p, &units);
+            let fixed = order_cost * cases.iter().filter(|k| **k > 0.0).count() as f64;
+            (cases, inv, unmet, priced, fixed)
+        }
+        Orders::Relaxed => {
+            let lp = lp_orders(p, &order_price, &stock_price, order_cost, violation_cost);
+            let fixed = order_cost / p.order_cap() * lp.units.iter().sum::<f64>();
+            let cases = lp.units.iter().map(|q| q / p.pack).collect();
+            (cases, lp.inv, lp.unmet, lp.priced, fixed)
+        }
+    };
+    let own = fixed
+        + (0..t_len)
+            .map(|t| p.week_cost(t, inv[t], unmet[t], 0.0) + over_cost(p, inv[t], violation_cost))
             .sum::<f64>();
     let uses = terms
         .iter()
@@ -468,6 +506,8 @@ fn sku_at(
         .collect();
     SkuAt {
         cases,
+        inv,
+        unmet,
         priced,
         own,
         uses,
@@ -480,37 +520,72 @@ fn over_cost(p: &Prepared, inv: f64, violation_cost: f64) -> f64 {
         .map_or(0.0, |max| violation_cost * (inv - max).max(0.0))
 }
 
-/// SKU plans at prices `lambda`, and what they use of each of the `rows` shared rows.
-fn plans_at(
+/// SKU plans at prices `lambda`, what they use of each of the `rows` shared rows, and L(λ).
+pub(super) fn plans_at(
     items: &[&Prepared],
     terms: &[Vec<Term>],
     lambda: &[f64],
+    limits: &[f64],
+    orders: Orders,
     order_cost: f64,
     violation_cost: f64,
-    rows: usize,
-) -> (Vec<SkuAt>, Vec<f64>) {
+) -> (Vec<SkuAt>, Vec<f64>, f64) {
     let solved: Vec<SkuAt> = items
         .par_iter()
         .zip(terms)
-        .map(|(p, ts)| sku_at(p, ts, lambda, order_cost, violation_cost))
+        .map(|(p, ts)| sku_at(p, ts, lambda, orders, order_cost, violation_cost))
         .collect();
-    let mut used = vec![0.0; rows];
+    let mut used = vec![0.0; limits.len()];
     for (row, amount) in solved.iter().flat_map(|s| &s.uses) {
         used[*row] += amount;
     }
-    (solved, used)
+    let bound = solved.iter().map(|s| s.priced).sum::<f64>()
+        - lambda.iter().zip(limits).map(|(l, b)| l * b).sum::<f64>();
+    (solved, used, bound)
 }
+
+/// Where the price search ended.
+pub(super) struct PriceSearch {
+    /// The shares of the shared rows, by SKU.
+    pub terms: Vec<Vec<Term>>,
+    /// The limits, by shared row.
+    pub limits: Vec<f64>,
+    /// The best lower bound L(λ).
+    pub bound: f64,
+    /// The multipliers that gave it, per shared row: the shadow prices of the limits.
+    pub prices: Vec<f64>,
+    /// The SKUs' plans at those prices.
+    pub at_best: Vec<SkuAt>,
+    /// The cheapest set of SKU plans of the search that kept within every limit: (cost, plans).
+    pub feasible: Option<(f64, Vec<SkuAt>)>,
+    /// Per SKU, its distinct plans at the prices whose bound came within [`NEAR_BEST`] of the
+    /// best (at most the `collect` asked for; none without).
+    pub near_best: Vec<Vec<SkuAt>>,
+    /// Subgradient iterations run.
+    pub iterations: usize,
+    /// Whether it stopped at the time limit (else the gap closed or the step size vanished).
+    pub timed_out: bool,
+}
+
+/// Plans are collected at prices whose bound is within this share of the best one.
+const NEAR_BEST: f64 = 1e-3;
 
 /// Maximise L(λ) by projected subgradient steps, keeping the best plan seen. Stops at `gap`
 /// (relative, plan against bound), after `seconds`, or when the step size has shrunk to nothing.
-pub(super) fn solve(
+/// `collect` keeps up to that many of each SKU's plans from near the best prices: the steps
+/// around the optimum move each row's price on its own, so these plans span the choices a
+/// master problem needs to keep every limit (see `master`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn search_prices(
     model: &GroupModel,
     items: &[&Prepared],
+    orders: Orders,
     order_cost: f64,
     violation_cost: f64,
     gap: f64,
     seconds: f64,
-) -> Relaxation {
+    collect: usize,
+) -> PriceSearch {
     let started = Instant::now();
     let terms = terms(model);
     let limits: Vec<f64> = model.shared.iter().map(|sr| sr.limit).collect();
@@ -521,19 +596,25 @@ pub(super) fn solve(
     let mut lambda = vec![0.0; rows];
     let mut best_bound = f64::NEG_INFINITY;
     let mut best_prices = lambda.clone();
-    // Best plan within every limit: (cost, cases); the plan at the best bound otherwise.
-    let mut feasible: Option<(f64, Vec<Vec<f64>>)> = None;
-    let mut at_best_bound: Vec<Vec<f64>> = Vec::new();
+    let mut feasible: Option<(f64, Vec<SkuAt>)> = None;
+    let mut at_best: Vec<SkuAt> = Vec::new();
+    let mut near_best: Vec<Vec<SkuAt>> =
+        vec![Vec::new(); if collect > 0 { items.len() } else { 0 }];
     let mut theta = 1.0;
     let mut stalled = 0;
     let mut iterations = 0;
     let timed_out = loop {
         iterations += 1;
-        let (solved, used) = plans_at(items, &terms, &lambda, order_cost, violation_cost, rows);
-        let priced: f64 = solved.iter().map(|s| s.priced).sum();
+        let (solved, used, bound) = plans_at(
+            items,
+            &terms,
+            &lambda,
+            &limits,
+            orders,
+            order_cost,
+            violation_cost,
+        );
         let own: f64 = solved.iter().map(|s| s.own).sum();
-        let cases: Vec<Vec<f64>> = solved.into_iter().map(|s| s.cases).collect();
-        let bound = priced - lambda.iter().zip(&limits).map(|(l, b)| l * b).sum::<f64>();
         // [rows], relative to each limit
         let subgradient: Vec<f64> = used
             .iter()
@@ -543,12 +624,22 @@ pub(super) fn solve(
             .collect();
         let within = subgradient.iter().all(|g| *g <= 1e-9);
         if within && feasible.as_ref().is_none_or(|f| own < f.0) {
-            feasible = Some((own, cases.clone()));
+            feasible = Some((own, solved.clone()));
+        }
+        if collect > 0 && bound >= best_bound.max(bound) - NEAR_BEST * bound.abs() {
+            near_best
+                .par_iter_mut()
+                .zip(&solved)
+                .for_each(|(plans, plan)| {
+                    if plans.len() < collect && !plans.iter().any(|c| c.same_as(plan)) {
+                        plans.push(plan.clone());
+                    }
+                });
         }
         if bound > best_bound + 1e-9 * bound.abs().max(1.0) {
             best_bound = bound;
             best_prices = lambda.clone();
-            at_best_bound = cases;
+            at_best = solved;
             stalled = 0;
         } else {
             stalled += 1;
@@ -591,31 +682,78 @@ pub(super) fn solve(
             *l = (*l + step * g / s).clamp(0.0, violation_cost);
         }
     };
-    // The SKUs' own plans at prices around the best: each SKU's alternatives along the family
-    // of plans that are optimal at some price, for the greedy that fits them together.
-    let mut family = vec![at_best_bound];
-    let factors: &[f64] = if rows == 0 { &[] } else { &PRICE_FACTORS };
-    for factor in factors {
-        let prices: Vec<f64> = best_prices.iter().map(|l| l * factor).collect();
-        let (solved, _) = plans_at(items, &terms, &prices, order_cost, violation_cost, rows);
-        family.push(solved.into_iter().map(|s| s.cases).collect());
-    }
-    // The greedy starts from the SKUs' plans at the best prices, repaired to the limits (on the
-    // 10,000-SKU benchmark it ends 0.03 % above the bound).
-    let mut plans = vec![family[0].clone()];
-    plans.extend(feasible.map(|f| f.1));
-    Relaxation {
-        plans,
-        family,
+    PriceSearch {
+        terms,
+        limits,
         bound: best_bound,
         prices: best_prices,
+        at_best,
+        feasible,
+        near_best,
         iterations,
         timed_out,
     }
 }
 
+/// Whole cases: search the prices, then offer the SKUs' own plans at prices around the best
+/// (each SKU's alternatives along the family of plans that are optimal at some price) to the
+/// greedy that fits them together.
+pub(super) fn solve(
+    model: &GroupModel,
+    items: &[&Prepared],
+    order_cost: f64,
+    violation_cost: f64,
+    gap: f64,
+    seconds: f64,
+) -> Relaxation {
+    let search = search_prices(
+        model,
+        items,
+        Orders::WholeCases,
+        order_cost,
+        violation_cost,
+        gap,
+        seconds,
+        0,
+    );
+    let cases =
+        |plans: Vec<SkuAt>| -> Vec<Vec<f64>> { plans.into_iter().map(|s| s.cases).collect() };
+    let mut family = vec![cases(search.at_best)];
+    let factors: &[f64] = if search.limits.is_empty() {
+        &[]
+    } else {
+        &PRICE_FACTORS
+    };
+    for factor in factors {
+        let prices: Vec<f64> = search.prices.iter().map(|l| l * factor).collect();
+        let (solved, _, _) = plans_at(
+            items,
+            &search.terms,
+            &prices,
+            &search.limits,
+            Orders::WholeCases,
+            order_cost,
+            violation_cost,
+        );
+        family.push(cases(solved));
+    }
+    // The greedy starts from the SKUs' plans at the best prices, repaired to the limits (on the
+    // 10,000-SKU benchmark it ends 0.03 % above the bound).
+    let mut plans = vec![family[0].clone()];
+    plans.extend(search.feasible.map(|f| cases(f.1)));
+    Relaxation {
+        plans,
+        family,
+        bound: search.bound,
+        prices: search.prices,
+        iterations: search.iterations,
+        timed_out: search.timed_out,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::stock_cost;
     use super::*;
 
     fn sku(d: Vec<f64>, lead: usize, pack: f64, moq: f64, on_hand: f64) -> Prepared {
