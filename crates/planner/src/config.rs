@@ -156,13 +156,15 @@ impl SolverKind {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SolverConfig {
-    /// Which LP/MILP solver: for `integer = false`, and branch and bound on small joint models
-    /// (whole-case plans otherwise come from the Lagrangian relaxation and per-SKU dynamic programs).
+    /// Which LP/MILP solver: the master LPs of the LP relaxation's column generation
+    /// (`integer = false`), and branch and bound on small joint models (plans otherwise come from
+    /// per-SKU dynamic programs and Lagrangian prices).
     pub backend: SolverKind,
-    /// Wall-clock limit per model, seconds: of the Lagrangian's subgradient loop, and of branch
-    /// and bound on small joint models (LP solves run to completion).
+    /// Wall-clock limit per model, seconds: of the Lagrangian's subgradient loop (half of it for
+    /// LP plans, whose column generation starts no new round after it), and of branch and bound
+    /// on small joint models (a master LP runs to completion).
     pub time_limit_seconds: f64,
-    /// Relative MIP gap at which to stop, in [0, 1).
+    /// Relative gap to the proven bound at which to stop, in [0, 1): whole-case and LP plans.
     pub mip_gap: f64,
     /// Whole case packs and on/off MOQ (MILP); false solves the LP relaxation.
     pub integer: bool,

@@ -937,8 +937,9 @@ fn groups(prepared: &[Prepared], cfg: &PlanConfig) -> Vec<Vec<usize>> {
     out
 }
 
-/// LP solves (`solver.integer = false`) run to completion: they are polynomial, and a plan stopped
-/// early is not one. The configured time limit is for the Lagrangian relaxation.
+/// LP solves (master problems, branch and bound's relaxations aside) run to completion: they are
+/// polynomial, and a plan stopped early is not one. The configured time limit is for the
+/// Lagrangian price search and the start of column-generation rounds.
 const LP_TIME: f64 = 1e7;
 
 struct GroupResult {
@@ -976,7 +977,7 @@ fn solve_group(
         let objective = model.lp.objective_of(&r.x);
         let bound = r.bound.min(objective);
         let gap = (objective - bound) / objective.abs().max(1e-9);
-        let status = if model.shared.is_empty() || gap <= 1e-9 {
+        let status = if r.optimal || gap <= 1e-9 {
             "optimal"
         } else if gap <= sv.mip_gap + 1e-9 {
             "gap_limit"

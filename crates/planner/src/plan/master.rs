@@ -49,6 +49,8 @@ pub(super) struct Relaxed {
     pub rounds: usize,
     /// Whether it stopped at the time limit (else the gap closed or no column could improve).
     pub timed_out: bool,
+    /// Whether no SKU plan priced out at the last master's duals: its plan is the LP optimum.
+    pub optimal: bool,
 }
 
 /// The restricted master: which SKUs are free (more than one plan) and where their rows are.
@@ -257,6 +259,7 @@ pub(super) fn solve(
     }
     let mut rounds = 0;
     let mut timed_out = search.timed_out;
+    let mut optimal = limits.is_empty();
     // θ per SKU and column, from the last master.
     let mut weights: Vec<Vec<f64>> = columns.iter().map(|c| vec![1.0; c.len().min(1)]).collect();
     while !limits.is_empty() {
@@ -308,6 +311,7 @@ pub(super) fn solve(
             if added == 0 {
                 // No column improves: the master's plan is the LP optimum.
                 bound = bound.max(upper);
+                optimal = true;
             }
         }
         if closed || out_of_time || added == 0 {
@@ -336,6 +340,7 @@ pub(super) fn solve(
         iterations: search.iterations,
         rounds,
         timed_out,
+        optimal,
     })
 }
 
@@ -477,6 +482,7 @@ mod tests {
                     joint.objective
                 );
                 assert!(r.prices.iter().any(|p| *p > 0.0), "{:?}", r.prices);
+                assert!(r.optimal, "{backend:?}: stopped before the optimum");
             }
         }
     }
