@@ -460,3 +460,42 @@ fn lagrangian_bound_sits_between_the_lp_relaxation_and_the_plan() {
     );
     assert!(s.gap_bound.unwrap() < 0.05, "{s:?}");
 }
+
+#[test]
+fn a_limit_exceeded_by_stock_on_hand_is_priced_at_its_penalty_at_once() {
+    // 40 SKUs whose stock on hand fills twice the warehouse in the first weeks, whatever is
+    // ordered, with a binding budget: those warehouse rows are violated by every plan, so their
+    // best price is the slack's and the bound must close within a one-second price search (it
+    // used to climb to that price step by step and stop at the time limit, 90 % apart).
+    let weeks = 6;
+    let mut c = cfg(weeks);
+    c.budget.weekly = Some(400.0);
+    c.capacity.warehouse_volume = Some(20.0);
+    c.solver.time_limit_seconds = 1.0;
+    let skus: Vec<SkuInput> = (0..40)
+        .map(|i| {
+            let mut p = params(2.0 + (i % 5) as f64, 6.0 + (i % 7) as f64, 1 + i % 2);
+            p.unit_volume = 0.1;
+            p.case_pack = [1, 6][i % 2];
+            let mu = 3.0 + (i % 4) as f64;
+            sku(&format!("S{i:02}"), mu, 0.3 * mu, weeks, 10.0 + 2.0 * mu, p)
+        })
+        .collect();
+    for integer in [true, false] {
+        c.solver.integer = integer;
+        let s = plan(&inputs(skus.clone()), &c, &no_progress)
+            .unwrap()
+            .summary;
+        let over = s
+            .constraints
+            .iter()
+            .find(|k| k.name == "warehouse_volume" && k.violated_by > 0.0)
+            .unwrap_or_else(|| panic!("{:?}", s.constraints));
+        assert!(over.shadow_price.is_some_and(|p| p > 1e3), "{over:?}");
+        assert!(
+            s.gap_bound.unwrap() <= 0.005 + 1e-9,
+            "integer {integer}: {s:?}"
+        );
+        assert_ne!(s.status, "time_limit");
+    }
+}

@@ -593,7 +593,31 @@ pub(super) fn search_prices(
     // Steps are taken in units of each limit (λ_k · limit_k, violation / limit_k), so that a
     // budget in currency and a capacity in cubic metres move at comparable rates.
     let scale: Vec<f64> = limits.iter().map(|b| b.abs().max(1.0)).collect();
-    let mut lambda = vec![0.0; rows];
+    // A row over its limit whatever is ordered (stock already on hand or arriving takes more of
+    // a warehouse than it has) has a positive subgradient at every λ, so its best price is the
+    // slack's, the cap: start it there rather than climb to it.
+    let mut least = vec![0.0; rows];
+    for (p, ts) in items.iter().zip(&terms) {
+        if ts.iter().any(|t| matches!(t.what, Use::Stock(_))) {
+            let (inv, _) = simulate(p, &vec![0.0; p.d.len()]);
+            for t in ts {
+                if let Use::Stock(w) = t.what {
+                    least[t.row] += t.coef * inv[w];
+                }
+            }
+        }
+    }
+    let mut lambda: Vec<f64> = least
+        .iter()
+        .zip(&limits)
+        .map(|(l, b)| {
+            if *l > b + 1e-9 * b.abs().max(1.0) {
+                violation_cost
+            } else {
+                0.0
+            }
+        })
+        .collect();
     let mut best_bound = f64::NEG_INFINITY;
     let mut best_prices = lambda.clone();
     let mut feasible: Option<(f64, Vec<SkuAt>)> = None;
@@ -661,11 +685,13 @@ pub(super) fn search_prices(
         let closed = feasible
             .as_ref()
             .is_some_and(|f| f.0 - best_bound <= gap * f.0.abs().max(1e-9));
-        // Rows at price 0 and within their limit stay put.
+        // The projected subgradient: rows at price 0 and within their limit, or at the cap and
+        // over it, stay put and take no share of the step.
+        let pinned = |g: f64, l: f64| (l <= 0.0 && g <= 0.0) || (l >= violation_cost && g >= 0.0);
         let norm: f64 = subgradient
             .iter()
             .zip(&lambda)
-            .map(|(g, l)| if *l > 0.0 || *g > 0.0 { g * g } else { 0.0 })
+            .map(|(g, l)| if pinned(*g, *l) { 0.0 } else { g * g })
             .sum();
         if std::env::var_os("RESTOCK_SOLVER_LOG").is_some() {
             let best = feasible.as_ref().map_or(f64::NAN, |f| f.0);
