@@ -187,16 +187,13 @@ impl Master {
     }
 }
 
-/// Add each SKU's plan to its columns unless it is one of them; returns how many were added.
-fn add_columns(columns: &mut [Vec<SkuAt>], plans: Vec<SkuAt>) -> usize {
-    let mut added = 0;
-    for (cols, plan) in columns.iter_mut().zip(plans) {
-        if !cols.iter().any(|c| c.same_as(&plan)) {
-            cols.push(plan);
-            added += 1;
-        }
+/// Add `plan` to a SKU's columns unless it is one of them; whether it was added.
+fn add_plan(columns: &mut Vec<SkuAt>, plan: SkuAt) -> bool {
+    let new = !columns.iter().any(|c| c.same_as(&plan));
+    if new {
+        columns.push(plan);
     }
-    added
+    new
 }
 
 /// Solve the LP relaxation of `model` to `gap` (relative, plan against bound); `seconds` bounds
@@ -234,13 +231,13 @@ pub(super) fn solve(
     let mut columns: Vec<Vec<SkuAt>> = search.at_best.into_iter().map(|s| vec![s]).collect();
     for (cols, near) in columns.iter_mut().zip(search.near_best) {
         for plan in near {
-            if !cols.iter().any(|c| c.same_as(&plan)) {
-                cols.push(plan);
-            }
+            add_plan(cols, plan);
         }
     }
     if let Some((_, plans)) = search.feasible {
-        add_columns(&mut columns, plans);
+        for (cols, plan) in columns.iter_mut().zip(plans) {
+            add_plan(cols, plan);
+        }
     }
     if !limits.is_empty() {
         for factor in LP_PRICE_FACTORS {
@@ -254,7 +251,9 @@ pub(super) fn solve(
                 order_cost,
                 violation_cost,
             );
-            add_columns(&mut columns, plans);
+            for (cols, plan) in columns.iter_mut().zip(plans) {
+                add_plan(cols, plan);
+            }
         }
     }
     let mut rounds = 0;
@@ -302,9 +301,8 @@ pub(super) fn solve(
                     c.own + c.uses.iter().map(|(r, a)| lambda[*r] * a).sum::<f64>()
                 });
                 if plan.priced < current - 1e-9 * current.abs().max(1.0)
-                    && !columns[i].iter().any(|c| c.same_as(&plan))
+                    && add_plan(&mut columns[i], plan)
                 {
-                    columns[i].push(plan);
                     added += 1;
                 }
             }
