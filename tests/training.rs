@@ -156,6 +156,7 @@ fn an_interrupted_run_resumes_to_the_same_weights() {
         windows.fill(&(0..64).collect::<Vec<_>>(), &mut batch);
         model
             .forward(batch_input(&mc, &batch, &device))
+            .unwrap()
             .into_data()
             .try_to_vec::<f32>()
             .unwrap()
@@ -229,11 +230,13 @@ fn wgpu_backend_trains_and_matches_the_cpu() {
     windows.fill(&indices, &mut batch);
     let a: Vec<f32> = on_cpu
         .forward(batch_input(&model_config, &batch, &cpu))
+        .unwrap()
         .into_data()
         .try_to_vec::<f32>()
         .unwrap();
     let b: Vec<f32> = on_gpu
         .forward(batch_input(&model_config, &batch, &selected.device))
+        .unwrap()
         .into_data()
         .try_to_vec::<f32>()
         .unwrap();

@@ -7,6 +7,9 @@ pub enum Error {
     /// The run cannot be loaded.
     #[error(transparent)]
     Run(#[from] restock_train::Error),
+    /// The network cannot run.
+    #[error(transparent)]
+    Model(#[from] restock_model::Error),
     /// An option is out of range.
     #[error("{0}")]
     Option(String),

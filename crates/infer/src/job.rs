@@ -645,7 +645,7 @@ impl Network {
         );
         let mut out: Vec<f32> = loaded
             .model
-            .quantiles(batch_input(cfg, &batch, &loaded.device), scale)
+            .quantiles(batch_input(cfg, &batch, &loaded.device), scale)?
             .into_data()
             .try_to_vec::<f32>()
             .map_err(|e| Error::Network(format!("{e:?}")))?;

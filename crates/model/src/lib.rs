@@ -18,8 +18,11 @@
 //! Scaling is a fitted transform outside the network (`restock-data`'s `ScaleStats`), stored
 //! with the run. This crate does no IO.
 
+mod error;
 mod lstm;
 mod model;
+
+pub use error::{Error, Result};
 
 pub use lstm::{FusedLstm, FusedLstmConfig};
 pub use model::{DemandModel, DemandModelConfig, LossWeight, ModelInput, pinball_loss};

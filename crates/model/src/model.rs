@@ -6,6 +6,7 @@ use burn::tensor::activation::{relu, softplus};
 use serde::{Deserialize, Serialize};
 
 use crate::lstm::{FusedLstm, FusedLstmConfig};
+use crate::{Error, Result};
 
 /// Everything that fixes the network's shape; stored with a run as `model.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,7 +225,7 @@ pub struct DemandModel {
 
 impl DemandModel {
     /// Quantiles in scaled units, ordered along the last axis: `[batch, horizon, levels]`.
-    pub fn forward(&self, input: ModelInput) -> Tensor<3> {
+    pub fn forward(&self, input: ModelInput) -> Result<Tensor<3>> {
         let [batch, context] = input.past_y.dims();
         let device = input.past_y.device();
         let horizon = self.horizon;
@@ -265,8 +266,7 @@ impl DemandModel {
                 None => last = Some(hidden),
             }
         }
-        // `problems()` requires layers >= 1; configs are checked on load (TrainConfig, RunDir).
-        let last = last.expect("at least one encoder layer");
+        let last = last.ok_or(Error::NoEncoderLayer)?;
         let width = last.dims()[1];
 
         // Decoder input [batch, horizon, hidden + future features + horizon emb + statics].
@@ -292,18 +292,18 @@ impl DemandModel {
         // [batch, horizon, levels]
         let raw = self.decoder_out.forward(d);
         if self.levels == 1 {
-            return raw;
+            return Ok(raw);
         }
         let first = raw.clone().narrow(2, 0, 1);
         let steps = softplus(raw.narrow(2, 1, self.levels - 1), 1.0);
-        Tensor::cat(vec![first, steps], 2).cumsum(2)
+        Ok(Tensor::cat(vec![first, steps], 2).cumsum(2))
     }
 
     /// Quantiles in units: scaled output times `scale: [batch]`, clipped at zero.
     /// `[batch, horizon, levels]`.
-    pub fn quantiles(&self, input: ModelInput, scale: Tensor<1>) -> Tensor<3> {
+    pub fn quantiles(&self, input: ModelInput, scale: Tensor<1>) -> Result<Tensor<3>> {
         let batch = scale.dims()[0];
-        (self.forward(input) * scale.reshape([batch, 1, 1])).clamp_min(0.0)
+        Ok((self.forward(input)? * scale.reshape([batch, 1, 1])).clamp_min(0.0))
     }
 }
 
@@ -361,13 +361,24 @@ mod tests {
     }
 
     #[test]
+    fn a_model_without_encoder_layers_is_an_error() {
+        let device = Device::flex();
+        let config = config();
+        let mut model = config.init(&device);
+        model.encoder.clear();
+        let err = model.forward(input(&config, 2, &device)).unwrap_err();
+        assert!(matches!(err, Error::NoEncoderLayer), "{err}");
+        assert!(err.to_string().contains("model.layers"));
+    }
+
+    #[test]
     fn shapes_order_and_scaling() {
         let device = Device::flex();
         device.seed(7);
         let config = config();
         assert!(config.problems().is_empty());
         let model = config.init(&device);
-        let out = model.forward(input(&config, 5, &device));
+        let out = model.forward(input(&config, 5, &device)).unwrap();
         assert_eq!(out.dims(), [5, 3, 3]);
         let values: Vec<f32> = out.into_data().try_to_vec::<f32>().expect("f32");
         for week in values.chunks(3) {
@@ -376,6 +387,7 @@ mod tests {
         let scale = Tensor::<1>::from_data(TensorData::new(vec![10.0f32; 5], [5]), &device);
         let q: Vec<f32> = model
             .quantiles(input(&config, 5, &device), scale)
+            .unwrap()
             .into_data()
             .try_to_vec::<f32>()
             .expect("f32");

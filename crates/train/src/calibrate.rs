@@ -14,8 +14,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::prepare::Prepared;
-use crate::trainer::{batch_input, load_model};
-use crate::{Error, Result, RunDir, backend};
+use crate::trainer::{batch_input, load_best};
+use crate::{Error, Result, RunDir};
 
 /// Per-horizon, per-level offsets in scaled units.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,9 +103,7 @@ impl Calibration {
 pub fn calibrate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Calibration> {
     let config = run.config()?;
     let model_config = run.model_config()?;
-    let selected = backend::select(config.backend.kind, config.backend.device)?;
-    let device = selected.device;
-    let model = load_model(&model_config, run.read("model.bpk")?, &device)?;
+    let (model, device) = load_best(run, &config, &model_config)?;
     let (windows, indices) = prepared.valid_windows();
     if indices.is_empty() {
         return Err(Error::Evaluation(
@@ -121,7 +119,7 @@ pub fn calibrate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Cali
         let n = buffer.len;
         // [n, horizon, levels], scaled units.
         let out: Vec<f32> = model
-            .forward(batch_input(&model_config, &buffer, &device))
+            .forward(batch_input(&model_config, &buffer, &device))?
             .into_data()
             .try_to_vec::<f32>()
             .map_err(|e| Error::Evaluation(format!("{e:?}")))?;

@@ -31,6 +31,9 @@ pub enum Error {
     /// The data stage failed.
     #[error(transparent)]
     Data(#[from] restock_data::Error),
+    /// The network cannot run (see [`restock_model::Error`]).
+    #[error(transparent)]
+    Model(#[from] restock_model::Error),
     /// The data cannot train the model (too short, no windows...).
     #[error("{0}")]
     NotEnoughData(String),

@@ -13,8 +13,8 @@ use restock_stats::{Accuracy, AccuracyAccumulator, Baseline, SeriesScore, accura
 use serde::{Deserialize, Serialize};
 
 use crate::prepare::Prepared;
-use crate::trainer::{batch_input, load_model};
-use crate::{Error, Result, RunDir, backend};
+use crate::trainer::{batch_input, load_best};
+use crate::{Error, Result, RunDir};
 use burn::prelude::*;
 
 /// Accuracy of every model on the test weeks.
@@ -56,9 +56,7 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
     let levels = Quantiles::new(model_config.quantiles.clone())
         .map_err(|e| Error::Evaluation(e.to_string()))?;
     let horizon = Horizon::new(weeks).map_err(|e| Error::Evaluation(e.to_string()))?;
-    let selected = backend::select(config.backend.kind, config.backend.device)?;
-    let device = selected.device;
-    let model = load_model(&model_config, run.read("model.bpk")?, &device)?;
+    let (model, device) = load_best(run, &config, &model_config)?;
     let calibration = run.calibration()?;
 
     let ds = &prepared.dataset;
@@ -107,7 +105,7 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
         let scale =
             Tensor::<1>::from_data(TensorData::new(buffer.scale[..n].to_vec(), [n]), &device);
         let mut out: Vec<f32> = model
-            .quantiles(batch_input(&model_config, &buffer, &device), scale)
+            .quantiles(batch_input(&model_config, &buffer, &device), scale)?
             .into_data()
             .try_to_vec::<f32>()
             .map_err(|e| Error::Evaluation(format!("{e:?}")))?;

@@ -232,6 +232,17 @@ pub fn load_model(
     load_model_unlocked(config, bytes, device)
 }
 
+/// A run's best weights (`model.bpk`) on the device its config selects: the network and device.
+pub(crate) fn load_best(
+    run: &RunDir,
+    config: &TrainConfig,
+    model_config: &DemandModelConfig,
+) -> Result<(DemandModel, Device)> {
+    let selected = backend::select(config.backend.kind, config.backend.device)?;
+    let model = load_model(model_config, run.read("model.bpk")?, &selected.device)?;
+    Ok((model, selected.device))
+}
+
 fn load_model_unlocked(
     config: &DemandModelConfig,
     bytes: Vec<u8>,
@@ -254,7 +265,7 @@ pub fn validation_loss(
     batch: usize,
     weight: LossWeight,
     device: &Device,
-) -> f64 {
+) -> Result<f64> {
     let mut buffer = windows.new_batch(batch);
     let (mut total, mut weights) = (0.0, 0.0);
     for chunk in indices.chunks(batch) {
@@ -262,18 +273,18 @@ pub fn validation_loss(
         let n = buffer.len;
         let w: Vec<f32> = buffer.scale[..n].iter().map(|&s| weight.of(s)).collect();
         let w_sum: f64 = w.iter().map(|&v| f64::from(v)).sum();
-        let out = model.forward(batch_input(config, &buffer, device));
+        let out = model.forward(batch_input(config, &buffer, device))?;
         let target = float2(&buffer.future_y, n, config.horizon, device);
         let loss: f32 =
             pinball_loss(out, target, float1(&w, device), &config.quantiles).into_scalar();
         total += f64::from(loss) * w_sum;
         weights += w_sum;
     }
-    if weights > 0.0 {
+    Ok(if weights > 0.0 {
         total / weights
     } else {
         f64::NAN
-    }
+    })
 }
 
 /// burn's random streams (weight initialisation, dropout) are seeded per backend, not per model,
@@ -399,7 +410,7 @@ fn session(
             let n = buffer.len;
             let w: Vec<f32> = buffer.scale[..n].iter().map(|&s| weight.of(s)).collect();
             let w_sum: f64 = w.iter().map(|&v| f64::from(v)).sum();
-            let out = model.forward(batch_input(model_config, &buffer, &ad));
+            let out = model.forward(batch_input(model_config, &buffer, &ad))?;
             let target = float2(&buffer.future_y, n, model_config.horizon, &ad);
             let loss = pinball_loss(out, target, float1(&w, &ad), &model_config.quantiles);
             let value: f32 = loss.clone().into_scalar();
@@ -428,7 +439,7 @@ fn session(
             batch.max(1024),
             weight,
             &device,
-        );
+        )?;
         let seconds = started.elapsed().as_secs_f64();
         let metrics = EpochMetrics {
             epoch,
