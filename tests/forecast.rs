@@ -2,7 +2,7 @@
 //! and batches that do not change a SKU's numbers, unknown and missing SKUs, clear errors.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use restock_infer::{ForecastOptions, Shard};
@@ -54,12 +54,18 @@ pub(crate) fn trained(dir: &Path) -> (RunDir, Prepared) {
     (run, data)
 }
 
+/// The run's catalogue as `dir/weekly.parquet`, what `restock forecast` reads.
+fn weekly_file(dir: &Path, data: &Prepared) -> PathBuf {
+    let weekly = dir.join("weekly.parquet");
+    data.dataset.write(&weekly).unwrap();
+    weekly
+}
+
 #[test]
 fn every_sku_is_forecast_the_same_in_any_batch_or_shard() {
     let dir = tempfile::tempdir().unwrap();
     let (run, data) = trained(dir.path());
-    let weekly = dir.path().join("weekly.parquet");
-    data.dataset.write(&weekly).unwrap();
+    let weekly = weekly_file(dir.path(), &data);
     let options = ForecastOptions {
         horizon: 4,
         intermittent_adi: 3.0,
@@ -189,8 +195,7 @@ fn unknown_and_missing_skus_are_counted_and_bad_options_rejected() {
 fn calibration_puts_each_level_at_its_share_and_is_served() {
     let dir = tempfile::tempdir().unwrap();
     let (run, data) = trained(dir.path());
-    let weekly = dir.path().join("weekly.parquet");
-    data.dataset.write(&weekly).unwrap();
+    let weekly = weekly_file(dir.path(), &data);
     let options = ForecastOptions {
         horizon: 4,
         ..Default::default()
@@ -245,8 +250,7 @@ fn a_hand_edited_model_json_is_an_error_that_names_the_field() {
         err.contains("model.json") && err.contains("layers"),
         "{err}"
     );
-    let weekly = dir.path().join("weekly.parquet");
-    data.dataset.write(&weekly).unwrap();
+    let weekly = weekly_file(dir.path(), &data);
     let out = dir.path().join("f.parquet");
     let err = restock_infer::forecast(
         run.path(),

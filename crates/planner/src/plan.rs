@@ -178,7 +178,8 @@ pub struct PlanSummary {
 }
 
 impl PlanSummary {
-    /// How the plan was solved, in words: e.g. `lagrangian (whole cases)`, `highs (LP)`.
+    /// How the plan was solved, in words: e.g. `lagrangian (whole cases)`, `lagrangian + highs
+    /// column generation (LP relaxation)`.
     pub fn how_solved(&self) -> String {
         match (self.integer, self.method.as_str()) {
             (false, "column_generation") => format!(
@@ -422,6 +423,23 @@ struct SkuCols {
     used: Vec<Option<usize>>,
 }
 
+impl SkuCols {
+    /// Set SKU `p`'s columns in `x` for end-of-week stock `inv` and lost demand `unmet`: the
+    /// shortfall below the floor and the excess over max stock at their least.
+    fn set_stock(&self, p: &Prepared, x: &mut [f64], inv: &[f64], unmet: &[f64]) {
+        for t in 0..p.d.len() {
+            x[self.inv[t]] = inv[t];
+            x[self.unmet[t]] = unmet[t];
+            if let Some(b) = self.below[t] {
+                x[b] = (p.floor - inv[t]).clamp(0.0, p.floor);
+            }
+            if let (Some(o), Some(max)) = (self.over[t], p.max_stock) {
+                x[o] = (inv[t] - max).max(0.0);
+            }
+        }
+    }
+}
+
 /// A shared row of a group model.
 #[derive(Debug, Clone)]
 struct SharedRow {
@@ -448,6 +466,15 @@ struct GroupModel {
     lp: Lp,
     cols: Vec<SkuCols>,
     shared: Vec<SharedRow>,
+}
+
+impl GroupModel {
+    /// Set each shared row's slack in `x`: what the plan uses beyond the limit.
+    fn set_slacks(&self, x: &mut [f64]) {
+        for sr in &self.shared {
+            x[sr.slack] = (sr.used(&self.lp, x) - sr.limit).max(0.0);
+        }
+    }
 }
 
 fn build_group(items: &[&Prepared], cfg: &PlanConfig, violation_cost: f64) -> GroupModel {
@@ -585,20 +612,9 @@ fn complete(model: &GroupModel, items: &[&Prepared], mut x: Vec<f64>) -> Vec<f64
     for (p, c) in items.iter().zip(&model.cols) {
         let units: Vec<f64> = c.cases.iter().map(|&n| x[n] * p.pack).collect();
         let (inv, unmet) = simulate(p, &units);
-        for t in 0..p.d.len() {
-            x[c.inv[t]] = inv[t];
-            x[c.unmet[t]] = unmet[t];
-            if let Some(b) = c.below[t] {
-                x[b] = (p.floor - inv[t]).clamp(0.0, p.floor);
-            }
-            if let (Some(o), Some(max)) = (c.over[t], p.max_stock) {
-                x[o] = (inv[t] - max).max(0.0);
-            }
-        }
+        c.set_stock(p, &mut x, &inv, &unmet);
     }
-    for sr in &model.shared {
-        x[sr.slack] = (sr.used(&model.lp, &x) - sr.limit).max(0.0);
-    }
+    model.set_slacks(&mut x);
     x
 }
 

@@ -26,9 +26,10 @@ use crate::lp::{Lp, Sense};
 
 /// Plans per SKU kept from the price search's steps near the best bound, for groups of up to
 /// [`COLLECT_UP_TO`] SKUs. A few SKUs each switching between whole plans need them for the first
-/// master to keep every limit (at 80 SKUs its plan is 0.03 % above the optimum with them, 3 times
-/// it without); at scale the plans at uniformly scaled prices suffice (0.001 % at 10,000 SKUs)
-/// and near-best plans would make almost every SKU a choice of the master (9,136 of 10,000).
+/// master to keep every limit (at 80 SKUs its plan is 0.07 % above the optimum with them, 3 times
+/// it without); at scale the plans at scaled prices and the master's own columns suffice (0.04 %
+/// at 10,000 SKUs after two masters) and near-best plans would make almost every SKU a choice of
+/// the master (9,136 of 10,000).
 const PLANS_NEAR_BEST: usize = 8;
 
 /// Multiples of the best prices whose SKU plans start the master.
@@ -364,21 +365,17 @@ fn combine(
                 x[u] = cases * p.pack / p.order_cap();
             }
         }
-        for t in 0..p.d.len() {
-            let inv = mix(&|s| &s.inv, t).max(0.0);
-            x[c.inv[t]] = inv;
-            x[c.unmet[t]] = mix(&|s| &s.unmet, t).clamp(0.0, p.d[t]);
-            if let Some(b) = c.below[t] {
-                x[b] = (p.floor - inv).clamp(0.0, p.floor);
-            }
-            if let (Some(o), Some(max)) = (c.over[t], p.max_stock) {
-                x[o] = (inv - max).max(0.0);
-            }
-        }
+        let weeks = 0..p.d.len();
+        let inv: Vec<f64> = weeks
+            .clone()
+            .map(|t| mix(&|s| &s.inv, t).max(0.0))
+            .collect();
+        let unmet: Vec<f64> = weeks
+            .map(|t| mix(&|s| &s.unmet, t).clamp(0.0, p.d[t]))
+            .collect();
+        c.set_stock(p, &mut x, &inv, &unmet);
     }
-    for sr in &model.shared {
-        x[sr.slack] = (sr.used(&model.lp, &x) - sr.limit).max(0.0);
-    }
+    model.set_slacks(&mut x);
     x
 }
 
