@@ -91,13 +91,34 @@ fn backtest_scores_every_model_from_held_out_cutoffs_only() {
     }
 
     // restock's forecasts at the last cutoff are what the forecast job writes from the data cut
-    // there.
+    // there, given the plan (events, prices, promotions) recorded for the weeks after it.
     let cut = last.offset(-4);
     let truncated = dir.path().join("cut.parquet");
     ds.truncate(cut).unwrap().write(&truncated).unwrap();
+    let plan = dir.path().join("plan.csv");
+    let (price, promo) = (
+        ds.covariate_index("price").unwrap(),
+        ds.covariate_index("promo").unwrap(),
+    );
+    let mut text = String::from("unique_id,ds,event_days,price,promo\n");
+    for s in &ds.series {
+        for h in 1..=4 {
+            let week = cut.offset(h);
+            let t = s.start.weeks_until(week) as usize;
+            text.push_str(&format!(
+                "{},{week},{},{},{}\n",
+                s.unique_id,
+                ds.event_days_of(week),
+                s.covariates[price][t],
+                s.covariates[promo][t]
+            ));
+        }
+    }
+    std::fs::write(&plan, text).unwrap();
     let out = dir.path().join("f.parquet");
     let job = restock_infer::ForecastOptions {
         horizon: 4,
+        future: Some(plan),
         ..Default::default()
     };
     restock_infer::forecast(run.path(), &truncated, &out, &job, &mut |_, _, _| {}).unwrap();

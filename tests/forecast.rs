@@ -262,3 +262,162 @@ fn a_hand_edited_model_json_is_an_error_that_names_the_field() {
     .unwrap_err();
     assert!(err.to_string().contains("layers"), "{err}");
 }
+
+/// `(unique_id, day) -> value` of one column of a table.
+fn column_by_key(path: &Path, value: &str) -> BTreeMap<(String, i32), f64> {
+    let df = restock_data::table::scan(path).unwrap().collect().unwrap();
+    let ids = df.column("unique_id").unwrap().str().unwrap().clone();
+    let ds = df
+        .column("ds")
+        .unwrap()
+        .cast(&DataType::Date)
+        .unwrap()
+        .cast(&DataType::Int32)
+        .unwrap();
+    let ds = ds.i32().unwrap().clone();
+    let v = df.column(value).unwrap().cast(&DataType::Float64).unwrap();
+    let v = v.f64().unwrap().clone();
+    (0..df.height())
+        .map(|i| {
+            (
+                (ids.get(i).unwrap().to_string(), ds.get(i).unwrap()),
+                v.get(i).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Σ q50 / Σ reference − 1 over the network's rows, and the rows' WAPE against `actual`.
+fn bias_and_wape(
+    rows: &Rows,
+    reference: &BTreeMap<(String, i32), f64>,
+    actual: &BTreeMap<(String, i32), f64>,
+) -> (f64, f64) {
+    let (mut q, mut r, mut err, mut act) = (0.0, 0.0, 0.0, 0.0);
+    for (key, (model, _, q50, _)) in rows {
+        if model != "lstm" {
+            continue;
+        }
+        q += q50;
+        r += reference[key];
+        err += (q50 - actual[key]).abs();
+        act += actual[key];
+    }
+    (q / r - 1.0, err / act)
+}
+
+#[test]
+fn a_given_plan_conditions_the_forecast_and_a_missing_one_is_unknown_not_no_promotion() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("data");
+    let ds = restock_tests::synthetic_weekly(&catalogue, 150, 104);
+    let weekly = dir.path().join("weekly.parquet");
+    ds.write(&weekly).unwrap();
+    let train = |hide_plan: f64, name: &str| {
+        let mut cfg = config(8);
+        cfg.window.windows_per_epoch = 2048;
+        cfg.window.hide_plan = hide_plan;
+        cfg.model.hidden = 16;
+        cfg.model.decoder_hidden = 16;
+        let data = Prepared::new(&cfg, ds.clone()).unwrap();
+        let run = RunDir::create(&dir.path().join(name), false).unwrap();
+        restock_train::train(&cfg, &run, &data, &SessionOptions::default(), &mut Silent).unwrap();
+        run
+    };
+    let run = train(0.5, "run");
+    let forecast = |run: &RunDir, future: Option<PathBuf>, name: &str| {
+        let out = dir.path().join(name);
+        let options = ForecastOptions {
+            horizon: 4,
+            future,
+            ..Default::default()
+        };
+        let summary =
+            restock_infer::forecast(run.path(), &weekly, &out, &options, &mut |_, _, _| {})
+                .unwrap();
+        (read(&out), summary)
+    };
+    let plan_file = catalogue.join("known_future.csv");
+    let (unplanned, s) = forecast(&run, None, "unplanned.parquet");
+    assert!(s.plan.contains("forecast without a plan"), "{}", s.plan);
+    let (planned, s) = forecast(&run, Some(plan_file.clone()), "planned.parquet");
+    assert!(
+        s.plan.contains("event_days, price, promo from") && s.plan.contains("known_future.csv"),
+        "{}",
+        s.plan
+    );
+
+    // The truth of the forecast weeks: demand, its true median, and the plan.
+    let truth = catalogue.join("truth.parquet");
+    let actual = column_by_key(&truth, "y");
+    let promo = column_by_key(&plan_file, "promo");
+    let oracle = column_by_key(&catalogue.join("oracle_forecast.parquet"), "q50");
+
+    // A planned promotion raises the forecast of its week.
+    let (mut up, mut promoted) = (0, 0);
+    for (key, (model, _, q50, _)) in &planned {
+        if model == "lstm" && promo[key] > 0.0 {
+            promoted += 1;
+            up += usize::from(*q50 > unplanned[key].2);
+        }
+    }
+    assert!(promoted >= 10, "{promoted} promoted SKU-weeks");
+    let (bias_planned, wape_planned) = bias_and_wape(&planned, &oracle, &actual);
+    let (bias_unplanned, wape_unplanned) = bias_and_wape(&unplanned, &oracle, &actual);
+
+    // A run that never learned "unknown" reads a missing plan as no promotion and no event.
+    let old = train(0.0, "old");
+    let (old_unplanned, s) = forecast(&old, None, "old.parquet");
+    assert!(s.plan.contains("pass --future"), "{}", s.plan);
+    let (bias_old, wape_old) = bias_and_wape(&old_unplanned, &oracle, &actual);
+    eprintln!(
+        "promoted {promoted}, raised {up}; bias vs the true median / WAPE: planned {bias_planned:.3} / \
+         {wape_planned:.3}, unplanned {bias_unplanned:.3} / {wape_unplanned:.3}, \
+         hide_plan = 0 unplanned {bias_old:.3} / {wape_old:.3}"
+    );
+    assert!(up * 10 >= promoted * 8, "{up} of {promoted} promoted weeks raised");
+    assert!(wape_planned < wape_unplanned, "the plan helps");
+    assert!(bias_unplanned.abs() < bias_old.abs(), "unknown is not 'no promotion'");
+
+    // A plan that leaves out a SKU the network forecasts, or gives an input the run does not
+    // read, is refused with the SKU or column named; nothing is written.
+    let partial = dir.path().join("partial.csv");
+    let text = std::fs::read_to_string(&plan_file).unwrap();
+    let first_sku = &ds
+        .series
+        .iter()
+        .find(|s| s.y.len() > 52 && s.y[s.y.len() - 52..].iter().any(|v| *v > 0.0))
+        .expect("a SKU the network forecasts")
+        .unique_id;
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with(&format!("{first_sku},")))
+        .collect();
+    std::fs::write(&partial, kept.join("\n")).unwrap();
+    let fails = |future: PathBuf| {
+        let out = dir.path().join("refused.parquet");
+        let options = ForecastOptions {
+            horizon: 4,
+            future: Some(future),
+            ..Default::default()
+        };
+        let e = restock_infer::forecast(run.path(), &weekly, &out, &options, &mut |_, _, _| {})
+            .expect_err("a bad plan")
+            .to_string();
+        assert!(!out.exists());
+        e
+    };
+    let e = fails(partial);
+    assert!(
+        e.contains(&format!("SKU {first_sku} is forecast but has no rows")) && e.contains("partial.csv"),
+        "{e}"
+    );
+    let extra = dir.path().join("extra.csv");
+    std::fs::write(
+        &extra,
+        text.replace("unique_id,ds,event_days", "unique_id,ds,views"),
+    )
+    .unwrap();
+    let e = fails(extra);
+    assert!(e.contains("column `views` is not a known-future input"), "{e}");
+}

@@ -8,6 +8,7 @@ use restock_data::config::{DuplicatePolicy, IngestConfig, NegativePolicy, Outlie
 use restock_data::features::{FeatureSchema, FeatureSpec, build};
 use restock_data::synth::{SynthCatalogue, SynthConfig};
 use restock_data::windows::{WindowSpec, Windows};
+use rand::SeedableRng;
 use restock_data::{WeeklyDataset, ingest};
 
 fn synth(dir: &Path, skus: usize, weeks: usize, dirty: bool) -> SynthCatalogue {
@@ -73,6 +74,117 @@ fn synthetic_catalogue_roundtrips_through_ingest() {
     ds.write(&out).unwrap();
     let back = WeeklyDataset::read(&out).unwrap();
     assert_eq!(back, ds);
+}
+
+#[test]
+fn unknown_plan_inputs_are_flagged_and_training_hides_them_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 30, 60, false);
+    let (mut ds, _) =
+        ingest(&IngestConfig::load(&dir.path().join("ingest.toml")).unwrap()).unwrap();
+    let spec = FeatureSpec {
+        plan_flags: true,
+        ..FeatureSpec::default()
+    };
+    let schema = FeatureSchema::for_dataset(&ds, spec);
+    let known: Vec<&str> = schema
+        .names
+        .iter()
+        .zip(&schema.known)
+        .filter(|(_, k)| **k)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let inputs = schema.plan_inputs();
+    let columns: Vec<&str> = inputs.iter().map(|p| p.column).collect();
+    assert_eq!(columns, ["event_days", "price", "promo"]);
+    for p in &inputs {
+        assert!(known[p.flag].ends_with("_given"), "{known:?}");
+    }
+    // Without flags there are no plan inputs: older runs read as before.
+    assert!(
+        FeatureSchema::for_dataset(&ds, FeatureSpec::default())
+            .plan_inputs()
+            .is_empty()
+    );
+
+    // The last week's plan unknown (NaN): flags 0 and neutral values; the week before known.
+    let last = ds.last_week;
+    let weeks = (ds.first_week.weeks_until(last) + 1) as usize;
+    ds.event_days.as_mut().unwrap()[weeks - 1] = f64::NAN;
+    let (price, promo) = (
+        ds.covariate_index("price").unwrap(),
+        ds.covariate_index("promo").unwrap(),
+    );
+    // A SKU on promotion at a discount in the week before the last.
+    let sku = ds
+        .series
+        .iter()
+        .position(|s| s.y.len() > 20 && s.covariates[promo][s.y.len() - 2] > 0.0)
+        .or_else(|| ds.series.iter().position(|s| s.y.len() > 20))
+        .unwrap();
+    let t = ds.series[sku].y.len() - 1;
+    ds.series[sku].covariates[price][t] = f64::NAN;
+    ds.series[sku].covariates[promo][t] = f64::NAN;
+    let feats = build(&ds, &schema, last);
+    let f = schema.len();
+    let value = |week: usize, name: &str| {
+        let k = schema.names.iter().position(|n| n == name).unwrap();
+        feats[sku].x[week * f + k]
+    };
+    for (name, unknown) in [
+        ("event_given", 0.0),
+        ("event", 0.0),
+        ("price_given", 0.0),
+        ("rel_price", 1.0),
+        ("discount", 0.0),
+        ("promo_given", 0.0),
+        ("promo", 0.0),
+    ] {
+        assert_eq!(value(t, name), unknown, "{name}");
+    }
+    for name in ["event_given", "price_given", "promo_given"] {
+        assert_eq!(value(t - 1, name), 1.0, "{name}");
+    }
+
+    // Hiding the plan in a training batch writes exactly those values into the future weeks.
+    let wspec = WindowSpec::new(12, 4, 4).unwrap();
+    let w = Windows::new(&ds, &feats, &schema, wspec, last.offset(-1));
+    let idx: Vec<usize> = (0..w.len()).step_by(7).take(32).collect();
+    let mut batch = w.new_batch(32);
+    w.fill(&idx, &mut batch);
+    let shown = batch.clone();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    w.hide_plan(&mut batch, &inputs, 0.0, &mut rng);
+    assert_eq!(batch.future_x, shown.future_x, "rate 0 hides nothing");
+    w.hide_plan(&mut batch, &inputs, 1.0, &mut rng);
+    let k = known.len();
+    for row in 0..batch.len {
+        for j in 0..4 {
+            let week = &batch.future_x[(row * 4 + j) * k..(row * 4 + j + 1) * k];
+            let before = &shown.future_x[(row * 4 + j) * k..(row * 4 + j + 1) * k];
+            for (q, name) in known.iter().enumerate() {
+                let expected = match *name {
+                    "rel_price" => 1.0,
+                    "event" | "discount" | "promo" => 0.0,
+                    n if n.ends_with("_given") => 0.0,
+                    // Calendar features are never hidden.
+                    _ => before[q],
+                };
+                assert_eq!(week[q], expected, "{name}");
+            }
+        }
+    }
+    assert_eq!(batch.past_x, shown.past_x, "the past is never hidden");
+    // At rate 1/2, some rows keep their plan and some lose all or part of it.
+    let mut batch = shown.clone();
+    w.hide_plan(&mut batch, &inputs, 0.5, &mut rng);
+    let flags_of = |b: &restock_data::windows::WindowBatch, row: usize| -> Vec<f32> {
+        inputs.iter().map(|p| b.future_x[row * 4 * k + p.flag]).collect()
+    };
+    let kinds: std::collections::BTreeSet<Vec<u8>> = (0..batch.len)
+        .map(|row| flags_of(&batch, row).iter().map(|v| *v as u8).collect())
+        .collect();
+    assert!(kinds.contains(&vec![1, 1, 1]) && kinds.contains(&vec![0, 0, 0]), "{kinds:?}");
 }
 
 #[test]

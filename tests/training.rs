@@ -93,6 +93,7 @@ fn a_run_trains_checkpoints_and_beats_nothing_silently() {
         names,
         [
             "lstm",
+            "lstm_no_plan",
             "naive",
             "seasonal_naive",
             "moving_average",

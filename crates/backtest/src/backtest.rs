@@ -19,6 +19,7 @@ use std::time::Instant;
 use polars::prelude::*;
 use rayon::prelude::*;
 use restock_core::{Forecaster, Horizon, Predict, Week, columns};
+use restock_data::future::KnownFuture;
 use restock_data::{WeeklyDataset, table};
 use restock_infer::{Network, Route};
 use restock_stats::{Accuracy, AccuracyAccumulator, Baseline, SeriesScore, accuracy_table};
@@ -273,12 +274,16 @@ pub fn backtest(
             .collect();
         infos[ci].series = scored.len();
         infos[ci].short_series = view.series.len() - scored.len();
+        // The plan (events, prices, promotions) recorded for the forecast weeks, as the buyer
+        // had it when forecasting.
+        let plan = KnownFuture::recorded(ds, cut.offset(1), o.horizon, &network.plan_columns());
         let served = network.forecast_catalogue(
             &view,
             horizon,
             min_history.min(network.min_context().max(8)),
             o.intermittent_adi,
             o.batch_size,
+            Some(&plan),
         )?;
         // The network for the scored series the forecast job routes elsewhere.
         let others: Vec<usize> = scored
@@ -287,7 +292,7 @@ pub fn backtest(
             .filter(|&i| served.routes[i] != Route::Network)
             .collect();
         let (other_values, _, _) =
-            network.forecast_network(&view, &others, o.horizon, o.batch_size)?;
+            network.forecast_network(&view, &others, o.horizon, o.batch_size, Some(&plan))?;
         let mut lstm: BTreeMap<usize, Vec<f64>> = others.into_iter().zip(other_values).collect();
         let rows: Vec<Vec<ScoredForecast>> = scored
             .par_iter()

@@ -34,6 +34,7 @@ use std::time::Instant;
 use polars::prelude::*;
 
 use restock_core::{Forecaster, Horizon, Predict, Week, columns};
+use restock_data::future::KnownFuture;
 use restock_data::{WeeklyDataset, table};
 use restock_infer::Network;
 use restock_planner::{
@@ -384,12 +385,15 @@ pub fn simulate(
                 .retain(|s| pos.contains_key(s.unique_id.as_str()));
             // restock: forecasts + planner.
             let t = Instant::now();
+            // The plan recorded for the weeks ahead (unknown past the data's end).
+            let recorded = KnownFuture::recorded(ds, week, plan_weeks, &network.plan_columns());
             let f = network.forecast_catalogue(
                 &view,
                 horizon,
                 network.min_context().max(8),
                 o.intermittent_adi,
                 o.batch_size,
+                Some(&recorded),
             )?;
             let inputs = PlanInputs {
                 start: week,

@@ -43,6 +43,11 @@ pub(crate) struct ForecastArgs {
     /// Override the run's backend: auto, cpu, ndarray or wgpu.
     #[arg(long, value_parser = crate::train_cmd::parse_backend)]
     pub(crate) backend: Option<BackendKind>,
+    /// The known future (Nixtla's X_df): `unique_id, ds` (the forecast weeks' Mondays) and any of
+    /// `event_days, price, promo` for every SKU and forecast week, e.g. the promotion plan.
+    /// Without it, a run forecasts without a plan (unknown events, prices and promotions).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) future: Option<PathBuf>,
     /// Where to write the summary (JSON); default: <out>.summary.json.
     #[arg(long)]
     pub(crate) summary: Option<PathBuf>,
@@ -65,6 +70,7 @@ impl ForecastArgs {
             min_history: None,
             intermittent_adi: None,
             backend: None,
+            future: None,
             summary: None,
             force: false,
         }
@@ -86,6 +92,7 @@ pub(crate) fn forecast(a: ForecastArgs, progress: &mut Progress) -> Result<Forec
         min_history: a.min_history,
         intermittent_adi: a.intermittent_adi.unwrap_or(f64::INFINITY),
         backend: a.backend,
+        future: a.future.clone(),
     };
     progress.stage(&format!(
         "forecasting {} with {}",

@@ -228,10 +228,11 @@ pub(crate) fn demo(a: DemoArgs, progress: &mut Progress) -> Result<()> {
     train.seed = a.seed;
     let run = crate::train_cmd::train_config(train, a.out.join("run"), progress)?;
     let forecasts = a.out.join("forecasts.parquet");
-    crate::forecast_cmd::forecast(
-        crate::forecast_cmd::ForecastArgs::new(run.clone(), weekly.clone(), 8, forecasts.clone()),
-        progress,
-    )?;
+    // The forecasts know the promotion plan, prices and events of those weeks, as a buyer would.
+    let mut forecast_args =
+        crate::forecast_cmd::ForecastArgs::new(run.clone(), weekly.clone(), 8, forecasts.clone());
+    forecast_args.future = Some(data.join("known_future.csv"));
+    crate::forecast_cmd::forecast(forecast_args, progress)?;
     let plan_args = PlanArgs {
         config: None,
         builtin_config: true,

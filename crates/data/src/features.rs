@@ -10,6 +10,16 @@
 //! | `promo` | yes | share of the week's days on promotion |
 //! | `views`, `clicks` | no | ln(1 + x) − ln(1 + SKU mean over the fit weeks) |
 //! | `conversion` | no | conversion rate as given |
+//! | `event_given`, `price_given`, `promo_given` | yes | 1 where that plan input is known, else 0 |
+//!
+//! **Plan inputs.** Events, prices and promotions are known in advance only when someone plans
+//! them: a forecast may be made with the plan (a backtest replaying what was recorded, a buyer
+//! who supplies next month's promotions) or without it. A schema built with
+//! [`FeatureSpec::plan_flags`] carries one `*_given` flag per plan input present in the data; a
+//! week whose input is missing (NaN) gets the flag 0 and the input's neutral value (no event,
+//! regular price, no promotion), so "unknown" is a value the network has seen, never a silent
+//! "no promotion". Training hides the plan inputs of a share of its windows the same way
+//! ([`PlanInput`], `windows::Windows::hide_plan`).
 
 use restock_core::{Week, columns};
 use serde::{Deserialize, Serialize};
@@ -21,15 +31,43 @@ use crate::weekly::WeeklyDataset;
 pub struct FeatureSpec {
     /// Trailing weeks over which the regular price is the maximum price, >= 1.
     pub regular_price_weeks: usize,
+    /// Add a `*_given` flag per plan input (event, price, promotion), so that forecasts can be
+    /// made with or without the plan. Runs written before the flags existed read as `false`.
+    #[serde(default)]
+    pub plan_flags: bool,
 }
 
 impl Default for FeatureSpec {
     fn default() -> Self {
         FeatureSpec {
             regular_price_weeks: 13,
+            plan_flags: false,
         }
     }
 }
+
+/// A known-in-advance input that comes from a plan (not from the calendar), as seen by the
+/// network: its features with their values when the input is unknown, and its `*_given` flag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanInput {
+    /// The input's column in a future-covariates file: `event_days`, `price` or `promo`.
+    pub column: &'static str,
+    /// Position of its flag among the known features.
+    pub flag: usize,
+    /// `(position among the known features, value when unknown)` of each feature it drives.
+    pub features: Vec<(usize, f32)>,
+}
+
+/// The plan inputs: `(column, flag feature, [(feature, value when unknown)])`.
+const PLAN_INPUTS: [(&str, &str, &[(&str, f32)]); 3] = [
+    (columns::EVENT_DAYS, "event_given", &[("event", 0.0)]),
+    (
+        columns::PRICE,
+        "price_given",
+        &[("rel_price", 1.0), ("discount", 0.0)],
+    ),
+    (columns::PROMO, "promo_given", &[(columns::PROMO, 0.0)]),
+];
 
 /// The values of one static attribute; id 0 is reserved for "unknown" (a value not seen in training).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,6 +122,32 @@ impl FeatureSchema {
         (0..self.known.len()).filter(|&i| self.known[i]).collect()
     }
 
+    /// The plan inputs of this schema (none without [`FeatureSpec::plan_flags`]), with positions
+    /// among the known features (the order of `future_x`).
+    pub fn plan_inputs(&self) -> Vec<PlanInput> {
+        let known: Vec<&str> = self
+            .names
+            .iter()
+            .zip(&self.known)
+            .filter(|(_, k)| **k)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let pos = |name: &str| known.iter().position(|n| *n == name);
+        PLAN_INPUTS
+            .iter()
+            .filter_map(|(column, flag, feats)| {
+                Some(PlanInput {
+                    column,
+                    flag: pos(flag)?,
+                    features: feats
+                        .iter()
+                        .filter_map(|(f, neutral)| Some((pos(f)?, *neutral)))
+                        .collect(),
+                })
+            })
+            .collect()
+    }
+
     /// The schema for a dataset: which features exist depends on its covariates and calendar.
     pub fn for_dataset(ds: &WeeklyDataset, spec: FeatureSpec) -> Self {
         let mut names: Vec<(&str, bool)> =
@@ -104,6 +168,13 @@ impl FeatureSchema {
         ] {
             if has(c) {
                 names.push((c, known));
+            }
+        }
+        if spec.plan_flags {
+            for (_, flag, feats) in PLAN_INPUTS {
+                if names.iter().any(|(n, _)| *n == feats[0].0) {
+                    names.push((flag, true));
+                }
             }
         }
         let statics = ds
@@ -221,13 +292,19 @@ fn sku_features(
                 }
             })
             .unwrap_or(1.0);
+        let given = |v: Option<&Vec<f64>>| v.is_some_and(|v| v[t].is_finite());
+        let events = ds.event_days_of(week);
         let row = &mut x[t * f..(t + 1) * f];
         for (k, name) in schema.names.iter().enumerate() {
             let v = match name.as_str() {
                 "woy_sin" => angle.sin(),
                 "woy_cos" => angle.cos(),
                 "age" => ((t as f64).ln_1p() / 53f64.ln()).min(1.0),
-                "event" => ds.event_days_of(week) / 7.0,
+                "event" if events.is_finite() => events / 7.0,
+                "event" => 0.0,
+                "event_given" => f64::from(u8::from(events.is_finite())),
+                "price_given" => f64::from(u8::from(given(price))),
+                "promo_given" => f64::from(u8::from(given(cov(columns::PROMO)))),
                 "rel_price" => rel_price,
                 "discount" => (1.0 - rel_price).max(0.0),
                 columns::VIEWS => cov(columns::VIEWS)

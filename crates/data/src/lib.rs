@@ -7,6 +7,7 @@
 pub mod config;
 mod error;
 pub mod features;
+pub mod future;
 pub mod ingest;
 pub mod presets;
 pub mod report;

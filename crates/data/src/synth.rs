@@ -10,6 +10,8 @@
 //! - `sales.csv` — daily long format `unique_id, ds, y, price, promo, views, clicks, category, store`
 //!   (with a few dirty rows when asked: split duplicates, returns on zero days, blank prices);
 //! - `calendar.csv` — `date, event` for the history and the future weeks;
+//! - `known_future.csv` — `unique_id, ds, event_days, price, promo` of the `horizon` future weeks:
+//!   the plan a buyer knows in advance (`restock forecast --future`);
 //! - `truth.parquet` — weekly `unique_id, ds, mu, y, price, promo, split` for history and the
 //!   `horizon` future weeks (`split` = `history` | `future`), the demand process kept for tests;
 //! - `oracle_forecast.parquet` — `unique_id, ds, model, q10, q50, q90`: the true quantiles of the
@@ -232,6 +234,10 @@ impl SynthCatalogue {
         table::write(&mut self.calendar_frame()?, &dir.join("calendar.csv"))?;
         table::write(&mut self.truth_frame()?, &dir.join("truth.parquet"))?;
         table::write(
+            &mut self.known_future_frame()?,
+            &dir.join("known_future.csv"),
+        )?;
+        table::write(
             &mut self.oracle_forecast_frame(&[0.1, 0.5, 0.9])?,
             &dir.join("oracle_forecast.parquet"),
         )?;
@@ -376,6 +382,33 @@ impl SynthCatalogue {
             ],
         )
         .ctx(|| "synthetic truth".into())
+    }
+
+    /// The plan of the future weeks, known in advance: `unique_id, ds, event_days, price, promo`.
+    pub fn known_future_frame(&self) -> Result<DataFrame> {
+        let cfg = &self.config;
+        let (mut id, mut ds, mut events, mut price, mut promo) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for s in &self.skus {
+            for t in cfg.weeks..cfg.weeks + cfg.horizon {
+                id.push(s.unique_id.as_str());
+                ds.push(cfg.start.offset(t as i64).to_string());
+                events.push(self.event_days[t]);
+                price.push(s.price[t]);
+                promo.push(s.promo[t]);
+            }
+        }
+        DataFrame::new(
+            id.len(),
+            vec![
+                Column::new(columns::UNIQUE_ID.into(), id),
+                Column::new(columns::DS.into(), ds),
+                Column::new(columns::EVENT_DAYS.into(), events),
+                Column::new(columns::PRICE.into(), price),
+                Column::new(columns::PROMO.into(), promo),
+            ],
+        )
+        .ctx(|| "synthetic known future".into())
     }
 
     /// True quantiles of the future weeks (negative binomial around `mu`).

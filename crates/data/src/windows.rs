@@ -1,9 +1,10 @@
 //! Training windows: (context, horizon) slices of every SKU's series, addressed by index and
 //! filled batch by batch into reusable buffers, never materialised for the whole catalogue.
 
+use rand::Rng;
 use restock_core::Week;
 
-use crate::features::{FeatureSchema, SkuFeatures};
+use crate::features::{FeatureSchema, PlanInput, SkuFeatures};
 use crate::weekly::WeeklyDataset;
 use crate::{Error, Result};
 
@@ -214,6 +215,38 @@ impl<'a> Windows<'a> {
             out.scale[row] = scale as f32;
             out.sku[row] = sku as u32;
             out.start[row] = e as u32;
+        }
+    }
+
+    /// Hide plan inputs of the filled rows of `out`, as in a forecast made without (all of) the
+    /// plan: with probability `rate` all of a row's inputs, otherwise each input alone with
+    /// probability `rate / 2`. A hidden input's future features take their values for "unknown"
+    /// and its flag 0 (see `features`, "Plan inputs"); past weeks are never hidden.
+    pub fn hide_plan(
+        &self,
+        out: &mut WindowBatch,
+        inputs: &[PlanInput],
+        rate: f64,
+        rng: &mut impl Rng,
+    ) {
+        if inputs.is_empty() || rate <= 0.0 {
+            return;
+        }
+        let (h, k) = (self.spec.horizon, self.known.len());
+        for row in 0..out.len {
+            let all = rng.random::<f64>() < rate;
+            for input in inputs {
+                if !(all || rng.random::<f64>() < rate / 2.0) {
+                    continue;
+                }
+                for j in 0..h {
+                    let week = &mut out.future_x[row * h * k + j * k..row * h * k + (j + 1) * k];
+                    week[input.flag] = 0.0;
+                    for &(f, unknown) in &input.features {
+                        week[f] = unknown;
+                    }
+                }
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The forecast job: stream, route, forecast, write.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::prelude::*;
@@ -9,6 +9,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use restock_core::{Forecaster, Horizon, Predict, Quantiles, Week, columns};
 use restock_data::features::{self, FeatureSchema};
+use restock_data::future::KnownFuture;
 use restock_data::table::BatchWriter;
 use restock_data::weekly::WeeklyChunks;
 use restock_data::windows::{WindowSpec, Windows};
@@ -127,6 +128,11 @@ pub struct ForecastOptions {
     pub intermittent_adi: f64,
     /// Override the run's backend.
     pub backend: Option<BackendKind>,
+    /// The known future (`unique_id, ds` and any of `event_days, price, promo` for the forecast
+    /// weeks): forecasts are conditional on the plan it gives. Without it, a run trained with
+    /// `window.hide_plan` forecasts unconditionally; an older run assumes the last price and no
+    /// promotion or event.
+    pub future: Option<PathBuf>,
 }
 
 impl Default for ForecastOptions {
@@ -139,6 +145,7 @@ impl Default for ForecastOptions {
             min_history: None,
             intermittent_adi: f64::INFINITY,
             backend: None,
+            future: None,
         }
     }
 }
@@ -164,6 +171,8 @@ pub struct ForecastSummary {
     pub first_week: String,
     /// The device.
     pub backend: String,
+    /// Where the forecast weeks' plan inputs (events, prices, promotions) came from.
+    pub plan: String,
     /// Wall time.
     pub seconds: f64,
     /// SKUs per second.
@@ -200,6 +209,7 @@ impl ForecastSummary {
             self.network_seconds,
             self.write_seconds
         );
+        out.push_str(&format!("plan inputs: {}\n", self.plan));
         if self.unknown_to_run > 0 {
             out.push_str(&format!(
                 "{} SKUs are new to the run (not in its training data)\n",
@@ -304,9 +314,56 @@ impl Network {
         self.known_skus.iter()
     }
 
+    /// The known-future columns the run reads (`event_days`, `price`, `promo`: those it was
+    /// trained with).
+    pub fn plan_columns(&self) -> Vec<&'static str> {
+        let has = |f: &str| self.schema.names.iter().any(|n| n == f);
+        [
+            (columns::EVENT_DAYS, "event"),
+            (columns::PRICE, "rel_price"),
+            (columns::PROMO, columns::PROMO),
+        ]
+        .into_iter()
+        .filter(|(_, f)| has(f))
+        .map(|(c, _)| c)
+        .collect()
+    }
+
+    /// Whether the run learned to forecast without a plan (`window.hide_plan` > 0): then a plan
+    /// input not given is unknown to it, not "no promotion".
+    pub fn forecasts_without_plan(&self) -> bool {
+        !self.schema.plan_inputs().is_empty()
+    }
+
+    /// Check that `future` starts at `first` (the first forecast week), covers `weeks` weeks and
+    /// gives only inputs the run reads.
+    pub fn check_future(&self, future: &KnownFuture, first: Week, weeks: usize) -> Result<()> {
+        if future.first_week() != first || future.weeks() < weeks {
+            return Err(Error::Option(format!(
+                "the known future covers {} weeks from {}, the forecast needs {weeks} from {first}",
+                future.weeks(),
+                future.first_week()
+            )));
+        }
+        let reads = self.plan_columns();
+        if let Some(c) = future.given().into_iter().find(|c| !reads.contains(c)) {
+            return Err(Error::Option(format!(
+                "the known future gives `{c}`, which the run was not trained with (it reads: {})",
+                if reads.is_empty() {
+                    "none".to_string()
+                } else {
+                    reads.join(", ")
+                }
+            )));
+        }
+        Ok(())
+    }
+
     /// Forecast `horizon` weeks after the last week of `ds` for every series, each routed by
     /// [`route`] with `min_history` and `intermittent_adi` (see [`ForecastOptions`]); network
     /// series go in batches of at most `batch_size`, the batches in parallel, one per core.
+    /// The network's forecasts are conditional on `future` where it gives a plan input (see
+    /// [`Network::check_future`]).
     pub fn forecast_catalogue(
         &self,
         ds: &WeeklyDataset,
@@ -314,6 +371,7 @@ impl Network {
         min_history: usize,
         intermittent_adi: f64,
         batch_size: usize,
+        future: Option<&KnownFuture>,
     ) -> Result<CatalogueForecast> {
         let t = Instant::now();
         let weeks = horizon.weeks();
@@ -342,7 +400,8 @@ impl Network {
             prepare_seconds: t.elapsed().as_secs_f64(),
             network_seconds: 0.0,
         };
-        let (net_values, prepare, net) = self.forecast_network(ds, &network, weeks, batch_size)?;
+        let (net_values, prepare, net) =
+            self.forecast_network(ds, &network, weeks, batch_size, future)?;
         out.prepare_seconds += prepare;
         out.network_seconds = net;
         for (i, v) in network.into_iter().zip(net_values) {
@@ -360,6 +419,7 @@ impl Network {
         skus: &[usize],
         weeks: usize,
         batch_size: usize,
+        future: Option<&KnownFuture>,
     ) -> Result<(Vec<Vec<f64>>, f64, f64)> {
         if weeks == 0 || weeks > self.horizon() {
             return Err(Error::Option(format!(
@@ -378,6 +438,9 @@ impl Network {
                 self.min_context
             )));
         }
+        if let Some(f) = future {
+            self.check_future(f, ds.last_week.offset(1), weeks)?;
+        }
         // Batches run in parallel, one per core: burn's CPU backend computes each operation on
         // one thread here, and a SKU's numbers do not depend on its batch.
         let threads = rayon::current_num_threads().max(1);
@@ -385,7 +448,7 @@ impl Network {
         let groups: Vec<&[usize]> = skus.chunks(size).collect();
         let results: Vec<Result<(Vec<f32>, f64, f64)>> = groups
             .par_iter()
-            .map(|group| self.network_batch(ds, group))
+            .map(|group| self.network_batch(ds, group, future))
             .collect();
         let h_model = self.horizon();
         let k = self.levels.len();
@@ -448,6 +511,41 @@ pub fn forecast(
     let mut chunks = WeeklyChunks::open(data, options.chunk_rows)?;
     let last_week = chunks.last_week();
     let first_forecast = last_week.offset(1);
+    let future = match &options.future {
+        Some(path) => {
+            let f = KnownFuture::read(path, first_forecast, horizon.weeks())?;
+            loaded
+                .check_future(&f, first_forecast, horizon.weeks())
+                .map_err(|e| Error::Option(format!("{}: {e}", path.display())))?;
+            Some(f)
+        }
+        None => None,
+    };
+    let plan = match (&future, loaded.plan_columns().is_empty()) {
+        (_, true) => "none: the run reads no events, prices or promotions".to_string(),
+        (Some(f), _) => {
+            let unread: Vec<&str> = loaded
+                .plan_columns()
+                .into_iter()
+                .filter(|c| !f.has(c))
+                .collect();
+            let mut text = format!(
+                "{} from {}",
+                f.given().join(", "),
+                options.future.as_deref().unwrap_or(Path::new("")).display()
+            );
+            if !unread.is_empty() {
+                text.push_str(&format!("; {} not given", unread.join(", ")));
+            }
+            text
+        }
+        (None, _) if loaded.forecasts_without_plan() => {
+            "not given: forecast without a plan (unknown events, prices and promotions)".into()
+        }
+        (None, _) => "not given: this run assumes the last price and no promotion or event \
+                      (it was trained with window.hide_plan = 0); pass --future"
+            .into(),
+    };
     let levels = loaded.levels.levels().to_vec();
     let mut schema = Schema::default();
     schema.insert(columns::UNIQUE_ID.into(), DataType::String);
@@ -467,6 +565,7 @@ pub fn forecast(
         shard: options.shard.map(|s| format!("{}/{}", s.index, s.count)),
         first_week: first_forecast.to_string(),
         backend: loaded.backend.clone(),
+        plan,
         seconds: 0.0,
         skus_per_second: 0.0,
         read_seconds: 0.0,
@@ -499,6 +598,7 @@ pub fn forecast(
                 min_history,
                 options.intermittent_adi,
                 options.batch_size,
+                future.as_ref(),
             )
             .map_err(|e| match e {
                 Error::Option(m) => Error::Option(format!("{}: {m}", data.display())),
@@ -548,46 +648,66 @@ impl Network {
         &self,
         chunk: &WeeklyDataset,
         group: &[usize],
+        future: Option<&KnownFuture>,
     ) -> Result<(Vec<f32>, f64, f64)> {
         let loaded = self;
         let t = Instant::now();
         let cfg = &loaded.model_config;
         let h = cfg.horizon;
-        // The group's series extended by the horizon: demand unknown (0, never read as a target),
-        // prices carried forward, other covariates 0; static attributes in the run's order.
+        // The group's series extended by the horizon: demand unknown (0, never read as a target);
+        // plan inputs (events, prices, promotions) from `future` where it gives them, else
+        // unknown (NaN) for a run that learned to forecast without a plan, else the old
+        // assumption (last price carried forward, no promotion, no event); other covariates 0.
+        // Static attributes in the run's order.
+        let unplanned = |last: f64| {
+            if loaded.forecasts_without_plan() {
+                f64::NAN
+            } else {
+                last
+            }
+        };
+        let extend = |v: &[f64], planned: Option<&[f64]>, unknown: f64| -> Vec<f64> {
+            let mut out = Vec::with_capacity(v.len() + h);
+            out.extend_from_slice(v);
+            out.extend((0..h).map(|j| planned.and_then(|p| p.get(j).copied()).unwrap_or(unknown)));
+            out
+        };
         let positions: Vec<Option<usize>> = loaded
             .schema
             .statics
             .iter()
             .map(|v| chunk.statics.iter().position(|n| *n == v.name))
             .collect();
-        let price = chunk.covariate_index(columns::PRICE);
         let series: Vec<SkuSeries> = group
             .iter()
-            .map(|&i| {
+            .map(|&i| -> Result<SkuSeries> {
                 let s = &chunk.series[i];
                 let mut y = s.y.clone();
                 y.resize(s.y.len() + h, 0.0);
                 let covariates = s
                     .covariates
                     .iter()
-                    .enumerate()
-                    .map(|(c, v)| {
-                        let fill = if Some(c) == price {
-                            v.iter()
-                                .rev()
-                                .copied()
-                                .find(|x| x.is_finite())
-                                .unwrap_or(f64::NAN)
-                        } else {
-                            0.0
+                    .zip(&chunk.covariates)
+                    .map(|(v, name)| -> Result<Vec<f64>> {
+                        let planned = match future {
+                            Some(f) => f.values(&s.unique_id, name)?,
+                            None => None,
                         };
-                        let mut v = v.clone();
-                        v.resize(v.len() + h, fill);
-                        v
+                        let unknown = match name.as_str() {
+                            columns::PRICE => unplanned(
+                                v.iter()
+                                    .rev()
+                                    .copied()
+                                    .find(|x| x.is_finite())
+                                    .unwrap_or(f64::NAN),
+                            ),
+                            columns::PROMO => unplanned(0.0),
+                            _ => 0.0,
+                        };
+                        Ok(extend(v, planned, unknown))
                     })
-                    .collect();
-                SkuSeries {
+                    .collect::<Result<_>>()?;
+                Ok(SkuSeries {
                     unique_id: s.unique_id.clone(),
                     start: s.start,
                     y,
@@ -596,9 +716,9 @@ impl Network {
                         .iter()
                         .map(|p| p.map(|p| s.statics[p].clone()).unwrap_or_default())
                         .collect(),
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let ext = WeeklyDataset {
             first_week: chunk.first_week,
             last_week: chunk.last_week.offset(h as i64),
@@ -610,9 +730,10 @@ impl Network {
                 .map(|v| v.name.clone())
                 .collect(),
             event_days: chunk.event_days.as_ref().map(|e| {
+                let weeks = (chunk.first_week.weeks_until(chunk.last_week) + 1).max(0) as usize;
                 let mut e = e.clone();
-                e.resize(e.len() + h, 0.0);
-                e
+                e.resize(weeks, 0.0);
+                extend(&e, future.and_then(|f| f.events()), unplanned(0.0))
             }),
             series,
         };

@@ -11,9 +11,11 @@
 //!
 //! The offsets live in the run's `calibration.json`; a run without one serves raw quantiles.
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use crate::prepare::Prepared;
+use crate::prepare::{Prepared, VALID_HIDE_SEED};
 use crate::trainer::{batch_input, load_best};
 use crate::{Error, Result, RunDir};
 
@@ -114,8 +116,16 @@ pub fn calibrate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Cali
     let k = model_config.quantiles.len();
     let mut buffer = windows.new_batch(batch.max(1));
     let (mut ys, mut qs) = (Vec::new(), Vec::new());
+    // The validation windows as the training loop scores them: some with their plan hidden.
+    let mut hide_rng = StdRng::seed_from_u64(VALID_HIDE_SEED);
     for chunk in indices.chunks(batch.max(1)) {
         windows.fill(chunk, &mut buffer);
+        windows.hide_plan(
+            &mut buffer,
+            &prepared.plan_inputs,
+            prepared.hide_plan,
+            &mut hide_rng,
+        );
         let n = buffer.len;
         // [n, horizon, levels], scaled units.
         let out: Vec<f32> = model

@@ -79,6 +79,13 @@ pub struct WindowConfig {
     /// mean over the training weeks (`history`).
     #[serde(default)]
     pub scale: ScaleMode,
+    /// Share of training windows whose planned future (events, prices, promotions) is hidden,
+    /// so that the network also learns to forecast without a plan (`restock forecast` without
+    /// `--future`) instead of reading "no promotion" into every unplanned week; see
+    /// `data::features`, "Plan inputs". 0 trains with the recorded plan only, as runs did
+    /// before it existed (and adds no `*_given` inputs).
+    #[serde(default = "defaults::hide_plan")]
+    pub hide_plan: f64,
 }
 
 /// How demand is scaled before the network sees it.
@@ -201,6 +208,9 @@ mod defaults {
     pub(super) fn min_context() -> usize {
         8
     }
+    pub(super) fn hide_plan() -> f64 {
+        0.5
+    }
     pub(super) fn hidden() -> usize {
         64
     }
@@ -247,6 +257,7 @@ impl Default for WindowConfig {
             min_context: defaults::min_context(),
             windows_per_epoch: 0,
             scale: ScaleMode::History,
+            hide_plan: defaults::hide_plan(),
         }
     }
 }
@@ -384,6 +395,12 @@ impl TrainConfig {
         at_least(&mut p, "window.min_context", w.min_context, 1);
         if w.context > 520 {
             p.push(format!("window.context = {}: at most 520 weeks", w.context));
+        }
+        if !(0.0..1.0).contains(&w.hide_plan) {
+            p.push(format!(
+                "window.hide_plan = {}: must be in [0, 1) (0 = never hide the plan)",
+                w.hide_plan
+            ));
         }
         if w.horizon > restock_core::Horizon::MAX {
             p.push(format!(

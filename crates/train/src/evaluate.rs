@@ -3,9 +3,13 @@
 //!
 //! Every series with at least `data.min_history` weeks before the test weeks is forecast from
 //! its history alone (features known in advance — calendar, planned prices — may be used; test
-//! demand may not). Scales are refitted on the whole history, as inference does. The network's
+//! demand may not). The network is scored with the plan the test weeks recorded (`lstm`, what a
+//! backtest gives it) and, for runs that learned to forecast without one, with the plan hidden
+//! (`lstm_no_plan`, what `restock forecast` gives without a known-future file). Scales are refitted on the whole history, as inference does. The network's
 //! quantiles are calibrated with the run's `calibration.json` when it has one, as inference does.
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use restock_core::{Forecaster, Horizon, Predict, Quantiles};
 use restock_data::features;
 use restock_data::windows::Windows;
@@ -86,7 +90,15 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
     }
 
     let k = levels.len();
+    // The network with the plan the test weeks recorded (`lstm`), and, when the run can
+    // forecast without one, with it hidden (`lstm_no_plan`, what `restock forecast` gives
+    // without `--future`).
     let mut names = vec!["lstm".to_string()];
+    let without_plan = !prepared.plan_inputs.is_empty();
+    if without_plan {
+        names.push("lstm_no_plan".to_string());
+    }
+    let networks = names.len();
     let baselines: Vec<Baseline> = Baseline::NAMES
         .iter()
         .map(|n| Baseline::parse(n).map_err(|e| Error::Evaluation(e.to_string())))
@@ -97,34 +109,46 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
         .map(|_| AccuracyAccumulator::new(levels.levels()))
         .collect();
 
-    let mut buffer = windows.new_batch(batch);
-    for group in chosen.chunks(batch) {
-        let indices: Vec<usize> = group.iter().map(|g| g.1).collect();
-        windows.fill(&indices, &mut buffer);
+    let h_model = model_config.horizon;
+    let forecast = |buffer: &restock_data::windows::WindowBatch| -> Result<Vec<f32>> {
         let n = buffer.len;
         let scale =
             Tensor::<1>::from_data(TensorData::new(buffer.scale[..n].to_vec(), [n]), &device);
         let mut out: Vec<f32> = model
-            .quantiles(batch_input(&model_config, &buffer, &device), scale)?
+            .quantiles(batch_input(&model_config, buffer, &device), scale)?
             .into_data()
             .try_to_vec::<f32>()
             .map_err(|e| Error::Evaluation(format!("{e:?}")))?;
-        let h_model = model_config.horizon;
         if let Some(c) = &calibration {
             c.apply(&mut out, &buffer.scale[..n], h_model);
+        }
+        Ok(out)
+    };
+    let mut buffer = windows.new_batch(batch);
+    let mut no_rng = StdRng::seed_from_u64(0);
+    for group in chosen.chunks(batch) {
+        let indices: Vec<usize> = group.iter().map(|g| g.1).collect();
+        windows.fill(&indices, &mut buffer);
+        let mut outs = vec![forecast(&buffer)?];
+        if without_plan {
+            // Rate 1: every plan input of every row hidden.
+            windows.hide_plan(&mut buffer, &prepared.plan_inputs, 1.0, &mut no_rng);
+            outs.push(forecast(&buffer)?);
         }
         for (row, &(sku, _, e)) in group.iter().enumerate() {
             let s = &ds.series[sku];
             let history = &s.y[..e];
             let actual = &s.y[e..e + weeks];
-            let net: Vec<f64> = out[row * h_model * k..(row * h_model + weeks) * k]
-                .iter()
-                .map(|&v| f64::from(v))
-                .collect();
-            let score = SeriesScore::new(history, actual, &net, levels.levels())
-                .map_err(|e| Error::Evaluation(e.to_string()))?;
-            acc[0].add(&score);
-            for (b, a) in baselines.iter().zip(acc.iter_mut().skip(1)) {
+            for (out, a) in outs.iter().zip(acc.iter_mut()) {
+                let net: Vec<f64> = out[row * h_model * k..(row * h_model + weeks) * k]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect();
+                let score = SeriesScore::new(history, actual, &net, levels.levels())
+                    .map_err(|e| Error::Evaluation(e.to_string()))?;
+                a.add(&score);
+            }
+            for (b, a) in baselines.iter().zip(acc.iter_mut().skip(networks)) {
                 let fitted = b
                     .fit(history)
                     .map_err(|e| Error::Evaluation(format!("SKU {}: {e}", s.unique_id)))?;

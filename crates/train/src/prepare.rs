@@ -10,7 +10,7 @@
 
 use restock_core::Week;
 use restock_data::WeeklyDataset;
-use restock_data::features::{self, FeatureSchema, FeatureSpec, SkuFeatures};
+use restock_data::features::{self, FeatureSchema, FeatureSpec, PlanInput, SkuFeatures};
 use restock_data::windows::{WindowSpec, Windows};
 
 use crate::config::{DataSource, TrainConfig};
@@ -31,7 +31,15 @@ pub struct Prepared {
     pub train_end: Week,
     /// Last validation week (the last week of history for the test).
     pub valid_end: Week,
+    /// The plan inputs the schema has (none when the config never hides the plan).
+    pub plan_inputs: Vec<PlanInput>,
+    /// Share of windows whose plan is hidden (`window.hide_plan`).
+    pub hide_plan: f64,
 }
+
+/// Seed of the plan hiding of validation windows: the same windows are hidden in every epoch
+/// and in the calibration, so validation losses compare across epochs.
+pub const VALID_HIDE_SEED: u64 = 0x5eed_0f_91a7;
 
 impl Prepared {
     /// Load (or ingest) the data a config names and split it.
@@ -64,17 +72,24 @@ impl Prepared {
         }
         let valid_end = dataset.last_week.offset(-(d.test_weeks as i64));
         let train_end = valid_end.offset(-(d.valid_weeks as i64));
-        let schema = FeatureSchema::for_dataset(&dataset, FeatureSpec::default());
+        let spec = FeatureSpec {
+            plan_flags: w.hide_plan > 0.0,
+            ..FeatureSpec::default()
+        };
+        let schema = FeatureSchema::for_dataset(&dataset, spec);
         let features = features::build(&dataset, &schema, train_end);
-        let spec = WindowSpec::new(w.context, w.horizon, w.min_context)?
+        let window = WindowSpec::new(w.context, w.horizon, w.min_context)?
             .with_context_scale(w.scale == crate::config::ScaleMode::Context);
+        let plan_inputs = schema.plan_inputs();
         Ok(Prepared {
             dataset,
             schema,
             features,
-            spec,
+            spec: window,
             train_end,
             valid_end,
+            plan_inputs,
+            hide_plan: w.hide_plan,
         })
     }
 

@@ -22,12 +22,13 @@ use burn::tensor::Bytes;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use restock_data::features::PlanInput;
 use restock_data::windows::{WindowBatch, Windows};
 use restock_model::{DemandModel, DemandModelConfig, LossWeight, ModelInput, pinball_loss};
 
 use crate::backend::{self, Selected};
 use crate::config::TrainConfig;
-use crate::prepare::Prepared;
+use crate::prepare::{Prepared, VALID_HIDE_SEED};
 use crate::run::{EpochMetrics, RunDir, RunState, RunSummary, SkuScale};
 use crate::{Error, Result};
 
@@ -256,20 +257,25 @@ fn load_model_unlocked(
         .map_err(|e| Error::Evaluation(format!("weights do not fit the network: {e}")))
 }
 
-/// Validation loss of `model` (no autodiff) over `indices` of `windows`.
+/// Validation loss of `model` (no autodiff) over `indices` of `windows`, with the plan inputs
+/// of a share `hide_plan.1` of them hidden (the same ones each call).
+#[allow(clippy::too_many_arguments)]
 pub fn validation_loss(
     model: &DemandModel,
     config: &DemandModelConfig,
     windows: &Windows<'_>,
     indices: &[usize],
+    hide_plan: (&[PlanInput], f64),
     batch: usize,
     weight: LossWeight,
     device: &Device,
 ) -> Result<f64> {
     let mut buffer = windows.new_batch(batch);
     let (mut total, mut weights) = (0.0, 0.0);
+    let mut hide_rng = StdRng::seed_from_u64(VALID_HIDE_SEED);
     for chunk in indices.chunks(batch) {
         windows.fill(chunk, &mut buffer);
+        windows.hide_plan(&mut buffer, hide_plan.0, hide_plan.1, &mut hide_rng);
         let n = buffer.len;
         let w: Vec<f32> = buffer.scale[..n].iter().map(|&s| weight.of(s)).collect();
         let w_sum: f64 = w.iter().map(|&v| f64::from(v)).sum();
@@ -402,11 +408,19 @@ fn session(
         // the epoch only, not on earlier epochs).
         order.iter_mut().enumerate().for_each(|(i, v)| *v = i);
         order.shuffle(&mut StdRng::seed_from_u64(seed));
+        // Which windows train without their plan: drawn from the epoch's seed too.
+        let mut hide_rng = StdRng::seed_from_u64(seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15);
         observer.epoch_start(epoch, config.optim.epochs, steps_per_epoch);
         let (mut loss_sum, mut weight_sum) = (0.0, 0.0);
         let mut lr = config.optim.learning_rate;
         for (step, chunk) in order[..per_epoch].chunks(batch).enumerate() {
             train_windows.fill(chunk, &mut buffer);
+            train_windows.hide_plan(
+                &mut buffer,
+                &prepared.plan_inputs,
+                prepared.hide_plan,
+                &mut hide_rng,
+            );
             let n = buffer.len;
             let w: Vec<f32> = buffer.scale[..n].iter().map(|&s| weight.of(s)).collect();
             let w_sum: f64 = w.iter().map(|&v| f64::from(v)).sum();
@@ -436,6 +450,7 @@ fn session(
             model_config,
             &valid_windows,
             &valid_indices,
+            (&prepared.plan_inputs, prepared.hide_plan),
             batch.max(1024),
             weight,
             &device,
