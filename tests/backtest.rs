@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use restock_backtest::simulate::POLICIES;
 use restock_backtest::{
-    BacktestOptions, Error, RunWeeks, Shortage, SimulationOptions, backtest, simulate,
+    BacktestOptions, Error, RunWeeks, ServiceTarget, Shortage, SimulationOptions, backtest,
+    simulate, sweep,
 };
 use restock_core::Week;
 use restock_data::WeeklyDataset;
@@ -51,7 +52,8 @@ fn backtest_scores_every_model_from_held_out_cutoffs_only() {
 
     let bt = backtest(&network, weeks, ds, &options(2, 2), &mut |_, _| {}).unwrap();
     let s = &bt.summary;
-    assert_eq!(s.models.len(), 7);
+    assert_eq!(s.models.len(), 2 + restock_stats::Baseline::NAMES.len());
+    assert_eq!(s.models.last().map(String::as_str), Some("auto_ets"));
     assert_eq!(s.models[..2], ["restock".to_string(), "lstm".to_string()]);
     let last = ds.last_week;
     let cuts: Vec<String> = s.cutoffs.iter().map(|c| c.cutoff.clone()).collect();
@@ -75,7 +77,7 @@ fn backtest_scores_every_model_from_held_out_cutoffs_only() {
             assert_eq!(n, c.series, "{} at {}", s.models[m], c.cutoff);
         }
     }
-    assert_eq!(s.overall.len(), 7);
+    assert_eq!(s.overall.len(), s.models.len());
     for r in &s.overall {
         assert!(
             r.accuracy.wape.is_finite() && r.accuracy.wape > 0.0,
@@ -194,7 +196,7 @@ fn backtest_scores_every_model_from_held_out_cutoffs_only() {
     }
     let json: restock_backtest::BacktestSummary =
         serde_json::from_str(&std::fs::read_to_string(out.join("backtest.json")).unwrap()).unwrap();
-    assert_eq!(json.overall.len(), 7);
+    assert_eq!(json.overall.len(), bt.summary.overall.len());
 }
 
 fn params(ds: &WeeklyDataset) -> HashMap<String, SkuParams> {
@@ -242,7 +244,9 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
     let sim = simulate(&network, weeks, ds, &params, &cfg, &opts, &mut |_, _| {}).unwrap();
     let s = &sim.summary;
     assert_eq!(s.weeks, 6);
-    assert_eq!(s.policies.len(), 2);
+    assert_eq!(s.policies.len(), POLICIES.len());
+    let names: Vec<&str> = s.policies.iter().map(|r| r.policy.as_str()).collect();
+    assert_eq!(names, ["restock", "order_up_to", "order_up_to_tsb"]);
     assert!(s.skus > 30, "{s:?}");
     for r in &s.policies {
         assert!((0.0..=1.0).contains(&r.fill_rate), "{r:?}");
@@ -360,4 +364,84 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
     for f in ["simulation.json", "weekly.csv", "trajectories.parquet"] {
         assert!(out.join(f).is_file(), "{f}");
     }
+}
+
+#[test]
+fn the_sweep_replays_every_policy_at_every_target_on_the_same_demand() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, data) = trained(dir.path());
+    let ds = &data.dataset;
+    let network = Network::open(run.path(), None).unwrap();
+    let weeks = RunWeeks::of(run.summary().unwrap().as_ref());
+    let params = params(ds);
+    let mut cfg = plan_config(0.0);
+    cfg.budget.weekly = None;
+    let opts = SimulationOptions {
+        weeks: 4,
+        ..Default::default()
+    };
+    let targets = [
+        ServiceTarget::Level(0.7),
+        ServiceTarget::Level(0.95),
+        ServiceTarget::Economic,
+    ];
+    let mut calls = 0;
+    let s = sweep(
+        &network,
+        weeks,
+        ds,
+        &params,
+        &cfg,
+        &opts,
+        &targets,
+        &mut |_, _| calls += 1,
+    )
+    .unwrap();
+    assert_eq!(calls, 3);
+    assert_eq!(s.points.len(), 3 * POLICIES.len());
+    for (t, target) in ["0.7", "0.95", "economic"].iter().enumerate() {
+        let at: Vec<&str> = s.points[t * POLICIES.len()..(t + 1) * POLICIES.len()]
+            .iter()
+            .map(|p| {
+                assert_eq!(p.target, *target);
+                assert!((p.cycle_service - (1.0 - p.result.stockout_share)).abs() < 1e-12);
+                p.result.policy.as_str()
+            })
+            .collect();
+        assert_eq!(at, POLICIES);
+    }
+    // Each point is the simulation at that target: the 0.95 point is the plain simulation
+    // with the config's level set to 0.95.
+    let mut at_95 = cfg.clone();
+    at_95.service.level = 0.95;
+    let plain = simulate(&network, weeks, ds, &params, &at_95, &opts, &mut |_, _| {}).unwrap();
+    for (p, r) in s.points[POLICIES.len()..2 * POLICIES.len()]
+        .iter()
+        .zip(&plain.summary.policies)
+    {
+        assert_eq!(p.result.fill_rate, r.fill_rate);
+        assert_eq!(p.result.avg_stock_value, r.avg_stock_value);
+    }
+    // A higher target buys fill rate with stock for the order-up-to rules.
+    for b in &POLICIES[1..] {
+        let of = |t: &str| {
+            s.points
+                .iter()
+                .find(|p| p.target == t && p.result.policy == *b)
+                .unwrap()
+                .result
+                .clone()
+        };
+        assert!(of("0.95").avg_stock_value > of("0.7").avg_stock_value, "{b}");
+        assert!(of("0.95").fill_rate >= of("0.7").fill_rate, "{b}");
+    }
+    assert_eq!(s.equal_fill.len(), 3);
+    assert!(s.economic_cost_ratio.is_some());
+    assert_eq!(s.limits_exceeded, 0);
+    let out = dir.path().join("sweep");
+    std::fs::create_dir_all(&out).unwrap();
+    s.write(&out).unwrap();
+    let back: restock_backtest::Sweep =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(back.points.len(), s.points.len());
 }

@@ -375,9 +375,15 @@ fn a_given_plan_conditions_the_forecast_and_a_missing_one_is_unknown_not_no_prom
          {wape_planned:.3}, unplanned {bias_unplanned:.3} / {wape_unplanned:.3}, \
          hide_plan = 0 unplanned {bias_old:.3} / {wape_old:.3}"
     );
-    assert!(up * 10 >= promoted * 8, "{up} of {promoted} promoted weeks raised");
+    assert!(
+        up * 10 >= promoted * 8,
+        "{up} of {promoted} promoted weeks raised"
+    );
     assert!(wape_planned < wape_unplanned, "the plan helps");
-    assert!(bias_unplanned.abs() < bias_old.abs(), "unknown is not 'no promotion'");
+    assert!(
+        bias_unplanned.abs() < bias_old.abs(),
+        "unknown is not 'no promotion'"
+    );
 
     // A plan that leaves out a SKU the network forecasts, or gives an input the run does not
     // read, is refused with the SKU or column named; nothing is written.
@@ -409,7 +415,8 @@ fn a_given_plan_conditions_the_forecast_and_a_missing_one_is_unknown_not_no_prom
     };
     let e = fails(partial);
     assert!(
-        e.contains(&format!("SKU {first_sku} is forecast but has no rows")) && e.contains("partial.csv"),
+        e.contains(&format!("SKU {first_sku} is forecast but has no rows"))
+            && e.contains("partial.csv"),
         "{e}"
     );
     let extra = dir.path().join("extra.csv");
@@ -419,5 +426,8 @@ fn a_given_plan_conditions_the_forecast_and_a_missing_one_is_unknown_not_no_prom
     )
     .unwrap();
     let e = fails(extra);
-    assert!(e.contains("column `views` is not a known-future input"), "{e}");
+    assert!(
+        e.contains("column `views` is not a known-future input"),
+        "{e}"
+    );
 }

@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use rand::SeedableRng;
 use restock_data::config::{DuplicatePolicy, IngestConfig, NegativePolicy, OutlierMethod};
 use restock_data::features::{FeatureSchema, FeatureSpec, build};
 use restock_data::synth::{SynthCatalogue, SynthConfig};
 use restock_data::windows::{WindowSpec, Windows};
-use rand::SeedableRng;
 use restock_data::{WeeklyDataset, ingest};
 
 fn synth(dir: &Path, skus: usize, weeks: usize, dirty: bool) -> SynthCatalogue {
@@ -179,12 +179,18 @@ fn unknown_plan_inputs_are_flagged_and_training_hides_them_the_same_way() {
     let mut batch = shown.clone();
     w.hide_plan(&mut batch, &inputs, 0.5, &mut rng);
     let flags_of = |b: &restock_data::windows::WindowBatch, row: usize| -> Vec<f32> {
-        inputs.iter().map(|p| b.future_x[row * 4 * k + p.flag]).collect()
+        inputs
+            .iter()
+            .map(|p| b.future_x[row * 4 * k + p.flag])
+            .collect()
     };
     let kinds: std::collections::BTreeSet<Vec<u8>> = (0..batch.len)
         .map(|row| flags_of(&batch, row).iter().map(|v| *v as u8).collect())
         .collect();
-    assert!(kinds.contains(&vec![1, 1, 1]) && kinds.contains(&vec![0, 0, 0]), "{kinds:?}");
+    assert!(
+        kinds.contains(&vec![1, 1, 1]) && kinds.contains(&vec![0, 0, 0]),
+        "{kinds:?}"
+    );
 }
 
 #[test]

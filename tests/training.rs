@@ -98,7 +98,8 @@ fn a_run_trains_checkpoints_and_beats_nothing_silently() {
             "seasonal_naive",
             "moving_average",
             "croston",
-            "tsb"
+            "tsb",
+            "auto_ets"
         ]
     );
     assert!(eval.series > 0 && eval.weeks == 4);

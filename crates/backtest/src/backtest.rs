@@ -499,6 +499,7 @@ impl Backtest {
             ("mase", |a| a.mase),
             ("rmsse", |a| a.rmsse),
             ("bias", |a| a.bias),
+            ("mean_bias", |a| a.mean_bias),
             ("coverage", |a| a.coverage),
         ] {
             cols.push(Column::new(

@@ -15,8 +15,10 @@ pub mod backtest;
 pub mod classes;
 mod error;
 pub mod simulate;
+pub mod sweep;
 
 pub use backtest::{Backtest, BacktestOptions, BacktestSummary, RunWeeks, backtest};
 pub use classes::{SkuClass, classify};
 pub use error::{Error, Result};
 pub use simulate::{Shortage, Simulation, SimulationOptions, SimulationSummary, simulate};
+pub use sweep::{ServiceTarget, Sweep, sweep};

@@ -1,5 +1,5 @@
-//! Inventory simulation: replay actual demand week by week under two replenishment policies and
-//! count what each does to service, stock and cost.
+//! Inventory simulation: replay actual demand week by week under several replenishment policies
+//! and count what each does to service, stock and cost.
 //!
 //! The last `weeks` weeks of the data are replayed. Each review week `t` (every
 //! `horizon.review_period_weeks` of the plan config, from the first simulated week) a policy sees
@@ -12,14 +12,15 @@
 //! - `restock`: the forecast job's forecasts (network and fallbacks) from the run, and the planner
 //!   re-run with the plan config (budget, capacity, case packs, MOQ, service target); the orders
 //!   it places for week `t` are executed, the rest of the plan is dropped (rolling horizon);
-//! - `order_up_to`: the textbook periodic-review policy fed by a 4-week moving average. Its level
+//! - `order_up_to`, `order_up_to_tsb`: the textbook periodic-review policy fed by a 4-week
+//!   moving average (the rule of thumb), and by TSB (a good classical buyer). Its level
 //!   S = Σ expected demand over lead time + review period + z(α) σ_P, with the expected demand
 //!   and σ_P taken from the moving average's own quantiles in the same way, and at the same
 //!   service level α, as the planner takes them from restock's forecasts; it orders S − inventory position, rounded up to case packs and MOQ, and cuts
 //!   every order in proportion (down to whole cases) when the week's purchases would exceed a
 //!   budget. It does not look at warehouse capacity.
 //!
-//! Both start from the same stock: one protection interval of demand at the recent rate (mean
+//! All start from the same stock: one protection interval of demand at the recent rate (mean
 //! of the 8 weeks before the simulation × (lead time + review period)), nothing on order.
 //!
 //! Costs: holding = end-of-week stock × unit cost × holding rate; shortage = units not served in
@@ -33,7 +34,7 @@ use std::time::Instant;
 
 use polars::prelude::*;
 
-use restock_core::{Forecaster, Horizon, Predict, Week, columns};
+use restock_core::{Forecaster, Horizon, Predict, Quantiles, Week, columns};
 use restock_data::future::KnownFuture;
 use restock_data::{WeeklyDataset, table};
 use restock_infer::Network;
@@ -83,13 +84,18 @@ impl Default for SimulationOptions {
     }
 }
 
-/// The two policies, in output order.
-pub const POLICIES: [&str; 2] = ["restock", "order_up_to"];
+/// The policies, in output order: restock, then the order-up-to rule fed by each of
+/// [`RULE_FORECASTERS`].
+pub const POLICIES: [&str; 3] = ["restock", "order_up_to", "order_up_to_tsb"];
+
+/// The forecasters of the order-up-to policies: a 4-week moving average (the rule of thumb) and
+/// TSB (the best statistical method of the protocol's backtests: a good classical buyer).
+pub const RULE_FORECASTERS: [&str; 2] = ["moving_average", "tsb"];
 
 /// Results of one policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyResult {
-    /// `restock` or `order_up_to`.
+    /// One of [`POLICIES`].
     pub policy: String,
     /// Units served in the week they were asked for / units asked for.
     pub fill_rate: f64,
@@ -229,7 +235,7 @@ struct SkuState {
     pipeline: BTreeMap<Week, f64>,
 }
 
-/// Simulate the last `options.weeks` weeks of `ds` under both policies. `params` gives every
+/// Simulate the last `options.weeks` weeks of `ds` under every policy. `params` gives every
 /// simulated SKU's parameters (an error names a SKU without); `progress(done, weeks)` is called
 /// after each week.
 #[allow(clippy::too_many_arguments)]
@@ -313,7 +319,10 @@ pub fn simulate(
         })
         .collect();
     let levels = network.levels().clone();
-    let ma = Baseline::parse("moving_average").map_err(|e| Error::Option(e.to_string()))?;
+    let rules: Vec<Baseline> = RULE_FORECASTERS
+        .iter()
+        .map(|name| Baseline::parse(name).map_err(|e| Error::Option(e.to_string())))
+        .collect::<Result<_>>()?;
     let mut states: Vec<Vec<SkuState>> = POLICIES
         .iter()
         .map(|_| {
@@ -440,33 +449,25 @@ pub fn simulate(
             }
             results[0].decision_seconds += t.elapsed().as_secs_f64();
 
-            // order_up_to: moving average + the same safety-stock rule.
-            let t = Instant::now();
-            let mut wanted = vec![0.0; ids.len()];
-            for (i, s) in view.series.iter().enumerate() {
-                let p = &sku_params[i];
-                let protection = p.lead_time_weeks + review;
-                let h = Horizon::new(protection).map_err(|e| Error::Option(e.to_string()))?;
-                let fitted = ma.fit(&s.y).map_err(|e| Error::Sku {
-                    sku: s.unique_id.clone(),
-                    message: e.to_string(),
-                })?;
-                let values = fitted.predict(h, &levels);
-                let q: Vec<Vec<f64>> = values.chunks(k).map(|c| c.to_vec()).collect();
-                let level = q
+            // The order-up-to buyers: each its forecaster + the same safety-stock rule.
+            for (pi, rule) in rules.iter().enumerate().map(|(r, f)| (r + 1, f)) {
+                let t = Instant::now();
+                let positions: Vec<f64> = states[pi]
                     .iter()
-                    .map(|w| expected_demand(w, levels.levels()))
-                    .sum::<f64>()
-                    + safety_stock(&q, levels.levels(), economics[i].service_level, protection);
-                let st = &states[1][i];
-                let position = st.stock + st.pipeline.values().sum::<f64>();
-                let need = level - position;
-                if need > 1e-9 {
-                    wanted[i] = pack_up(need, p);
-                }
+                    .map(|st| st.stock + st.pipeline.values().sum::<f64>())
+                    .collect();
+                let wanted = order_up_to(
+                    rule,
+                    &view,
+                    &positions,
+                    &sku_params,
+                    &economics,
+                    &levels,
+                    review,
+                )?;
+                ordered[pi] = fit_budget(wanted, &sku_params, cfg);
+                results[pi].decision_seconds += t.elapsed().as_secs_f64();
             }
-            ordered[1] = fit_budget(wanted, &sku_params, cfg);
-            results[1].decision_seconds += t.elapsed().as_secs_f64();
         }
 
         // Serve the week.
@@ -607,6 +608,44 @@ pub fn simulate(
 }
 
 /// Round a wanted quantity up to whole case packs and at least the MOQ.
+/// What the order-up-to rule fed by `rule` orders for every SKU of `view` (the catalogue cut at
+/// the week before the review): up to S = expected demand over lead time + review period +
+/// z(α)·σ_P, from the forecaster's quantiles exactly as the planner takes them from restock's,
+/// less the inventory position, rounded up to case packs and MOQ.
+fn order_up_to(
+    rule: &Baseline,
+    view: &WeeklyDataset,
+    positions: &[f64],
+    sku_params: &[SkuParams],
+    economics: &[Economics],
+    levels: &Quantiles,
+    review: usize,
+) -> Result<Vec<f64>> {
+    let k = levels.len();
+    let mut wanted = vec![0.0; positions.len()];
+    for (i, s) in view.series.iter().enumerate().take(positions.len()) {
+        let p = &sku_params[i];
+        let protection = p.lead_time_weeks + review;
+        let h = Horizon::new(protection).map_err(|e| Error::Option(e.to_string()))?;
+        let fitted = rule.fit(&s.y).map_err(|e| Error::Sku {
+            sku: s.unique_id.clone(),
+            message: e.to_string(),
+        })?;
+        let values = fitted.predict(h, levels);
+        let q: Vec<Vec<f64>> = values.chunks(k).map(|c| c.to_vec()).collect();
+        let level = q
+            .iter()
+            .map(|w| expected_demand(w, levels.levels()))
+            .sum::<f64>()
+            + safety_stock(&q, levels.levels(), economics[i].service_level, protection);
+        let need = level - positions[i];
+        if need > 1e-9 {
+            wanted[i] = pack_up(need, p);
+        }
+    }
+    Ok(wanted)
+}
+
 fn pack_up(need: f64, p: &SkuParams) -> f64 {
     let pack = f64::from(p.case_pack.max(1));
     let q = (need / pack - 1e-9).ceil().max(0.0) * pack;

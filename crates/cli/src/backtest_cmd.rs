@@ -191,7 +191,12 @@ pub(crate) struct SimulateArgs {
     /// Override the run's backend: auto, cpu, ndarray or wgpu.
     #[arg(long, value_parser = crate::train_cmd::parse_backend)]
     pub(crate) backend: Option<BackendKind>,
-    /// Output folder: simulation.json, weekly.csv, trajectories.parquet.
+    /// Also replay every policy at each of these service targets (cycle service levels, or
+    /// `economic` for each SKU's critical ratio), e.g. 0.8,0.9,0.95,0.98,economic, and compare
+    /// restock with the better baseline at equal fill rate: sweep.json and a printed table.
+    #[arg(long, value_delimiter = ',', value_name = "TARGETS")]
+    pub(crate) service_levels: Vec<String>,
+    /// Output folder: simulation.json, weekly.csv, trajectories.parquet (and sweep.json).
     #[arg(long)]
     pub(crate) out: PathBuf,
     /// Replace an existing output folder.
@@ -214,6 +219,7 @@ impl SimulateArgs {
             solver: None,
             time_limit: None,
             backend: None,
+            service_levels: Vec::new(),
             out,
             force: false,
         }
@@ -230,6 +236,12 @@ pub(crate) fn simulate(a: SimulateArgs, progress: &mut Progress) -> Result<Simul
     {
         bail!("--default-price must be a positive number, got {p}");
     }
+    let targets: Vec<restock_backtest::ServiceTarget> = a
+        .service_levels
+        .iter()
+        .map(|t| restock_backtest::ServiceTarget::parse(t))
+        .collect::<std::result::Result<_, _>>()
+        .context("--service-levels")?;
     let mut cfg = crate::plan_cmd::plan_config(a.config.as_deref(), true)?;
     if let Some(s) = &a.solver {
         cfg.solver.backend = crate::plan_cmd::parse_solver(s)?;
@@ -285,6 +297,36 @@ pub(crate) fn simulate(a: SimulateArgs, progress: &mut Progress) -> Result<Simul
     progress.done(&format!("simulation in {}", a.out.display()));
     if !progress.is_quiet() {
         eprint!("{}", result.summary.table());
+    }
+    if !targets.is_empty() {
+        let sweep = {
+            let mut counter = progress.counter(
+                &format!(
+                    "replaying every policy at {} service targets",
+                    targets.len()
+                ),
+                targets.len() as u64,
+            );
+            restock_backtest::sweep(
+                &network,
+                weeks,
+                &ds,
+                &params,
+                &cfg,
+                &options,
+                &targets,
+                &mut |done, _| counter.set(done as u64),
+            )
+            .with_context(|| format!("sweeping {} on {}", a.run.display(), a.data.display()))?
+        };
+        sweep.write(&a.out)?;
+        progress.done(&format!(
+            "trade-off sweep in {}",
+            a.out.join("sweep.json").display()
+        ));
+        if !progress.is_quiet() {
+            eprint!("{}", sweep.table());
+        }
     }
     Ok(result.summary)
 }

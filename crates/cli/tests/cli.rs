@@ -392,7 +392,7 @@ fn demo_runs_the_whole_job() {
     // The backtest scores restock and the baselines on the same series.
     let bt = json("backtest/backtest.json");
     let overall = bt["overall"].as_array().unwrap();
-    assert_eq!(overall.len(), 7);
+    assert_eq!(overall.len(), 8, "restock, lstm and six baselines");
     let series: Vec<u64> = overall
         .iter()
         .map(|m| m["series"].as_u64().unwrap())

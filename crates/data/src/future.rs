@@ -150,8 +150,7 @@ impl KnownFuture {
                 .or_insert_with(|| vec![vec![f64::NAN; weeks]; per_sku.len()]);
             let mut c_sku = 0;
             for (k, (name, least, most)) in given.iter().enumerate() {
-                let v = values[k][row]
-                    .ok_or_else(|| bad(name, String::new(), "missing".into()))?;
+                let v = values[k][row].ok_or_else(|| bad(name, String::new(), "missing".into()))?;
                 if !(v.is_finite() && v >= *least && v <= *most) {
                     return Err(bad(
                         name,
@@ -366,7 +365,10 @@ mod tests {
         assert_eq!(f.events(), Some(&[0.0, 2.0][..]));
         assert_eq!(f.values("A", "views").unwrap(), None);
         let missing = f.values("C", "promo").unwrap_err().to_string();
-        assert!(missing.contains("SKU C is forecast but has no rows"), "{missing}");
+        assert!(
+            missing.contains("SKU C is forecast but has no rows"),
+            "{missing}"
+        );
     }
 
     #[test]

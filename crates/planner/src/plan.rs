@@ -247,21 +247,12 @@ impl Economics {
     }
 }
 
-/// Expected demand of a week from its forecast quantiles `q` at `levels`: the integral of the
-/// quantile function, linear between the given levels and flat beyond the outermost ones. For
-/// q10/q50/q90 this is Swanson's rule, 0.3·q10 + 0.4·q50 + 0.3·q90. The inventory balance needs
-/// the mean: the median of right-skewed (intermittent, promotional) demand is below it, and
-/// planning on it under-orders.
+/// Expected demand of a week from its forecast quantiles `q` at `levels`
+/// ([`restock_stats::mean_from_quantiles`]: for q10/q50/q90, Swanson's rule). The inventory
+/// balance needs the mean: the median of right-skewed (intermittent, promotional) demand is
+/// below it, and planning on it under-orders.
 pub fn expected_demand(q: &[f64], levels: &[f64]) -> f64 {
-    let k = levels.len().min(q.len());
-    if k == 0 {
-        return 0.0;
-    }
-    let mut mean = levels[0] * q[0] + (1.0 - levels[k - 1]) * q[k - 1];
-    for j in 1..k {
-        mean += (levels[j] - levels[j - 1]) * (q[j] + q[j - 1]) / 2.0;
-    }
-    mean
+    restock_stats::mean_from_quantiles(q, levels)
 }
 
 /// Safety stock for cycle service level `alpha` over `protection` weeks (lead time + review

@@ -303,7 +303,9 @@ fn accuracy_section(w: &mut Writer, s: &BacktestSummary) -> Result<()> {
         "{} cutoffs ({}), {} weeks ahead each; every series with enough history is forecast from \
          the data up to the cutoff only. WAPE = Σ|error| / Σ demand of the median; MASE scales \
          errors by the naive forecast's in-sample error (below 1 beats it); coverage = share of \
-         actuals inside the outer quantiles. Lower is better except coverage.",
+         actuals inside the outer quantiles; bias = Σ(forecast − demand) / Σ demand, of the median \
+         and of the mean (a median forecast of skewed demand sits below the mean). Lower is \
+         better except coverage.",
         cuts.len(),
         cuts.join(", "),
         s.horizon
@@ -317,6 +319,7 @@ fn accuracy_section(w: &mut Writer, s: &BacktestSummary) -> Result<()> {
         "MASE",
         "RMSSE",
         "bias",
+        "bias (mean)",
         "pinball (mid)",
         "coverage",
     ];
@@ -329,6 +332,7 @@ fn accuracy_section(w: &mut Writer, s: &BacktestSummary) -> Result<()> {
             format!("{:.3}", a.mase),
             format!("{:.3}", a.rmsse),
             format!("{:+.3}", a.bias),
+            format!("{:+.3}", a.mean_bias),
             format!(
                 "{:.4}",
                 a.pinball
@@ -566,8 +570,9 @@ fn simulation_section(w: &mut Writer, dir: &Path, classes: &[SkuClass]) -> Resul
     w.page.paragraph(&format!(
         "Actual demand of {} .. {} ({} weeks, {} SKUs) replayed week by week. Each review week a \
          policy sees only the past. restock: network forecasts + the planner (budget, capacity, \
-         case packs, MOQ) re-run every {} week(s). order_up_to: a 4-week moving average with the \
-         same service level ({}) and safety-stock rule, cut to the budget. Same starting stock.",
+         case packs, MOQ) re-run every {} week(s). order_up_to and order_up_to_tsb: the textbook \
+         order-up-to rule fed by a 4-week moving average and by TSB, with the same service level \
+         ({}) and safety-stock rule, cut to the budget. Same starting stock.",
         s.start, s.end, s.weeks, s.skus, s.review_period_weeks, s.service_level
     ));
     let header = [

@@ -1,6 +1,8 @@
 //! Baseline forecasters behind the core [`Forecaster`] trait.
 //!
-//! Every method here forecasts a flat or seasonal point path; its quantiles come from the
+//! `auto_ets` is the ETS family with automatic selection ([`crate::ets`]), with the model's own
+//! normal prediction intervals. Every other method here forecasts a flat or seasonal point path;
+//! its quantiles come from the
 //! empirical distribution of its own `h`-step-ahead errors on the last [`ERROR_ORIGINS`] origins
 //! of the history (a split-conformal construction), so the intervals are as wide as the method's
 //! past mistakes at that lead time. The median is the point forecast, as statsforecast reports
@@ -44,6 +46,9 @@ pub enum BaselineKind {
         /// Smoothing of the demand probability.
         alpha_p: f64,
     },
+    /// Exponential smoothing with the error and trend chosen by AICc (statsforecast's AutoETS
+    /// on weekly data); histories too short for any ETS model get their running mean.
+    AutoEts,
 }
 
 /// A named, checked statistical forecaster.
@@ -55,12 +60,13 @@ pub struct Baseline {
 
 impl Baseline {
     /// The names [`Baseline::parse`] accepts, with their default parameters.
-    pub const NAMES: [&'static str; 5] = [
+    pub const NAMES: [&'static str; 6] = [
         "naive",
         "seasonal_naive",
         "moving_average",
         "croston",
         "tsb",
+        "auto_ets",
     ];
 
     /// A checked forecaster.
@@ -107,12 +113,13 @@ impl Baseline {
                 unit("alpha_p", alpha_p)?;
                 "tsb".to_string()
             }
+            BaselineKind::AutoEts => "auto_ets".to_string(),
         };
         Ok(Baseline { kind, name })
     }
 
     /// A forecaster by name with the protocol's parameters: `naive`, `seasonal_naive` (52
-    /// weeks), `moving_average` (4 weeks), `croston` (α 0.1), `tsb` (α 0.2 / 0.2).
+    /// weeks), `moving_average` (4 weeks), `croston` (α 0.1), `tsb` (α 0.2 / 0.2), `auto_ets`.
     pub fn parse(name: &str) -> Result<Self> {
         let kind = match name {
             "naive" => BaselineKind::Naive,
@@ -123,6 +130,7 @@ impl Baseline {
                 alpha_d: 0.2,
                 alpha_p: 0.2,
             },
+            "auto_ets" => BaselineKind::AutoEts,
             other => return Err(Error::UnknownModel(other.to_string())),
         };
         Baseline::new(kind)
@@ -160,16 +168,26 @@ impl Forecaster for Baseline {
                 "week {t} of the history is {v}; demand must be finite and >= 0"
             )));
         }
+        let mut ets = None;
         let flat = match self.kind {
             BaselineKind::SeasonalNaive { .. } | BaselineKind::Naive => Vec::new(),
             BaselineKind::MovingAverage { window } => moving_average_path(y, window),
             BaselineKind::Croston { alpha } => croston_path(y, alpha),
             BaselineKind::Tsb { alpha_d, alpha_p } => tsb_path(y, alpha_d, alpha_p),
+            BaselineKind::AutoEts => {
+                ets = crate::ets::auto(y);
+                if ets.is_some() {
+                    Vec::new()
+                } else {
+                    moving_average_path(y, y.len())
+                }
+            }
         };
         Ok(Fitted {
             kind: self.kind,
             y: y.to_vec(),
             flat,
+            ets,
         })
     }
 }
@@ -181,6 +199,8 @@ pub struct Fitted {
     y: Vec<f64>,
     /// `flat[t]`: the flat forecast made from `y[..t]`, for `t` in 1..=len (index 0 unused).
     flat: Vec<f64>,
+    /// The selected ETS model (`auto_ets` on a long enough history).
+    ets: Option<crate::ets::EtsFit>,
 }
 
 impl Fitted {
@@ -202,12 +222,23 @@ impl Fitted {
 
     /// The point forecasts of the next `weeks` weeks.
     pub fn points(&self, weeks: usize) -> Vec<f64> {
-        (1..=weeks).map(|h| self.point(self.y.len(), h)).collect()
+        match &self.ets {
+            Some(ets) => (1..=weeks).map(|h| ets.mean(h)).collect(),
+            None => (1..=weeks).map(|h| self.point(self.y.len(), h)).collect(),
+        }
+    }
+
+    /// The ETS model `auto_ets` selected, if any.
+    pub fn ets(&self) -> Option<&crate::ets::EtsFit> {
+        self.ets.as_ref()
     }
 }
 
 impl Predict for Fitted {
     fn predict(&self, horizon: Horizon, levels: &Quantiles) -> Vec<f64> {
+        if let Some(ets) = &self.ets {
+            return ets.predict(horizon, levels);
+        }
         let n = self.y.len();
         let k = levels.len();
         let median = levels.median_index();

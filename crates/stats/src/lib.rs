@@ -2,13 +2,17 @@
 //!
 //! The forecasters are the baselines the network has to beat and the fallbacks that serve SKUs
 //! too new or too sparse for it. Each gives a point forecast (the median) and quantiles from the
-//! empirical distribution of its own one-step-ahead in-sample errors, widened with the horizon.
+//! empirical distribution of its own h-step-ahead in-sample errors, except `auto_ets` ([`ets`]:
+//! the ETS family selected by AICc), whose quantiles are its model's prediction intervals.
 //! No polars and no burn: inputs are plain weekly histories.
 
 mod baselines;
 mod error;
+pub mod ets;
 mod metrics;
 
 pub use baselines::{Baseline, BaselineKind, ERROR_ORIGINS, Fitted, MIN_ERRORS, normal_quantile};
 pub use error::{Error, Result};
-pub use metrics::{Accuracy, AccuracyAccumulator, SeriesScore, accuracy_table};
+pub use metrics::{
+    Accuracy, AccuracyAccumulator, SeriesScore, accuracy_table, mean_from_quantiles,
+};

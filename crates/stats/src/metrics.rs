@@ -4,7 +4,9 @@
 //! - MASE = mean over series of mean_h |y − ŷ| / mean_t |y_t − y_{t−1}| (scale on the history;
 //!   series with a zero scale are left out and counted);
 //! - RMSSE = mean over series of sqrt(mean_h (y − ŷ)² / mean_t (y_t − y_{t−1})²);
-//! - Bias = Σ(ŷ − y) / Σy;
+//! - Bias = Σ(ŷ − y) / Σy of the median, and of the mean ([`mean_from_quantiles`]): a median
+//!   forecast of right-skewed demand is below the mean and reads as biased low even when it is
+//!   right, so both are reported;
 //! - scaled pinball loss per level: Σ ρ_q(y − ŷ_q) / Σy;
 //! - coverage: the share of actuals inside [lowest level, highest level].
 
@@ -19,6 +21,8 @@ pub struct SeriesScore {
     pub abs_error: f64,
     /// Σ(ŷ − y).
     pub error_sum: f64,
+    /// Σ(mean − y), the mean from the quantiles ([`mean_from_quantiles`]).
+    pub mean_error_sum: f64,
     /// Σy.
     pub actual_sum: f64,
     /// MASE; `None` when the history's scale is zero.
@@ -62,6 +66,7 @@ impl SeriesScore {
         let mut score = SeriesScore {
             abs_error: 0.0,
             error_sum: 0.0,
+            mean_error_sum: 0.0,
             actual_sum: 0.0,
             mase: None,
             rmsse: None,
@@ -75,6 +80,7 @@ impl SeriesScore {
             let e = q[median] - y;
             score.abs_error += e.abs();
             score.error_sum += e;
+            score.mean_error_sum += mean_from_quantiles(q, levels) - y;
             score.actual_sum += y;
             sq_error += e * e;
             for (j, (&level, &value)) in levels.iter().zip(q).enumerate() {
@@ -92,6 +98,25 @@ impl SeriesScore {
         }
         Ok(score)
     }
+}
+
+/// The mean of a forecast given by quantiles `q` at `levels`: the integral of its quantile
+/// function, linear between the given levels and flat beyond the outermost ones. For
+/// q10/q50/q90 this is Swanson's rule, 0.3·q10 + 0.4·q50 + 0.3·q90.
+pub fn mean_from_quantiles(q: &[f64], levels: &[f64]) -> f64 {
+    let k = levels.len().min(q.len());
+    if k == 0 {
+        return 0.0;
+    }
+    let mut mean = levels[0] * q[0] + (1.0 - levels[k - 1]) * q[k - 1];
+    for j in 1..k {
+        mean += (levels[j] - levels[j - 1]) * (q[j] + q[j - 1]) / 2.0;
+    }
+    mean
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 /// JSON has no NaN: serde_json writes it as `null`; read `null` back as NaN.
@@ -124,9 +149,12 @@ pub struct Accuracy {
     /// Root mean squared scaled error.
     #[serde(deserialize_with = "null_as_nan")]
     pub rmsse: f64,
-    /// Σ(ŷ − y) / Σy; positive means over-forecasting.
+    /// Σ(ŷ − y) / Σy of the median; positive means over-forecasting.
     #[serde(deserialize_with = "null_as_nan")]
     pub bias: f64,
+    /// Σ(mean − y) / Σy of the forecast's mean (NaN in files written before it existed).
+    #[serde(default = "nan", deserialize_with = "null_as_nan")]
+    pub mean_bias: f64,
     /// Quantile levels.
     pub levels: Vec<f64>,
     /// Scaled pinball loss per level.
@@ -138,21 +166,32 @@ pub struct Accuracy {
 }
 
 /// A plain-text table of models' accuracy, one `(model, accuracy)` row each: WAPE, MASE,
-/// RMSSE, bias, pinball at the lowest, middle and highest level, coverage.
+/// RMSSE, bias of the median and of the mean, pinball at the lowest, middle and highest level,
+/// coverage.
 pub fn accuracy_table<'a>(rows: impl IntoIterator<Item = (&'a str, &'a Accuracy)>) -> String {
     let mut out = format!(
-        "{:<16} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>9}\n",
-        "model", "WAPE", "MASE", "RMSSE", "bias", "pb(lo)", "pb(.5)", "pb(hi)", "coverage"
+        "{:<16} {:>7} {:>7} {:>7} {:>7} {:>10} {:>8} {:>8} {:>8} {:>9}\n",
+        "model",
+        "WAPE",
+        "MASE",
+        "RMSSE",
+        "bias",
+        "bias(mean)",
+        "pb(lo)",
+        "pb(.5)",
+        "pb(hi)",
+        "coverage"
     );
     for (model, a) in rows {
         let pb = |i: usize| a.pinball.get(i).copied().unwrap_or(f64::NAN);
         out.push_str(&format!(
-            "{:<16} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>8.4} {:>8.4} {:>8.4} {:>9.3}\n",
+            "{:<16} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>10.3} {:>8.4} {:>8.4} {:>8.4} {:>9.3}\n",
             model,
             a.wape,
             a.mase,
             a.rmsse,
             a.bias,
+            a.mean_bias,
             pb(0),
             pb(a.levels.len() / 2),
             pb(a.levels.len().saturating_sub(1)),
@@ -171,6 +210,7 @@ pub struct AccuracyAccumulator {
     weeks: usize,
     abs_error: f64,
     error_sum: f64,
+    mean_error_sum: f64,
     actual_sum: f64,
     mase_sum: f64,
     rmsse_sum: f64,
@@ -194,6 +234,7 @@ impl AccuracyAccumulator {
         self.weeks += score.weeks;
         self.abs_error += score.abs_error;
         self.error_sum += score.error_sum;
+        self.mean_error_sum += score.mean_error_sum;
         self.actual_sum += score.actual_sum;
         match (score.mase, score.rmsse) {
             (Some(m), Some(r)) => {
@@ -219,6 +260,7 @@ impl AccuracyAccumulator {
             mase: self.mase_sum / scaled,
             rmsse: self.rmsse_sum / scaled,
             bias: self.error_sum / self.actual_sum,
+            mean_bias: self.mean_error_sum / self.actual_sum,
             levels: self.levels.clone(),
             pinball: self.pinball.iter().map(|p| p / self.actual_sum).collect(),
             coverage: self.covered as f64 / self.weeks as f64,
@@ -241,6 +283,9 @@ mod tests {
         let s = SeriesScore::new(&history, &actual, &forecast, &levels).expect("score");
         assert_eq!(s.abs_error, 2.0);
         assert_eq!(s.error_sum, 0.0);
+        // Means (Swanson): 0.3·3 + 0.4·5 + 0.3·7 = 5 and 0.3·5.5 + 0.4·5 + 0.3·5.8 = 5.39, so
+        // Σ(mean − y) = 1 − 0.61.
+        assert!((s.mean_error_sum - 0.39).abs() < 1e-12);
         assert_eq!(s.mase, Some(0.5));
         assert_eq!(s.rmsse, Some(0.5));
         // Week 1 covered (3 <= 4 <= 7); week 2 not (6 > 5.8).
@@ -256,6 +301,8 @@ mod tests {
         assert_eq!(a.series, 2);
         assert_eq!(a.zero_scale_series, 1);
         assert!((a.wape - 2.0 / 11.0).abs() < 1e-12);
+        // The second series: mean 1 against 1.
+        assert!((a.mean_bias - 0.39 / 11.0).abs() < 1e-12);
         assert_eq!(a.mase, 0.5);
         assert!((a.coverage - 2.0 / 3.0).abs() < 1e-12);
         assert!(SeriesScore::new(&history, &actual, &forecast[..4], &levels).is_err());
@@ -265,5 +312,10 @@ mod tests {
         let json = serde_json::to_string(&only_zero.finish()).expect("json");
         let back: Accuracy = serde_json::from_str(&json).expect("back");
         assert!(back.mase.is_nan() && back.series == 1);
+        // Files written before the mean's bias existed read it as NaN.
+        let old = json.replace(",\"mean_bias\":0.0", "");
+        assert_ne!(old, json);
+        let back: Accuracy = serde_json::from_str(&old).expect("old file");
+        assert!(back.mean_bias.is_nan());
     }
 }

@@ -1,0 +1,389 @@
+//! The service/stock trade-off, honestly compared: every policy of [`crate::simulate`] replayed
+//! at several service targets on the same demand, and restock set against the better classical
+//! buyer at equal fill rate.
+//!
+//! One service level is not a comparison: a policy can buy fill rate with stock. Each target
+//! (a cycle service level, or `economic`: the newsvendor critical ratio of each SKU's costs) is
+//! one simulation with the plan config's service target replaced; every policy gets it. The
+//! summary states, for each restock point, the average stock value the better baseline needs
+//! for the same fill rate (linear interpolation on that baseline's own curve, only inside the
+//! range of fill rates its points reach) and restock's reduction against it, and at the economic
+//! setting restock's total cost against the cheaper baseline's.
+
+use std::collections::HashMap;
+
+use restock_data::WeeklyDataset;
+use restock_infer::Network;
+use restock_planner::{PlanConfig, SkuParams};
+use serde::{Deserialize, Serialize};
+
+use crate::backtest::RunWeeks;
+use crate::simulate::{POLICIES, PolicyResult, SimulationOptions, simulate};
+use crate::{Error, Result};
+
+/// A service target of the sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceTarget {
+    /// A cycle service level in (0, 1), for every SKU.
+    Level(f64),
+    /// Each SKU's critical ratio (p − c) / (p − c + h).
+    Economic,
+}
+
+impl ServiceTarget {
+    /// Parse `0.95` or `economic`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let t = text.trim();
+        if t == "economic" {
+            return Ok(ServiceTarget::Economic);
+        }
+        match t.parse::<f64>() {
+            Ok(v) if v > 0.0 && v < 1.0 => Ok(ServiceTarget::Level(v)),
+            _ => Err(Error::Option(format!(
+                "service target {t:?}: expected a level in (0, 1), e.g. 0.95, or `economic`"
+            ))),
+        }
+    }
+
+    /// The plan config with this target.
+    fn apply(&self, cfg: &PlanConfig) -> PlanConfig {
+        let mut cfg = cfg.clone();
+        match *self {
+            ServiceTarget::Level(v) => {
+                cfg.service.level = v;
+                cfg.service.critical_ratio = false;
+            }
+            ServiceTarget::Economic => cfg.service.critical_ratio = true,
+        }
+        cfg
+    }
+
+    /// `0.95` or `economic`.
+    pub fn label(&self) -> String {
+        match self {
+            ServiceTarget::Level(v) => format!("{v}"),
+            ServiceTarget::Economic => "economic".into(),
+        }
+    }
+}
+
+/// One policy at one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepPoint {
+    /// The target.
+    pub target: String,
+    /// Its results.
+    #[serde(flatten)]
+    pub result: PolicyResult,
+    /// Share of SKU-weeks with demand served without a stock-out (the realised cycle service).
+    pub cycle_service: f64,
+}
+
+/// restock at one target against the baselines at its fill rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EqualFill {
+    /// The target.
+    pub target: String,
+    /// restock's fill rate there.
+    pub fill_rate: f64,
+    /// restock's average stock value.
+    pub stock_value: f64,
+    /// The better baseline at that fill rate, and the stock value it needs for it (interpolated);
+    /// `None` when no baseline's curve reaches that fill rate.
+    pub baseline: Option<(String, f64)>,
+    /// 1 − restock's stock / the baseline's, when there is one.
+    pub stock_reduction: Option<f64>,
+}
+
+/// A finished sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sweep {
+    /// Every policy at every target, targets in the order given.
+    pub points: Vec<SweepPoint>,
+    /// restock at each target against the better baseline at equal fill rate.
+    pub equal_fill: Vec<EqualFill>,
+    /// At the economic target: restock's total cost / the cheaper baseline's, and that baseline.
+    pub economic_cost_ratio: Option<(String, f64)>,
+    /// Weeks in which any policy's purchases exceeded a budget or its stock the warehouse.
+    pub limits_exceeded: usize,
+}
+
+/// Simulate every target in `targets` (see the module doc) with `options`, the other settings
+/// from `cfg`. `progress(target, targets)` is called before each.
+#[allow(clippy::too_many_arguments)]
+pub fn sweep(
+    network: &Network,
+    run_weeks: RunWeeks,
+    ds: &WeeklyDataset,
+    params: &HashMap<String, SkuParams>,
+    cfg: &PlanConfig,
+    options: &SimulationOptions,
+    targets: &[ServiceTarget],
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Sweep> {
+    if targets.is_empty() {
+        return Err(Error::Option(
+            "a sweep needs at least one service target".into(),
+        ));
+    }
+    let mut points = Vec::new();
+    for (i, target) in targets.iter().enumerate() {
+        progress(i, targets.len());
+        let sim = simulate(
+            network,
+            run_weeks,
+            ds,
+            params,
+            &target.apply(cfg),
+            options,
+            &mut |_, _| {},
+        )?;
+        for r in sim.summary.policies {
+            points.push(SweepPoint {
+                target: target.label(),
+                cycle_service: 1.0 - r.stockout_share,
+                result: r,
+            });
+        }
+    }
+    Ok(compare(points))
+}
+
+/// The baselines' curves, restock's points on them, and the economic comparison.
+pub fn compare(points: Vec<SweepPoint>) -> Sweep {
+    let of = |policy: &str| -> Vec<&SweepPoint> {
+        points
+            .iter()
+            .filter(|p| p.result.policy == policy)
+            .collect()
+    };
+    let baselines: Vec<(&str, Vec<(f64, f64)>)> = POLICIES[1..]
+        .iter()
+        .map(|&b| {
+            let mut curve: Vec<(f64, f64)> = of(b)
+                .iter()
+                .map(|p| (p.result.fill_rate, p.result.avg_stock_value))
+                .collect();
+            curve.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (b, curve)
+        })
+        .collect();
+    let equal_fill = of(POLICIES[0])
+        .iter()
+        .map(|p| {
+            let fill = p.result.fill_rate;
+            let baseline = baselines
+                .iter()
+                .filter_map(|(name, curve)| interpolate(curve, fill).map(|s| (name.to_string(), s)))
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            EqualFill {
+                target: p.target.clone(),
+                fill_rate: fill,
+                stock_value: p.result.avg_stock_value,
+                stock_reduction: baseline
+                    .as_ref()
+                    .filter(|(_, s)| *s > 0.0)
+                    .map(|(_, s)| 1.0 - p.result.avg_stock_value / s),
+                baseline,
+            }
+        })
+        .collect();
+    let economic = |policy: &str| {
+        points
+            .iter()
+            .find(|p| p.target == "economic" && p.result.policy == policy)
+    };
+    let economic_cost_ratio = economic(POLICIES[0]).and_then(|r| {
+        POLICIES[1..]
+            .iter()
+            .filter_map(|b| economic(b))
+            .min_by(|a, b| a.result.total_cost.total_cmp(&b.result.total_cost))
+            .filter(|b| b.result.total_cost > 0.0)
+            .map(|b| {
+                (
+                    b.result.policy.clone(),
+                    r.result.total_cost / b.result.total_cost,
+                )
+            })
+    });
+    let limits_exceeded = points
+        .iter()
+        .map(|p| p.result.weeks_over_budget + p.result.weeks_over_capacity)
+        .sum();
+    Sweep {
+        points,
+        equal_fill,
+        economic_cost_ratio,
+        limits_exceeded,
+    }
+}
+
+/// The stock value on a (fill rate, stock value) curve sorted by fill rate at `fill`, linear
+/// between its points; `None` outside their range.
+fn interpolate(curve: &[(f64, f64)], fill: f64) -> Option<f64> {
+    let first = curve.first()?;
+    let last = curve.last()?;
+    if fill < first.0 || fill > last.0 {
+        return None;
+    }
+    curve
+        .windows(2)
+        .find_map(|w| {
+            let ((f0, s0), (f1, s1)) = (w[0], w[1]);
+            (fill >= f0 && fill <= f1).then(|| {
+                if f1 > f0 {
+                    s0 + (s1 - s0) * (fill - f0) / (f1 - f0)
+                } else {
+                    s0.min(s1)
+                }
+            })
+        })
+        .or((curve.len() == 1).then_some(first.1))
+}
+
+impl Sweep {
+    /// Write `sweep.json` into `dir` (atomically).
+    pub fn write(&self, dir: &std::path::Path) -> Result<()> {
+        let path = dir.join("sweep.json");
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::Option(format!("{}: {e}", path.display())))?;
+        restock_data::table::write_text(&path, &text)?;
+        Ok(())
+    }
+
+    /// A plain-text table of the points and the comparison.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{:<10} {:<16} {:>9} {:>13} {:>15} {:>12} {:>14}\n",
+            "target",
+            "policy",
+            "fill rate",
+            "cycle service",
+            "avg stock value",
+            "total cost",
+            "max spend/week"
+        );
+        for p in &self.points {
+            let r = &p.result;
+            out.push_str(&format!(
+                "{:<10} {:<16} {:>9.3} {:>13.3} {:>15.0} {:>12.0} {:>14.0}\n",
+                p.target,
+                r.policy,
+                r.fill_rate,
+                p.cycle_service,
+                r.avg_stock_value,
+                r.total_cost,
+                r.max_weekly_spend
+            ));
+        }
+        for e in &self.equal_fill {
+            match (&e.baseline, e.stock_reduction) {
+                (Some((b, s)), Some(red)) => out.push_str(&format!(
+                    "at {}: restock fills {:.3} with stock {:.0}; {b} needs {:.0} for that fill: {:+.1} % stock\n",
+                    e.target, e.fill_rate, e.stock_value, s, -100.0 * red
+                )),
+                _ => out.push_str(&format!(
+                    "at {}: restock fills {:.3}, outside the baselines' range of fill rates\n",
+                    e.target, e.fill_rate
+                )),
+            }
+        }
+        if let Some((b, ratio)) = &self.economic_cost_ratio {
+            out.push_str(&format!(
+                "economic setting: restock's total cost is {:.3} × {b}'s\n",
+                ratio
+            ));
+        }
+        out.push_str(&format!(
+            "weeks over a budget or the warehouse, all policies and targets: {}\n",
+            self.limits_exceeded
+        ));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(target: &str, policy: &str, fill: f64, stock: f64, cost: f64) -> SweepPoint {
+        SweepPoint {
+            target: target.into(),
+            cycle_service: fill,
+            result: PolicyResult {
+                policy: policy.into(),
+                fill_rate: fill,
+                stockout_weeks: 0,
+                stockout_share: 1.0 - fill,
+                avg_stock_value: stock,
+                end_stock_value: stock,
+                holding_cost: 0.0,
+                shortage_cost: 0.0,
+                ordering_cost: 0.0,
+                total_cost: cost,
+                purchase_cost: 0.0,
+                orders: 1,
+                units_ordered: 1.0,
+                units_short: 0.0,
+                max_weekly_spend: 0.0,
+                weeks_over_budget: 0,
+                max_volume: 0.0,
+                weeks_over_capacity: 0,
+                decision_seconds: 0.0,
+            },
+        }
+    }
+
+    #[test]
+    fn targets_parse_and_apply() {
+        assert_eq!(
+            ServiceTarget::parse(" 0.9").unwrap(),
+            ServiceTarget::Level(0.9)
+        );
+        assert_eq!(
+            ServiceTarget::parse("economic").unwrap(),
+            ServiceTarget::Economic
+        );
+        for bad in ["1", "0", "x", "-0.5"] {
+            assert!(ServiceTarget::parse(bad).is_err(), "{bad}");
+        }
+        let cfg = PlanConfig::default();
+        let l = ServiceTarget::Level(0.8).apply(&cfg);
+        assert_eq!((l.service.level, l.service.critical_ratio), (0.8, false));
+        assert!(ServiceTarget::Economic.apply(&cfg).service.critical_ratio);
+    }
+
+    #[test]
+    fn restock_is_read_on_the_better_baselines_curve() {
+        let points = vec![
+            point("0.8", "restock", 0.85, 60.0, 100.0),
+            point("0.8", "order_up_to", 0.80, 100.0, 120.0),
+            point("0.8", "order_up_to_tsb", 0.82, 80.0, 110.0),
+            point("0.9", "restock", 0.99, 90.0, 90.0),
+            point("0.9", "order_up_to", 0.90, 140.0, 130.0),
+            point("0.9", "order_up_to_tsb", 0.92, 120.0, 105.0),
+            point("economic", "restock", 0.88, 70.0, 80.0),
+            point("economic", "order_up_to", 0.86, 110.0, 125.0),
+            point("economic", "order_up_to_tsb", 0.87, 100.0, 100.0),
+        ];
+        let s = compare(points);
+        // restock at 0.85: moving average between (0.80, 100) and (0.86, 110) → 108.33; TSB
+        // between (0.82, 80) and (0.87, 100) → 92: the better baseline is TSB.
+        let e = &s.equal_fill[0];
+        let (b, stock) = e.baseline.clone().unwrap();
+        assert_eq!(b, "order_up_to_tsb");
+        assert!((stock - 92.0).abs() < 1e-9, "{stock}");
+        assert!((e.stock_reduction.unwrap() - (1.0 - 60.0 / 92.0)).abs() < 1e-12);
+        // 0.99 is beyond every baseline's curve: no comparison is made up.
+        assert_eq!(s.equal_fill[1].baseline, None);
+        // Economic: 80 against the cheaper baseline's 100.
+        assert_eq!(
+            s.economic_cost_ratio,
+            Some(("order_up_to_tsb".to_string(), 0.8))
+        );
+        assert!(s.table().contains("order_up_to_tsb needs 92"));
+        assert_eq!(interpolate(&[(0.5, 10.0)], 0.5), Some(10.0));
+        assert_eq!(interpolate(&[], 0.5), None);
+    }
+}
