@@ -2,15 +2,19 @@
 # Backtest and inventory simulation on the real data in ../shared/data, from trained runs
 # (restock train --config configs/train/m5.toml / online-retail.toml first). Prints the backtest
 # table (model vs baselines over 3 cutoffs) and the simulation table (restock's plans vs the
-# order-up-to policy over the last 16 weeks) with the wall time of each.
+# order-up-to policies over the last 16 weeks) with the wall time of each, then the trade-off
+# sweep: every policy at each service target of $SWEEP, restock read at equal fill rate on the
+# better baseline's curve (one 16-week simulation per target).
 # Usage: scripts/bench_backtest.sh [m5|online-retail ...]   (default: both)
 #   RUN_M5=checkpoints/m5 RUN_OR=checkpoints/online-retail scripts/bench_backtest.sh
+#   SWEEP="" scripts/bench_backtest.sh m5      # no sweep
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/restock/target}"
 cargo build -q -p restock-cli
 bin="$CARGO_TARGET_DIR/debug/restock"
 sets=("$@"); [ ${#sets[@]} -gt 0 ] || sets=(m5 online-retail)
+sweep="${SWEEP-0.8,0.9,0.95,0.98,economic}"
 out="${OUT:-out/bench_backtest}"
 mkdir -p "$out"
 for set in "${sets[@]}"; do
@@ -31,7 +35,8 @@ for set in "${sets[@]}"; do
   echo "== $set: simulation of the last 16 weeks with configs/plan/$set.toml"
   start=$(date +%s.%N)
   "$bin" simulate --run "$run" --data "$weekly" --config "configs/plan/$set.toml" "${price[@]}" \
-    --weeks 16 --out "$out/$set/simulation" --force 2>&1 | sed -n '/SKUs, /,$p'
+    --weeks 16 ${sweep:+--service-levels "$sweep"} --out "$out/$set/simulation" --force 2>&1 \
+    | sed -n '/SKUs, /,$p' | grep -v '^\['
   echo "wall $(echo "$(date +%s.%N) - $start" | bc) s"
   "$bin" --quiet report --data "$weekly" --backtest "$out/$set/backtest" \
     --simulation "$out/$set/simulation" --title "restock on $set" --out "$out/$set/report" --force

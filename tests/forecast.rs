@@ -13,10 +13,10 @@ use crate::training::{config, prepared};
 /// (unique_id, day) -> (model, q10, q50, q90)
 type Rows = BTreeMap<(String, i32), (String, f64, f64, f64)>;
 
-fn read(path: &Path) -> Rows {
-    let df = restock_data::table::scan(path).unwrap().collect().unwrap();
+/// A table's `unique_id` and `ds` (as day numbers) columns. CSV is scanned as text: dates are
+/// cast back.
+fn keys(df: &DataFrame) -> (StringChunked, Int32Chunked) {
     let ids = df.column("unique_id").unwrap().str().unwrap().clone();
-    // CSV is scanned as text: dates and numbers are cast back.
     let ds = df
         .column("ds")
         .unwrap()
@@ -24,7 +24,12 @@ fn read(path: &Path) -> Rows {
         .unwrap()
         .cast(&DataType::Int32)
         .unwrap();
-    let ds = ds.i32().unwrap().clone();
+    (ids, ds.i32().unwrap().clone())
+}
+
+fn read(path: &Path) -> Rows {
+    let df = restock_data::table::scan(path).unwrap().collect().unwrap();
+    let (ids, ds) = keys(&df);
     let model = df.column("model").unwrap().str().unwrap().clone();
     let q = |c: &str| {
         let col = df.column(c).unwrap().cast(&DataType::Float64).unwrap();
@@ -266,15 +271,7 @@ fn a_hand_edited_model_json_is_an_error_that_names_the_field() {
 /// `(unique_id, day) -> value` of one column of a table.
 fn column_by_key(path: &Path, value: &str) -> BTreeMap<(String, i32), f64> {
     let df = restock_data::table::scan(path).unwrap().collect().unwrap();
-    let ids = df.column("unique_id").unwrap().str().unwrap().clone();
-    let ds = df
-        .column("ds")
-        .unwrap()
-        .cast(&DataType::Date)
-        .unwrap()
-        .cast(&DataType::Int32)
-        .unwrap();
-    let ds = ds.i32().unwrap().clone();
+    let (ids, ds) = keys(&df);
     let v = df.column(value).unwrap().cast(&DataType::Float64).unwrap();
     let v = v.f64().unwrap().clone();
     (0..df.height())

@@ -7,6 +7,11 @@
 //! the season is longer than 24 periods, which is the case of weekly data (52), and
 //! multiplicative trends are left out. Multiplicative errors need a strictly positive history.
 //!
+//! One departure from `ets`: a multiplicative-error model is admissible only when its relative
+//! errors keep 1 + ε positive with high probability (σ ≤ 0.5, P(1 + ε < 0) ≈ 2 %). With large
+//! relative errors the model contradicts its own positivity, and its forecast variance grows
+//! like (1 + σ²c²)^h: on Online Retail one such fit (σ² = 34) put a q90 at 10⁵ times its mean.
+//!
 //! Each model's smoothing parameters and initial states maximise the likelihood (Nelder–Mead
 //! inside the usual bounds: 1e-4 ≤ β ≤ α ≤ 1 − 1e-4, 0.8 ≤ φ ≤ 0.98); the model with the least
 //! AICc is kept. Forecasts are the model's conditional means; prediction intervals are normal
@@ -138,7 +143,7 @@ fn filter(spec: EtsSpec, p: &EtsParams, y: &[f64]) -> Option<((f64, f64), f64, f
                 (e, e)
             }
             ErrorType::Multiplicative => {
-                if !(mu > 0.0) {
+                if mu.is_nan() || mu <= 0.0 {
                     return None;
                 }
                 log_mu += mu.ln();
@@ -164,6 +169,9 @@ fn neg2_loglik(spec: EtsSpec, p: &EtsParams, y: &[f64]) -> f64 {
 
 const SMALL: f64 = 1e-4;
 
+/// The largest relative error variance of an admissible multiplicative-error model (σ = 0.5).
+pub const MAX_RELATIVE_VARIANCE: f64 = 0.25;
+
 /// Parameters from the optimiser's free vector, or `None` outside the admissible region.
 fn unpack(spec: EtsSpec, x: &[f64]) -> Option<EtsParams> {
     let alpha = x[0];
@@ -187,8 +195,8 @@ fn unpack(spec: EtsSpec, x: &[f64]) -> Option<EtsParams> {
 }
 
 /// Fit one model to `y`, or `None` when the history is too short for its parameters (fewer
-/// than parameters + 3 weeks, σ² included, so that AICc is defined) or has a non-positive value
-/// under multiplicative error.
+/// than parameters + 3 weeks, σ² included, so that AICc is defined), or, under multiplicative
+/// error, has a non-positive value or relative errors above [`MAX_RELATIVE_VARIANCE`].
 pub fn fit(spec: EtsSpec, y: &[f64]) -> Option<EtsFit> {
     let n = y.len();
     let k = spec.parameters();
@@ -224,6 +232,10 @@ pub fn fit(spec: EtsSpec, y: &[f64]) -> Option<EtsFit> {
     if !lik.is_finite() {
         return None;
     }
+    let sigma2 = sse / (n - k).max(1) as f64;
+    if spec.error == ErrorType::Multiplicative && sigma2 > MAX_RELATIVE_VARIANCE {
+        return None;
+    }
     // σ² is a parameter too, as in `ets`.
     let np = (k + 1) as f64;
     let aic = lik + 2.0 * np;
@@ -232,7 +244,7 @@ pub fn fit(spec: EtsSpec, y: &[f64]) -> Option<EtsFit> {
         spec,
         params,
         state,
-        sigma2: sse / (n - k).max(1) as f64,
+        sigma2,
         neg2_loglik: lik,
         aicc,
     })
@@ -489,6 +501,13 @@ mod tests {
         let own = fit_lik(ses, &flat);
         let hand = neg2_loglik(ses, &params(0.3, 0.0, 1.0, 50.0, 0.0), &flat);
         assert!(own <= hand + 1e-9, "{own} > {hand}");
+        // Relative swings of 20× rule out multiplicative errors (σ > 0.5), not additive ones.
+        let swings = [48.0, 2.0, 6.0, 10.0, 7.0, 42.0, 5.0, 25.0, 28.0, 56.0, 3.0, 40.0];
+        assert!(fit(EtsSpec::new(ErrorType::Multiplicative, TrendType::None), &swings).is_none());
+        assert_eq!(auto(&swings).unwrap().spec.error, ErrorType::Additive);
+        let calm: Vec<f64> = flat.iter().map(|v| v + 10.0).collect();
+        let m = fit(EtsSpec::new(ErrorType::Multiplicative, TrendType::None), &calm).unwrap();
+        assert!(m.sigma2 < MAX_RELATIVE_VARIANCE, "{m:?}");
         // Zeros rule out multiplicative errors; too short a history fits nothing.
         let with_zero = [3.0, 0.0, 4.0, 5.0, 2.0, 6.0, 3.0, 4.0, 5.0];
         assert!(
