@@ -432,7 +432,10 @@ fn the_sweep_replays_every_policy_at_every_target_on_the_same_demand() {
                 .result
                 .clone()
         };
-        assert!(of("0.95").avg_stock_value > of("0.7").avg_stock_value, "{b}");
+        assert!(
+            of("0.95").avg_stock_value > of("0.7").avg_stock_value,
+            "{b}"
+        );
         assert!(of("0.95").fill_rate >= of("0.7").fill_rate, "{b}");
     }
     assert_eq!(s.equal_fill.len(), 3);

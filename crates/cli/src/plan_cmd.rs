@@ -261,6 +261,8 @@ pub(crate) fn demo(a: DemoArgs, progress: &mut Progress) -> Result<()> {
         simulation.clone(),
     );
     sim.weeks = 16;
+    // And every policy at three more service targets: the report's trade-off chart.
+    sim.service_levels = vec!["0.8".into(), "0.98".into(), "economic".into()];
     // 16 plans: each may stop its price search at 2 s (its gap is in the summary).
     sim.time_limit = Some(2.0);
     crate::backtest_cmd::simulate(sim, progress)?;

@@ -364,6 +364,9 @@ fn demo_runs_the_whole_job() {
         "report/charts/accuracy_by_model.svg",
         "report/charts/fan_00.svg",
         "report/charts/simulation_stock_value.svg",
+        "report/charts/tradeoff_fill_stock.svg",
+        "report/tables/tradeoff.csv",
+        "simulation/sweep.json",
         "report/charts/plan_spend.svg",
         "report/tables/abc_xyz.csv",
         "report/tables/simulation.csv",
@@ -409,6 +412,18 @@ fn demo_runs_the_whole_job() {
         let fill = p["fill_rate"].as_f64().unwrap();
         assert!(fill > 0.0 && fill <= 1.0, "{p}");
     }
+    // The trade-off sweep: every policy at each of the demo's three targets.
+    let sweep = json("simulation/sweep.json");
+    let points = sweep["points"].as_array().unwrap();
+    assert_eq!(points.len(), 3 * 3, "{sweep}");
+    for policy in ["restock", "order_up_to", "order_up_to_tsb"] {
+        let targets: Vec<&str> = points
+            .iter()
+            .filter(|p| p["policy"] == policy)
+            .map(|p| p["target"].as_str().unwrap())
+            .collect();
+        assert_eq!(targets, ["0.8", "0.98", "economic"], "{policy}");
+    }
     // The report is self-contained and says what it shows.
     let html = std::fs::read_to_string(d.join("demo/report/report.html")).unwrap();
     for needle in [
@@ -416,7 +431,9 @@ fn demo_runs_the_whole_job() {
         "ABC × XYZ",
         "restock",
         "order_up_to",
+        "order_up_to_tsb",
         "seasonal_naive",
+        "Service against stock",
         "Order plan",
     ] {
         assert!(html.contains(needle), "{needle} missing from the report");

@@ -273,3 +273,58 @@ pub(crate) fn lines(
     }
     Ok(svg)
 }
+
+/// Curves through (x, y) points, one per series, each point marked: a trade-off chart.
+pub(crate) fn curves(
+    title: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    x_desc: &str,
+    y_desc: &str,
+    size: (u32, u32),
+) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = canvas(&mut svg, size)?;
+        let xs = || series.iter().flat_map(|s| s.1.iter().map(|p| p.0));
+        let (lo, hi) = xs()
+            .filter(|x| x.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                (a.min(x), b.max(x))
+            });
+        let (lo, hi) = if lo < hi {
+            let pad = 0.05 * (hi - lo);
+            (lo - pad, hi + pad)
+        } else if lo.is_finite() {
+            (lo - 0.01, lo + 0.01)
+        } else {
+            (0.0, 1.0)
+        };
+        let ymax = top(series.iter().flat_map(|s| s.1.iter().map(|p| p.1)));
+        let mut chart = axes(&root, title, lo..hi, ymax, (36, 70))?;
+        chart
+            .configure_mesh()
+            .x_labels(6)
+            .x_label_formatter(&|x| format!("{x:.3}"))
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .light_line_style(WHITE)
+            .draw()
+            .map_err(chart_err)?;
+        for (j, (name, points)) in series.iter().enumerate() {
+            let c = color(j);
+            let mut sorted = points.clone();
+            sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+            chart
+                .draw_series(LineSeries::new(sorted.iter().copied(), c.stroke_width(2)))
+                .map_err(chart_err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c));
+            chart
+                .draw_series(sorted.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                .map_err(chart_err)?;
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        root.present().map_err(chart_err)?;
+    }
+    Ok(svg)
+}

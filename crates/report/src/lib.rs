@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use restock_backtest::{BacktestSummary, SimulationSummary, SkuClass, classify};
+use restock_backtest::{BacktestSummary, SimulationSummary, SkuClass, Sweep, classify};
 use restock_core::{Week, columns};
 use restock_data::{WeeklyDataset, table};
 use restock_planner::PlanSummary;
@@ -225,6 +225,9 @@ pub fn build(inputs: &ReportInputs, dir: &Path) -> Result<ReportOutput> {
     }
     if let Some(sim) = &inputs.simulation {
         simulation_section(&mut w, sim, &classes)?;
+        if sim.join("sweep.json").is_file() {
+            tradeoff_section(&mut w, sim)?;
+        }
     }
     if let Some(plan) = &inputs.plan_summary {
         plan_section(&mut w, plan, inputs.orders.as_deref())?;
@@ -741,6 +744,103 @@ fn simulation_section(w: &mut Writer, dir: &Path, classes: &[SkuClass]) -> Resul
         )?;
     }
     w.page.close_grid();
+    Ok(())
+}
+
+/// The service/stock trade-off of `restock simulate --service-levels` (`sweep.json`): every
+/// policy's curve of fill rate against average stock value, its points, and restock read at
+/// equal fill rate on the better baseline's curve.
+fn tradeoff_section(w: &mut Writer, dir: &Path) -> Result<()> {
+    let s: Sweep = read_json(&dir.join("sweep.json"))?;
+    w.page.section("Service against stock: the trade-off");
+    w.page.paragraph(
+        "Every policy replayed on the same demand at each service target (a cycle service level, \
+         or economic: each SKU's critical ratio). A policy can buy fill rate with stock, so \
+         policies compare along these curves: at equal fill rate, less stock is better.",
+    );
+    let mut policies: Vec<&str> = Vec::new();
+    for p in &s.points {
+        if !policies.contains(&p.result.policy.as_str()) {
+            policies.push(&p.result.policy);
+        }
+    }
+    let series: Vec<(String, Vec<(f64, f64)>)> = policies
+        .iter()
+        .map(|&policy| {
+            let points = s
+                .points
+                .iter()
+                .filter(|p| p.result.policy == policy)
+                .map(|p| (p.result.fill_rate, p.result.avg_stock_value))
+                .collect();
+            (policy.to_string(), points)
+        })
+        .collect();
+    w.chart(
+        "tradeoff_fill_stock",
+        charts::curves(
+            "Fill rate against average stock value",
+            &series,
+            "fill rate",
+            "average stock value at cost",
+            (620, 340),
+        )?,
+    )?;
+    let header = [
+        "target",
+        "policy",
+        "fill rate",
+        "cycle service",
+        "avg stock value",
+        "total cost",
+        "max weekly spend",
+    ];
+    let rows: Vec<Vec<String>> = s
+        .points
+        .iter()
+        .map(|p| {
+            vec![
+                p.target.clone(),
+                p.result.policy.clone(),
+                format!("{:.3}", p.result.fill_rate),
+                format!("{:.3}", p.cycle_service),
+                fmt_num(p.result.avg_stock_value),
+                fmt_num(p.result.total_cost),
+                fmt_num(p.result.max_weekly_spend),
+            ]
+        })
+        .collect();
+    w.page.table(&header, &rows);
+    w.csv("tradeoff", &header, &rows)?;
+    let mut lines: Vec<String> = s
+        .equal_fill
+        .iter()
+        .map(|e| match (&e.baseline, e.stock_reduction) {
+            (Some((b, stock)), Some(r)) => format!(
+                "At {}: restock fills {:.3} holding {}; {b} needs {} for that fill rate \
+                 ({:+.1} % stock for restock).",
+                e.target,
+                e.fill_rate,
+                fmt_num(e.stock_value),
+                fmt_num(*stock),
+                -100.0 * r
+            ),
+            _ => format!(
+                "At {}: restock fills {:.3}, outside the fill rates the baselines reach.",
+                e.target, e.fill_rate
+            ),
+        })
+        .collect();
+    if let Some((b, ratio)) = &s.economic_cost_ratio {
+        lines.push(format!(
+            "At the economic setting restock's total cost is {ratio:.3} × {b}'s."
+        ));
+    }
+    lines.push(format!(
+        "Weeks over a budget or the warehouse, all policies and targets: {}.",
+        s.limits_exceeded
+    ));
+    w.page.paragraph(&lines.join(" "));
     Ok(())
 }
 

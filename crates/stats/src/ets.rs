@@ -502,11 +502,23 @@ mod tests {
         let hand = neg2_loglik(ses, &params(0.3, 0.0, 1.0, 50.0, 0.0), &flat);
         assert!(own <= hand + 1e-9, "{own} > {hand}");
         // Relative swings of 20× rule out multiplicative errors (σ > 0.5), not additive ones.
-        let swings = [48.0, 2.0, 6.0, 10.0, 7.0, 42.0, 5.0, 25.0, 28.0, 56.0, 3.0, 40.0];
-        assert!(fit(EtsSpec::new(ErrorType::Multiplicative, TrendType::None), &swings).is_none());
+        let swings = [
+            48.0, 2.0, 6.0, 10.0, 7.0, 42.0, 5.0, 25.0, 28.0, 56.0, 3.0, 40.0,
+        ];
+        assert!(
+            fit(
+                EtsSpec::new(ErrorType::Multiplicative, TrendType::None),
+                &swings
+            )
+            .is_none()
+        );
         assert_eq!(auto(&swings).unwrap().spec.error, ErrorType::Additive);
         let calm: Vec<f64> = flat.iter().map(|v| v + 10.0).collect();
-        let m = fit(EtsSpec::new(ErrorType::Multiplicative, TrendType::None), &calm).unwrap();
+        let m = fit(
+            EtsSpec::new(ErrorType::Multiplicative, TrendType::None),
+            &calm,
+        )
+        .unwrap();
         assert!(m.sigma2 < MAX_RELATIVE_VARIANCE, "{m:?}");
         // Zeros rule out multiplicative errors; too short a history fits nothing.
         let with_zero = [3.0, 0.0, 4.0, 5.0, 2.0, 6.0, 3.0, 4.0, 5.0];
