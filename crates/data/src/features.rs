@@ -58,8 +58,11 @@ pub struct PlanInput {
     pub features: Vec<(usize, f32)>,
 }
 
-/// The plan inputs: `(column, flag feature, [(feature, value when unknown)])`.
-const PLAN_INPUTS: [(&str, &str, &[(&str, f32)]); 3] = [
+/// A plan input as declared: `(column, flag feature, [(feature, value when unknown)])`.
+type PlanInputSpec = (&'static str, &'static str, &'static [(&'static str, f32)]);
+
+/// The plan inputs.
+const PLAN_INPUTS: [PlanInputSpec; 3] = [
     (columns::EVENT_DAYS, "event_given", &[("event", 0.0)]),
     (
         columns::PRICE,

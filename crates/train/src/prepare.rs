@@ -39,7 +39,7 @@ pub struct Prepared {
 
 /// Seed of the plan hiding of validation windows: the same windows are hidden in every epoch
 /// and in the calibration, so validation losses compare across epochs.
-pub const VALID_HIDE_SEED: u64 = 0x5eed_0f_91a7;
+pub const VALID_HIDE_SEED: u64 = 0x5e_ed0f_91a7;
 
 impl Prepared {
     /// Load (or ingest) the data a config names and split it.
