@@ -448,3 +448,68 @@ fn the_sweep_replays_every_policy_at_every_target_on_the_same_demand() {
         serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
     assert_eq!(back.points.len(), s.points.len());
 }
+
+#[test]
+fn an_ensemble_serves_the_mean_of_the_network_and_its_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, data) = trained(dir.path());
+    let ds = &data.dataset;
+    let mut network = Network::open(run.path(), None).unwrap();
+    let members = restock_infer::parse_members(&["tsb".into(), "auto_ets".into()]).unwrap();
+    network.combine_with(members);
+    let err = restock_infer::parse_members(&["lightgbm".into()]).unwrap_err();
+    assert!(err.to_string().contains("--combine \"lightgbm\""), "{err}");
+    let weeks = RunWeeks::of(run.summary().unwrap().as_ref());
+    let bt = backtest(&network, weeks, ds, &options(2, 2), &mut |_, _| {}).unwrap();
+    let s = &bt.summary;
+    let col = |name: &str| s.models.iter().position(|m| m == name).unwrap();
+    let (restock, lstm, tsb, ets) = (col("restock"), col("lstm"), col("tsb"), col("auto_ets"));
+    // Per SKU and cutoff: restock serves the mean of the network's and the members' quantiles
+    // (or a fallback, for the SKUs the network does not serve).
+    let mut by_key: HashMap<(usize, usize), HashMap<usize, &Vec<f64>>> = HashMap::new();
+    for f in &bt.forecasts {
+        by_key
+            .entry((f.sku, f.cutoff))
+            .or_default()
+            .insert(f.model, &f.values);
+    }
+    let mut combined = 0;
+    for m in by_key.values() {
+        let mean: Vec<f64> = (0..m[&lstm].len())
+            .map(|j| (m[&lstm][j] + m[&tsb][j] + m[&ets][j]) / 3.0)
+            .collect();
+        if m[&restock]
+            .iter()
+            .zip(&mean)
+            .all(|(a, b)| (a - b).abs() < 1e-9)
+        {
+            combined += 1;
+        }
+    }
+    assert!(
+        combined * 10 >= by_key.len() * 8,
+        "{combined} of {}",
+        by_key.len()
+    );
+    // The simple mean is not worse than its best member by more than noise (0.03 WAPE) here.
+    let wape = |m: usize| {
+        let r = s.overall.iter().find(|r| r.model == s.models[m]).unwrap();
+        r.accuracy.wape
+    };
+    let best = [lstm, tsb, ets]
+        .map(wape)
+        .into_iter()
+        .fold(f64::INFINITY, f64::min);
+    eprintln!(
+        "ensemble {:.3}, lstm {:.3}, tsb {:.3}, auto_ets {:.3}",
+        wape(restock),
+        wape(lstm),
+        wape(tsb),
+        wape(ets)
+    );
+    assert!(
+        wape(restock) <= best + 0.03,
+        "{} > {best} + 0.03",
+        wape(restock)
+    );
+}

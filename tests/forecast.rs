@@ -428,3 +428,53 @@ fn a_given_plan_conditions_the_forecast_and_a_missing_one_is_unknown_not_no_prom
         "{e}"
     );
 }
+
+#[test]
+fn the_forecast_job_serves_an_ensemble_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, data) = trained(dir.path());
+    let weekly = weekly_file(dir.path(), &data);
+    let run_job = |combine: Vec<String>, name: &str| {
+        let options = ForecastOptions {
+            horizon: 4,
+            combine,
+            ..Default::default()
+        };
+        let out = dir.path().join(name);
+        let s = restock_infer::forecast(run.path(), &weekly, &out, &options, &mut |_, _, _| {});
+        s.map(|s| (s, read(&out)))
+    };
+    let (plain, plain_rows) = run_job(Vec::new(), "plain.parquet").unwrap();
+    let (ens, ens_rows) = run_job(vec!["tsb".into()], "ensemble.parquet").unwrap();
+    // The network's SKUs become the ensemble's; the fallbacks are untouched.
+    assert_eq!(ens.by_model.get("ensemble"), plain.by_model.get("lstm"));
+    assert!(!ens.by_model.contains_key("lstm"));
+    let tsb = restock_stats::Baseline::parse("tsb").unwrap();
+    let levels = restock_core::Quantiles::default();
+    for s in &data.dataset.series {
+        let first = data.dataset.last_week.offset(1).day_number();
+        let key = (s.unique_id.clone(), first);
+        let (model, q10, q50, q90) = &ens_rows[&key];
+        let p = &plain_rows[&key];
+        if model == "ensemble" {
+            use restock_core::{Forecaster, Predict};
+            let t = tsb
+                .fit(&s.y)
+                .unwrap()
+                .predict(restock_core::Horizon::new(4).unwrap(), &levels);
+            for (got, (net, stat)) in
+                [q10, q50, q90]
+                    .iter()
+                    .zip([(p.1, t[0]), (p.2, t[1]), (p.3, t[2])])
+            {
+                assert!((**got - (net + stat) / 2.0).abs() < 1e-9, "{}", s.unique_id);
+            }
+        } else {
+            assert_eq!(&ens_rows[&key], p);
+        }
+    }
+    let bad = run_job(vec!["prophet".into()], "bad.parquet")
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("--combine \"prophet\""), "{bad}");
+}

@@ -44,6 +44,10 @@ pub(crate) struct BacktestArgs {
     /// Override the run's backend: auto, cpu, ndarray or wgpu.
     #[arg(long, value_parser = crate::train_cmd::parse_backend)]
     pub(crate) backend: Option<BackendKind>,
+    /// Serve the network's SKUs with the mean of its quantiles and these statistical
+    /// forecasters', e.g. tsb,auto_ets (`ensemble` in the model column); default the network alone.
+    #[arg(long, value_delimiter = ',', value_name = "MODELS")]
+    pub(crate) combine: Vec<String>,
     /// Output folder: backtest.json, accuracy.csv, scores.parquet, forecasts.parquet.
     #[arg(long)]
     pub(crate) out: PathBuf,
@@ -64,6 +68,7 @@ impl BacktestArgs {
             group_by: None,
             allow_in_sample: false,
             backend: None,
+            combine: Vec::new(),
             out,
             force: false,
         }
@@ -89,6 +94,7 @@ fn load(
     run: &Path,
     data: &Path,
     backend: Option<BackendKind>,
+    combine: &[String],
     progress: &mut Progress,
 ) -> Result<(Network, RunWeeks, WeeklyDataset)> {
     progress.stage(&format!("loading {} and {}", run.display(), data.display()));
@@ -101,14 +107,15 @@ fn load(
             run.display()
         );
     }
-    let network = Network::open(run, backend)?;
+    let mut network = Network::open(run, backend)?;
+    network.combine_with(restock_infer::parse_members(combine)?);
     let ds = WeeklyDataset::read(data)?;
     Ok((network, weeks, ds))
 }
 
 pub(crate) fn backtest(a: BacktestArgs, progress: &mut Progress) -> Result<BacktestSummary> {
     check_folder(&a.out, a.force)?;
-    let (network, weeks, ds) = load(&a.run, &a.data, a.backend, progress)?;
+    let (network, weeks, ds) = load(&a.run, &a.data, a.backend, &a.combine, progress)?;
     let options = BacktestOptions {
         windows: a.windows,
         step: a.step,
@@ -191,6 +198,10 @@ pub(crate) struct SimulateArgs {
     /// Override the run's backend: auto, cpu, ndarray or wgpu.
     #[arg(long, value_parser = crate::train_cmd::parse_backend)]
     pub(crate) backend: Option<BackendKind>,
+    /// Serve the network's SKUs with the mean of its quantiles and these statistical
+    /// forecasters', e.g. tsb,auto_ets (`ensemble` in the model column); default the network alone.
+    #[arg(long, value_delimiter = ',', value_name = "MODELS")]
+    pub(crate) combine: Vec<String>,
     /// Also replay every policy at each of these service targets (cycle service levels, or
     /// `economic` for each SKU's critical ratio), e.g. 0.8,0.9,0.95,0.98,economic, and compare
     /// restock with the better baseline at equal fill rate: sweep.json and a printed table.
@@ -219,6 +230,7 @@ impl SimulateArgs {
             solver: None,
             time_limit: None,
             backend: None,
+            combine: Vec::new(),
             service_levels: Vec::new(),
             out,
             force: false,
@@ -252,7 +264,7 @@ pub(crate) fn simulate(a: SimulateArgs, progress: &mut Progress) -> Result<Simul
         }
         cfg.solver.time_limit_seconds = t;
     }
-    let (network, weeks, ds) = load(&a.run, &a.data, a.backend, progress)?;
+    let (network, weeks, ds) = load(&a.run, &a.data, a.backend, &a.combine, progress)?;
     let start = ds.last_week.offset(1 - a.weeks as i64);
     let mut params = restock_backtest::simulate::params_from_prices(
         &ds,

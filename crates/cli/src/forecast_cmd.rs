@@ -43,6 +43,10 @@ pub(crate) struct ForecastArgs {
     /// Override the run's backend: auto, cpu, ndarray or wgpu.
     #[arg(long, value_parser = crate::train_cmd::parse_backend)]
     pub(crate) backend: Option<BackendKind>,
+    /// Serve the network's SKUs with the mean of its quantiles and these statistical
+    /// forecasters', e.g. tsb,auto_ets (`ensemble` in the model column); default the network alone.
+    #[arg(long, value_delimiter = ',', value_name = "MODELS")]
+    pub(crate) combine: Vec<String>,
     /// The known future (Nixtla's X_df): `unique_id, ds` (the forecast weeks' Mondays) and any of
     /// `event_days, price, promo` for every SKU and forecast week, e.g. the promotion plan.
     /// Without it, a run forecasts without a plan (unknown events, prices and promotions).
@@ -70,6 +74,7 @@ impl ForecastArgs {
             min_history: None,
             intermittent_adi: None,
             backend: None,
+            combine: Vec::new(),
             future: None,
             summary: None,
             force: false,
@@ -92,6 +97,7 @@ pub(crate) fn forecast(a: ForecastArgs, progress: &mut Progress) -> Result<Forec
         min_history: a.min_history,
         intermittent_adi: a.intermittent_adi.unwrap_or(f64::INFINITY),
         backend: a.backend,
+        combine: a.combine.clone(),
         future: a.future.clone(),
     };
     progress.stage(&format!(

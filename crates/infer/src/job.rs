@@ -77,6 +77,8 @@ pub enum Route {
     Intermittent,
     /// The network.
     Network,
+    /// The network's quantiles averaged with statistical forecasters' ([`Network::combine_with`]).
+    Ensemble,
 }
 
 impl Route {
@@ -87,6 +89,7 @@ impl Route {
             Route::New => "moving_average",
             Route::Intermittent => "tsb",
             Route::Network => "lstm",
+            Route::Ensemble => "ensemble",
         }
     }
 }
@@ -128,6 +131,9 @@ pub struct ForecastOptions {
     pub intermittent_adi: f64,
     /// Override the run's backend.
     pub backend: Option<BackendKind>,
+    /// Statistical forecasters (names as in `restock_stats::Baseline::parse`) whose quantiles
+    /// are averaged with the network's for the network's SKUs ([`Network::combine_with`]).
+    pub combine: Vec<String>,
     /// The known future (`unique_id, ds` and any of `event_days, price, promo` for the forecast
     /// weeks): forecasts are conditional on the plan it gives. Without it, a run trained with
     /// `window.hide_plan` forecasts unconditionally; an older run assumes the last price and no
@@ -145,6 +151,7 @@ impl Default for ForecastOptions {
             min_history: None,
             intermittent_adi: f64::INFINITY,
             backend: None,
+            combine: Vec::new(),
             future: None,
         }
     }
@@ -241,6 +248,7 @@ pub struct Network {
     backend: String,
     known_skus: HashSet<String>,
     calibration: Option<Calibration>,
+    combine: Vec<Baseline>,
 }
 
 /// Forecasts of a catalogue at its last week: one route and `weeks × levels` values per series.
@@ -281,6 +289,7 @@ impl Network {
             backend: selected.description,
             known_skus,
             calibration,
+            combine: Vec::new(),
         })
     }
 
@@ -297,6 +306,19 @@ impl Network {
     /// The run's `window.min_context`: fewest weeks of history a network forecast needs.
     pub fn min_context(&self) -> usize {
         self.min_context
+    }
+
+    /// Serve the network's SKUs with the simple mean of the network and `members`: their
+    /// quantiles averaged level by level (equal weights; averaging sorted quantiles keeps them
+    /// sorted), route [`Route::Ensemble`]. Empty: the network alone. Each member is fitted on
+    /// each network SKU's history, so a costly one (`auto_ets`) slows large catalogues.
+    pub fn combine_with(&mut self, members: Vec<Baseline>) {
+        self.combine = members;
+    }
+
+    /// The forecasters combined with the network.
+    pub fn combination(&self) -> &[Baseline] {
+        &self.combine
     }
 
     /// The device, in words.
@@ -391,7 +413,8 @@ impl Network {
                         .map_err(|e| Error::Option(format!("SKU {}: {e}", s.unique_id)))?;
                     values[i] = fitted.predict(horizon, &self.levels);
                 }
-                Route::Network => network.push(i),
+                // `route` never answers Ensemble: the network's SKUs become it below.
+                Route::Network | Route::Ensemble => network.push(i),
             }
         }
         let mut out = CatalogueForecast {
@@ -404,10 +427,38 @@ impl Network {
             self.forecast_network(ds, &network, weeks, batch_size, future)?;
         out.prepare_seconds += prepare;
         out.network_seconds = net;
-        for (i, v) in network.into_iter().zip(net_values) {
+        for (&i, v) in network.iter().zip(net_values) {
             out.values[i] = v;
         }
+        if !self.combine.is_empty() {
+            let t = Instant::now();
+            let combined: Vec<Vec<f64>> = network
+                .par_iter()
+                .map(|&i| self.combined(&ds.series[i], &out.values[i], horizon))
+                .collect::<Result<_>>()?;
+            for (&i, v) in network.iter().zip(combined) {
+                out.values[i] = v;
+                out.routes[i] = Route::Ensemble;
+            }
+            out.prepare_seconds += t.elapsed().as_secs_f64();
+        }
         Ok(out)
+    }
+
+    /// The mean of the network's quantiles `net` and those of the combined forecasters fitted
+    /// on `s`'s history.
+    fn combined(&self, s: &SkuSeries, net: &[f64], horizon: Horizon) -> Result<Vec<f64>> {
+        let mut sum = net.to_vec();
+        for b in &self.combine {
+            let fitted = b
+                .fit(&s.y)
+                .map_err(|e| Error::Option(format!("SKU {}: {e}", s.unique_id)))?;
+            for (total, v) in sum.iter_mut().zip(fitted.predict(horizon, &self.levels)) {
+                *total += v;
+            }
+        }
+        let n = (1 + self.combine.len()) as f64;
+        Ok(sum.into_iter().map(|v| v / n).collect())
     }
 
     /// The network's forecast of `weeks` weeks after the last week of `ds` for the series
@@ -487,7 +538,8 @@ pub fn forecast(
             "--batch-size and chunk rows must be at least 1".into(),
         ));
     }
-    let loaded = Network::open(run_dir, options.backend)?;
+    let mut loaded = Network::open(run_dir, options.backend)?;
+    loaded.combine_with(parse_members(&options.combine)?);
     let h_model = loaded.horizon();
     let horizon =
         Horizon::new(options.horizon).map_err(|e| Error::Option(format!("--horizon: {e}")))?;
@@ -782,6 +834,21 @@ impl Network {
         }
         Ok((out, prepare, net))
     }
+}
+
+/// The forecasters named in `names`, checked.
+pub fn parse_members(names: &[String]) -> Result<Vec<Baseline>> {
+    names
+        .iter()
+        .map(|n| {
+            Baseline::parse(n.trim()).map_err(|e| {
+                Error::Option(format!(
+                    "--combine {n:?}: {e} (one of {})",
+                    Baseline::NAMES.join(", ")
+                ))
+            })
+        })
+        .collect()
 }
 
 fn output_frame(

@@ -30,5 +30,5 @@ mod job;
 pub use error::{Error, Result};
 pub use job::{
     CatalogueForecast, ForecastOptions, ForecastSummary, Network, RECENT_WEEKS, Route, Shard,
-    forecast, route, shard_of,
+    forecast, parse_members, route, shard_of,
 };
