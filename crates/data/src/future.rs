@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use restock_core::{Week, columns};
 
+use crate::error::PolarsContext;
 use crate::ingest::{parse_days, parse_numbers};
 use crate::weekly::WeeklyDataset;
 use crate::{Error, Result, table};
@@ -50,31 +51,7 @@ impl KnownFuture {
             path: path.to_path_buf(),
             why: message,
         };
-        let present = table::column_names(path)?;
-        for name in &present {
-            let known = [columns::UNIQUE_ID, columns::DS]
-                .iter()
-                .chain(COLUMNS.iter().map(|(c, _, _)| c))
-                .any(|c| c == name);
-            if !known {
-                return Err(err(format!(
-                    "column `{name}` is not a known-future input; the file may hold unique_id, \
-                     ds and any of event_days, price, promo"
-                )));
-            }
-        }
-        let given: Vec<(&'static str, f64, f64)> = COLUMNS
-            .iter()
-            .copied()
-            .filter(|(c, _, _)| present.iter().any(|p| p == c))
-            .collect();
-        if given.is_empty() {
-            return Err(err(
-                "no known-future column: the file must hold at least one of event_days, price, \
-                 promo"
-                    .into(),
-            ));
-        }
+        let given = given_columns(path)?;
         let mut wanted: Vec<(&str, String)> = vec![
             ("unique_id", columns::UNIQUE_ID.into()),
             ("ds", columns::DS.into()),
@@ -82,21 +59,15 @@ impl KnownFuture {
         wanted.extend(given.iter().map(|(c, _, _)| (*c, c.to_string())));
         let df = table::read_columns(path, &wanted)?;
         let column = |name: &str| {
-            df.column(name).map_err(|e| Error::Polars {
-                context: format!("{}: column {name}", path.display()),
-                source: e,
-            })
+            df.column(name)
+                .ctx(|| format!("{}: column {name}", path.display()))
         };
         let ids_col = column(columns::UNIQUE_ID)?
             .cast(&DataType::String)
-            .map_err(|e| Error::Polars {
-                context: format!("{}: column unique_id", path.display()),
-                source: e,
-            })?;
-        let ids = ids_col.str().map_err(|e| Error::Polars {
-            context: format!("{}: column unique_id", path.display()),
-            source: e,
-        })?;
+            .ctx(|| format!("{}: column unique_id", path.display()))?;
+        let ids = ids_col
+            .str()
+            .ctx(|| format!("{}: column unique_id", path.display()))?;
         let days = parse_days(path, columns::DS, column(columns::DS)?, "%Y-%m-%d")?;
         let values: Vec<Vec<Option<f64>>> = given
             .iter()
@@ -192,28 +163,7 @@ impl KnownFuture {
             skus,
             source: path.display().to_string(),
         };
-        // Every SKU of the file covers every week.
-        let missing_weeks = |id: &String| -> Vec<usize> {
-            (0..weeks)
-                .filter(|&t| !rows_of.contains_key(&(id.clone(), t)))
-                .collect()
-        };
-        let mut incomplete: Vec<(&String, Vec<usize>)> = future
-            .skus
-            .keys()
-            .map(|id| (id, missing_weeks(id)))
-            .filter(|(_, m)| !m.is_empty())
-            .collect();
-        incomplete.sort();
-        if let Some((id, missing)) = incomplete.first() {
-            return Err(err(format!(
-                "SKU {id} has no row for week {} ({} of the {weeks} forecast weeks from {first} \
-                 missing; {} SKUs incomplete)",
-                first.offset(missing[0] as i64),
-                missing.len(),
-                incomplete.len()
-            )));
-        }
+        check_complete(path, &rows_of, first, weeks)?;
         Ok(future)
     }
 
@@ -322,6 +272,75 @@ impl KnownFuture {
                 ),
             }),
         }
+    }
+}
+
+/// The known-future columns of the file at `path`, with their ranges; an error for a column
+/// that is not one, or when there is none.
+fn given_columns(path: &Path) -> Result<Vec<(&'static str, f64, f64)>> {
+    let err = |why: String| Error::Empty {
+        path: path.to_path_buf(),
+        why,
+    };
+    let present = table::column_names(path)?;
+    for name in &present {
+        let known = [columns::UNIQUE_ID, columns::DS]
+            .iter()
+            .chain(COLUMNS.iter().map(|(c, _, _)| c))
+            .any(|c| c == name);
+        if !known {
+            return Err(err(format!(
+                "column `{name}` is not a known-future input; the file may hold unique_id, ds \
+                 and any of event_days, price, promo"
+            )));
+        }
+    }
+    let given: Vec<(&'static str, f64, f64)> = COLUMNS
+        .iter()
+        .copied()
+        .filter(|(c, _, _)| present.iter().any(|p| p == c))
+        .collect();
+    if given.is_empty() {
+        return Err(err(
+            "no known-future column: the file must hold at least one of event_days, price, promo"
+                .into(),
+        ));
+    }
+    Ok(given)
+}
+
+/// Every SKU with a row (`rows_of`: (SKU, week) -> row) has one for each of the `weeks` weeks.
+fn check_complete(
+    path: &Path,
+    rows_of: &HashMap<(String, usize), usize>,
+    first: Week,
+    weeks: usize,
+) -> Result<()> {
+    let mut ids: Vec<&String> = rows_of.keys().map(|(id, _)| id).collect();
+    ids.sort();
+    ids.dedup();
+    let incomplete: Vec<(&String, Vec<usize>)> = ids
+        .into_iter()
+        .map(|id| {
+            let missing = (0..weeks)
+                .filter(|&t| !rows_of.contains_key(&(id.clone(), t)))
+                .collect();
+            (id, missing)
+        })
+        .filter(|(_, m): &(&String, Vec<usize>)| !m.is_empty())
+        .collect();
+    match incomplete.first() {
+        None => Ok(()),
+        Some((id, missing)) => Err(Error::Empty {
+            path: path.to_path_buf(),
+            why: format!(
+                "SKU {id} has no row for week {} ({} of the {weeks} forecast weeks from {first} \
+                 missing; {} SKUs incomplete)",
+                first.offset(missing[0] as i64),
+                missing.len(),
+                incomplete.len()
+            ),
+        }),
     }
 }
 

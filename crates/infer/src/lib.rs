@@ -26,9 +26,8 @@
 
 mod error;
 mod job;
+mod network;
 
 pub use error::{Error, Result};
-pub use job::{
-    CatalogueForecast, ForecastOptions, ForecastSummary, Network, RECENT_WEEKS, Route, Shard,
-    forecast, parse_members, route, shard_of,
-};
+pub use job::{ForecastOptions, ForecastSummary, Shard, forecast, shard_of};
+pub use network::{CatalogueForecast, Network, RECENT_WEEKS, Route, parse_members, route};
