@@ -8,6 +8,7 @@
 # Usage: scripts/bench_backtest.sh [m5|online-retail ...]   (default: both)
 #   RUN_M5=checkpoints/m5 RUN_OR=checkpoints/online-retail scripts/bench_backtest.sh
 #   SWEEP="" scripts/bench_backtest.sh m5      # no sweep
+#   COMBINE=tsb,auto_ets scripts/bench_backtest.sh   # restock = the network's ensemble with them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/restock/target}"
@@ -15,6 +16,7 @@ cargo build -q -p restock-cli
 bin="$CARGO_TARGET_DIR/debug/restock"
 sets=("$@"); [ ${#sets[@]} -gt 0 ] || sets=(m5 online-retail)
 sweep="${SWEEP-0.8,0.9,0.95,0.98,economic}"
+combine=(${COMBINE:+--combine "$COMBINE"})
 out="${OUT:-out/bench_backtest}"
 mkdir -p "$out"
 for set in "${sets[@]}"; do
@@ -29,12 +31,13 @@ for set in "${sets[@]}"; do
   [ -f "$weekly" ] || "$bin" --quiet ingest --preset "$preset" --input "$input" --out "$weekly"
   echo "== $set: backtest of $run (3 cutoffs, 4 weeks apart, 8 weeks ahead)"
   start=$(date +%s.%N)
-  "$bin" backtest --run "$run" --data "$weekly" "${group[@]}" --out "$out/$set/backtest" --force 2>&1 \
+  "$bin" backtest --run "$run" --data "$weekly" "${group[@]}" "${combine[@]}" --out "$out/$set/backtest" --force 2>&1 \
     | sed -n '/cutoffs (/,$p'
   echo "wall $(echo "$(date +%s.%N) - $start" | bc) s"
   echo "== $set: simulation of the last 16 weeks with configs/plan/$set.toml"
   start=$(date +%s.%N)
   "$bin" simulate --run "$run" --data "$weekly" --config "configs/plan/$set.toml" "${price[@]}" \
+    "${combine[@]}" \
     --weeks 16 ${sweep:+--service-levels "$sweep"} --out "$out/$set/simulation" --force 2>&1 \
     | sed -n '/SKUs, /,$p' | grep -v '^\['
   echo "wall $(echo "$(date +%s.%N) - $start" | bc) s"
