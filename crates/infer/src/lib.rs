@@ -10,9 +10,12 @@
 //! | new | fewer than `min_history` weeks since the first sale | `moving_average` (4 weeks) |
 //! | intermittent | average inter-demand interval over the last 52 weeks above `intermittent_adi` | `tsb` |
 //! | network | everything else | `lstm` |
+//! | ensemble | a network SKU when statistical forecasters are combined (`--combine`) | `ensemble`: the mean of the network's and their quantiles |
 //!
 //! Network quantiles are calibrated with the run's `calibration.json` (offsets fitted on its
-//! validation weeks) when it has one.
+//! validation weeks) when it has one. They are conditional on the known future (planned events,
+//! prices, promotions; `data::future::KnownFuture`) where it is given, and unconditional where it
+//! is not, for runs trained with `window.hide_plan`.
 //!
 //! SKUs the run has never seen are served like any other (static attributes it knows keep
 //! their embeddings; unknown values map to the "unknown" id) and counted; SKUs the run was
