@@ -437,7 +437,7 @@ fn the_forecast_job_serves_an_ensemble_when_asked() {
     let run_job = |combine: Vec<String>, name: &str| {
         let options = ForecastOptions {
             horizon: 4,
-            combine,
+            combine: Some(combine),
             ..Default::default()
         };
         let out = dir.path().join(name);
@@ -477,4 +477,91 @@ fn the_forecast_job_serves_an_ensemble_when_asked() {
         .unwrap_err()
         .to_string();
     assert!(bad.contains("--combine \"prophet\""), "{bad}");
+}
+
+#[test]
+fn a_run_chooses_on_its_validation_weeks_how_it_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, data) = trained(dir.path());
+    let weekly = weekly_file(dir.path(), &data);
+    assert_eq!(run.serving().unwrap(), None);
+    let serving = restock_train::select_serving(&run, &data, 256).unwrap();
+    // serving.json reads back (to the last bits JSON keeps).
+    let back = run.serving().unwrap().unwrap();
+    assert_eq!((&back.combine, back.windows), (&serving.combine, serving.windows));
+    for (a, b) in back.candidates.iter().zip(&serving.candidates) {
+        assert!((a.pinball - b.pinball).abs() < 1e-12 && (a.wape - b.wape).abs() < 1e-12);
+    }
+    let names: Vec<Vec<String>> = serving
+        .candidates
+        .iter()
+        .map(|c| c.combine.clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            vec![],
+            vec!["tsb".to_string()],
+            vec!["tsb".to_string(), "auto_ets".to_string()]
+        ]
+    );
+    assert!(serving.windows > 20);
+    let best = serving
+        .candidates
+        .iter()
+        .min_by(|a, b| a.pinball.total_cmp(&b.pinball))
+        .unwrap();
+    assert_eq!(serving.combine, best.combine);
+    for c in &serving.candidates {
+        assert!(
+            c.pinball.is_finite() && c.pinball > 0.0 && c.wape > 0.0,
+            "{c:?}"
+        );
+    }
+    // The forecast job serves the choice by default; `combine: Some(vec![])` is the network alone.
+    let run_job = |combine: Option<Vec<String>>, name: &str| {
+        let options = ForecastOptions {
+            horizon: 4,
+            combine,
+            ..Default::default()
+        };
+        let out = dir.path().join(name);
+        restock_infer::forecast(run.path(), &weekly, &out, &options, &mut |_, _, _| {}).unwrap()
+    };
+    let chosen = run_job(None, "chosen.parquet");
+    let alone = run_job(Some(Vec::new()), "alone.parquet");
+    let served = if serving.combine.is_empty() {
+        "lstm"
+    } else {
+        "ensemble"
+    };
+    assert!(
+        chosen.by_model.contains_key(served),
+        "{:?}",
+        chosen.by_model
+    );
+    assert!(alone.by_model.contains_key("lstm"), "{:?}", alone.by_model);
+    // A hand-edited serving.json naming an unknown model is an error that names the file.
+    std::fs::write(
+        run.file("serving.json"),
+        r#"{"combine":["prophet"],"windows":1,"candidates":[]}"#,
+    )
+    .unwrap();
+    let options = ForecastOptions {
+        horizon: 4,
+        ..Default::default()
+    };
+    let err = restock_infer::forecast(
+        run.path(),
+        &weekly,
+        &dir.path().join("bad.parquet"),
+        &options,
+        &mut |_, _, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("serving.json") && err.contains("prophet"),
+        "{err}"
+    );
 }

@@ -45,7 +45,8 @@ pub(crate) struct BacktestArgs {
     #[arg(long, value_parser = crate::train_cmd::parse_backend)]
     pub(crate) backend: Option<BackendKind>,
     /// Serve the network's SKUs with the mean of its quantiles and these statistical
-    /// forecasters', e.g. tsb,auto_ets (`ensemble` in the model column); default the network alone.
+    /// forecasters', e.g. tsb,auto_ets (`ensemble` in the model column), or `none` for the
+    /// network alone; default: the run's choice on its validation weeks (serving.json).
     #[arg(long, value_delimiter = ',', value_name = "MODELS")]
     pub(crate) combine: Vec<String>,
     /// Output folder: backtest.json, accuracy.csv, scores.parquet, forecasts.parquet.
@@ -90,6 +91,15 @@ fn check_folder(path: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
+/// `--combine`: nothing given keeps the run's choice (`None`), `none` is the network alone.
+pub(crate) fn members(combine: &[String]) -> Option<Vec<String>> {
+    match combine {
+        [] => None,
+        [one] if one.trim() == "none" => Some(Vec::new()),
+        names => Some(names.to_vec()),
+    }
+}
+
 fn load(
     run: &Path,
     data: &Path,
@@ -108,7 +118,9 @@ fn load(
         );
     }
     let mut network = Network::open(run, backend)?;
-    network.combine_with(restock_infer::parse_members(combine)?);
+    if let Some(m) = members(combine) {
+        network.combine_with(restock_infer::parse_members(&m)?);
+    }
     let ds = WeeklyDataset::read(data)?;
     Ok((network, weeks, ds))
 }
@@ -199,7 +211,8 @@ pub(crate) struct SimulateArgs {
     #[arg(long, value_parser = crate::train_cmd::parse_backend)]
     pub(crate) backend: Option<BackendKind>,
     /// Serve the network's SKUs with the mean of its quantiles and these statistical
-    /// forecasters', e.g. tsb,auto_ets (`ensemble` in the model column); default the network alone.
+    /// forecasters', e.g. tsb,auto_ets (`ensemble` in the model column), or `none` for the
+    /// network alone; default: the run's choice on its validation weeks (serving.json).
     #[arg(long, value_delimiter = ',', value_name = "MODELS")]
     pub(crate) combine: Vec<String>,
     /// Also replay every policy at each of these service targets (cycle service levels, or

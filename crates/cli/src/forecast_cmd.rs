@@ -44,7 +44,8 @@ pub(crate) struct ForecastArgs {
     #[arg(long, value_parser = crate::train_cmd::parse_backend)]
     pub(crate) backend: Option<BackendKind>,
     /// Serve the network's SKUs with the mean of its quantiles and these statistical
-    /// forecasters', e.g. tsb,auto_ets (`ensemble` in the model column); default the network alone.
+    /// forecasters', e.g. tsb,auto_ets (`ensemble` in the model column), or `none` for the
+    /// network alone; default: the run's choice on its validation weeks (serving.json).
     #[arg(long, value_delimiter = ',', value_name = "MODELS")]
     pub(crate) combine: Vec<String>,
     /// The known future (Nixtla's X_df): `unique_id, ds` (the forecast weeks' Mondays) and any of
@@ -97,7 +98,7 @@ pub(crate) fn forecast(a: ForecastArgs, progress: &mut Progress) -> Result<Forec
         min_history: a.min_history,
         intermittent_adi: a.intermittent_adi.unwrap_or(f64::INFINITY),
         backend: a.backend,
-        combine: a.combine.clone(),
+        combine: crate::backtest_cmd::members(&a.combine),
         future: a.future.clone(),
     };
     progress.stage(&format!(

@@ -154,6 +154,30 @@ fn finish_run(
     progress: &mut Progress,
 ) -> Result<()> {
     calibrate_run(run, prepared, progress)?;
+    progress.stage("choosing how the run serves: the network alone or with TSB / AutoETS");
+    let serving = restock_train::select_serving(run, prepared, 4096)?;
+    let scores: Vec<String> = serving
+        .candidates
+        .iter()
+        .map(|c| {
+            let name = if c.combine.is_empty() {
+                "network".to_string()
+            } else {
+                format!("network+{}", c.combine.join("+"))
+            };
+            format!("{name} {:.4}", c.pinball)
+        })
+        .collect();
+    progress.done(&format!(
+        "serving {} (validation pinball, {} windows: {})",
+        if serving.combine.is_empty() {
+            "the network alone".to_string()
+        } else {
+            format!("the network with {}", serving.combine.join(", "))
+        },
+        serving.windows,
+        scores.join(", ")
+    ));
     if evaluate && run.config()?.data.test_weeks > 0 {
         progress.stage("evaluating on the test weeks");
         let evaluation = restock_train::evaluate(run, prepared, 4096)?;

@@ -79,8 +79,9 @@ pub struct ForecastOptions {
     /// Override the run's backend.
     pub backend: Option<BackendKind>,
     /// Statistical forecasters (names as in `restock_stats::Baseline::parse`) whose quantiles
-    /// are averaged with the network's for the network's SKUs ([`Network::combine_with`]).
-    pub combine: Vec<String>,
+    /// are averaged with the network's for the network's SKUs ([`Network::combine_with`]);
+    /// empty: the network alone; `None`: the run's choice (`serving.json`).
+    pub combine: Option<Vec<String>>,
     /// The known future (`unique_id, ds` and any of `event_days, price, promo` for the forecast
     /// weeks): forecasts are conditional on the plan it gives. Without it, a run trained with
     /// `window.hide_plan` forecasts unconditionally; an older run assumes the last price and no
@@ -98,7 +99,7 @@ impl Default for ForecastOptions {
             min_history: None,
             intermittent_adi: f64::INFINITY,
             backend: None,
-            combine: Vec::new(),
+            combine: None,
             future: None,
         }
     }
@@ -198,7 +199,9 @@ pub fn forecast(
         ));
     }
     let mut loaded = Network::open(run_dir, options.backend)?;
-    loaded.combine_with(parse_members(&options.combine)?);
+    if let Some(members) = &options.combine {
+        loaded.combine_with(parse_members(members)?);
+    }
     let h_model = loaded.horizon();
     let horizon =
         Horizon::new(options.horizon).map_err(|e| Error::Option(format!("--horizon: {e}")))?;

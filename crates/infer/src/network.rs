@@ -111,6 +111,12 @@ impl Network {
         let model = load_model(&model_config, run.read("model.bpk")?, &selected.device)?;
         let known_skus = run.scalers()?.into_iter().map(|s| s.unique_id).collect();
         let calibration = run.calibration()?;
+        let combine = match run.serving()? {
+            Some(s) => parse_members(&s.combine).map_err(|e| {
+                Error::Option(format!("{}: {e}", run.file("serving.json").display()))
+            })?,
+            None => Vec::new(),
+        };
         Ok(Network {
             model,
             model_config,
@@ -122,7 +128,7 @@ impl Network {
             backend: selected.description,
             known_skus,
             calibration,
-            combine: Vec::new(),
+            combine,
         })
     }
 
@@ -144,7 +150,9 @@ impl Network {
     /// Serve the network's SKUs with the simple mean of the network and `members`: their
     /// quantiles averaged level by level (equal weights; averaging sorted quantiles keeps them
     /// sorted), route [`Route::Ensemble`]. Empty: the network alone. Each member is fitted on
-    /// each network SKU's history, so a costly one (`auto_ets`) slows large catalogues.
+    /// each network SKU's history, so a costly one (`auto_ets`) slows large catalogues. A run
+    /// opens with the choice its validation windows made (`serving.json`,
+    /// `restock_train::select`), the network alone without one.
     pub fn combine_with(&mut self, members: Vec<Baseline>) {
         self.combine = members;
     }

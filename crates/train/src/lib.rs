@@ -13,6 +13,7 @@ mod error;
 pub mod evaluate;
 pub mod prepare;
 pub mod run;
+pub mod select;
 pub mod trainer;
 
 pub use calibrate::{Calibration, calibrate};
@@ -21,4 +22,5 @@ pub use error::{Error, Result};
 pub use evaluate::{Evaluation, evaluate};
 pub use prepare::Prepared;
 pub use run::{RunDir, RunSummary};
+pub use select::{Serving, select_serving};
 pub use trainer::{Observer, SessionOptions, Silent, resume, train};

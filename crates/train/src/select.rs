@@ -1,0 +1,161 @@
+//! How a run serves its network's SKUs, chosen on its validation windows: the network alone, or
+//! the simple mean of its quantiles and statistical forecasters' (`infer::Network::combine_with`).
+//!
+//! Each candidate is scored on every validation window (the weeks between `train_end` and the
+//! test weeks; the recorded plan given) by the scaled pinball loss summed over the quantile
+//! levels, Σ_levels Σ ρ_τ(y − q_τ) / Σ y, a proper score for the whole distribution; the least
+//! wins and is written to `serving.json`, which the forecast job, backtests and simulations read
+//! as the run's default. The statistical members are fitted on each window's history only. The
+//! network's quantiles are calibrated on these same windows, which favours the network alone a
+//! little: a member has to earn its place.
+
+use burn::prelude::*;
+use restock_core::{Forecaster, Horizon, Predict, Quantiles};
+use restock_stats::{Baseline, SeriesScore};
+use serde::{Deserialize, Serialize};
+
+use crate::prepare::Prepared;
+use crate::trainer::{batch_input, load_best};
+use crate::{Error, Result, RunDir};
+
+/// The candidates, by their statistical members.
+pub const CANDIDATES: [&[&str]; 3] = [&[], &["tsb"], &["tsb", "auto_ets"]];
+
+/// One candidate's validation score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateScore {
+    /// Its statistical members (none: the network alone).
+    pub combine: Vec<String>,
+    /// Scaled pinball loss summed over the levels.
+    pub pinball: f64,
+    /// WAPE of its median.
+    pub wape: f64,
+}
+
+/// The run's serving choice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Serving {
+    /// The chosen members (none: the network alone).
+    pub combine: Vec<String>,
+    /// Validation windows scored.
+    pub windows: usize,
+    /// Every candidate's score, in [`CANDIDATES`] order.
+    pub candidates: Vec<CandidateScore>,
+}
+
+/// Score [`CANDIDATES`] on `prepared`'s validation windows with the run's best weights and
+/// calibration, and write `serving.json`.
+pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Serving> {
+    let config = run.config()?;
+    let model_config = run.model_config()?;
+    let (model, device) = load_best(run, &config, &model_config)?;
+    let calibration = run.calibration()?;
+    let levels = Quantiles::new(model_config.quantiles.clone())
+        .map_err(|e| Error::Evaluation(e.to_string()))?;
+    let (h, k) = (model_config.horizon, levels.len());
+    let horizon = Horizon::new(h).map_err(|e| Error::Evaluation(e.to_string()))?;
+    // Every statistical member once; a candidate is a list of their positions here.
+    let mut names: Vec<&str> = CANDIDATES.iter().flat_map(|c| c.iter().copied()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let baselines: Vec<Baseline> = names
+        .iter()
+        .map(|n| Baseline::parse(n).map_err(|e| Error::Evaluation(e.to_string())))
+        .collect::<Result<_>>()?;
+    let members: Vec<Vec<usize>> = CANDIDATES
+        .iter()
+        .map(|c| {
+            c.iter()
+                .filter_map(|m| names.iter().position(|n| n == m))
+                .collect()
+        })
+        .collect();
+    let (windows, indices) = prepared.valid_windows();
+    if indices.is_empty() {
+        return Err(Error::Evaluation(
+            "no validation windows to choose how the run serves".into(),
+        ));
+    }
+    // Per candidate: Σ pinball over levels, Σ |error of the median|; and Σ y.
+    let mut pinball = vec![0.0; CANDIDATES.len()];
+    let mut abs_error = vec![0.0; CANDIDATES.len()];
+    let mut actual_sum = 0.0;
+    let mut buffer = windows.new_batch(batch.max(1));
+    for chunk in indices.chunks(batch.max(1)) {
+        windows.fill(chunk, &mut buffer);
+        let n = buffer.len;
+        let scale =
+            Tensor::<1>::from_data(TensorData::new(buffer.scale[..n].to_vec(), [n]), &device);
+        let mut out: Vec<f32> = model
+            .quantiles(batch_input(&model_config, &buffer, &device), scale)?
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| Error::Evaluation(format!("{e:?}")))?;
+        if let Some(c) = &calibration {
+            c.apply(&mut out, &buffer.scale[..n], h);
+        }
+        for (row, &i) in chunk.iter().enumerate() {
+            let (sku, e) = windows.locate(i);
+            let s = &prepared.dataset.series[sku];
+            let (history, actual) = (&s.y[..e], &s.y[e..e + h]);
+            let net: Vec<f64> = out[row * h * k..(row + 1) * h * k]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
+            let fitted: Vec<Vec<f64>> = baselines
+                .iter()
+                .map(|b| -> Result<Vec<f64>> {
+                    let f = b
+                        .fit(history)
+                        .map_err(|e| Error::Evaluation(format!("SKU {}: {e}", s.unique_id)))?;
+                    Ok(f.predict(horizon, &levels))
+                })
+                .collect::<Result<_>>()?;
+            actual_sum += actual.iter().sum::<f64>();
+            for (c, m) in members.iter().enumerate() {
+                let mut mean = net.clone();
+                for &b in m {
+                    mean.iter_mut().zip(&fitted[b]).for_each(|(a, v)| *a += v);
+                }
+                let parts = (1 + m.len()) as f64;
+                mean.iter_mut().for_each(|v| *v /= parts);
+                let score = SeriesScore::new(history, actual, &mean, levels.levels())
+                    .map_err(|e| Error::Evaluation(e.to_string()))?;
+                pinball[c] += score.pinball.iter().sum::<f64>();
+                abs_error[c] += score.abs_error;
+            }
+        }
+    }
+    let candidates: Vec<CandidateScore> = CANDIDATES
+        .iter()
+        .enumerate()
+        .map(|(c, names)| CandidateScore {
+            combine: names.iter().map(|n| n.to_string()).collect(),
+            pinball: pinball[c] / actual_sum,
+            wape: abs_error[c] / actual_sum,
+        })
+        .collect();
+    let best = candidates
+        .iter()
+        .min_by(|a, b| a.pinball.total_cmp(&b.pinball))
+        .map(|c| c.combine.clone())
+        .unwrap_or_default();
+    let serving = Serving {
+        combine: best,
+        windows: indices.len(),
+        candidates,
+    };
+    run.write_json("serving.json", &serving)?;
+    Ok(serving)
+}
+
+impl RunDir {
+    /// How the run serves its network's SKUs, if chosen (`serving.json`).
+    pub fn serving(&self) -> Result<Option<Serving>> {
+        if self.file("serving.json").exists() {
+            self.read_json("serving.json").map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
