@@ -255,6 +255,16 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
         assert!(r.orders > 0, "{r:?}");
         assert!((r.total_cost - r.holding_cost - r.shortage_cost - r.ordering_cost).abs() < 1e-6);
     }
+    // The class breakdown adds up to each policy's totals.
+    for r in &s.policies {
+        let rows: Vec<_> = s.by_class.iter().filter(|c| c.policy == r.policy).collect();
+        assert!(rows.len() >= 2, "{:?}", s.by_class);
+        assert_eq!(rows.iter().map(|c| c.skus).sum::<usize>(), s.skus);
+        let stock: f64 = rows.iter().map(|c| c.avg_stock_value).sum();
+        assert!((stock - r.avg_stock_value).abs() < 1e-6 * r.avg_stock_value.max(1.0));
+        let cost: f64 = rows.iter().map(|c| c.cost).sum();
+        assert!((cost - r.holding_cost - r.shortage_cost).abs() < 1e-6 * cost.max(1.0));
+    }
     // Per SKU and policy: stock is conserved, orders arrive after their lead time, nothing is
     // served that was not there.
     for (pi, _) in POLICIES.iter().enumerate() {

@@ -488,7 +488,10 @@ fn a_run_chooses_on_its_validation_weeks_how_it_serves() {
     let serving = restock_train::select_serving(&run, &data, 256).unwrap();
     // serving.json reads back (to the last bits JSON keeps).
     let back = run.serving().unwrap().unwrap();
-    assert_eq!((&back.combine, back.windows), (&serving.combine, serving.windows));
+    assert_eq!(
+        (&back.combine, back.windows),
+        (&serving.combine, serving.windows)
+    );
     for (a, b) in back.candidates.iter().zip(&serving.candidates) {
         assert!((a.pinball - b.pinball).abs() < 1e-12 && (a.wape - b.wape).abs() < 1e-12);
     }

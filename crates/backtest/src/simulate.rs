@@ -211,8 +211,65 @@ pub struct SimulationSummary {
     pub max_plan_gap: Option<f64>,
     /// One row per policy.
     pub policies: Vec<PolicyResult>,
+    /// Per policy and ABC × XYZ class (classes of the weeks before the start): where each
+    /// policy gains or loses. Empty in files written before it existed.
+    #[serde(default)]
+    pub by_class: Vec<ClassResult>,
     /// Seconds of wall-clock.
     pub seconds: f64,
+}
+
+/// One policy on the SKUs of one ABC × XYZ class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassResult {
+    /// One of [`POLICIES`].
+    pub policy: String,
+    /// The class, e.g. `AX`.
+    pub class: String,
+    /// SKUs in it.
+    pub skus: usize,
+    /// Units served in time / units asked for (1 without demand).
+    pub fill_rate: f64,
+    /// Mean over weeks of the class's end-of-week stock value.
+    pub avg_stock_value: f64,
+    /// Holding + shortage cost (ordering costs are not split by class).
+    pub cost: f64,
+}
+
+/// Per policy and class: fill rate, average stock value and holding + shortage cost, from the
+/// SKU-weeks of `trajectories` (`classes[i]` is SKU `i`'s).
+fn by_class(
+    trajectories: &[SkuWeek],
+    classes: &[String],
+    params: &[SkuParams],
+    economics: &[Economics],
+    weeks: usize,
+) -> Vec<ClassResult> {
+    // (policy, class) -> (SKUs seen, demand, served, stock value, cost)
+    let mut acc: BTreeMap<(usize, &str), (std::collections::BTreeSet<usize>, f64, f64, f64, f64)> =
+        BTreeMap::new();
+    for r in trajectories {
+        let end = r.stock.max(0.0);
+        let e = &economics[r.sku];
+        let a = acc.entry((r.policy, classes[r.sku].as_str())).or_default();
+        a.0.insert(r.sku);
+        a.1 += r.demand;
+        a.2 += r.served;
+        a.3 += end * params[r.sku].unit_cost;
+        a.4 += end * e.holding + (r.demand - r.served) * e.shortage;
+    }
+    acc.into_iter()
+        .map(
+            |((policy, class), (skus, demand, served, value, cost))| ClassResult {
+                policy: POLICIES[policy].to_string(),
+                class: class.to_string(),
+                skus: skus.len(),
+                fill_rate: if demand > 0.0 { served / demand } else { 1.0 },
+                avg_stock_value: value / weeks.max(1) as f64,
+                cost,
+            },
+        )
+        .collect()
 }
 
 /// A finished simulation.
@@ -596,6 +653,16 @@ pub fn simulate(
         plan_status,
         max_plan_gap,
         policies: results,
+        by_class: by_class(
+            &trajectories,
+            &crate::classes::classify(&history_view, start.offset(-1))
+                .iter()
+                .map(|c| c.label())
+                .collect::<Vec<_>>(),
+            &sku_params,
+            &economics,
+            o.weeks,
+        ),
         seconds: started.elapsed().as_secs_f64(),
     };
     Ok(Simulation {

@@ -366,6 +366,7 @@ fn demo_runs_the_whole_job() {
         "report/charts/simulation_stock_value.svg",
         "report/charts/tradeoff_fill_stock.svg",
         "report/tables/tradeoff.csv",
+        "report/tables/simulation_by_class.csv",
         "simulation/sweep.json",
         "report/charts/plan_spend.svg",
         "report/tables/abc_xyz.csv",
