@@ -305,6 +305,7 @@ pub(crate) fn curves(
             .configure_mesh()
             .x_labels(6)
             .x_label_formatter(&|x| format!("{x:.3}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .x_desc(x_desc)
             .y_desc(y_desc)
             .light_line_style(WHITE)
