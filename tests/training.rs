@@ -249,3 +249,30 @@ fn wgpu_backend_trains_and_matches_the_cpu() {
         .fold(0.0f32, f32::max);
     assert!(worst < 1e-3, "cpu and wgpu differ by {worst}");
 }
+
+#[test]
+fn a_run_from_before_the_plan_flags_reads_as_trained() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(1);
+    cfg.window.hide_plan = 0.0;
+    let data = prepared(&dir.path().join("data"), &cfg);
+    let run = RunDir::create(&dir.path().join("run"), false).unwrap();
+    restock_train::train(&cfg, &run, &data, &SessionOptions::default(), &mut Silent).unwrap();
+    // Its config.toml as runs wrote it before `hide_plan` existed: the key is absent.
+    let text = std::fs::read_to_string(run.file("config.toml")).unwrap();
+    let old: String = text
+        .lines()
+        .filter(|l| !l.starts_with("hide_plan"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(old, text);
+    std::fs::write(run.file("config.toml"), old).unwrap();
+    // It reads as trained (hide_plan = 0, not the new default), so its inputs rebuild the same.
+    let back = run.config().unwrap();
+    assert_eq!(back.window.hide_plan, 0.0);
+    let again = Prepared::new(&back, data.dataset.clone()).unwrap();
+    assert_eq!(again.schema, run.schema().unwrap());
+    restock_train::calibrate(&run, &again, 64).unwrap();
+    let eval = restock_train::evaluate(&run, &again, 64).unwrap();
+    assert!(eval.models.iter().all(|m| m.model != "lstm_no_plan"));
+}

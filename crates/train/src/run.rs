@@ -212,9 +212,15 @@ impl RunDir {
         std::fs::read(&path).map_err(Error::io(&path))
     }
 
-    /// The run's config.
+    /// The run's config. A run written before `window.hide_plan` existed has no such key, and
+    /// its schema no `*_given` inputs: it reads as `hide_plan = 0`, what it was trained with, so
+    /// that calibrating, evaluating or resuming it rebuilds the same inputs.
     pub fn config(&self) -> Result<TrainConfig> {
-        TrainConfig::load(&self.file("config.toml"))
+        let mut config = TrainConfig::load(&self.file("config.toml"))?;
+        if self.file("schema.json").exists() && !self.schema()?.spec.plan_flags {
+            config.window.hide_plan = 0.0;
+        }
+        Ok(config)
     }
 
     /// The network's shape, checked (a hand-edited `model.json` with, say, no encoder layer is
