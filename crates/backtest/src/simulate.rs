@@ -245,30 +245,38 @@ fn by_class(
     economics: &[Economics],
     weeks: usize,
 ) -> Vec<ClassResult> {
-    // (policy, class) -> (SKUs seen, demand, served, stock value, cost)
-    let mut acc: BTreeMap<(usize, &str), (std::collections::BTreeSet<usize>, f64, f64, f64, f64)> =
-        BTreeMap::new();
+    #[derive(Default)]
+    struct Totals {
+        skus: std::collections::BTreeSet<usize>,
+        demand: f64,
+        served: f64,
+        value: f64,
+        cost: f64,
+    }
+    let mut acc: BTreeMap<(usize, &str), Totals> = BTreeMap::new();
     for r in trajectories {
         let end = r.stock.max(0.0);
         let e = &economics[r.sku];
         let a = acc.entry((r.policy, classes[r.sku].as_str())).or_default();
-        a.0.insert(r.sku);
-        a.1 += r.demand;
-        a.2 += r.served;
-        a.3 += end * params[r.sku].unit_cost;
-        a.4 += end * e.holding + (r.demand - r.served) * e.shortage;
+        a.skus.insert(r.sku);
+        a.demand += r.demand;
+        a.served += r.served;
+        a.value += end * params[r.sku].unit_cost;
+        a.cost += end * e.holding + (r.demand - r.served) * e.shortage;
     }
     acc.into_iter()
-        .map(
-            |((policy, class), (skus, demand, served, value, cost))| ClassResult {
-                policy: POLICIES[policy].to_string(),
-                class: class.to_string(),
-                skus: skus.len(),
-                fill_rate: if demand > 0.0 { served / demand } else { 1.0 },
-                avg_stock_value: value / weeks.max(1) as f64,
-                cost,
+        .map(|((policy, class), t)| ClassResult {
+            policy: POLICIES[policy].to_string(),
+            class: class.to_string(),
+            skus: t.skus.len(),
+            fill_rate: if t.demand > 0.0 {
+                t.served / t.demand
+            } else {
+                1.0
             },
-        )
+            avg_stock_value: t.value / weeks.max(1) as f64,
+            cost: t.cost,
+        })
         .collect()
 }
 
