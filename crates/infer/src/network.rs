@@ -107,7 +107,8 @@ impl Network {
         let levels = Quantiles::new(model_config.quantiles.clone())
             .map_err(|e| Error::Option(format!("{}: {e}", run.file("model.json").display())))?;
         let kind = backend.unwrap_or(config.backend.kind);
-        let selected = backend::select(kind, config.backend.device)?;
+        let selected =
+            backend::select_for(kind, config.backend.device, backend::Work::Forecasting)?;
         let model = load_model(&model_config, run.read("model.bpk")?, &selected.device)?;
         let known_skus = run.scalers()?.into_iter().map(|s| s.unique_id).collect();
         let calibration = run.calibration()?;
