@@ -521,6 +521,14 @@ fn a_run_chooses_on_its_validation_weeks_how_it_serves() {
             "{c:?}"
         );
     }
+    // The test weeks score what is served too.
+    let eval = restock_train::evaluate(&run, &data, 256).unwrap();
+    let last = &eval.models.last().unwrap().model;
+    if serving.combine.is_empty() {
+        assert!(!last.starts_with("lstm+"), "{last}");
+    } else {
+        assert_eq!(*last, format!("lstm+{}", serving.combine.join("+")));
+    }
     // The forecast job serves the choice by default; `combine: Some(vec![])` is the network alone.
     let run_job = |combine: Option<Vec<String>>, name: &str| {
         let options = ForecastOptions {

@@ -5,7 +5,8 @@
 //! its history alone (features known in advance — calendar, planned prices — may be used; test
 //! demand may not). The network is scored with the plan the test weeks recorded (`lstm`, what a
 //! backtest gives it) and, for runs that learned to forecast without one, with the plan hidden
-//! (`lstm_no_plan`, what `restock forecast` gives without a known-future file). Scales are refitted on the whole history, as inference does. The network's
+//! (`lstm_no_plan`, what `restock forecast` gives without a known-future file), and, when the run
+//! serves an ensemble (`serving.json`), that ensemble (`lstm+<members>`). Scales are refitted on the whole history, as inference does. The network's
 //! quantiles are calibrated with the run's `calibration.json` when it has one, as inference does.
 
 use rand::SeedableRng;
@@ -104,6 +105,22 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
         .map(|n| Baseline::parse(n).map_err(|e| Error::Evaluation(e.to_string())))
         .collect::<Result<_>>()?;
     names.extend(baselines.iter().map(|b| b.name().to_string()));
+    // What the run serves when its validation weeks chose an ensemble (`serving.json`): the mean
+    // of the network (given the recorded plan) and those baselines, scored as `lstm+<members>`.
+    let served: Vec<usize> = match run.serving()? {
+        Some(s) if !s.combine.is_empty() => {
+            names.push(format!("lstm+{}", s.combine.join("+")));
+            s.combine
+                .iter()
+                .map(|m| {
+                    baselines.iter().position(|b| b.name() == m).ok_or_else(|| {
+                        Error::Evaluation(format!("serving.json names an unknown model {m:?}"))
+                    })
+                })
+                .collect::<Result<_>>()?
+        }
+        _ => Vec::new(),
+    };
     let mut acc: Vec<AccuracyAccumulator> = names
         .iter()
         .map(|_| AccuracyAccumulator::new(levels.levels()))
@@ -139,23 +156,41 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
             let s = &ds.series[sku];
             let history = &s.y[..e];
             let actual = &s.y[e..e + weeks];
-            for (out, a) in outs.iter().zip(acc.iter_mut()) {
-                let net: Vec<f64> = out[row * h_model * k..(row * h_model + weeks) * k]
-                    .iter()
-                    .map(|&v| f64::from(v))
-                    .collect();
-                let score = SeriesScore::new(history, actual, &net, levels.levels())
-                    .map_err(|e| Error::Evaluation(e.to_string()))?;
-                a.add(&score);
+            let score = |q: &[f64]| {
+                SeriesScore::new(history, actual, q, levels.levels())
+                    .map_err(|e| Error::Evaluation(e.to_string()))
+            };
+            let nets: Vec<Vec<f64>> = outs
+                .iter()
+                .map(|out| {
+                    out[row * h_model * k..(row * h_model + weeks) * k]
+                        .iter()
+                        .map(|&v| f64::from(v))
+                        .collect()
+                })
+                .collect();
+            for (net, a) in nets.iter().zip(acc.iter_mut()) {
+                a.add(&score(net)?);
             }
+            let mut stats = Vec::with_capacity(baselines.len());
             for (b, a) in baselines.iter().zip(acc.iter_mut().skip(networks)) {
                 let fitted = b
                     .fit(history)
                     .map_err(|e| Error::Evaluation(format!("SKU {}: {e}", s.unique_id)))?;
                 let q = fitted.predict(horizon, &levels);
-                let score = SeriesScore::new(history, actual, &q, levels.levels())
-                    .map_err(|e| Error::Evaluation(e.to_string()))?;
-                a.add(&score);
+                a.add(&score(&q)?);
+                stats.push(q);
+            }
+            if !served.is_empty() {
+                let parts = (1 + served.len()) as f64;
+                let mean: Vec<f64> = (0..nets[0].len())
+                    .map(|j| {
+                        (nets[0][j] + served.iter().map(|&b| stats[b][j]).sum::<f64>()) / parts
+                    })
+                    .collect();
+                if let Some(a) = acc.last_mut() {
+                    a.add(&score(&mean)?);
+                }
             }
         }
     }
