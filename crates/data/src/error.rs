@@ -97,6 +97,15 @@ pub enum Error {
         /// Why nothing is left.
         why: String,
     },
+    /// A known-future (plan) file or value that cannot serve the forecast: a column that is not a
+    /// plan input, a SKU or week missing, calendar event days that differ between SKUs.
+    #[error("{path}: {message}")]
+    Plan {
+        /// The file (or where the values came from).
+        path: PathBuf,
+        /// What is wrong, naming the SKU, week or column.
+        message: String,
+    },
     /// A parameter out of range.
     #[error("invalid {name}: {message}")]
     Param {

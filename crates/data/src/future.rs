@@ -47,9 +47,9 @@ impl KnownFuture {
     /// be present and in range, and `event_days` must be the same for all SKUs in a week (it
     /// is the catalogue's calendar). Errors name the row, SKU, week and column.
     pub fn read(path: &Path, first: Week, weeks: usize) -> Result<Self> {
-        let err = |message: String| Error::Empty {
+        let err = |message: String| Error::Plan {
             path: path.to_path_buf(),
-            why: message,
+            message,
         };
         let given = given_columns(path)?;
         let mut wanted: Vec<(&str, String)> = vec![
@@ -261,9 +261,9 @@ impl KnownFuture {
         };
         match self.skus.get(unique_id) {
             Some(v) => Ok(Some(&v[c])),
-            None => Err(Error::Empty {
+            None => Err(Error::Plan {
                 path: PathBuf::from(&self.source),
-                why: format!(
+                message: format!(
                     "SKU {unique_id} is forecast but has no rows ({} given for the other SKUs, \
                      {} weeks from {})",
                     self.columns.join(", "),
@@ -278,9 +278,9 @@ impl KnownFuture {
 /// The known-future columns of the file at `path`, with their ranges; an error for a column
 /// that is not one, or when there is none.
 fn given_columns(path: &Path) -> Result<Vec<(&'static str, f64, f64)>> {
-    let err = |why: String| Error::Empty {
+    let err = |message: String| Error::Plan {
         path: path.to_path_buf(),
-        why,
+        message,
     };
     let present = table::column_names(path)?;
     for name in &present {
@@ -331,9 +331,9 @@ fn check_complete(
         .collect();
     match incomplete.first() {
         None => Ok(()),
-        Some((id, missing)) => Err(Error::Empty {
+        Some((id, missing)) => Err(Error::Plan {
             path: path.to_path_buf(),
-            why: format!(
+            message: format!(
                 "SKU {id} has no row for week {} ({} of the {weeks} forecast weeks from {first} \
                  missing; {} SKUs incomplete)",
                 first.offset(missing[0] as i64),
