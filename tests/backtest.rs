@@ -91,6 +91,45 @@ fn backtest_scores_every_model_from_held_out_cutoffs_only() {
     for dim in ["cutoff", "abc", "xyz", "category"] {
         assert!(s.slices.iter().any(|r| r.dimension == dim), "{dim}");
     }
+    // Protection-interval coverage: every model at every level, never falling as the level rises
+    // (the planner's order-up-to level only grows with it), and the network's median-level
+    // coverage computed again here from its forecasts and the actuals.
+    let levels = restock_backtest::backtest::PROTECTION_LEVELS;
+    assert_eq!(s.protection.len(), s.models.len() * levels.len());
+    for m in &s.models {
+        let shares: Vec<f64> = s
+            .protection
+            .iter()
+            .filter(|p| p.model == *m)
+            .map(|p| p.share)
+            .collect();
+        assert!(shares.windows(2).all(|w| w[0] <= w[1]), "{m} {shares:?}");
+        assert!(
+            shares.iter().all(|v| (0.0..=1.0).contains(v)),
+            "{m} {shares:?}"
+        );
+    }
+    let (mut hits, mut n) = (0, 0);
+    for f in bt.forecasts.iter().filter(|f| f.model == 1) {
+        let series = &ds.series[f.sku];
+        let cut = last.offset(if f.cutoff == 0 { -6 } else { -4 });
+        let from = (series.start.weeks_until(cut) + 1) as usize;
+        let demand: f64 = series.y[from..from + 3].iter().sum();
+        let mean: f64 = f
+            .values
+            .chunks(3)
+            .take(3)
+            .map(|q| restock_planner::expected_demand(q, &s.levels))
+            .sum();
+        hits += usize::from(demand <= mean + 1e-9);
+        n += 1;
+    }
+    let at_median = s
+        .protection
+        .iter()
+        .find(|p| p.model == "lstm" && p.level == 0.5)
+        .unwrap();
+    assert!((at_median.share - hits as f64 / n as f64).abs() < 1e-12);
 
     // restock's forecasts at the last cutoff are what the forecast job writes from the data cut
     // there, given the plan (events, prices, promotions) recorded for the weeks after it.
@@ -178,6 +217,10 @@ fn backtest_scores_every_model_from_held_out_cutoffs_only() {
     o.group_by = Some("colour".into());
     let err = backtest(&network, weeks, ds, &o, &mut |_, _| {}).unwrap_err();
     assert!(err.to_string().contains("colour") && err.to_string().contains("category"));
+    let mut o = options(1, 1);
+    o.protection_weeks = 5;
+    let err = backtest(&network, weeks, ds, &o, &mut |_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("--protection-weeks 5"), "{err}");
     let mut o = options(1, 1);
     o.horizon = 9;
     let err = backtest(&network, weeks, ds, &o, &mut |_, _| {}).unwrap_err();

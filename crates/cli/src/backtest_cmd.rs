@@ -38,6 +38,10 @@ pub(crate) struct BacktestArgs {
     /// A static attribute to break accuracy down by (e.g. cat_id).
     #[arg(long)]
     pub(crate) group_by: Option<String>,
+    /// Weeks of protection interval (lead time + review period) over which demand is checked
+    /// against the planner's order-up-to level at each service level.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) protection_weeks: usize,
     /// Score cutoffs inside the run's training weeks too (optimistic: the network has seen them).
     #[arg(long)]
     pub(crate) allow_in_sample: bool,
@@ -67,6 +71,7 @@ impl BacktestArgs {
             horizon: 8,
             min_history: 20,
             group_by: None,
+            protection_weeks: 3,
             allow_in_sample: false,
             backend: None,
             combine: Vec::new(),
@@ -135,6 +140,7 @@ pub(crate) fn backtest(a: BacktestArgs, progress: &mut Progress) -> Result<Backt
         min_history: a.min_history,
         allow_in_sample: a.allow_in_sample,
         group_by: a.group_by.clone(),
+        protection_weeks: a.protection_weeks,
         ..Default::default()
     };
     let result = {
