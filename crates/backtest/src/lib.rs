@@ -14,6 +14,7 @@
 pub mod backtest;
 pub mod classes;
 mod error;
+mod order_up_to;
 pub mod simulate;
 pub mod sweep;
 

@@ -252,6 +252,40 @@ impl Sweep {
         Ok(())
     }
 
+    /// The comparison in sentences: restock at each target against the better baseline at equal
+    /// fill rate, the cost at the economic setting, the weeks over a limit.
+    pub fn findings(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .equal_fill
+            .iter()
+            .map(|e| match (&e.baseline, e.stock_reduction) {
+                (Some((b, stock)), Some(r)) => format!(
+                    "At {}: restock fills {:.3} holding {:.0}; {b} needs {:.0} for that fill \
+                     rate ({:+.1} % stock for restock).",
+                    e.target,
+                    e.fill_rate,
+                    e.stock_value,
+                    stock,
+                    -100.0 * r
+                ),
+                _ => format!(
+                    "At {}: restock fills {:.3}, outside the fill rates the baselines reach.",
+                    e.target, e.fill_rate
+                ),
+            })
+            .collect();
+        if let Some((b, ratio)) = &self.economic_cost_ratio {
+            out.push(format!(
+                "At the economic setting restock's total cost is {ratio:.3} × {b}'s."
+            ));
+        }
+        out.push(format!(
+            "Weeks over a budget or the warehouse, all policies and targets: {}.",
+            self.limits_exceeded
+        ));
+        out
+    }
+
     /// A plain-text table of the points and the comparison.
     pub fn table(&self) -> String {
         let mut out = format!(
@@ -277,28 +311,10 @@ impl Sweep {
                 r.max_weekly_spend
             ));
         }
-        for e in &self.equal_fill {
-            match (&e.baseline, e.stock_reduction) {
-                (Some((b, s)), Some(red)) => out.push_str(&format!(
-                    "at {}: restock fills {:.3} with stock {:.0}; {b} needs {:.0} for that fill: {:+.1} % stock\n",
-                    e.target, e.fill_rate, e.stock_value, s, -100.0 * red
-                )),
-                _ => out.push_str(&format!(
-                    "at {}: restock fills {:.3}, outside the baselines' range of fill rates\n",
-                    e.target, e.fill_rate
-                )),
-            }
+        for line in self.findings() {
+            out.push_str(&line);
+            out.push('\n');
         }
-        if let Some((b, ratio)) = &self.economic_cost_ratio {
-            out.push_str(&format!(
-                "economic setting: restock's total cost is {:.3} × {b}'s\n",
-                ratio
-            ));
-        }
-        out.push_str(&format!(
-            "weeks over a budget or the warehouse, all policies and targets: {}\n",
-            self.limits_exceeded
-        ));
         out
     }
 }

@@ -80,7 +80,8 @@ impl KnownFuture {
             .filter(|c| *c != columns::EVENT_DAYS)
             .collect();
         let event_col = given.iter().position(|(c, _, _)| *c == columns::EVENT_DAYS);
-        let mut events: Option<Vec<(f64, usize)>> = event_col.map(|_| vec![(f64::NAN, 0); weeks]);
+        // (event days, the row that gave them) per week; used only with an `event_days` column.
+        let mut events: Vec<(f64, usize)> = vec![(f64::NAN, 0); weeks];
         let mut skus: HashMap<String, Vec<Vec<f64>>> = HashMap::new();
         let mut rows_of: HashMap<(String, usize), usize> = HashMap::new();
         for row in 0..df.height() {
@@ -130,7 +131,7 @@ impl KnownFuture {
                     ));
                 }
                 if Some(k) == event_col {
-                    let slot = &mut events.as_mut().expect("events exist with their column")[t];
+                    let slot = &mut events[t];
                     if slot.0.is_nan() {
                         *slot = (v, row + 1);
                     } else if slot.0 != v {
@@ -159,7 +160,7 @@ impl KnownFuture {
             first,
             weeks,
             columns: per_sku,
-            events: events.map(|e| e.into_iter().map(|(v, _)| v).collect()),
+            events: event_col.map(|_| events.into_iter().map(|(v, _)| v).collect()),
             skus,
             source: path.display().to_string(),
         };

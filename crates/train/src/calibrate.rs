@@ -11,8 +11,11 @@
 //!
 //! The offsets live in the run's `calibration.json`; a run without one serves raw quantiles.
 
+use burn::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use restock_data::windows::WindowBatch;
+use restock_model::{DemandModel, DemandModelConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::prepare::{Prepared, VALID_HIDE_SEED};
@@ -98,6 +101,28 @@ impl Calibration {
             }
         }
     }
+}
+
+/// The network's quantiles of a filled batch in demand units, `[rows, horizon, levels]`, with
+/// the run's calibration applied when it has one: what evaluation and the serving choice score.
+pub fn calibrated_quantiles(
+    model: &DemandModel,
+    config: &DemandModelConfig,
+    batch: &WindowBatch,
+    calibration: Option<&Calibration>,
+    device: &Device,
+) -> Result<Vec<f32>> {
+    let n = batch.len;
+    let scale = Tensor::<1>::from_data(TensorData::new(batch.scale[..n].to_vec(), [n]), device);
+    let mut out: Vec<f32> = model
+        .quantiles(batch_input(config, batch, device), scale)?
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| Error::Evaluation(format!("{e:?}")))?;
+    if let Some(c) = calibration {
+        c.apply(&mut out, &batch.scale[..n], config.horizon);
+    }
+    Ok(out)
 }
 
 /// Fit the calibration of the run's best weights on `prepared`'s validation windows and write

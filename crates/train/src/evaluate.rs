@@ -17,10 +17,10 @@ use restock_data::windows::Windows;
 use restock_stats::{Accuracy, AccuracyAccumulator, Baseline, SeriesScore, accuracy_table};
 use serde::{Deserialize, Serialize};
 
+use crate::calibrate::calibrated_quantiles;
 use crate::prepare::Prepared;
-use crate::trainer::{batch_input, load_best};
+use crate::trainer::load_best;
 use crate::{Error, Result, RunDir};
-use burn::prelude::*;
 
 /// Accuracy of every model on the test weeks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,19 +127,8 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
         .collect();
 
     let h_model = model_config.horizon;
-    let forecast = |buffer: &restock_data::windows::WindowBatch| -> Result<Vec<f32>> {
-        let n = buffer.len;
-        let scale =
-            Tensor::<1>::from_data(TensorData::new(buffer.scale[..n].to_vec(), [n]), &device);
-        let mut out: Vec<f32> = model
-            .quantiles(batch_input(&model_config, buffer, &device), scale)?
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| Error::Evaluation(format!("{e:?}")))?;
-        if let Some(c) = &calibration {
-            c.apply(&mut out, &buffer.scale[..n], h_model);
-        }
-        Ok(out)
+    let forecast = |buffer: &restock_data::windows::WindowBatch| {
+        calibrated_quantiles(&model, &model_config, buffer, calibration.as_ref(), &device)
     };
     let mut buffer = windows.new_batch(batch);
     let mut no_rng = StdRng::seed_from_u64(0);

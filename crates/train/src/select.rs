@@ -9,13 +9,13 @@
 //! network's quantiles are calibrated on these same windows, which favours the network alone a
 //! little: a member has to earn its place.
 
-use burn::prelude::*;
 use restock_core::{Forecaster, Horizon, Predict, Quantiles};
 use restock_stats::{Baseline, SeriesScore};
 use serde::{Deserialize, Serialize};
 
+use crate::calibrate::calibrated_quantiles;
 use crate::prepare::Prepared;
-use crate::trainer::{batch_input, load_best};
+use crate::trainer::load_best;
 use crate::{Error, Result, RunDir};
 
 /// The candidates, by their statistical members.
@@ -83,17 +83,13 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
     let mut buffer = windows.new_batch(batch.max(1));
     for chunk in indices.chunks(batch.max(1)) {
         windows.fill(chunk, &mut buffer);
-        let n = buffer.len;
-        let scale =
-            Tensor::<1>::from_data(TensorData::new(buffer.scale[..n].to_vec(), [n]), &device);
-        let mut out: Vec<f32> = model
-            .quantiles(batch_input(&model_config, &buffer, &device), scale)?
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| Error::Evaluation(format!("{e:?}")))?;
-        if let Some(c) = &calibration {
-            c.apply(&mut out, &buffer.scale[..n], h);
-        }
+        let out = calibrated_quantiles(
+            &model,
+            &model_config,
+            &buffer,
+            calibration.as_ref(),
+            &device,
+        )?;
         for (row, &i) in chunk.iter().enumerate() {
             let (sku, e) = windows.locate(i);
             let s = &prepared.dataset.series[sku];
