@@ -382,13 +382,7 @@ impl Network {
         // unknown (NaN) for a run that learned to forecast without a plan, else the old
         // assumption (last price carried forward, no promotion, no event); other covariates 0.
         // Static attributes in the run's order.
-        let unplanned = |last: f64| {
-            if loaded.forecasts_without_plan() {
-                f64::NAN
-            } else {
-                last
-            }
-        };
+        let without_plan = loaded.forecasts_without_plan();
         let extend = |v: &[f64], planned: Option<&[f64]>, unknown: f64| -> Vec<f64> {
             let mut out = Vec::with_capacity(v.len() + h);
             out.extend_from_slice(v);
@@ -417,14 +411,13 @@ impl Network {
                             None => None,
                         };
                         let unknown = match name.as_str() {
-                            columns::PRICE => unplanned(
-                                v.iter()
-                                    .rev()
-                                    .copied()
-                                    .find(|x| x.is_finite())
-                                    .unwrap_or(f64::NAN),
-                            ),
-                            columns::PROMO => unplanned(0.0),
+                            columns::PRICE | columns::PROMO if without_plan => f64::NAN,
+                            columns::PRICE => v
+                                .iter()
+                                .rev()
+                                .copied()
+                                .find(|x| x.is_finite())
+                                .unwrap_or(f64::NAN),
                             _ => 0.0,
                         };
                         Ok(extend(v, planned, unknown))
@@ -456,7 +449,8 @@ impl Network {
                 let weeks = (chunk.first_week.weeks_until(chunk.last_week) + 1).max(0) as usize;
                 let mut e = e.clone();
                 e.resize(weeks, 0.0);
-                extend(&e, future.and_then(|f| f.events()), unplanned(0.0))
+                let unknown = if without_plan { f64::NAN } else { 0.0 };
+                extend(&e, future.and_then(|f| f.events()), unknown)
             }),
             series,
         };
