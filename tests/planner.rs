@@ -4,7 +4,10 @@
 use restock_core::{OrderReason, Quantiles, Week};
 use restock_planner::config::SolverKind;
 use restock_planner::io::{PlanFiles, load};
+use rand::SeedableRng;
+use rand_distr::{Distribution, Poisson};
 use restock_planner::{PlanConfig, PlanInputs, SkuInput, SkuParams, plan};
+use restock_stats::ProtectionCalibration;
 
 fn week0() -> Week {
     Week::from_monday(chrono::NaiveDate::from_ymd_opt(2024, 6, 3).unwrap()).unwrap()
@@ -40,6 +43,7 @@ fn inputs(skus: Vec<SkuInput>) -> PlanInputs {
         start: week0(),
         levels: Quantiles::default(),
         skus,
+        protection: None,
     }
 }
 
@@ -114,6 +118,71 @@ fn order_up_to_with_lead_time_and_on_order_stock() {
     assert_eq!(p.orders[0].quantity, 4.0);
     assert_eq!(p.orders[0].reason, OrderReason::BelowSafetyStock);
     assert!(p.summary.skus_short.is_empty());
+}
+
+/// The exact `alpha` quantile of Poisson(`mu`).
+fn poisson_quantile(mu: f64, alpha: f64) -> f64 {
+    let (mut p, mut cdf) = ((-mu).exp(), (-mu).exp());
+    let mut x = 0.0;
+    while cdf < alpha {
+        x += 1.0;
+        p *= mu / x;
+        cdf += p;
+    }
+    x
+}
+
+#[test]
+fn calibrated_poisson_sku_gets_the_textbook_order_up_to_level() {
+    // Weekly demand i.i.d. Poisson(4), forecast with its exact q10/q50/q90 (2, 4, 7); the
+    // forecaster's protection calibration is fitted on 20,000 sampled 3-week paths. The
+    // order-up-to level (expected demand over the protection interval + safety stock) must be
+    // the exact quantile of Poisson(4 P): at a service level, and at the newsvendor critical
+    // ratio.
+    let week = vec![2.0, 4.0, 7.0];
+    let values: Vec<f64> = (0..3).flat_map(|_| week.clone()).collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let poisson = Poisson::new(4.0).unwrap();
+    let mut cases = Vec::new();
+    for _ in 0..20_000 {
+        let actual: Vec<f64> = (0..3).map(|_| poisson.sample(&mut rng)).collect();
+        cases.extend(ProtectionCalibration::cases_of(&values, &[0.1, 0.5, 0.9], &actual));
+    }
+    let calibration = ProtectionCalibration::fit(3, &cases).unwrap();
+    let mean_week = 0.3 * 2.0 + 0.4 * 4.0 + 0.3 * 7.0; // Swanson's rule, as the planner takes it
+    let one = |lead: usize, weeks: usize, c: &PlanConfig| {
+        let mut inputs = inputs(vec![SkuInput {
+            unique_id: "A".into(),
+            forecast: vec![week.clone(); weeks],
+            on_hand: 0.0,
+            on_order: vec![],
+            params: params(2.0, 11.0, lead),
+        }]);
+        inputs.protection = Some(calibration.clone());
+        plan(&inputs, c, &no_progress).unwrap()
+    };
+    // Service level 0.95, lead time 1 + review 1: Poisson(8)'s 0.95 quantile, 13.
+    let mut c = cfg(3);
+    c.service.level = 0.95;
+    let p = one(1, 3, &c);
+    let level = 2.0 * mean_week + p.skus[0].safety_stock;
+    assert!((level - poisson_quantile(8.0, 0.95)).abs() < 1e-6, "{level}");
+    // Newsvendor: one week, no lead time, cost 2, price 11, holding 1 per unit-week: critical
+    // ratio 0.9, Poisson(4)'s 0.9 quantile is 7, ordered from zero stock.
+    let mut c = cfg(1);
+    c.service.critical_ratio = true;
+    c.defaults.holding_rate_per_week = 1.0 / 2.0;
+    c.defaults.safety_shortfall_factor = 1.0;
+    let p = one(0, 1, &c);
+    let level = mean_week + p.skus[0].safety_stock;
+    assert!((level - poisson_quantile(4.0, 0.9)).abs() < 1e-6, "{level}");
+    assert_eq!(p.orders.len(), 1);
+    assert_eq!(p.orders[0].quantity, 7.0);
+    // The normal rule with independent weeks sets another level (here, 4.3 + 1.28 · 1.95).
+    let mut inputs = inputs(vec![sku("A", 4.0, 1.0, 1, 0.0, params(2.0, 11.0, 0))]);
+    inputs.skus[0].forecast = vec![week.clone()];
+    let normal = plan(&inputs, &c, &no_progress).unwrap();
+    assert!((normal.skus[0].safety_stock - 1.2815515655 * 5.0 / 2.563103131).abs() < 1e-6);
 }
 
 #[test]

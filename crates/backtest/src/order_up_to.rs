@@ -39,7 +39,13 @@ pub(crate) fn order_up_to(
             .iter()
             .map(|w| expected_demand(w, levels.levels()))
             .sum::<f64>()
-            + safety_stock(&q, levels.levels(), economics[i].service_level, protection);
+            + safety_stock(
+                &q,
+                levels.levels(),
+                economics[i].service_level,
+                protection,
+                None,
+            );
         let need = level - positions[i];
         if need > 1e-9 {
             wanted[i] = pack_up(need, p);

@@ -39,10 +39,10 @@ use restock_data::future::KnownFuture;
 use restock_data::{WeeklyDataset, table};
 use restock_infer::Network;
 use restock_planner::{Economics, PlanConfig, PlanInputs, SkuInput, SkuParams};
-use restock_stats::Baseline;
+use restock_stats::{Baseline, ProtectionCalibration, ProtectionCase};
 use serde::{Deserialize, Serialize};
 
-use crate::backtest::RunWeeks;
+use crate::backtest::{CALIBRATION_ORIGINS, CALIBRATION_STEP, RunWeeks};
 use crate::order_up_to::{fit_budget, order_up_to};
 use crate::{Error, Result};
 
@@ -69,6 +69,11 @@ pub struct SimulationOptions {
     pub batch_size: usize,
     /// The forecast job's intermittent threshold.
     pub intermittent_adi: f64,
+    /// Set restock's order-up-to levels from its calibrated protection-interval quantiles
+    /// ([`ProtectionCalibration`]: fitted on its forecasts at [`CALIBRATION_ORIGINS`] weeks
+    /// before the replay, then on the replay's own forecasts as their weeks are sold); false:
+    /// the normal rule with independent weeks.
+    pub calibrate_protection: bool,
 }
 
 impl Default for SimulationOptions {
@@ -79,6 +84,7 @@ impl Default for SimulationOptions {
             allow_in_sample: false,
             batch_size: 4096,
             intermittent_adi: f64::INFINITY,
+            calibrate_protection: true,
         }
     }
 }
@@ -208,6 +214,10 @@ pub struct SimulationSummary {
     pub plan_status: String,
     /// The largest MIP gap bound of a review's plan.
     pub max_plan_gap: Option<f64>,
+    /// Calibration cases behind restock's protection levels at the last review (0: the normal
+    /// rule with independent weeks; absent in files written before the calibration).
+    #[serde(default)]
+    pub protection_cases: usize,
     /// One row per policy.
     pub policies: Vec<PolicyResult>,
     /// Per policy and ABC × XYZ class (classes of the weeks before the start): where each
@@ -446,6 +456,37 @@ pub fn simulate(
         .collect();
     let horizon = Horizon::new(plan_weeks).map_err(|e| Error::Option(e.to_string()))?;
     let k = levels.len();
+    // restock's protection calibration: cases from its forecasts before the replay, then from
+    // the replay's own forecasts (by week made) as their weeks are sold.
+    let mut cases: Vec<ProtectionCase> = Vec::new();
+    let mut made: Vec<(usize, Vec<Vec<f64>>, usize)> = Vec::new();
+    let mut protection_cases = 0usize;
+    if o.calibrate_protection {
+        for j in (0..CALIBRATION_ORIGINS).rev() {
+            let origin = start.offset(-1 - (plan_weeks + j * CALIBRATION_STEP) as i64);
+            let Some(mut view) = ds.truncate(origin) else {
+                continue;
+            };
+            view.series
+                .retain(|s| pos.contains_key(s.unique_id.as_str()));
+            let recorded =
+                KnownFuture::recorded(ds, origin.offset(1), plan_weeks, &network.plan_columns());
+            let f = network.forecast_catalogue(
+                &view,
+                horizon,
+                network.min_context().max(8),
+                o.intermittent_adi,
+                o.batch_size,
+                Some(&recorded),
+            )?;
+            for (s, values) in view.series.iter().zip(&f.values) {
+                let full_s = &ds.series[full[s.unique_id.as_str()]];
+                let from = full_s.start.weeks_until(origin.offset(1)) as usize;
+                let actual = &full_s.y[from..(from + plan_weeks).min(full_s.y.len())];
+                cases.extend(ProtectionCalibration::cases_of(values, levels.levels(), actual));
+            }
+        }
+    }
     for w in 0..o.weeks {
         let week = start.offset(w as i64);
         // Orders placed this week, per policy and SKU.
@@ -468,7 +509,31 @@ pub fn simulate(
                 o.batch_size,
                 Some(&recorded),
             )?;
+            let protection = if o.calibrate_protection {
+                // The replay's forecasts add their P-week cases once those weeks are sold.
+                for (made_at, values, added) in &mut made {
+                    let known = (w - *made_at).min(plan_weeks);
+                    if known <= *added {
+                        continue;
+                    }
+                    for (i, v) in values.iter().enumerate() {
+                        let actual = &demand[i][*made_at..*made_at + known];
+                        cases.extend(
+                            ProtectionCalibration::cases_of(v, levels.levels(), actual)
+                                .into_iter()
+                                .filter(|c| c.weeks > *added),
+                        );
+                    }
+                    *added = known;
+                }
+                made.push((w, f.values.clone(), 0));
+                protection_cases = cases.len();
+                ProtectionCalibration::fit(plan_weeks, &cases)
+            } else {
+                None
+            };
             let inputs = PlanInputs {
+                protection,
                 start: week,
                 levels: levels.clone(),
                 skus: ids
@@ -659,6 +724,7 @@ pub fn simulate(
         solver,
         plan_status,
         max_plan_gap,
+        protection_cases,
         policies: results,
         by_class: by_class(
             &trajectories,

@@ -206,6 +206,10 @@ pub(crate) struct SimulateArgs {
     /// Simulate weeks inside the run's training weeks too.
     #[arg(long)]
     pub(crate) allow_in_sample: bool,
+    /// Set restock's order-up-to levels by the normal rule with independent weeks instead of
+    /// its calibrated protection-interval quantiles (for comparison).
+    #[arg(long)]
+    pub(crate) normal_protection: bool,
     /// Override the config's solver: highs or microlp.
     #[arg(long)]
     pub(crate) solver: Option<String>,
@@ -246,6 +250,7 @@ impl SimulateArgs {
             weeks: 8,
             shortage: ShortageArg::LostSales,
             allow_in_sample: false,
+            normal_protection: false,
             solver: None,
             time_limit: None,
             backend: None,
@@ -302,6 +307,7 @@ pub(crate) fn simulate(a: SimulateArgs, progress: &mut Progress) -> Result<Simul
             ShortageArg::Backorders => Shortage::Backorders,
         },
         allow_in_sample: a.allow_in_sample,
+        calibrate_protection: !a.normal_protection,
         ..Default::default()
     };
     let result = {

@@ -129,4 +129,8 @@ pub struct PlanInputs {
     pub levels: Quantiles,
     /// The SKUs.
     pub skus: Vec<SkuInput>,
+    /// The forecaster's protection-interval calibration (`protection.json` of the forecast job):
+    /// order-up-to levels from its calibrated quantiles of demand over lead time + review period.
+    /// Without it, the normal rule with independent weeks.
+    pub protection: Option<restock_stats::ProtectionCalibration>,
 }

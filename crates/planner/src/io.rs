@@ -284,6 +284,7 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
             start,
             levels,
             skus,
+            protection: None,
         },
         warnings,
     ))

@@ -12,4 +12,4 @@ pub mod plan;
 pub use config::PlanConfig;
 pub use error::{Error, Result};
 pub use inputs::{PlanInputs, SkuInput, SkuParams};
-pub use plan::{Economics, Plan, PlanSummary, expected_demand, plan, safety_stock};
+pub use plan::{Economics, Plan, PlanSummary, expected_demand, plan, protection_level, safety_stock};

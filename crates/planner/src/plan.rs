@@ -26,13 +26,17 @@
 //! q10/q50/q90, Swanson's 0.3/0.4/0.3 rule), not its median, which is below the mean for skewed
 //! demand.
 //!
-//! Safety stock: the weekly forecast spread gives σ_t = (q_hi − q_lo) / (z(hi) − z(lo)) from the
-//! outermost quantile levels (normal shape); over the protection interval of lead time + review
-//! period, σ_P = sqrt(Σ σ_t²) (independent weeks), and SS = z(α) σ_P for the cycle service level α,
-//! or for the newsvendor critical ratio α = (p − c) / (p − c + h): underage is the lost margin,
-//! overage the holding cost (the leftover is worth its cost).
+//! Safety stock: the order-up-to level for the cycle service level α (or the newsvendor critical
+//! ratio α = (p − c) / (p − c + h): underage is the lost margin, overage the holding cost, the
+//! leftover being worth its cost) is the α quantile of demand over the protection interval of
+//! lead time + review period ([`protection_level`]), and SS is that level less expected demand
+//! over the interval. With the forecaster's [`ProtectionCalibration`] (fitted on its own earlier
+//! forecasts, `restock_stats::protection`), the level is μ_P + κ_P(α)·σ_P with the calibrated
+//! κ; without one, the normal rule z(α)·σ_P with σ_t = (q_hi − q_lo) / (z(hi) − z(lo)) from the
+//! outermost quantile levels and σ_P = sqrt(Σ σ_t²) (independent weeks), which under-covers real
+//! demand.
 
-use restock_stats::normal_quantile;
+use restock_stats::{ProtectionCalibration, normal_quantile, protection_moments};
 use std::collections::{BTreeMap, BinaryHeap};
 
 use rayon::prelude::*;
@@ -255,33 +259,39 @@ pub fn expected_demand(q: &[f64], levels: &[f64]) -> f64 {
     restock_stats::mean_from_quantiles(q, levels)
 }
 
-/// Safety stock for cycle service level `alpha` over `protection` weeks (lead time + review
-/// period) from weekly forecast quantiles `forecast[t][k]` at `levels`: σ_t from the outermost
-/// levels under a normal shape, σ_P = sqrt(Σ σ_t²) over the protection weeks (the mean variance
-/// past the forecast), SS = z(α) σ_P, at least 0.
-pub fn safety_stock(forecast: &[Vec<f64>], levels: &[f64], alpha: f64, protection: usize) -> f64 {
-    let (lo, hi) = (0, levels.len().saturating_sub(1));
-    let spread = if !levels.is_empty() && levels[lo] < 0.5 && levels[hi] > 0.5 {
-        normal_quantile(levels[hi]) - normal_quantile(levels[lo])
-    } else {
-        0.0
-    };
-    let var: Vec<f64> = forecast
-        .iter()
-        .map(|q| {
-            let sigma = if spread > 0.0 {
-                ((q[hi] - q[lo]) / spread).max(0.0)
-            } else {
-                0.0
-            };
-            sigma * sigma
-        })
-        .collect();
-    let mean_var = var.iter().sum::<f64>() / var.len().max(1) as f64;
-    let var_p: f64 = (0..protection)
-        .map(|t| var.get(t).copied().unwrap_or(mean_var))
-        .sum();
-    (normal_quantile(alpha) * var_p.sqrt()).max(0.0)
+/// The order-up-to level for cycle service level `alpha` over `protection` weeks (lead time +
+/// review period) from weekly forecast quantiles `forecast[t][k]` at `levels`: the `alpha`
+/// quantile of demand over those weeks. With a [`ProtectionCalibration`] of the forecaster, its
+/// calibrated level μ_P + κ_P(α)·σ_P; without one, the normal rule with independent weeks,
+/// μ_P + z(α)·σ_P ([`protection_moments`]: weeks past the forecast take its average).
+pub fn protection_level(
+    forecast: &[Vec<f64>],
+    levels: &[f64],
+    alpha: f64,
+    protection: usize,
+    calibration: Option<&ProtectionCalibration>,
+) -> f64 {
+    match calibration {
+        Some(c) => c.level(forecast, levels, alpha, protection),
+        None => {
+            let (mean, sigma) = protection_moments(forecast, levels, protection);
+            (mean + normal_quantile(alpha) * sigma).max(0.0)
+        }
+    }
+}
+
+/// Safety stock: the [`protection_level`] above expected demand over the protection interval,
+/// at least 0 (the plan's inventory balance already carries the expected demand; a level below
+/// it, as the median of an intermittent SKU's total can be, plans no negative stock).
+pub fn safety_stock(
+    forecast: &[Vec<f64>],
+    levels: &[f64],
+    alpha: f64,
+    protection: usize,
+    calibration: Option<&ProtectionCalibration>,
+) -> f64 {
+    let (mean, _) = protection_moments(forecast, levels, protection);
+    (protection_level(forecast, levels, alpha, protection, calibration) - mean).max(0.0)
 }
 
 /// Per-SKU numbers derived from inputs and config.
@@ -332,7 +342,12 @@ impl Prepared {
     }
 }
 
-fn prepare(s: &SkuInput, quantiles: &Quantiles, cfg: &PlanConfig) -> Result<Prepared> {
+fn prepare(
+    s: &SkuInput,
+    quantiles: &Quantiles,
+    calibration: Option<&ProtectionCalibration>,
+    cfg: &PlanConfig,
+) -> Result<Prepared> {
     let levels = quantiles.levels();
     let t_len = cfg.horizon.weeks;
     let p = &s.params;
@@ -366,7 +381,7 @@ fn prepare(s: &SkuInput, quantiles: &Quantiles, cfg: &PlanConfig) -> Result<Prep
         service_level: alpha,
     } = Economics::of(p, cfg);
     let protection = p.lead_time_weeks + cfg.horizon.review_period_weeks;
-    let safety_stock = safety_stock(&s.forecast[..t_len], levels, alpha, protection);
+    let safety_stock = safety_stock(&s.forecast[..t_len], levels, alpha, protection, calibration);
     let floor = safety_stock.max(p.min_stock.unwrap_or(0.0));
     let mut arrivals = vec![0.0; t_len];
     for (week, qty) in &s.on_order {
@@ -1180,7 +1195,7 @@ pub fn plan(
     let prepared: Vec<Prepared> = inputs
         .skus
         .iter()
-        .map(|s| prepare(s, &inputs.levels, cfg))
+        .map(|s| prepare(s, &inputs.levels, inputs.protection.as_ref(), cfg))
         .collect::<Result<_>>()?;
     let max_shortage = prepared
         .iter()

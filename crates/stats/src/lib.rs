@@ -10,9 +10,11 @@ mod baselines;
 mod error;
 pub mod ets;
 mod metrics;
+pub mod protection;
 
 pub use baselines::{Baseline, BaselineKind, ERROR_ORIGINS, Fitted, MIN_ERRORS, normal_quantile};
 pub use error::{Error, Result};
+pub use protection::{ProtectionCalibration, ProtectionCase, protection_moments};
 pub use metrics::{
     Accuracy, AccuracyAccumulator, SeriesScore, accuracy_table, mean_from_quantiles,
 };
