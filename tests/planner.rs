@@ -372,6 +372,7 @@ fn synthetic_chain_and_bad_tables() {
     .unwrap();
     cat.write(dir.path()).unwrap();
     let files = PlanFiles {
+        protection: None,
         forecasts: dir.path().join("oracle_forecast.parquet"),
         inventory: dir.path().join("inventory.csv"),
         open_orders: Some(dir.path().join("open_orders.csv")),

@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use restock_core::{Forecaster, Horizon, Predict, Week, columns};
 use restock_data::future::KnownFuture;
 use restock_data::{WeeklyDataset, table};
+use restock_infer::protection::calibration_origins;
 use restock_infer::{Network, Route};
 use restock_planner::protection_level;
 use restock_stats::{
@@ -132,14 +133,6 @@ pub struct BacktestSummary {
     /// Wall-clock seconds.
     pub seconds: f64,
 }
-
-/// Forecast origins before the first cutoff on which each model's protection levels are
-/// calibrated, [`CALIBRATION_STEP`] weeks apart: a year of origins, so that no season or
-/// holiday's shared shock dominates the errors.
-pub const CALIBRATION_ORIGINS: usize = 13;
-
-/// Weeks between calibration origins.
-pub const CALIBRATION_STEP: usize = 4;
 
 /// The service levels whose protection-interval coverage a backtest reports.
 pub const PROTECTION_LEVELS: [f64; 5] = [0.5, 0.8, 0.9, 0.95, 0.98];
@@ -313,11 +306,10 @@ pub fn backtest(
         .map(|(i, s)| (s.unique_id.as_str(), i))
         .collect();
 
-    // Calibration origins: the weeks before the first cutoff whose forecast weeks all lie before
-    // it, so that every cutoff's protection levels are calibrated on demand known by then.
-    let warm: Vec<Week> = (0..CALIBRATION_ORIGINS)
-        .rev()
-        .map(|j| cuts[0].offset(-((o.horizon + j * CALIBRATION_STEP) as i64)))
+    // Calibration origins (`restock_infer::protection`): a year of weeks before the first cutoff
+    // whose forecast weeks all lie before it, so that every cutoff's protection levels are calibrated on demand known by then.
+    let warm: Vec<Week> = calibration_origins(cuts[0], o.horizon)
+        .into_iter()
         .filter(|&c| c >= ds.first_week.offset(min_history as i64 - 1))
         .collect();
     let mut forecasts = Vec::new();

@@ -38,11 +38,12 @@ use restock_core::{Horizon, Week, columns};
 use restock_data::future::KnownFuture;
 use restock_data::{WeeklyDataset, table};
 use restock_infer::Network;
+use restock_infer::protection::calibration_origins;
 use restock_planner::{Economics, PlanConfig, PlanInputs, SkuInput, SkuParams};
 use restock_stats::{Baseline, ProtectionCalibration, ProtectionCase};
 use serde::{Deserialize, Serialize};
 
-use crate::backtest::{CALIBRATION_ORIGINS, CALIBRATION_STEP, RunWeeks};
+use crate::backtest::RunWeeks;
 use crate::order_up_to::{fit_budget, order_up_to};
 use crate::{Error, Result};
 
@@ -70,8 +71,9 @@ pub struct SimulationOptions {
     /// The forecast job's intermittent threshold.
     pub intermittent_adi: f64,
     /// Set restock's order-up-to levels from its calibrated protection-interval quantiles
-    /// ([`ProtectionCalibration`]: fitted on its forecasts at [`CALIBRATION_ORIGINS`] weeks
-    /// before the replay, then on the replay's own forecasts as their weeks are sold); false:
+    /// ([`ProtectionCalibration`]: fitted on its forecasts at a year of origins before the replay,
+    /// `restock_infer::protection`, then on the replay's own forecasts as their weeks are
+    /// sold); false:
     /// the normal rule with independent weeks.
     pub calibrate_protection: bool,
 }
@@ -462,30 +464,14 @@ pub fn simulate(
     let mut made: Vec<(usize, Vec<Vec<f64>>, usize)> = Vec::new();
     let mut protection_cases = 0usize;
     if o.calibrate_protection {
-        for j in (0..CALIBRATION_ORIGINS).rev() {
-            let origin = start.offset(-1 - (plan_weeks + j * CALIBRATION_STEP) as i64);
-            let Some(mut view) = ds.truncate(origin) else {
-                continue;
-            };
-            view.series
-                .retain(|s| pos.contains_key(s.unique_id.as_str()));
-            let recorded =
-                KnownFuture::recorded(ds, origin.offset(1), plan_weeks, &network.plan_columns());
-            let f = network.forecast_catalogue(
-                &view,
-                horizon,
-                network.min_context().max(8),
-                o.intermittent_adi,
-                o.batch_size,
-                Some(&recorded),
-            )?;
-            for (s, values) in view.series.iter().zip(&f.values) {
-                let full_s = &ds.series[full[s.unique_id.as_str()]];
-                let from = full_s.start.weeks_until(origin.offset(1)) as usize;
-                let actual = &full_s.y[from..(from + plan_weeks).min(full_s.y.len())];
-                cases.extend(ProtectionCalibration::cases_of(values, levels.levels(), actual));
-            }
-        }
+        cases = network.protection_cases(
+            ds,
+            &calibration_origins(start.offset(-1), plan_weeks),
+            plan_weeks,
+            network.min_context().max(8),
+            o.intermittent_adi,
+            o.batch_size,
+        )?;
     }
     for w in 0..o.weeks {
         let week = start.offset(w as i64);

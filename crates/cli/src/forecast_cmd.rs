@@ -53,6 +53,14 @@ pub(crate) struct ForecastArgs {
     /// Without it, a run forecasts without a plan (unknown events, prices and promotions).
     #[arg(long, value_name = "FILE")]
     pub(crate) future: Option<PathBuf>,
+    /// Where to write the served forecaster's protection-interval calibration (JSON), which
+    /// `restock plan` reads beside the forecasts; default: <out>.protection.json. Fitting it
+    /// forecasts a sample of at most 2,000 SKUs at 13 earlier origins.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) protection: Option<PathBuf>,
+    /// Do not fit the protection-interval calibration (the planner then uses the normal rule).
+    #[arg(long, conflicts_with = "protection")]
+    pub(crate) no_protection: bool,
     /// Where to write the summary (JSON); default: <out>.summary.json.
     #[arg(long)]
     pub(crate) summary: Option<PathBuf>,
@@ -77,10 +85,18 @@ impl ForecastArgs {
             backend: None,
             combine: Vec::new(),
             future: None,
+            protection: None,
+            no_protection: false,
             summary: None,
             force: false,
         }
     }
+}
+
+/// Where the forecast job writes, and `restock plan` looks for, the protection-interval
+/// calibration of forecasts at `forecasts`: `<forecasts>.protection.json`.
+pub(crate) fn protection_path(forecasts: &std::path::Path) -> PathBuf {
+    PathBuf::from(format!("{}.protection.json", forecasts.display()))
 }
 
 pub(crate) fn forecast(a: ForecastArgs, progress: &mut Progress) -> Result<ForecastSummary> {
@@ -88,8 +104,16 @@ pub(crate) fn forecast(a: ForecastArgs, progress: &mut Progress) -> Result<Forec
         .summary
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.summary.json", a.out.display())));
+    let protection = (!a.no_protection).then(|| {
+        a.protection
+            .clone()
+            .unwrap_or_else(|| protection_path(&a.out))
+    });
     check_output(&a.out, a.force)?;
     check_output(&summary_path, a.force)?;
+    if let Some(p) = &protection {
+        check_output(p, a.force)?;
+    }
     let options = ForecastOptions {
         horizon: a.horizon,
         batch_size: a.batch_size,
@@ -100,6 +124,7 @@ pub(crate) fn forecast(a: ForecastArgs, progress: &mut Progress) -> Result<Forec
         backend: a.backend,
         combine: crate::backtest_cmd::members(&a.combine),
         future: a.future.clone(),
+        protection,
     };
     progress.stage(&format!(
         "forecasting {} with {}",

@@ -400,6 +400,46 @@ fn demo_runs_the_whole_job() {
         let (spend, budget) = (w["spend"].as_f64().unwrap(), w["budget"].as_f64().unwrap());
         assert!(spend <= budget + 1e-6, "{w}");
     }
+    // The forecast job fitted its protection-interval calibration on a year of earlier
+    // origins, and the plan took its order-up-to levels from it.
+    let protection = json("forecasts.parquet.protection.json");
+    assert_eq!(protection["by_weeks"].as_array().unwrap().len(), 8);
+    assert!(summary["protection_cases"].as_u64().unwrap() > 0, "{summary}");
+    assert!(
+        plan["protection"].as_str().unwrap().starts_with("calibrated ("),
+        "{plan}"
+    );
+    // The normal rule on request, and a broken calibration file is an error naming it.
+    let replan = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "plan",
+            "--builtin-config",
+            "--forecasts",
+            "demo/forecasts.parquet",
+            "--inventory",
+            "demo/data/inventory.csv",
+            "--open-orders",
+            "demo/data/open_orders.csv",
+            "--sku-params",
+            "demo/data/sku_params.csv",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        restock(&args, d)
+    };
+    let normal_run = replan(&["--normal-protection"], "normal.csv");
+    assert!(normal_run.status.success(), "{}", stderr(&normal_run));
+    let normal: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("normal.summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(normal["protection"], "normal rule");
+    std::fs::write(d.join("bad.json"), r#"{"levels": [0.5], "by_weeks": []}"#).unwrap();
+    let bad_run = replan(&["--protection", "bad.json"], "bad.csv");
+    assert!(!bad_run.status.success());
+    let err = stderr(&bad_run);
+    assert!(err.contains("bad.json") && err.contains("interval lengths"), "{err}");
+    assert!(!d.join("bad.csv").exists());
     // The backtest scores restock and the baselines on the same series.
     let bt = json("backtest/backtest.json");
     let overall = bt["overall"].as_array().unwrap();
@@ -420,17 +460,17 @@ fn demo_runs_the_whole_job() {
         let fill = p["fill_rate"].as_f64().unwrap();
         assert!(fill > 0.0 && fill <= 1.0, "{p}");
     }
-    // The trade-off sweep: every policy at each of the demo's three targets.
+    // The trade-off sweep: every policy at each of the demo's two targets.
     let sweep = json("simulation/sweep.json");
     let points = sweep["points"].as_array().unwrap();
-    assert_eq!(points.len(), 3 * 3, "{sweep}");
+    assert_eq!(points.len(), 2 * 3, "{sweep}");
     for policy in ["restock", "order_up_to", "order_up_to_tsb"] {
         let targets: Vec<&str> = points
             .iter()
             .filter(|p| p["policy"] == policy)
             .map(|p| p["target"].as_str().unwrap())
             .collect();
-        assert_eq!(targets, ["0.8", "0.98", "economic"], "{policy}");
+        assert_eq!(targets, ["0.8", "economic"], "{policy}");
     }
     // The report is self-contained and says what it shows.
     let html = std::fs::read_to_string(d.join("demo/report/report.html")).unwrap();

@@ -10,10 +10,12 @@ use restock_data::SkuSeries;
 use restock_data::future::KnownFuture;
 use restock_data::table::BatchWriter;
 use restock_data::weekly::WeeklyChunks;
+use restock_stats::ProtectionCalibration;
 use restock_train::config::BackendKind;
 use serde::{Deserialize, Serialize};
 
 use crate::network::{Network, Route, parse_members};
+use crate::protection::{calibration_origins, in_calibration_sample};
 use crate::{Error, Result};
 
 /// A deterministic part of the catalogue: SKUs whose hash is `index` modulo `count`.
@@ -87,6 +89,10 @@ pub struct ForecastOptions {
     /// `window.hide_plan` forecasts unconditionally; an older run assumes the last price and no
     /// promotion or event.
     pub future: Option<PathBuf>,
+    /// Where to write the served forecaster's protection-interval calibration
+    /// (`restock_stats::ProtectionCalibration`, JSON; see [`crate::protection`]), which
+    /// `restock plan` reads beside the forecasts; `None`: not fitted.
+    pub protection: Option<PathBuf>,
 }
 
 impl Default for ForecastOptions {
@@ -101,6 +107,7 @@ impl Default for ForecastOptions {
             backend: None,
             combine: None,
             future: None,
+            protection: None,
         }
     }
 }
@@ -140,6 +147,12 @@ pub struct ForecastSummary {
     pub network_seconds: f64,
     /// Seconds building and writing output.
     pub write_seconds: f64,
+    /// Calibration cases of the protection-interval levels (0: not fitted).
+    #[serde(default)]
+    pub protection_cases: usize,
+    /// Seconds forecasting the calibration origins and fitting.
+    #[serde(default)]
+    pub protection_seconds: f64,
 }
 
 impl ForecastSummary {
@@ -165,6 +178,12 @@ impl ForecastSummary {
             self.write_seconds
         );
         out.push_str(&format!("plan inputs: {}\n", self.plan));
+        if self.protection_cases > 0 {
+            out.push_str(&format!(
+                "protection-interval levels calibrated on {} cases ({:.1} s)\n",
+                self.protection_cases, self.protection_seconds
+            ));
+        }
         if self.unknown_to_run > 0 {
             out.push_str(&format!(
                 "{} SKUs are new to the run (not in its training data)\n",
@@ -252,7 +271,11 @@ pub fn forecast(
         prepare_seconds: 0.0,
         network_seconds: 0.0,
         write_seconds: 0.0,
+        protection_cases: 0,
+        protection_seconds: 0.0,
     };
+    let catalogue = loaded.known_skus().count();
+    let mut cases = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     loop {
         let t = Instant::now();
@@ -303,7 +326,37 @@ pub fn forecast(
         for r in &routes {
             *summary.by_model.entry(r.model().to_string()).or_default() += 1;
         }
+        if options.protection.is_some() {
+            let t = Instant::now();
+            chunk
+                .series
+                .retain(|s| in_calibration_sample(&s.unique_id, catalogue.max(1)));
+            cases.extend(loaded.protection_cases(
+                &chunk,
+                &calibration_origins(last_week, weeks),
+                weeks,
+                min_history,
+                options.intermittent_adi,
+                options.batch_size,
+            )?);
+            summary.protection_seconds += t.elapsed().as_secs_f64();
+        }
         progress(chunks.rows_read(), chunks.rows(), summary.skus);
+    }
+    if let Some(path) = &options.protection {
+        let calibration = ProtectionCalibration::fit(horizon.weeks(), &cases).ok_or_else(|| {
+            Error::Option(format!(
+                "{}: no SKU has {} weeks of history and {} more to calibrate the protection-interval \
+                 levels on",
+                data.display(),
+                min_history,
+                horizon.weeks()
+            ))
+        })?;
+        summary.protection_cases = cases.len();
+        let text = serde_json::to_string_pretty(&calibration)
+            .map_err(|e| Error::Option(e.to_string()))?;
+        restock_data::table::write_text(path, &text)?;
     }
     let t = Instant::now();
     writer.finish()?;

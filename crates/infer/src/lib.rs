@@ -30,6 +30,7 @@
 mod error;
 mod job;
 mod network;
+pub mod protection;
 
 pub use error::{Error, Result};
 pub use job::{ForecastOptions, ForecastSummary, Shard, forecast, shard_of};

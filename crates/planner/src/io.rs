@@ -8,6 +8,7 @@ use polars::prelude::*;
 use restock_core::{OrderLine, Quantiles, Week, columns};
 use restock_data::ingest::{parse_days, parse_numbers};
 use restock_data::table;
+use restock_stats::ProtectionCalibration;
 
 use crate::config::PlanConfig;
 use crate::inputs::{PlanInputs, SkuInput, SkuParams};
@@ -27,6 +28,9 @@ pub struct PlanFiles {
     /// case_pack, moq, supplier, unit_volume, min_stock, max_stock, holding_rate_per_week,
     /// shortage_cost, service_level` (empty cells take the config's defaults).
     pub sku_params: PathBuf,
+    /// The forecaster's protection-interval calibration (JSON from the forecast job,
+    /// `restock_stats::ProtectionCalibration`); without it, the normal rule.
+    pub protection: Option<PathBuf>,
 }
 
 fn input_err(path: &Path, message: String) -> Error {
@@ -89,6 +93,11 @@ fn level_of(name: &str) -> Option<f64> {
 pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<String>)> {
     let mut warnings = Vec::new();
     let t_len = cfg.horizon.weeks;
+    let protection = files
+        .protection
+        .as_deref()
+        .map(read_protection)
+        .transpose()?;
 
     // Forecasts.
     let fpath = &files.forecasts;
@@ -284,10 +293,45 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
             start,
             levels,
             skus,
-            protection: None,
+            protection,
         },
         warnings,
     ))
+}
+
+/// Read a protection-interval calibration (JSON); errors name the file and what is wrong.
+pub fn read_protection(path: &Path) -> Result<ProtectionCalibration> {
+    let text = std::fs::read_to_string(path).map_err(|e| input_err(path, e.to_string()))?;
+    let c: ProtectionCalibration = serde_json::from_str(&text)
+        .map_err(|e| input_err(path, format!("not a protection calibration: {e}")))?;
+    let grid = c.levels.len();
+    if grid == 0 || c.by_weeks.is_empty() {
+        return Err(input_err(path, "no levels or no interval lengths".into()));
+    }
+    if !c.levels.windows(2).all(|w| w[0] < w[1]) || c.levels.iter().any(|l| !(0.0..1.0).contains(l))
+    {
+        return Err(input_err(
+            path,
+            format!("levels must rise strictly inside (0, 1): {:?}", c.levels),
+        ));
+    }
+    for (p, t) in c.by_weeks.iter().enumerate() {
+        let bad = t.kappa.is_empty()
+            || t.kappa.len() != t.cv_edges.len() + 1
+            || t.kappa.iter().any(|r| r.len() != grid || r.iter().any(|v| !v.is_finite()));
+        if bad {
+            return Err(input_err(
+                path,
+                format!(
+                    "interval of {} weeks: needs one row of {grid} finite values per CV band \
+                     ({} edges)",
+                    p + 1,
+                    t.cv_edges.len()
+                ),
+            ));
+        }
+    }
+    Ok(c)
 }
 
 /// Read the SKU parameter table (see [`PlanFiles::sku_params`]); empty cells take the config's

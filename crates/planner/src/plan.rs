@@ -165,6 +165,11 @@ pub struct PlanSummary {
     pub seconds: f64,
     /// How the safety stock was set: `service_level` or `critical_ratio`.
     pub service_method: String,
+    /// How the order-up-to levels were taken from the forecasts: `calibrated (N cases)` (the
+    /// forecaster's [`ProtectionCalibration`]) or `normal rule` (independent weeks); empty in
+    /// summaries written before.
+    #[serde(default)]
+    pub protection: String,
     /// Cost components.
     pub costs: CostBreakdown,
     /// Use per week.
@@ -1447,6 +1452,10 @@ fn assemble(
             "service_level"
         }
         .into(),
+        protection: match &inputs.protection {
+            Some(c) => format!("calibrated ({} cases)", c.cases()),
+            None => "normal rule".into(),
+        },
         costs,
         weeks,
         constraints,

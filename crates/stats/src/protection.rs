@@ -173,6 +173,14 @@ impl ProtectionCalibration {
         })
     }
 
+    /// Calibration cases behind the tables, all interval lengths.
+    pub fn cases(&self) -> usize {
+        self.by_weeks
+            .iter()
+            .map(|t| t.cases.iter().sum::<usize>())
+            .sum()
+    }
+
     /// κ for an interval of `weeks` weeks, a forecast with coefficient of variation `cv`, at
     /// service level `alpha`.
     pub fn kappa(&self, weeks: usize, cv: f64, alpha: f64) -> f64 {
