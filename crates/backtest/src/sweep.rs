@@ -29,19 +29,29 @@ pub enum ServiceTarget {
     Level(f64),
     /// Each SKU's critical ratio (p − c) / (p − c + h).
     Economic,
+    /// An aggregate fill rate in (0, 1): restock allocates per-SKU levels to reach it at the
+    /// least stock value (`restock_planner::service`); the order-up-to buyers, who have no
+    /// such rule, hold every SKU to it as a cycle service level.
+    FillRate(f64),
 }
 
 impl ServiceTarget {
-    /// Parse `0.95` or `economic`.
+    /// Parse `0.95`, `economic` or `fill:0.95`.
     pub fn parse(text: &str) -> Result<Self> {
         let t = text.trim();
         if t == "economic" {
             return Ok(ServiceTarget::Economic);
         }
-        match t.parse::<f64>() {
+        let (fill, number) = match t.strip_prefix("fill:") {
+            Some(rest) => (true, rest),
+            None => (false, t),
+        };
+        match number.trim().parse::<f64>() {
+            Ok(v) if v > 0.0 && v < 1.0 && fill => Ok(ServiceTarget::FillRate(v)),
             Ok(v) if v > 0.0 && v < 1.0 => Ok(ServiceTarget::Level(v)),
             _ => Err(Error::Option(format!(
-                "service target {t:?}: expected a level in (0, 1), e.g. 0.95, or `economic`"
+                "service target {t:?}: expected a level in (0, 1), e.g. 0.95, `economic`, or a \
+                 fill rate, e.g. fill:0.95"
             ))),
         }
     }
@@ -53,17 +63,27 @@ impl ServiceTarget {
             ServiceTarget::Level(v) => {
                 cfg.service.level = v;
                 cfg.service.critical_ratio = false;
+                cfg.service.fill_rate = None;
             }
-            ServiceTarget::Economic => cfg.service.critical_ratio = true,
+            ServiceTarget::Economic => {
+                cfg.service.critical_ratio = true;
+                cfg.service.fill_rate = None;
+            }
+            ServiceTarget::FillRate(v) => {
+                cfg.service.level = v;
+                cfg.service.critical_ratio = false;
+                cfg.service.fill_rate = Some(v);
+            }
         }
         cfg
     }
 
-    /// `0.95` or `economic`.
+    /// `0.95`, `economic` or `fill:0.95`.
     pub fn label(&self) -> String {
         match self {
             ServiceTarget::Level(v) => format!("{v}"),
             ServiceTarget::Economic => "economic".into(),
+            ServiceTarget::FillRate(v) => format!("fill:{v}"),
         }
     }
 }
@@ -361,13 +381,20 @@ mod tests {
             ServiceTarget::parse("economic").unwrap(),
             ServiceTarget::Economic
         );
-        for bad in ["1", "0", "x", "-0.5"] {
+        assert_eq!(
+            ServiceTarget::parse("fill:0.95").unwrap(),
+            ServiceTarget::FillRate(0.95)
+        );
+        for bad in ["1", "0", "x", "-0.5", "fill:1", "fill:"] {
             assert!(ServiceTarget::parse(bad).is_err(), "{bad}");
         }
         let cfg = PlanConfig::default();
         let l = ServiceTarget::Level(0.8).apply(&cfg);
         assert_eq!((l.service.level, l.service.critical_ratio), (0.8, false));
         assert!(ServiceTarget::Economic.apply(&cfg).service.critical_ratio);
+        let f = ServiceTarget::FillRate(0.9).apply(&cfg);
+        assert_eq!((f.service.level, f.service.fill_rate), (0.9, Some(0.9)));
+        assert_eq!(ServiceTarget::FillRate(0.9).label(), "fill:0.9");
     }
 
     #[test]

@@ -225,9 +225,10 @@ pub(crate) struct SimulateArgs {
     /// network alone; default: the run's choice on its validation weeks (serving.json).
     #[arg(long, value_delimiter = ',', value_name = "MODELS")]
     pub(crate) combine: Vec<String>,
-    /// Also replay every policy at each of these service targets (cycle service levels, or
-    /// `economic` for each SKU's critical ratio), e.g. 0.8,0.9,0.95,0.98,economic, and compare
-    /// restock with the better baseline at equal fill rate: sweep.json and a printed table.
+    /// Also replay every policy at each of these service targets (cycle service levels,
+    /// `economic` for each SKU's critical ratio, or `fill:<rate>` for an aggregate fill rate
+    /// that restock reaches with per-SKU levels), e.g. 0.8,0.9,0.95,0.98,economic,fill:0.95, and
+    /// compare restock with the better baseline at equal fill rate: sweep.json and a table.
     #[arg(long, value_delimiter = ',', value_name = "TARGETS")]
     pub(crate) service_levels: Vec<String>,
     /// Output folder: simulation.json, weekly.csv, trajectories.parquet (and sweep.json).

@@ -50,7 +50,8 @@ impl Default for HorizonConfig {
     }
 }
 
-/// Service target: a cycle service level, or the newsvendor critical ratio of each SKU's costs.
+/// Service target: a cycle service level, the newsvendor critical ratio of each SKU's costs, or
+/// an aggregate fill rate reached at the least safety-stock value.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServiceConfig {
@@ -59,6 +60,11 @@ pub struct ServiceConfig {
     pub level: f64,
     /// Use p / (p + h) per SKU (shortage cost p, holding cost h per week) instead of `level`.
     pub critical_ratio: bool,
+    /// An aggregate fill rate in (0, 1) (share of the catalogue's demand served from stock)
+    /// instead of `level`: each SKU's cycle service level is chosen so that the expected fill
+    /// rate over all SKUs reaches it at the least safety-stock value (`crate::service`); SKUs
+    /// with their own `service_level` keep it.
+    pub fill_rate: Option<f64>,
 }
 
 impl Default for ServiceConfig {
@@ -66,6 +72,7 @@ impl Default for ServiceConfig {
         ServiceConfig {
             level: 0.95,
             critical_ratio: false,
+            fill_rate: None,
         }
     }
 }
@@ -225,6 +232,20 @@ impl PlanConfig {
                 "service.level must be inside (0, 1), got {}",
                 s.level
             ));
+        }
+        if let Some(f) = s.fill_rate {
+            if !(f > 0.0 && f < 1.0) {
+                return fail(format!(
+                    "service.fill_rate must be inside (0, 1), got {f}"
+                ));
+            }
+            if s.critical_ratio {
+                return fail(
+                    "service.fill_rate and service.critical_ratio = true are two targets; \
+                     choose one"
+                        .into(),
+                );
+            }
         }
         let d = &self.defaults;
         for (key, v) in [

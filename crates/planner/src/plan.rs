@@ -36,7 +36,9 @@
 //! outermost quantile levels and σ_P = sqrt(Σ σ_t²) (independent weeks), which under-covers real
 //! demand.
 
-use restock_stats::{ProtectionCalibration, normal_quantile, protection_moments};
+use restock_stats::ProtectionCalibration;
+#[cfg(test)]
+use restock_stats::normal_quantile;
 use std::collections::{BTreeMap, BinaryHeap};
 
 use rayon::prelude::*;
@@ -44,6 +46,7 @@ use restock_core::{OrderLine, OrderReason, Quantiles};
 use serde::{Deserialize, Serialize};
 
 use crate::config::PlanConfig;
+use crate::service::{allocate_fill_rate, safety_stock};
 use crate::inputs::{PlanInputs, SkuInput, SkuParams};
 use crate::lp::{Lp, LpSolution, Sense};
 use crate::{Error, Result};
@@ -163,8 +166,12 @@ pub struct PlanSummary {
     pub gap_bound: Option<f64>,
     /// Wall-clock seconds of solving.
     pub seconds: f64,
-    /// How the safety stock was set: `service_level` or `critical_ratio`.
+    /// How the safety stock was set: `service_level`, `critical_ratio` or `fill_rate`
+    /// (per-SKU levels from `crate::service::allocate_fill_rate`).
     pub service_method: String,
+    /// With `fill_rate`: the catalogue's expected fill rate at the chosen levels.
+    #[serde(default)]
+    pub expected_fill_rate: Option<f64>,
     /// How the order-up-to levels were taken from the forecasts: `calibrated (N cases)` (the
     /// forecaster's [`ProtectionCalibration`]) or `normal rule` (independent weeks); empty in
     /// summaries written before.
@@ -264,41 +271,6 @@ pub fn expected_demand(q: &[f64], levels: &[f64]) -> f64 {
     restock_stats::mean_from_quantiles(q, levels)
 }
 
-/// The order-up-to level for cycle service level `alpha` over `protection` weeks (lead time +
-/// review period) from weekly forecast quantiles `forecast[t][k]` at `levels`: the `alpha`
-/// quantile of demand over those weeks. With a [`ProtectionCalibration`] of the forecaster, its
-/// calibrated level μ_P + κ_P(α)·σ_P; without one, the normal rule with independent weeks,
-/// μ_P + z(α)·σ_P ([`protection_moments`]: weeks past the forecast take its average).
-pub fn protection_level(
-    forecast: &[Vec<f64>],
-    levels: &[f64],
-    alpha: f64,
-    protection: usize,
-    calibration: Option<&ProtectionCalibration>,
-) -> f64 {
-    match calibration {
-        Some(c) => c.level(forecast, levels, alpha, protection),
-        None => {
-            let (mean, sigma) = protection_moments(forecast, levels, protection);
-            (mean + normal_quantile(alpha) * sigma).max(0.0)
-        }
-    }
-}
-
-/// Safety stock: the [`protection_level`] above expected demand over the protection interval,
-/// at least 0 (the plan's inventory balance already carries the expected demand; a level below
-/// it, as the median of an intermittent SKU's total can be, plans no negative stock).
-pub fn safety_stock(
-    forecast: &[Vec<f64>],
-    levels: &[f64],
-    alpha: f64,
-    protection: usize,
-    calibration: Option<&ProtectionCalibration>,
-) -> f64 {
-    let (mean, _) = protection_moments(forecast, levels, protection);
-    (protection_level(forecast, levels, alpha, protection, calibration) - mean).max(0.0)
-}
-
 /// Per-SKU numbers derived from inputs and config.
 #[derive(Debug, Clone)]
 struct Prepared {
@@ -351,6 +323,7 @@ fn prepare(
     s: &SkuInput,
     quantiles: &Quantiles,
     calibration: Option<&ProtectionCalibration>,
+    service_level: Option<f64>,
     cfg: &PlanConfig,
 ) -> Result<Prepared> {
     let levels = quantiles.levels();
@@ -385,6 +358,7 @@ fn prepare(
         shortage,
         service_level: alpha,
     } = Economics::of(p, cfg);
+    let alpha = service_level.unwrap_or(alpha);
     let protection = p.lead_time_weeks + cfg.horizon.review_period_weeks;
     let safety_stock = safety_stock(&s.forecast[..t_len], levels, alpha, protection, calibration);
     let floor = safety_stock.max(p.min_stock.unwrap_or(0.0));
@@ -1197,10 +1171,26 @@ pub fn plan(
     on_progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Plan> {
     let started = std::time::Instant::now();
+    for s in &inputs.skus {
+        s.params.check(&s.unique_id)?;
+    }
+    let allocation = cfg.service.fill_rate.map(|target| {
+        allocate_fill_rate(
+            &inputs.skus,
+            inputs.levels.levels(),
+            inputs.protection.as_ref(),
+            cfg,
+            target,
+        )
+    });
     let prepared: Vec<Prepared> = inputs
         .skus
         .iter()
-        .map(|s| prepare(s, &inputs.levels, inputs.protection.as_ref(), cfg))
+        .enumerate()
+        .map(|(i, s)| {
+            let alpha = allocation.as_ref().map(|a| a.levels[i]);
+            prepare(s, &inputs.levels, inputs.protection.as_ref(), alpha, cfg)
+        })
         .collect::<Result<_>>()?;
     let max_shortage = prepared
         .iter()
@@ -1218,14 +1208,19 @@ pub fn plan(
             r
         })
         .collect::<Result<_>>()?;
-    Ok(assemble(
+    let mut plan = assemble(
         inputs,
         cfg,
         &prepared,
         results,
         n_models,
         started.elapsed().as_secs_f64(),
-    ))
+    );
+    if let Some(a) = allocation {
+        plan.summary.service_method = "fill_rate".into();
+        plan.summary.expected_fill_rate = Some(a.expected_fill_rate);
+    }
+    Ok(plan)
 }
 
 /// How far a plan status is from proven optimal: `optimal` 0, `gap_limit` 1 (within the target
@@ -1456,6 +1451,7 @@ fn assemble(
             Some(c) => format!("calibrated ({} cases)", c.cases()),
             None => "normal rule".into(),
         },
+        expected_fill_rate: None,
         costs,
         weeks,
         constraints,
