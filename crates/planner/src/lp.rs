@@ -183,6 +183,11 @@ impl Lp {
     }
 }
 
+/// LP solves (master problems, branch and bound's relaxations aside) run to completion: they are
+/// polynomial, and a plan stopped early is not one. The configured time limit is for the
+/// Lagrangian price search and the start of column-generation rounds.
+pub(crate) const LP_TIME: f64 = 1e7;
+
 #[cfg(test)]
 mod tests {
     use super::*;

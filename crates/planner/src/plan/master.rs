@@ -19,7 +19,8 @@
 use std::time::Instant;
 
 use super::lagrange::{self, Orders, SkuAt};
-use super::{GroupModel, Prepared};
+use super::model::GroupModel;
+use super::sku::Prepared;
 use crate::Result;
 use crate::config::SolverKind;
 use crate::lp::{Lp, Sense};
@@ -141,7 +142,7 @@ impl Master {
     ) -> Result<MasterSolution> {
         let rhs: Vec<f64> = self.rows.iter().map(|&r| self.lp.rows[r].rhs).collect();
         if backend == SolverKind::Highs {
-            let sol = self.lp.solve(backend, super::LP_TIME, 0.0, true)?;
+            let sol = self.lp.solve(backend, crate::lp::LP_TIME, 0.0, true)?;
             let d = sol.duals.unwrap_or_else(|| vec![0.0; self.lp.rows.len()]);
             return Ok(MasterSolution {
                 value: sol.objective + self.fixed_cost,
@@ -175,7 +176,7 @@ impl Master {
             }
             mu.push(Some(m));
         }
-        let sol = dual.solve(backend, super::LP_TIME, 0.0, false)?;
+        let sol = dual.solve(backend, crate::lp::LP_TIME, 0.0, false)?;
         Ok(MasterSolution {
             value: self.fixed_cost - sol.objective,
             lambda: lambda
@@ -318,7 +319,7 @@ pub(super) fn solve(
             let theta = match solved.theta {
                 Some(theta) => theta,
                 // The dual gave the prices; the plan comes from the primal, once.
-                None => master.lp.solve(backend, super::LP_TIME, 0.0, false)?.x,
+                None => master.lp.solve(backend, crate::lp::LP_TIME, 0.0, false)?.x,
             };
             weights = columns
                 .iter()
@@ -456,7 +457,7 @@ mod tests {
             cfg.budget.per_supplier.insert("sup1".into(), 0.3 * budget);
             cfg.capacity.warehouse_volume = Some(volume);
             let v = 1e4;
-            let model = super::super::build_group(&refs, &cfg, v);
+            let model = super::super::model::build_group(&refs, &cfg, v);
             let joint = model.lp.solve(SolverKind::Highs, 60.0, 0.0, false).unwrap();
             // Columns until none improves: HiGHS solves the master with its duals, microlp the
             // master's dual.

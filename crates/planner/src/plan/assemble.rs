@@ -1,0 +1,236 @@
+//! From solved groups to the plan: orders with their reasons, projected stock, costs, binding
+//! limits and shortfalls, and the summary.
+
+use restock_core::{OrderLine, OrderReason};
+
+use crate::config::PlanConfig;
+use crate::inputs::PlanInputs;
+
+use super::model::GroupResult;
+use super::report::*;
+use super::sku::Prepared;
+
+pub(super) fn assemble(
+    inputs: &PlanInputs,
+    cfg: &PlanConfig,
+    prepared: &[Prepared],
+    results: Vec<GroupResult>,
+    n_models: usize,
+    seconds: f64,
+) -> Plan {
+    let t_len = cfg.horizon.weeks;
+    let week = |t: usize| inputs.start.offset(t as i64);
+    let eps = 1e-6;
+    let mut costs = CostBreakdown::default();
+    let mut orders = Vec::new();
+    let mut sku_plans: Vec<(usize, SkuPlan)> = Vec::new();
+    let mut constraints = Vec::new();
+    let mut spend = vec![0.0; t_len];
+    let mut volume = vec![0.0; t_len];
+    let mut shorts = Vec::new();
+    let (mut objective, mut bound_sum, mut status) = (0.0, Some(0.0), "optimal");
+    let rank = |m: &str| {
+        ["dynamic_program", "column_generation", "lagrangian"]
+            .iter()
+            .position(|x| *x == m)
+    };
+    let mut method = "dynamic_program";
+    for r in &results {
+        let x = &r.sol.x;
+        objective += r.sol.objective;
+        bound_sum = match (bound_sum, r.bound) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        status = worst_status(status, r.sol.status);
+        if rank(r.method).unwrap_or(usize::MAX) > rank(method).unwrap_or(usize::MAX) {
+            method = r.method;
+        }
+        // Which weeks have a binding or violated shared row in this group.
+        let mut tight_weeks = vec![false; t_len];
+        for sr in &r.model.shared {
+            let row = &r.model.lp.rows[sr.row];
+            let used = sr.used(&r.model.lp, x);
+            let violated_by = x[sr.slack].max(0.0);
+            // With whole cases a limit binds once not even the smallest case fits in what is left.
+            let step = row
+                .coefs
+                .iter()
+                .filter(|(i, a)| *i != sr.slack && r.model.lp.cols[*i].integer && *a > 0.0)
+                .map(|(_, a)| *a)
+                .fold(f64::INFINITY, f64::min);
+            let tolerance =
+                if step.is_finite() { step } else { 0.0 }.max(eps * sr.limit.abs().max(1.0));
+            let shadow = r.duals.as_ref().map(|d| -d[sr.row]);
+            // ... or once the relaxation prices it and the plan leaves next to nothing of it.
+            let priced = shadow.is_some_and(|p| p > 1e-9) && used >= 0.999 * sr.limit;
+            let binding = sr.limit - used < tolerance || priced;
+            costs.constraint_violation += violated_by * r.model.lp.cols[sr.slack].cost;
+            if binding || violated_by > eps {
+                tight_weeks[sr.week] = true;
+                constraints.push(ConstraintReport {
+                    name: sr.name.clone(),
+                    week: week(sr.week).to_string(),
+                    limit: sr.limit,
+                    used,
+                    binding,
+                    violated_by,
+                    shadow_price: shadow,
+                });
+            }
+        }
+        for (k, &i) in r.members.iter().enumerate() {
+            let p = &prepared[i];
+            let c = &r.model.cols[k];
+            let sku = &inputs.skus[i];
+            let inv: Vec<f64> = c.inv.iter().map(|&j| x[j].max(0.0)).collect();
+            let unmet: Vec<f64> = c.unmet.iter().map(|&j| x[j].max(0.0)).collect();
+            let below: Vec<f64> = c
+                .below
+                .iter()
+                .map(|b| b.map(|j| x[j].max(0.0)).unwrap_or(0.0))
+                .collect();
+            for t in 0..t_len {
+                costs.holding += p.holding * inv[t];
+                costs.shortage += p.shortage * unmet[t];
+                costs.safety_shortfall += p.safety_cost * below[t];
+                volume[t] += p.volume * inv[t];
+                if let Some(o) = c.over[t] {
+                    costs.constraint_violation += x[o].max(0.0) * r.model.lp.cols[o].cost;
+                }
+            }
+            costs.salvage_credit += p.cost * inv[t_len - 1];
+            for (s, &n) in c.cases.iter().enumerate() {
+                let cases = if cfg.solver.integer {
+                    x[n].round()
+                } else {
+                    x[n].max(0.0)
+                };
+                let qty = cases * p.pack;
+                if qty <= eps {
+                    continue;
+                }
+                if let Some(u) = c.used[s] {
+                    // What the objective charges: order cost × switch (whole in the MILP).
+                    let on = if cfg.solver.integer {
+                        x[u].round()
+                    } else {
+                        x[u].max(0.0)
+                    };
+                    costs.fixed_order += cfg.defaults.order_cost * on;
+                }
+                costs.purchase += qty * p.cost;
+                spend[s] += qty * p.cost;
+                let a = s + p.lead;
+                let without = inv[a] - qty; // stock at the end of the arrival week without this order
+                let need = (p.floor - without).max(0.0) + unmet[a];
+                // Short (or below the floor) in the week this order arrives, while a limit binds
+                // in the week it is placed: the order was held back by that limit.
+                let short_after = unmet[a] > eps || below[a] > eps;
+                let reason = if short_after && tight_weeks[s] {
+                    OrderReason::CappedByConstraint
+                } else if p.moq > 0.0 && (qty - p.moq).abs() < eps && qty - need >= 1.0 {
+                    OrderReason::MoqRounding
+                } else if p.pack > 1.0 && qty - need >= 1.0 && qty - need < p.pack {
+                    OrderReason::CasePackRounding
+                } else if without < -eps {
+                    OrderReason::ForecastDemand
+                } else if without < p.safety_stock - eps {
+                    OrderReason::BelowSafetyStock
+                } else if without < p.floor - eps {
+                    OrderReason::MinStock
+                } else {
+                    OrderReason::ForecastDemand
+                };
+                orders.push(OrderLine {
+                    unique_id: sku.unique_id.clone(),
+                    order_week: week(s),
+                    arrival_week: week(a),
+                    quantity: qty,
+                    cases,
+                    cost: qty * p.cost,
+                    reason,
+                });
+            }
+            let total_short: f64 = unmet.iter().sum();
+            if total_short > eps {
+                shorts.push(SkuShort {
+                    unique_id: sku.unique_id.clone(),
+                    units_short: total_short,
+                    units_short_within_lead_time: unmet[..p.lead.min(t_len)].iter().sum(),
+                });
+            }
+            sku_plans.push((
+                i,
+                SkuPlan {
+                    unique_id: sku.unique_id.clone(),
+                    safety_stock: p.safety_stock,
+                    demand: p.d.clone(),
+                    inventory: inv,
+                    unmet,
+                    below_floor: below,
+                },
+            ));
+        }
+    }
+    costs.total = costs.purchase
+        + costs.fixed_order
+        + costs.holding
+        + costs.shortage
+        + costs.safety_shortfall
+        + costs.constraint_violation
+        - costs.salvage_credit;
+    orders.sort_by(|a, b| {
+        a.unique_id
+            .cmp(&b.unique_id)
+            .then(a.order_week.cmp(&b.order_week))
+    });
+    sku_plans.sort_by_key(|(i, _)| *i);
+    shorts.sort_by(|a, b| b.units_short.total_cmp(&a.units_short));
+    constraints.sort_by(|a, b| a.name.cmp(&b.name).then(a.week.cmp(&b.week)));
+    let weeks = (0..t_len)
+        .map(|t| WeekUsage {
+            week: week(t).to_string(),
+            spend: spend[t],
+            budget: cfg.budget.weekly,
+            volume: volume[t],
+            warehouse_volume: cfg.capacity.warehouse_volume,
+        })
+        .collect();
+    let integer = cfg.solver.integer;
+    let gap_bound = bound_sum.map(|b| ((objective - b) / objective.abs().max(1e-9)).max(0.0));
+    let summary = PlanSummary {
+        solver: cfg.solver.backend.as_str().into(),
+        method: method.into(),
+        status: status.into(),
+        integer,
+        models: n_models,
+        objective,
+        lp_bound: bound_sum,
+        gap_bound,
+        seconds,
+        service_method: if cfg.service.critical_ratio {
+            "critical_ratio"
+        } else {
+            "service_level"
+        }
+        .into(),
+        protection: match &inputs.protection {
+            Some(c) => format!("calibrated ({} cases)", c.cases()),
+            None => "normal rule".into(),
+        },
+        expected_fill_rate: None,
+        costs,
+        weeks,
+        constraints,
+        skus_short: shorts,
+        skus: inputs.skus.len(),
+        order_lines: orders.len(),
+        units_ordered: orders.iter().map(|o| o.quantity).sum(),
+    };
+    Plan {
+        orders,
+        skus: sku_plans.into_iter().map(|(_, p)| p).collect(),
+        summary,
+    }
+}

@@ -1,0 +1,220 @@
+//! The MILP of a group of SKUs that share limits: their columns, the shared rows, and the
+//! completion of a whole-case plan by simulation.
+
+use crate::config::PlanConfig;
+use crate::lp::{Lp, LpSolution, Sense};
+
+use super::sku::{Prepared, simulate};
+
+/// Column indices of one SKU in a group model.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SkuCols {
+    pub(super) inv: Vec<usize>,
+    pub(super) unmet: Vec<usize>,
+    pub(super) below: Vec<Option<usize>>,
+    pub(super) over: Vec<Option<usize>>,
+    pub(super) cases: Vec<usize>,
+    pub(super) used: Vec<Option<usize>>,
+}
+
+impl SkuCols {
+    /// Set SKU `p`'s columns in `x` for end-of-week stock `inv` and lost demand `unmet`: the
+    /// shortfall below the floor and the excess over max stock at their least.
+    pub(super) fn set_stock(&self, p: &Prepared, x: &mut [f64], inv: &[f64], unmet: &[f64]) {
+        for t in 0..p.d.len() {
+            x[self.inv[t]] = inv[t];
+            x[self.unmet[t]] = unmet[t];
+            if let Some(b) = self.below[t] {
+                x[b] = (p.floor - inv[t]).clamp(0.0, p.floor);
+            }
+            if let (Some(o), Some(max)) = (self.over[t], p.max_stock) {
+                x[o] = (inv[t] - max).max(0.0);
+            }
+        }
+    }
+}
+
+/// A shared row of a group model.
+#[derive(Debug, Clone)]
+pub(super) struct SharedRow {
+    pub(super) name: String,
+    pub(super) week: usize,
+    pub(super) limit: f64,
+    pub(super) row: usize,
+    pub(super) slack: usize,
+}
+
+impl SharedRow {
+    /// What the plan `x` uses of the limit (the row without its slack).
+    pub(super) fn used(&self, lp: &Lp, x: &[f64]) -> f64 {
+        lp.rows[self.row]
+            .coefs
+            .iter()
+            .filter(|(i, _)| *i != self.slack)
+            .map(|(i, a)| a * x[*i])
+            .sum()
+    }
+}
+
+pub(super) struct GroupModel {
+    pub(super) lp: Lp,
+    pub(super) cols: Vec<SkuCols>,
+    pub(super) shared: Vec<SharedRow>,
+}
+
+impl GroupModel {
+    /// Set each shared row's slack in `x`: what the plan uses beyond the limit.
+    pub(super) fn set_slacks(&self, x: &mut [f64]) {
+        for sr in &self.shared {
+            x[sr.slack] = (sr.used(&self.lp, x) - sr.limit).max(0.0);
+        }
+    }
+}
+
+pub(super) fn build_group(items: &[&Prepared], cfg: &PlanConfig, violation_cost: f64) -> GroupModel {
+    let t_len = cfg.horizon.weeks;
+    let integer = cfg.solver.integer;
+    let on_off = cfg.defaults.order_cost > 0.0;
+    let mut lp = Lp::default();
+    let mut cols = Vec::with_capacity(items.len());
+    for p in items {
+        let mut c = SkuCols::default();
+        for t in 0..t_len {
+            c.inv.push(lp.col(0.0, f64::INFINITY, p.holding, false));
+            c.unmet.push(lp.col(0.0, p.d[t], p.lost_margin(), false));
+            c.below.push(
+                (t >= p.lead && p.floor > 0.0).then(|| lp.col(0.0, p.floor, p.safety_cost, false)),
+            );
+            c.over.push(
+                p.max_stock
+                    .map(|_| lp.col(0.0, f64::INFINITY, violation_cost, false)),
+            );
+        }
+        let big_m = p.order_cap();
+        for _s in 0..t_len.saturating_sub(p.lead) {
+            let n = lp.col(0.0, big_m / p.pack, 0.0, integer);
+            c.cases.push(n);
+            let u =
+                (p.moq > 0.0 || on_off).then(|| lp.col(0.0, 1.0, cfg.defaults.order_cost, integer));
+            if let Some(u) = u {
+                if p.moq > 0.0 {
+                    lp.row(vec![(n, p.pack), (u, -p.moq)], Sense::Ge, 0.0);
+                }
+                lp.row(vec![(n, p.pack), (u, -big_m)], Sense::Le, 0.0);
+            }
+            c.used.push(u);
+        }
+        for t in 0..t_len {
+            // inv[t] - inv[t-1] - pack*cases[t-L] - unmet[t] = arrivals[t] - d[t] (+ on hand at t = 0)
+            let mut coefs = vec![(c.inv[t], 1.0), (c.unmet[t], -1.0)];
+            if t > 0 {
+                coefs.push((c.inv[t - 1], -1.0));
+            }
+            if t >= p.lead {
+                coefs.push((c.cases[t - p.lead], -p.pack));
+            }
+            let rhs = p.arrivals[t] - p.d[t] + if t == 0 { p.on_hand } else { 0.0 };
+            lp.row(coefs, Sense::Eq, rhs);
+            if let Some(b) = c.below[t] {
+                lp.row(vec![(c.inv[t], 1.0), (b, 1.0)], Sense::Ge, p.floor);
+            }
+            if let (Some(o), Some(max)) = (c.over[t], p.max_stock) {
+                lp.row(vec![(c.inv[t], 1.0), (o, -1.0)], Sense::Le, max);
+            }
+        }
+        cols.push(c);
+    }
+
+    let mut shared = Vec::new();
+    let mut add_shared =
+        |lp: &mut Lp, name: String, week: usize, limit: f64, mut coefs: Vec<(usize, f64)>| {
+            if coefs.is_empty() {
+                return;
+            }
+            let slack = lp.col(0.0, f64::INFINITY, violation_cost, false);
+            coefs.push((slack, -1.0));
+            let row = lp.row(coefs, Sense::Le, limit);
+            shared.push(SharedRow {
+                name,
+                week,
+                limit,
+                row,
+                slack,
+            });
+        };
+    let order_terms =
+        |s: usize, filter: &dyn Fn(&Prepared) -> bool, per_unit: &dyn Fn(&Prepared) -> f64| {
+            items
+                .iter()
+                .zip(&cols)
+                .filter(|(p, _)| filter(p) && s < t_len.saturating_sub(p.lead))
+                .map(|(p, c)| (c.cases[s], per_unit(p) * p.pack))
+                .collect::<Vec<_>>()
+        };
+    for s in 0..t_len {
+        if let Some(b) = cfg.budget.weekly {
+            add_shared(
+                &mut lp,
+                "budget".into(),
+                s,
+                b,
+                order_terms(s, &|_| true, &|p| p.cost),
+            );
+        }
+        for (sup, b) in &cfg.budget.per_supplier {
+            let terms = order_terms(s, &|p| &p.supplier == sup, &|p| p.cost);
+            add_shared(&mut lp, format!("budget:{sup}"), s, *b, terms);
+        }
+        for (sup, cap) in &cfg.capacity.supplier_units {
+            let terms = order_terms(s, &|p| &p.supplier == sup, &|_| 1.0);
+            add_shared(&mut lp, format!("supplier_units:{sup}"), s, *cap, terms);
+        }
+        if let Some(cap) = cfg.capacity.warehouse_volume {
+            let terms: Vec<(usize, f64)> = items
+                .iter()
+                .zip(&cols)
+                .filter(|(p, _)| p.volume > 0.0)
+                .map(|(p, c)| (c.inv[s], p.volume))
+                .collect();
+            add_shared(&mut lp, "warehouse_volume".into(), s, cap, terms);
+        }
+    }
+    GroupModel { lp, cols, shared }
+}
+
+/// Every column of a plan whose integer columns are set in `x`: stock and lost demand by
+/// simulation, shortfalls below the floor, excess over max stock, and the slack of each shared row.
+/// Whole-case plans are always completed this way: stock serves demand while it lasts. (The LP's
+/// columns alone would also let a plan hold stock back while demand goes unmet, to keep safety
+/// stock when a limit binds; no store refuses a customer for that, so the MILP is solved over
+/// the plans that serve demand, see `lagrange`.)
+pub(super) fn complete(model: &GroupModel, items: &[&Prepared], mut x: Vec<f64>) -> Vec<f64> {
+    for (p, c) in items.iter().zip(&model.cols) {
+        let units: Vec<f64> = c.cases.iter().map(|&n| x[n] * p.pack).collect();
+        let (inv, unmet) = simulate(p, &units);
+        c.set_stock(p, &mut x, &inv, &unmet);
+    }
+    model.set_slacks(&mut x);
+    x
+}
+
+/// The model's row duals for the shared rows' prices (none without shared rows).
+pub(super) fn shared_duals(model: &GroupModel, prices: &[f64]) -> Option<Vec<f64>> {
+    (!model.shared.is_empty()).then(|| {
+        let mut d = vec![0.0; model.lp.rows.len()];
+        for (sr, price) in model.shared.iter().zip(prices) {
+            d[sr.row] = -price;
+        }
+        d
+    })
+}
+
+pub(super) struct GroupResult {
+    pub(super) members: Vec<usize>,
+    pub(super) model: GroupModel,
+    pub(super) sol: LpSolution,
+    pub(super) bound: Option<f64>,
+    pub(super) duals: Option<Vec<f64>>,
+    /// How its plan was found (see [`PlanSummary::method`]).
+    pub(super) method: &'static str,
+}
