@@ -41,7 +41,7 @@ enum Command {
     /// Write the decision-support report (HTML with charts, and the CSVs behind it).
     Report(crate::report_cmd::ReportArgs),
     /// Run the whole job on a synthetic catalogue generated on the spot.
-    Demo(crate::plan_cmd::DemoArgs),
+    Demo(crate::demo_cmd::DemoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -132,7 +132,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Backtest(a) => crate::backtest_cmd::backtest(a, &mut progress).map(|_| ()),
         Command::Simulate(a) => crate::backtest_cmd::simulate(a, &mut progress).map(|_| ()),
         Command::Report(a) => crate::report_cmd::report(a, &mut progress).map(|_| ()),
-        Command::Demo(a) => crate::plan_cmd::demo(a, &mut progress),
+        Command::Demo(a) => crate::demo_cmd::demo(a, &mut progress),
     }
 }
 

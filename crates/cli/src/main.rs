@@ -2,6 +2,7 @@
 
 mod backtest_cmd;
 mod commands;
+mod demo_cmd;
 mod forecast_cmd;
 mod plan_cmd;
 mod progress;
