@@ -53,7 +53,7 @@ fn backtest_scores_every_model_from_held_out_cutoffs_only() {
     let bt = backtest(&network, weeks, ds, &options(2, 2), &mut |_, _| {}).unwrap();
     let s = &bt.summary;
     assert_eq!(s.models.len(), 2 + restock_stats::Baseline::NAMES.len());
-    assert_eq!(s.models.last().map(String::as_str), Some("auto_ets"));
+    assert_eq!(s.models.last().map(String::as_str), Some("auto_arima"));
     assert_eq!(s.models[..2], ["restock".to_string(), "lstm".to_string()]);
     let last = ds.last_week;
     let cuts: Vec<String> = s.cutoffs.iter().map(|c| c.cutoff.clone()).collect();

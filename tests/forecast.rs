@@ -505,7 +505,13 @@ fn a_run_chooses_on_its_validation_weeks_how_it_serves() {
         [
             vec![],
             vec!["tsb".to_string()],
-            vec!["tsb".to_string(), "auto_ets".to_string()]
+            vec!["tsb".to_string(), "auto_ets".to_string()],
+            vec!["auto_arima".to_string()],
+            vec![
+                "tsb".to_string(),
+                "auto_ets".to_string(),
+                "auto_arima".to_string()
+            ]
         ]
     );
     assert!(serving.windows > 20);

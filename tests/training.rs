@@ -99,7 +99,8 @@ fn a_run_trains_checkpoints_and_beats_nothing_silently() {
             "moving_average",
             "croston",
             "tsb",
-            "auto_ets"
+            "auto_ets",
+            "auto_arima"
         ]
     );
     assert!(eval.series > 0 && eval.weeks == 4);

@@ -443,7 +443,7 @@ fn demo_runs_the_whole_job() {
     // The backtest scores restock and the baselines on the same series.
     let bt = json("backtest/backtest.json");
     let overall = bt["overall"].as_array().unwrap();
-    assert_eq!(overall.len(), 8, "restock, lstm and six baselines");
+    assert_eq!(overall.len(), 9, "restock, lstm and seven baselines");
     let series: Vec<u64> = overall
         .iter()
         .map(|m| m["series"].as_u64().unwrap())

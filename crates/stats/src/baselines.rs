@@ -49,6 +49,9 @@ pub enum BaselineKind {
     /// Exponential smoothing with the error and trend chosen by AICc (statsforecast's AutoETS
     /// on weekly data); histories too short for any ETS model get their running mean.
     AutoEts,
+    /// ARIMA(p, d, q) with d by the KPSS test and p, q ≤ 2 by AICc (statsforecast's AutoARIMA
+    /// without seasonal terms); histories too short for any model get their running mean.
+    AutoArima,
 }
 
 /// A named, checked statistical forecaster.
@@ -60,13 +63,14 @@ pub struct Baseline {
 
 impl Baseline {
     /// The names [`Baseline::parse`] accepts, with their default parameters.
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         "naive",
         "seasonal_naive",
         "moving_average",
         "croston",
         "tsb",
         "auto_ets",
+        "auto_arima",
     ];
 
     /// A checked forecaster.
@@ -114,12 +118,14 @@ impl Baseline {
                 "tsb".to_string()
             }
             BaselineKind::AutoEts => "auto_ets".to_string(),
+            BaselineKind::AutoArima => "auto_arima".to_string(),
         };
         Ok(Baseline { kind, name })
     }
 
     /// A forecaster by name with the protocol's parameters: `naive`, `seasonal_naive` (52
-    /// weeks), `moving_average` (4 weeks), `croston` (α 0.1), `tsb` (α 0.2 / 0.2), `auto_ets`.
+    /// weeks), `moving_average` (4 weeks), `croston` (α 0.1), `tsb` (α 0.2 / 0.2), `auto_ets`,
+    /// `auto_arima`.
     pub fn parse(name: &str) -> Result<Self> {
         let kind = match name {
             "naive" => BaselineKind::Naive,
@@ -131,6 +137,7 @@ impl Baseline {
                 alpha_p: 0.2,
             },
             "auto_ets" => BaselineKind::AutoEts,
+            "auto_arima" => BaselineKind::AutoArima,
             other => return Err(Error::UnknownModel(other.to_string())),
         };
         Baseline::new(kind)
@@ -169,6 +176,7 @@ impl Forecaster for Baseline {
             )));
         }
         let mut ets = None;
+        let mut arima = None;
         let flat = match self.kind {
             BaselineKind::SeasonalNaive { .. } | BaselineKind::Naive => Vec::new(),
             BaselineKind::MovingAverage { window } => moving_average_path(y, window),
@@ -182,12 +190,21 @@ impl Forecaster for Baseline {
                     moving_average_path(y, y.len())
                 }
             }
+            BaselineKind::AutoArima => {
+                arima = crate::arima::auto(y);
+                if arima.is_some() {
+                    Vec::new()
+                } else {
+                    moving_average_path(y, y.len())
+                }
+            }
         };
         Ok(Fitted {
             kind: self.kind,
             y: y.to_vec(),
             flat,
             ets,
+            arima,
         })
     }
 }
@@ -201,6 +218,8 @@ pub struct Fitted {
     flat: Vec<f64>,
     /// The selected ETS model (`auto_ets` on a long enough history).
     ets: Option<crate::ets::EtsFit>,
+    /// The selected ARIMA model (`auto_arima` on a long enough history).
+    arima: Option<crate::arima::ArimaFit>,
 }
 
 impl Fitted {
@@ -222,6 +241,9 @@ impl Fitted {
 
     /// The point forecasts of the next `weeks` weeks.
     pub fn points(&self, weeks: usize) -> Vec<f64> {
+        if let Some(arima) = &self.arima {
+            return arima.means(weeks);
+        }
         match &self.ets {
             Some(ets) => (1..=weeks).map(|h| ets.mean(h)).collect(),
             None => (1..=weeks).map(|h| self.point(self.y.len(), h)).collect(),
@@ -238,6 +260,9 @@ impl Predict for Fitted {
     fn predict(&self, horizon: Horizon, levels: &Quantiles) -> Vec<f64> {
         if let Some(ets) = &self.ets {
             return ets.predict(horizon, levels);
+        }
+        if let Some(arima) = &self.arima {
+            return arima.predict(horizon, levels);
         }
         let n = self.y.len();
         let k = levels.len();

@@ -318,7 +318,7 @@ impl Predict for EtsFit {
 /// Minimise `f` from `x0` with initial simplex steps `steps` (Nelder–Mead with the standard
 /// coefficients), until the spread of the simplex's values is below `tol` (relative) or after
 /// `max_evals` evaluations.
-fn nelder_mead(
+pub(crate) fn nelder_mead(
     f: &dyn Fn(&[f64]) -> f64,
     x0: &[f64],
     steps: &[f64],

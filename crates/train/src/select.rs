@@ -19,7 +19,13 @@ use crate::trainer::load_best;
 use crate::{Error, Result, RunDir};
 
 /// The candidates, by their statistical members.
-pub const CANDIDATES: [&[&str]; 3] = [&[], &["tsb"], &["tsb", "auto_ets"]];
+pub const CANDIDATES: [&[&str]; 5] = [
+    &[],
+    &["tsb"],
+    &["tsb", "auto_ets"],
+    &["auto_arima"],
+    &["tsb", "auto_ets", "auto_arima"],
+];
 
 /// One candidate's validation score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
