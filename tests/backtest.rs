@@ -449,6 +449,7 @@ fn the_sweep_replays_every_policy_at_every_target_on_the_same_demand() {
         &cfg,
         &opts,
         &targets,
+        &mut restock_backtest::ReplayMemo::default(),
         &mut |_, _| calls += 1,
     )
     .unwrap();
@@ -466,7 +467,7 @@ fn the_sweep_replays_every_policy_at_every_target_on_the_same_demand() {
         assert_eq!(at, POLICIES);
     }
     // Each point is the simulation at that target: the 0.95 point is the plain simulation
-    // with the config's level set to 0.95.
+    // with the config's level set to 0.95 (its forecasts made afresh, not from the sweep's memo).
     let mut at_95 = cfg.clone();
     at_95.service.level = 0.95;
     let plain = simulate(&network, weeks, ds, &params, &at_95, &opts, &mut |_, _| {}).unwrap();

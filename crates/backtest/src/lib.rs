@@ -21,5 +21,8 @@ pub mod sweep;
 pub use backtest::{Backtest, BacktestOptions, BacktestSummary, RunWeeks, backtest};
 pub use classes::{SkuClass, classify};
 pub use error::{Error, Result};
-pub use simulate::{Shortage, Simulation, SimulationOptions, SimulationSummary, simulate};
+pub use simulate::{
+    ReplayMemo, Shortage, Simulation, SimulationOptions, SimulationSummary, simulate,
+    simulate_with,
+};
 pub use sweep::{ServiceTarget, Sweep, sweep};

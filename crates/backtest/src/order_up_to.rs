@@ -3,6 +3,7 @@
 //! same service level, orders rounded to case packs and MOQ and cut in proportion to fit the
 //! budgets.
 
+use rayon::prelude::*;
 use restock_core::{Forecaster, Horizon, Predict, Quantiles};
 use restock_data::WeeklyDataset;
 use restock_planner::{Economics, PlanConfig, SkuParams, expected_demand, safety_stock};
@@ -10,31 +11,50 @@ use restock_stats::Baseline;
 
 use crate::{Error, Result};
 
-/// What the order-up-to rule fed by `rule` orders for every SKU of `view` (the catalogue cut at
-/// the week before the review): up to S = expected demand over lead time + review period +
-/// z(α)·σ_P, from the forecaster's quantiles exactly as the planner takes them from restock's,
-/// less the inventory position, rounded up to case packs and MOQ.
-pub(crate) fn order_up_to(
+/// The forecasts of the order-up-to rule fed by `rule` for every SKU of `view` (the catalogue
+/// cut at the week before the review), over each SKU's protection interval (lead time +
+/// `review`): quantiles at `levels`, flattened by week. They depend neither on the stock nor on
+/// the service target, so a sweep computes them once per week.
+pub(crate) fn rule_forecasts(
     rule: &Baseline,
     view: &WeeklyDataset,
+    sku_params: &[SkuParams],
+    levels: &Quantiles,
+    review: usize,
+) -> Result<Vec<Vec<f64>>> {
+    view.series
+        .par_iter()
+        .zip(sku_params.par_iter())
+        .map(|(s, p)| {
+            let h = Horizon::new(p.lead_time_weeks + review)
+                .map_err(|e| Error::Option(e.to_string()))?;
+            let fitted = rule.fit(&s.y).map_err(|e| Error::Sku {
+                sku: s.unique_id.clone(),
+                message: e.to_string(),
+            })?;
+            Ok(fitted.predict(h, levels))
+        })
+        .collect()
+}
+
+/// What the order-up-to rule orders for every SKU from its [`rule_forecasts`] `values`: up to
+/// S = expected demand over lead time + review period + z(α)·σ_P, from the forecaster's
+/// quantiles exactly as the planner takes them from restock's (the normal rule: the classical
+/// buyer has no calibration), less the inventory position, rounded up to case packs and MOQ.
+pub(crate) fn order_up_to(
+    values: &[Vec<f64>],
     positions: &[f64],
     sku_params: &[SkuParams],
     economics: &[Economics],
     levels: &Quantiles,
     review: usize,
-) -> Result<Vec<f64>> {
+) -> Vec<f64> {
     let k = levels.len();
     let mut wanted = vec![0.0; positions.len()];
-    for (i, s) in view.series.iter().enumerate().take(positions.len()) {
+    for (i, v) in values.iter().enumerate().take(positions.len()) {
         let p = &sku_params[i];
         let protection = p.lead_time_weeks + review;
-        let h = Horizon::new(protection).map_err(|e| Error::Option(e.to_string()))?;
-        let fitted = rule.fit(&s.y).map_err(|e| Error::Sku {
-            sku: s.unique_id.clone(),
-            message: e.to_string(),
-        })?;
-        let values = fitted.predict(h, levels);
-        let q: Vec<Vec<f64>> = values.chunks(k).map(|c| c.to_vec()).collect();
+        let q: Vec<Vec<f64>> = v.chunks(k).map(<[f64]>::to_vec).collect();
         let level = q
             .iter()
             .map(|w| expected_demand(w, levels.levels()))
@@ -51,7 +71,7 @@ pub(crate) fn order_up_to(
             wanted[i] = pack_up(need, p);
         }
     }
-    Ok(wanted)
+    wanted
 }
 
 /// Round a wanted quantity up to whole case packs and at least the MOQ.

@@ -44,7 +44,7 @@ use restock_stats::{Baseline, ProtectionCalibration, ProtectionCase};
 use serde::{Deserialize, Serialize};
 
 use crate::backtest::RunWeeks;
-use crate::order_up_to::{fit_budget, order_up_to};
+use crate::order_up_to::{fit_budget, order_up_to, rule_forecasts};
 use crate::{Error, Result};
 
 /// What happens to demand that finds no stock.
@@ -324,6 +324,37 @@ pub fn simulate(
     options: &SimulationOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Simulation> {
+    let mut memo = ReplayMemo::default();
+    simulate_with(network, run_weeks, ds, params, cfg, options, &mut memo, progress)
+}
+
+/// What a replay forecasts that depends neither on the policy nor on the service target (each
+/// week's history is the recorded demand): restock's served forecasts and protection
+/// calibration, and the classical buyers' forecasts, by review week. A sweep keeps one across
+/// its replays, so each week is forecast once; the time it took is still counted in every
+/// replay's `decision_seconds`.
+#[derive(Debug, Default)]
+pub struct ReplayMemo {
+    /// The options it was filled under: (first week, weeks, protection calibrated).
+    key: Option<(Week, usize, bool)>,
+    /// restock's forecasts per SKU, its calibration (and its cases), and the seconds they took.
+    restock: BTreeMap<usize, (Vec<Vec<f64>>, Option<ProtectionCalibration>, usize, f64)>,
+    /// Each buyer's forecasts per SKU, and the seconds they took, by (rule, week).
+    rules: BTreeMap<(usize, usize), (Vec<Vec<f64>>, f64)>,
+}
+
+/// [`simulate`], reusing and filling `memo`.
+#[allow(clippy::too_many_arguments)]
+pub fn simulate_with(
+    network: &Network,
+    run_weeks: RunWeeks,
+    ds: &WeeklyDataset,
+    params: &HashMap<String, SkuParams>,
+    cfg: &PlanConfig,
+    options: &SimulationOptions,
+    memo: &mut ReplayMemo,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Simulation> {
     let started = Instant::now();
     let o = options;
     let plan_weeks = cfg.horizon.weeks;
@@ -463,7 +494,17 @@ pub fn simulate(
     let mut cases: Vec<ProtectionCase> = Vec::new();
     let mut made: Vec<(usize, Vec<Vec<f64>>, usize)> = Vec::new();
     let mut protection_cases = 0usize;
-    if o.calibrate_protection {
+    let key = (start, o.weeks, o.calibrate_protection);
+    if memo.key != Some(key) {
+        *memo = ReplayMemo {
+            key: Some(key),
+            ..ReplayMemo::default()
+        };
+    }
+    let cached = (0..o.weeks)
+        .step_by(review)
+        .all(|w| memo.restock.contains_key(&w));
+    if o.calibrate_protection && !cached {
         cases = network.protection_cases(
             ds,
             &calibration_origins(start.offset(-1), plan_weeks),
@@ -485,41 +526,53 @@ pub fn simulate(
                 .retain(|s| pos.contains_key(s.unique_id.as_str()));
             // restock: forecasts + planner.
             let t = Instant::now();
-            // The plan recorded for the weeks ahead (unknown past the data's end).
-            let recorded = KnownFuture::recorded(ds, week, plan_weeks, &network.plan_columns());
-            let f = network.forecast_catalogue(
-                &view,
-                horizon,
-                network.min_context().max(8),
-                o.intermittent_adi,
-                o.batch_size,
-                Some(&recorded),
-            )?;
-            let protection = if o.calibrate_protection {
-                // The replay's forecasts add their P-week cases once those weeks are sold.
-                for (made_at, values, added) in &mut made {
-                    let known = (w - *made_at).min(plan_weeks);
-                    if known <= *added {
-                        continue;
+            if !cached {
+                // The plan recorded for the weeks ahead (unknown past the data's end).
+                let recorded =
+                    KnownFuture::recorded(ds, week, plan_weeks, &network.plan_columns());
+                let f = network.forecast_catalogue(
+                    &view,
+                    horizon,
+                    network.min_context().max(8),
+                    o.intermittent_adi,
+                    o.batch_size,
+                    Some(&recorded),
+                )?;
+                let protection = if o.calibrate_protection {
+                    // The replay's forecasts add their P-week cases once those weeks are sold.
+                    for (made_at, values, added) in &mut made {
+                        let known = (w - *made_at).min(plan_weeks);
+                        if known <= *added {
+                            continue;
+                        }
+                        for (i, v) in values.iter().enumerate() {
+                            let actual = &demand[i][*made_at..*made_at + known];
+                            cases.extend(
+                                ProtectionCalibration::cases_of(v, levels.levels(), actual)
+                                    .into_iter()
+                                    .filter(|c| c.weeks > *added),
+                            );
+                        }
+                        *added = known;
                     }
-                    for (i, v) in values.iter().enumerate() {
-                        let actual = &demand[i][*made_at..*made_at + known];
-                        cases.extend(
-                            ProtectionCalibration::cases_of(v, levels.levels(), actual)
-                                .into_iter()
-                                .filter(|c| c.weeks > *added),
-                        );
-                    }
-                    *added = known;
-                }
-                made.push((w, f.values.clone(), 0));
-                protection_cases = cases.len();
-                ProtectionCalibration::fit(plan_weeks, &cases)
-            } else {
-                None
-            };
+                    made.push((w, f.values.clone(), 0));
+                    ProtectionCalibration::fit(plan_weeks, &cases)
+                } else {
+                    None
+                };
+                memo.restock.insert(
+                    w,
+                    (f.values, protection, cases.len(), t.elapsed().as_secs_f64()),
+                );
+            }
+            let (values, protection, n_cases, seconds) = &memo.restock[&w];
+            protection_cases = *n_cases;
+            if cached {
+                results[0].decision_seconds += seconds;
+            }
+            let f_values = values;
             let inputs = PlanInputs {
-                protection,
+                protection: protection.clone(),
                 start: week,
                 levels: levels.clone(),
                 skus: ids
@@ -530,7 +583,7 @@ pub fn simulate(
                         let backlog = (-st.stock).max(0.0);
                         let forecast: Vec<Vec<f64>> = (0..plan_weeks)
                             .map(|h| {
-                                let q = &f.values[i][h * k..(h + 1) * k];
+                                let q = &f_values[i][h * k..(h + 1) * k];
                                 q.iter()
                                     .map(|v| v + if h == 0 { backlog } else { 0.0 })
                                     .collect()
@@ -571,15 +624,22 @@ pub fn simulate(
                     .iter()
                     .map(|st| st.stock + st.pipeline.values().sum::<f64>())
                     .collect();
+                let mkey = (pi, w);
+                if !memo.rules.contains_key(&mkey) {
+                    let values = rule_forecasts(rule, &view, &sku_params, &levels, review)?;
+                    memo.rules
+                        .insert(mkey, (values, t.elapsed().as_secs_f64()));
+                } else {
+                    results[pi].decision_seconds += memo.rules[&mkey].1;
+                }
                 let wanted = order_up_to(
-                    rule,
-                    &view,
+                    &memo.rules[&mkey].0,
                     &positions,
                     &sku_params,
                     &economics,
                     &levels,
                     review,
-                )?;
+                );
                 ordered[pi] = fit_budget(wanted, &sku_params, cfg);
                 results[pi].decision_seconds += t.elapsed().as_secs_f64();
             }

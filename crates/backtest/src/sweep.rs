@@ -18,7 +18,7 @@ use restock_planner::{PlanConfig, SkuParams};
 use serde::{Deserialize, Serialize};
 
 use crate::backtest::RunWeeks;
-use crate::simulate::{POLICIES, PolicyResult, SimulationOptions, simulate};
+use crate::simulate::{POLICIES, PolicyResult, ReplayMemo, SimulationOptions, simulate_with};
 use crate::{Error, Result};
 
 /// A service target of the sweep.
@@ -130,7 +130,8 @@ pub struct Sweep {
 }
 
 /// Simulate every target in `targets` (see the module doc) with `options`, the other settings
-/// from `cfg`. `progress(target, targets)` is called before each.
+/// from `cfg`, each week's forecasts made once for all of them (`memo`, which a simulation of
+/// the same weeks may have filled already). `progress(target, targets)` is called before each.
 #[allow(clippy::too_many_arguments)]
 pub fn sweep(
     network: &Network,
@@ -140,6 +141,7 @@ pub fn sweep(
     cfg: &PlanConfig,
     options: &SimulationOptions,
     targets: &[ServiceTarget],
+    memo: &mut ReplayMemo,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Sweep> {
     if targets.is_empty() {
@@ -150,13 +152,14 @@ pub fn sweep(
     let mut points = Vec::new();
     for (i, target) in targets.iter().enumerate() {
         progress(i, targets.len());
-        let sim = simulate(
+        let sim = simulate_with(
             network,
             run_weeks,
             ds,
             params,
             &target.apply(cfg),
             options,
+            memo,
             &mut |_, _| {},
         )?;
         for r in sim.summary.policies {

@@ -311,6 +311,8 @@ pub(crate) fn simulate(a: SimulateArgs, progress: &mut Progress) -> Result<Simul
         calibrate_protection: !a.normal_protection,
         ..Default::default()
     };
+    // Each week's forecasts, made once for the simulation and every target of the sweep.
+    let mut memo = restock_backtest::ReplayMemo::default();
     let result = {
         let mut counter = progress.counter(
             &format!(
@@ -319,13 +321,14 @@ pub(crate) fn simulate(a: SimulateArgs, progress: &mut Progress) -> Result<Simul
             ),
             a.weeks as u64,
         );
-        restock_backtest::simulate(
+        restock_backtest::simulate_with(
             &network,
             weeks,
             &ds,
             &params,
             &cfg,
             &options,
+            &mut memo,
             &mut |done, _| counter.set(done as u64),
         )
         .with_context(|| format!("simulating {} on {}", a.run.display(), a.data.display()))?
@@ -353,6 +356,7 @@ pub(crate) fn simulate(a: SimulateArgs, progress: &mut Progress) -> Result<Simul
                 &cfg,
                 &options,
                 &targets,
+                &mut memo,
                 &mut |done, _| counter.set(done as u64),
             )
             .with_context(|| format!("sweeping {} on {}", a.run.display(), a.data.display()))?
