@@ -291,7 +291,10 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
     assert_eq!(s.weeks, 6);
     assert_eq!(s.policies.len(), POLICIES.len());
     let names: Vec<&str> = s.policies.iter().map(|r| r.policy.as_str()).collect();
-    assert_eq!(names, ["restock", "order_up_to", "order_up_to_tsb"]);
+    assert_eq!(
+        names,
+        ["restock", "order_up_to", "order_up_to_tsb", "order_up_to_arima"]
+    );
     assert!(s.skus > 30, "{s:?}");
     for r in &s.policies {
         assert!((0.0..=1.0).contains(&r.fill_rate), "{r:?}");

@@ -93,11 +93,17 @@ impl Default for SimulationOptions {
 
 /// The policies, in output order: restock, then the order-up-to rule fed by each of
 /// [`RULE_FORECASTERS`].
-pub const POLICIES: [&str; 3] = ["restock", "order_up_to", "order_up_to_tsb"];
+pub const POLICIES: [&str; 4] = [
+    "restock",
+    "order_up_to",
+    "order_up_to_tsb",
+    "order_up_to_arima",
+];
 
-/// The forecasters of the order-up-to policies: a 4-week moving average (the rule of thumb) and
-/// TSB (the best statistical method of the protocol's backtests: a good classical buyer).
-pub const RULE_FORECASTERS: [&str; 2] = ["moving_average", "tsb"];
+/// The forecasters of the order-up-to policies: a 4-week moving average (the rule of thumb),
+/// TSB (the best statistical method of the protocol's published table) and AutoARIMA (the best
+/// of restock's backtests on M5): good classical buyers, not only a weak one.
+pub const RULE_FORECASTERS: [&str; 3] = ["moving_average", "tsb", "auto_arima"];
 
 /// Results of one policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -463,8 +463,13 @@ fn demo_runs_the_whole_job() {
     // The trade-off sweep: every policy at each of the demo's two targets.
     let sweep = json("simulation/sweep.json");
     let points = sweep["points"].as_array().unwrap();
-    assert_eq!(points.len(), 2 * 3, "{sweep}");
-    for policy in ["restock", "order_up_to", "order_up_to_tsb"] {
+    assert_eq!(points.len(), 2 * 4, "{sweep}");
+    for policy in [
+        "restock",
+        "order_up_to",
+        "order_up_to_tsb",
+        "order_up_to_arima",
+    ] {
         let targets: Vec<&str> = points
             .iter()
             .filter(|p| p["policy"] == policy)
@@ -480,6 +485,7 @@ fn demo_runs_the_whole_job() {
         "restock",
         "order_up_to",
         "order_up_to_tsb",
+        "order_up_to_arima",
         "seasonal_naive",
         "Service against stock",
         "Order plan",

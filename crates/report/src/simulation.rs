@@ -17,8 +17,9 @@ pub(crate) fn simulation_section(w: &mut Writer, dir: &Path, classes: &[SkuClass
     w.page.paragraph(&format!(
         "Actual demand of {} .. {} ({} weeks, {} SKUs) replayed week by week. Each review week a \
          policy sees only the past. restock: network forecasts + the planner (budget, capacity, \
-         case packs, MOQ) re-run every {} week(s). order_up_to and order_up_to_tsb: the textbook \
-         order-up-to rule fed by a 4-week moving average and by TSB, with the same service level \
+         case packs, MOQ) re-run every {} week(s). order_up_to, order_up_to_tsb and \
+         order_up_to_arima: the textbook order-up-to rule fed by a 4-week moving average, by TSB \
+         and by AutoARIMA, with the same service level \
          ({}) and safety-stock rule, cut to the budget. Same starting stock.",
         s.start, s.end, s.weeks, s.skus, s.review_period_weeks, s.service_level
     ));
