@@ -370,6 +370,7 @@ fn demo_runs_the_whole_job() {
         "simulation/sweep.json",
         "report/charts/plan_spend.svg",
         "report/tables/abc_xyz.csv",
+        "report/tables/protection_coverage.csv",
         "report/tables/simulation.csv",
     ] {
         assert!(d.join("demo").join(f).exists(), "{f} missing");

@@ -59,7 +59,7 @@ mod sku;
 
 use assemble::assemble;
 use greedy::improve_within_limits;
-use model::{GroupResult, build_group, complete, shared_duals};
+use model::{GroupModel, GroupResult, build_group, complete, shared_duals};
 pub use report::{
     ConstraintReport, CostBreakdown, Plan, PlanSummary, SkuPlan, SkuShort, WeekUsage, status_rank,
 };
@@ -94,67 +94,96 @@ fn solve_group(
 ) -> Result<GroupResult> {
     let items: Vec<&Prepared> = members.iter().map(|&i| &prepared[i]).collect();
     let model = build_group(&items, cfg, violation_cost);
+    if model.lp.has_integers() {
+        solve_whole_cases(members, model, &items, cfg, violation_cost)
+    } else {
+        solve_relaxed(members, model, &items, cfg, violation_cost)
+    }
+}
+
+/// Whether `RESTOCK_SOLVER_LOG` asks for the solver's progress on stderr.
+fn solver_log() -> bool {
+    std::env::var_os("RESTOCK_SOLVER_LOG").is_some()
+}
+
+/// The LP relaxation (continuous cases): each SKU's LP exactly by dynamic programming, the
+/// shared rows by Lagrangian prices and column generation (see `master`).
+fn solve_relaxed(
+    members: Vec<usize>,
+    model: GroupModel,
+    items: &[&Prepared],
+    cfg: &PlanConfig,
+    violation_cost: f64,
+) -> Result<GroupResult> {
     let sv = &cfg.solver;
     let order_cost = cfg.defaults.order_cost;
-    if !model.lp.has_integers() {
-        // The LP relaxation: each SKU's LP exactly by dynamic programming, shared rows by
-        // Lagrangian prices and column generation (see `master`).
-        let r = master::solve(
-            &model,
-            &items,
-            sv.backend,
-            order_cost,
-            violation_cost,
-            sv.mip_gap,
-            sv.time_limit_seconds,
-        )?;
-        let objective = model.lp.objective_of(&r.x);
-        let bound = r.bound.min(objective);
-        let gap = (objective - bound) / objective.abs().max(1e-9);
-        let status = if r.optimal || gap <= 1e-9 {
-            "optimal"
-        } else if gap <= sv.mip_gap + 1e-9 {
-            "gap_limit"
-        } else if r.timed_out {
-            "time_limit"
-        } else {
-            "gap_open"
-        };
-        if std::env::var_os("RESTOCK_SOLVER_LOG").is_some() {
-            eprintln!(
-                "LP by column generation: {} SKUs, {} shared rows, {} price steps, {} masters, \
-                 bound {bound:.2}, plan {objective:.2}",
-                items.len(),
-                model.shared.len(),
-                r.iterations,
-                r.rounds
-            );
-        }
-        let duals = shared_duals(&model, &r.prices);
-        return Ok(GroupResult {
-            method: if model.shared.is_empty() {
-                "dynamic_program"
-            } else {
-                "column_generation"
-            },
-            members,
-            bound: Some(bound),
-            model,
-            sol: LpSolution {
-                x: r.x,
-                objective,
-                duals: None,
-                status,
-            },
-            duals,
-        });
+    let r = master::solve(
+        &model,
+        items,
+        sv.backend,
+        order_cost,
+        violation_cost,
+        sv.mip_gap,
+        sv.time_limit_seconds,
+    )?;
+    let objective = model.lp.objective_of(&r.x);
+    let bound = r.bound.min(objective);
+    let gap = (objective - bound) / objective.abs().max(1e-9);
+    let status = if r.optimal || gap <= 1e-9 {
+        "optimal"
+    } else if gap <= sv.mip_gap + 1e-9 {
+        "gap_limit"
+    } else if r.timed_out {
+        "time_limit"
+    } else {
+        "gap_open"
+    };
+    if solver_log() {
+        eprintln!(
+            "LP by column generation: {} SKUs, {} shared rows, {} price steps, {} masters, \
+             bound {bound:.2}, plan {objective:.2}",
+            items.len(),
+            model.shared.len(),
+            r.iterations,
+            r.rounds
+        );
     }
-    // Whole cases: Lagrangian relaxation of the shared rows, one exact dynamic program per SKU
-    // (see `lagrange`); without shared rows that is each SKU's optimum.
+    let duals = shared_duals(&model, &r.prices);
+    Ok(GroupResult {
+        method: if model.shared.is_empty() {
+            "dynamic_program"
+        } else {
+            "column_generation"
+        },
+        members,
+        bound: Some(bound),
+        model,
+        sol: LpSolution {
+            x: r.x,
+            objective,
+            duals: None,
+            status,
+        },
+        duals,
+    })
+}
+
+/// Whole cases: Lagrangian relaxation of the shared rows, one exact dynamic program per SKU
+/// (see `lagrange`; without shared rows that is each SKU's optimum), the starting plans repaired
+/// and filled by the greedy, and branch and bound for small joint models with a gap left.
+fn solve_whole_cases(
+    members: Vec<usize>,
+    model: GroupModel,
+    items: &[&Prepared],
+    cfg: &PlanConfig,
+    violation_cost: f64,
+) -> Result<GroupResult> {
+    let sv = &cfg.solver;
+    let order_cost = cfg.defaults.order_cost;
     let clock = std::time::Instant::now();
     let relaxation = lagrange::solve(
         &model,
-        &items,
+        items,
         order_cost,
         violation_cost,
         sv.mip_gap,
@@ -171,7 +200,7 @@ fn solve_group(
     // Each starting plan: repaired to the limits, then what they leave goes to the moves that
     // save the most per unit of priced limit (`improve_within_limits`); the cheapest wins.
     let mut sol: Option<LpSolution> = None;
-    if std::env::var_os("RESTOCK_SOLVER_LOG").is_some() {
+    if solver_log() {
         eprintln!("prices settled at {:.1} s", clock.elapsed().as_secs_f64());
     }
     for plan in &relaxation.plans {
@@ -184,19 +213,19 @@ fn solve_group(
                 }
             }
         }
-        let mut candidate = plan_of(complete(&model, &items, x));
+        let mut candidate = plan_of(complete(&model, items, x));
         if !model.shared.is_empty() {
             let x = improve_within_limits(
                 &model,
-                &items,
+                items,
                 &candidate.x,
                 &relaxation.prices,
                 order_cost,
                 &relaxation.family,
             );
-            candidate = plan_of(complete(&model, &items, x));
+            candidate = plan_of(complete(&model, items, x));
         }
-        if std::env::var_os("RESTOCK_SOLVER_LOG").is_some() {
+        if solver_log() {
             eprintln!(
                 "candidate plan {:.2} at {:.1} s",
                 candidate.objective,
@@ -237,8 +266,8 @@ fn solve_group(
             if s.status == "optimal" {
                 bound = bound.max(s.objective * (1.0 - sv.mip_gap));
             }
-            let candidate = plan_of(complete(&model, &items, s.x));
-            if std::env::var_os("RESTOCK_SOLVER_LOG").is_some() {
+            let candidate = plan_of(complete(&model, items, s.x));
+            if solver_log() {
                 eprintln!(
                     "branch and bound: {} {:.2}, completed {:.2}",
                     s.status, s.objective, candidate.objective
@@ -263,7 +292,7 @@ fn solve_group(
         "gap_open"
     };
     let duals = shared_duals(&model, &relaxation.prices);
-    if std::env::var_os("RESTOCK_SOLVER_LOG").is_some() {
+    if solver_log() {
         eprintln!(
             "lagrangian: {} SKUs, {} shared rows, {} iterations, bound {bound:.2}, plan {:.2}",
             items.len(),
