@@ -122,26 +122,22 @@ pub(super) fn assemble(
                 costs.purchase += qty * p.cost;
                 spend[s] += qty * p.cost;
                 let a = s + p.lead;
-                let without = inv[a] - qty; // stock at the end of the arrival week without this order
-                let need = (p.floor - without).max(0.0) + unmet[a];
-                // Short (or below the floor) in the week this order arrives, while a limit binds
-                // in the week it is placed: the order was held back by that limit.
-                let short_after = unmet[a] > eps || below[a] > eps;
-                let reason = if short_after && tight_weeks[s] {
-                    OrderReason::CappedByConstraint
-                } else if p.moq > 0.0 && (qty - p.moq).abs() < eps && qty - need >= 1.0 {
-                    OrderReason::MoqRounding
-                } else if p.pack > 1.0 && qty - need >= 1.0 && qty - need < p.pack {
-                    OrderReason::CasePackRounding
-                } else if without < -eps {
-                    OrderReason::ForecastDemand
-                } else if without < p.safety_stock - eps {
-                    OrderReason::BelowSafetyStock
-                } else if without < p.floor - eps {
-                    OrderReason::MinStock
-                } else {
-                    OrderReason::ForecastDemand
-                };
+                let reason = order_reason(
+                    Stock {
+                        pack: p.pack,
+                        moq: p.moq,
+                        safety_stock: p.safety_stock,
+                        floor: p.floor,
+                    },
+                    qty,
+                    // Stock at the end of the arrival week without this order.
+                    inv[a] - qty,
+                    // Short (or below the floor) in the week this order arrives...
+                    unmet[a],
+                    unmet[a] > eps || below[a] > eps,
+                    // ... while a limit binds in the week it is placed.
+                    tight_weeks[s],
+                );
                 orders.push(OrderLine {
                     unique_id: sku.unique_id.clone(),
                     order_week: week(s),
@@ -232,5 +228,85 @@ pub(super) fn assemble(
         orders,
         skus: sku_plans.into_iter().map(|(_, p)| p).collect(),
         summary,
+    }
+}
+
+/// What an order's reason is judged by: the SKU's case pack, MOQ, safety stock and floor
+/// (the larger of the safety stock and the minimum stock).
+#[derive(Debug, Clone, Copy)]
+struct Stock {
+    pack: f64,
+    moq: f64,
+    safety_stock: f64,
+    floor: f64,
+}
+
+/// Why an order of `qty` units was placed, from the stock it arrives to (`without`: the
+/// arrival week's end-of-week stock without it, negative when demand would go unmet), the demand
+/// still lost that week (`unmet`), whether the SKU is short or below its floor after it
+/// (`short_after`) and whether a shared limit binds in the week it is placed (`tight`). The
+/// first rule that holds wins: held back by a binding limit; raised to the MOQ; rounded up to a
+/// case pack; demand not covered; below the safety stock; below the minimum stock; else demand.
+fn order_reason(
+    p: Stock,
+    qty: f64,
+    without: f64,
+    unmet: f64,
+    short_after: bool,
+    tight: bool,
+) -> OrderReason {
+    const EPS: f64 = 1e-6;
+    let need = (p.floor - without).max(0.0) + unmet;
+    if short_after && tight {
+        OrderReason::CappedByConstraint
+    } else if p.moq > 0.0 && (qty - p.moq).abs() < EPS && qty - need >= 1.0 {
+        OrderReason::MoqRounding
+    } else if p.pack > 1.0 && qty - need >= 1.0 && qty - need < p.pack {
+        OrderReason::CasePackRounding
+    } else if without < -EPS {
+        OrderReason::ForecastDemand
+    } else if without < p.safety_stock - EPS {
+        OrderReason::BelowSafetyStock
+    } else if without < p.floor - EPS {
+        OrderReason::MinStock
+    } else {
+        OrderReason::ForecastDemand
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_order_reason_by_its_rule() {
+        // Safety stock 10, minimum stock 15 (the floor), case pack 6, MOQ 0 unless set.
+        let sku = Stock {
+            pack: 1.0,
+            moq: 0.0,
+            safety_stock: 10.0,
+            floor: 15.0,
+        };
+        let cases = [
+            // Short after it while a limit binds: held back.
+            (sku, 5.0, -3.0, 2.0, true, true, OrderReason::CappedByConstraint),
+            // Short after it but no limit binds: the demand reason of the stock it meets.
+            (sku, 5.0, -3.0, 2.0, true, false, OrderReason::ForecastDemand),
+            // Needs 3 (15 − 12), the MOQ of 20 ordered.
+            (Stock { moq: 20.0, ..sku }, 20.0, 12.0, 0.0, false, false, OrderReason::MoqRounding),
+            // Needs 3, one case of 6.
+            (Stock { pack: 6.0, ..sku }, 6.0, 12.0, 0.0, false, false, OrderReason::CasePackRounding),
+            // Demand would go unmet without it.
+            (sku, 8.0, -8.0, 0.0, false, false, OrderReason::ForecastDemand),
+            // Stock 4 without it: below the safety stock.
+            (sku, 11.0, 4.0, 0.0, false, false, OrderReason::BelowSafetyStock),
+            // Stock 12 without it: above the safety stock, below the minimum stock.
+            (sku, 3.0, 12.0, 0.0, false, false, OrderReason::MinStock),
+            // Stock 20 without it: above every floor, ordered for later demand.
+            (sku, 5.0, 20.0, 0.0, false, false, OrderReason::ForecastDemand),
+        ];
+        for (i, (p, qty, without, unmet, short, tight, want)) in cases.into_iter().enumerate() {
+            assert_eq!(order_reason(p, qty, without, unmet, short, tight), want, "case {i}");
+        }
     }
 }
