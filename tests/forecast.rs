@@ -582,3 +582,76 @@ fn a_run_chooses_on_its_validation_weeks_how_it_serves() {
         "{err}"
     );
 }
+
+#[test]
+fn the_forecast_job_calibrates_protection_levels_on_earlier_origins() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, data) = trained(dir.path());
+    let weekly = weekly_file(dir.path(), &data);
+    let cal = dir.path().join("f.protection.json");
+    let options = ForecastOptions {
+        horizon: 4,
+        protection: Some(cal.clone()),
+        ..Default::default()
+    };
+    let out = dir.path().join("f.parquet");
+    let summary =
+        restock_infer::forecast(run.path(), &weekly, &out, &options, &mut |_, _, _| {}).unwrap();
+    assert!(summary.protection_cases > 0, "{summary:?}");
+    let c = restock_planner::io::read_protection(&cal).unwrap();
+    assert_eq!(c.by_weeks.len(), 4);
+    assert_eq!(c.cases(), summary.protection_cases);
+    // Any chunk and batch size gives the same calibration: each SKU's cases are its own.
+    let small = dir.path().join("small.protection.json");
+    let o = ForecastOptions {
+        chunk_rows: 200,
+        batch_size: 3,
+        protection: Some(small.clone()),
+        ..options.clone()
+    };
+    let small_out = dir.path().join("small.parquet");
+    restock_infer::forecast(run.path(), &weekly, &small_out, &o, &mut |_, _, _| {}).unwrap();
+    assert_eq!(restock_planner::io::read_protection(&small).unwrap(), c);
+
+    // Too little history for any origin: the job still forecasts, writes no calibration, removes
+    // one left from an earlier job and says why.
+    let keep = 9usize;
+    let mut short = data.dataset.clone();
+    let cut = short.last_week.offset(1 - keep as i64);
+    let drop = short.first_week.weeks_until(cut).max(0) as usize;
+    short.first_week = cut;
+    if let Some(e) = &mut short.event_days {
+        e.drain(..drop.min(e.len()));
+    }
+    for s in &mut short.series {
+        let skip = s.start.weeks_until(cut).max(0) as usize;
+        if skip > 0 {
+            s.y.drain(..skip.min(s.y.len()));
+            for c in &mut s.covariates {
+                c.drain(..skip.min(c.len()));
+            }
+            s.start = cut;
+        }
+    }
+    short.series.retain(|s| !s.y.is_empty());
+    let short_path = dir.path().join("short.parquet");
+    short.write(&short_path).unwrap();
+    std::fs::write(&cal, "from an earlier job").unwrap();
+    let s = restock_infer::forecast(
+        run.path(),
+        &short_path,
+        &dir.path().join("short_f.parquet"),
+        &options,
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    assert_eq!(s.skus, short.series.len());
+    assert_eq!(s.protection_cases, 0);
+    assert!(
+        s.protection_note
+            .as_deref()
+            .is_some_and(|n| n.contains("normal rule")),
+        "{s:?}"
+    );
+    assert!(!cal.exists());
+}

@@ -566,10 +566,9 @@ pub fn simulate_with(
                 } else {
                     None
                 };
-                memo.restock.insert(
-                    w,
-                    (f.values, protection, cases.len(), t.elapsed().as_secs_f64()),
-                );
+                let used = protection.as_ref().map_or(0, ProtectionCalibration::cases);
+                memo.restock
+                    .insert(w, (f.values, protection, used, t.elapsed().as_secs_f64()));
             }
             let (values, protection, n_cases, seconds) = &memo.restock[&w];
             protection_cases = *n_cases;

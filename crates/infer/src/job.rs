@@ -153,6 +153,9 @@ pub struct ForecastSummary {
     /// Seconds forecasting the calibration origins and fitting.
     #[serde(default)]
     pub protection_seconds: f64,
+    /// Why no calibration was written, when one was asked for and could not be fitted.
+    #[serde(default)]
+    pub protection_note: Option<String>,
 }
 
 impl ForecastSummary {
@@ -183,6 +186,9 @@ impl ForecastSummary {
                 "protection-interval levels calibrated on {} cases ({:.1} s)\n",
                 self.protection_cases, self.protection_seconds
             ));
+        }
+        if let Some(note) = &self.protection_note {
+            out.push_str(&format!("protection-interval levels: {note}\n"));
         }
         if self.unknown_to_run > 0 {
             out.push_str(&format!(
@@ -273,6 +279,7 @@ pub fn forecast(
         write_seconds: 0.0,
         protection_cases: 0,
         protection_seconds: 0.0,
+        protection_note: None,
     };
     let catalogue = loaded.known_skus().count();
     let mut cases = Vec::new();
@@ -344,19 +351,29 @@ pub fn forecast(
         progress(chunks.rows_read(), chunks.rows(), summary.skus);
     }
     if let Some(path) = &options.protection {
-        let calibration = ProtectionCalibration::fit(horizon.weeks(), &cases).ok_or_else(|| {
-            Error::Option(format!(
-                "{}: no SKU has {} weeks of history and {} more to calibrate the protection-interval \
-                 levels on",
-                data.display(),
-                min_history,
-                horizon.weeks()
-            ))
-        })?;
-        summary.protection_cases = cases.len();
-        let text = serde_json::to_string_pretty(&calibration)
-            .map_err(|e| Error::Option(e.to_string()))?;
-        restock_data::table::write_text(path, &text)?;
+        match ProtectionCalibration::fit(horizon.weeks(), &cases) {
+            Some(calibration) => {
+                summary.protection_cases = calibration.cases();
+                let text = serde_json::to_string_pretty(&calibration)
+                    .map_err(|e| Error::Option(e.to_string()))?;
+                restock_data::table::write_text(path, &text)?;
+            }
+            None => {
+                // Too little history: the planner takes the normal rule. A calibration left
+                // from an earlier job would not describe these forecasts.
+                if path.exists() {
+                    std::fs::remove_file(path).map_err(|e| {
+                        Error::Option(format!("{}: {e}", path.display()))
+                    })?;
+                }
+                summary.protection_note = Some(format!(
+                    "not calibrated: no SKU has {min_history} weeks of history before an origin \
+                     {} weeks from the end, as the protection calibration needs; the planner \
+                     will use the normal rule",
+                    horizon.weeks()
+                ));
+            }
+        }
     }
     let t = Instant::now();
     writer.finish()?;
