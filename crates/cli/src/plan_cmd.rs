@@ -128,7 +128,14 @@ pub(crate) fn plan(a: PlanArgs, progress: &mut Progress) -> Result<Plan> {
             })
         },
     };
-    let (inputs, warnings) = io::load(&files, &cfg)?;
+    let (inputs, mut warnings) = io::load(&files, &cfg)?;
+    if files.protection.is_none() && !a.normal_protection {
+        warnings.push(format!(
+            "no protection calibration beside the forecasts ({}); order-up-to levels by the \
+             normal rule, which under-covers real demand (run `restock forecast` to write one)",
+            crate::forecast_cmd::protection_path(&a.forecasts).display()
+        ));
+    }
     for w in &warnings {
         eprintln!("warning: {w}");
     }
