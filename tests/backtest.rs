@@ -572,3 +572,39 @@ fn an_ensemble_serves_the_mean_of_the_network_and_its_members() {
         wape(restock)
     );
 }
+
+#[test]
+fn cold_starts_are_scored_on_skus_launched_after_the_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = restock_tests::synthetic_weekly(dir.path(), 300, 156);
+    // Split at the median launch week of the SKUs launched in the data.
+    let mut launched: Vec<Week> = ds
+        .series
+        .iter()
+        .filter(|s| s.start > ds.first_week)
+        .map(|s| s.start)
+        .collect();
+    launched.sort();
+    assert!(launched.len() >= 20, "{} launches", launched.len());
+    let split = launched[launched.len() / 2];
+    let c = restock_backtest::cold_start(&ds, split, &[1, 2, 4], 4).unwrap();
+    assert!(c.launches >= restock_stats::launch::MIN_LAUNCHES);
+    assert_eq!(c.ages.iter().map(|a| a.age).collect::<Vec<_>>(), [1, 2, 4]);
+    // Exactly the SKUs launched after the split with age + 4 weeks of data are scored.
+    for a in &c.ages {
+        let want = ds
+            .series
+            .iter()
+            .filter(|s| s.start > split && s.y.len() >= a.age + 4)
+            .count();
+        assert_eq!(a.skus, want);
+        assert!(a.skus > 0);
+        for v in [a.curve_wape, a.moving_average_wape] {
+            assert!(v.is_finite() && v >= 0.0, "{a:?}");
+        }
+    }
+    assert!(c.table().contains("moving average WAPE"));
+    // A split before any launch: a clear error.
+    let err = restock_backtest::cold_start(&ds, ds.first_week, &[1], 4).unwrap_err();
+    assert!(err.to_string().contains("too few"), "{err}");
+}

@@ -13,6 +13,7 @@
 
 pub mod backtest;
 pub mod classes;
+pub mod cold_start;
 mod error;
 mod order_up_to;
 pub mod simulate;
@@ -20,6 +21,7 @@ pub mod sweep;
 
 pub use backtest::{Backtest, BacktestOptions, BacktestSummary, RunWeeks, backtest};
 pub use classes::{SkuClass, classify};
+pub use cold_start::{ColdStart, cold_start};
 pub use error::{Error, Result};
 pub use simulate::{
     ReplayMemo, Shortage, Simulation, SimulationOptions, SimulationSummary, simulate,

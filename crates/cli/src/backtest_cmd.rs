@@ -45,6 +45,11 @@ pub(crate) struct BacktestArgs {
     /// Score cutoffs inside the run's training weeks too (optimistic: the network has seen them).
     #[arg(long)]
     pub(crate) allow_in_sample: bool,
+    /// Also score cold starts: launch curves fitted on the SKUs launched up to this week
+    /// (YYYY-MM-DD) against the moving average, on the SKUs launched after it, at ages 1, 2, 4
+    /// and 8 weeks (cold_start.json).
+    #[arg(long, value_name = "DATE", value_parser = parse_week_arg)]
+    pub(crate) cold_start_split: Option<restock_core::Week>,
     /// Override the run's backend: auto, cpu, ndarray or wgpu.
     #[arg(long, value_parser = crate::train_cmd::parse_backend)]
     pub(crate) backend: Option<BackendKind>,
@@ -73,6 +78,7 @@ impl BacktestArgs {
             group_by: None,
             protection_weeks: 3,
             allow_in_sample: false,
+            cold_start_split: None,
             backend: None,
             combine: Vec::new(),
             out,
@@ -133,6 +139,11 @@ fn load(
 pub(crate) fn backtest(a: BacktestArgs, progress: &mut Progress) -> Result<BacktestSummary> {
     check_folder(&a.out, a.force)?;
     let (network, weeks, ds) = load(&a.run, &a.data, a.backend, &a.combine, progress)?;
+    // Cold starts need only the data: a bad split fails before the backtest runs.
+    let cold = a
+        .cold_start_split
+        .map(|split| restock_backtest::cold_start(&ds, split, &[1, 2, 4, 8], a.horizon))
+        .transpose()?;
     let options = BacktestOptions {
         windows: a.windows,
         step: a.step,
@@ -164,7 +175,21 @@ pub(crate) fn backtest(a: BacktestArgs, progress: &mut Progress) -> Result<Backt
     if !progress.is_quiet() {
         eprint!("{}", result.summary.table());
     }
+    if let Some(c) = cold {
+        let path = a.out.join("cold_start.json");
+        restock_data::table::write_text(&path, &serde_json::to_string_pretty(&c)?)?;
+        if !progress.is_quiet() {
+            eprint!("{}", c.table());
+        }
+    }
     Ok(result.summary)
+}
+
+/// A `YYYY-MM-DD` date: the week that contains it.
+fn parse_week_arg(text: &str) -> std::result::Result<restock_core::Week, String> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(restock_core::Week::containing)
+        .map_err(|e| format!("{text:?} is not a YYYY-MM-DD date: {e}"))
 }
 
 /// What unserved demand becomes.

@@ -441,6 +441,26 @@ fn demo_runs_the_whole_job() {
     let err = stderr(&bad_run);
     assert!(err.contains("bad.json") && err.contains("interval lengths"), "{err}");
     assert!(!d.join("bad.csv").exists());
+    // Cold starts need launches before the split: too few is an error that says so, before
+    // anything is written.
+    let cold = restock(
+        &[
+            "backtest",
+            "--run",
+            "demo/run",
+            "--data",
+            "demo/weekly.parquet",
+            "--out",
+            "cold",
+            "--cold-start-split",
+            "2025-06-02",
+        ],
+        d,
+    );
+    assert!(!cold.status.success());
+    let err = stderr(&cold);
+    assert!(err.contains("too few for launch curves"), "{err}");
+    assert!(!d.join("cold").exists());
     // The backtest scores restock and the baselines on the same series.
     let bt = json("backtest/backtest.json");
     let overall = bt["overall"].as_array().unwrap();

@@ -10,6 +10,7 @@
 pub mod arima;
 mod baselines;
 mod error;
+pub mod launch;
 pub mod ets;
 mod metrics;
 pub mod protection;
