@@ -57,7 +57,12 @@ impl LaunchCurves {
         // Per group: sums and counts by age, and launches.
         let mut acc: BTreeMap<String, (Vec<f64>, Vec<usize>, usize)> = BTreeMap::new();
         for (y, values) in launches {
-            let y = &y[..y.len().min(ages)];
+            // Only whole profiles: a launch seen for fewer weeks, normalised by the mean of its
+            // first weeks alone, would bias the early ages.
+            if y.len() < ages {
+                continue;
+            }
+            let y = &y[..ages];
             // The SKU's profile: its demand by age over its own mean, so that every launch
             // weighs the same whatever its volume.
             let mean = y.iter().sum::<f64>() / y.len().max(1) as f64;
