@@ -586,7 +586,27 @@ fn cold_starts_are_scored_on_skus_launched_after_the_split() {
         .collect();
     launched.sort();
     assert!(launched.len() >= 20, "{} launches", launched.len());
-    let split = launched[launched.len() / 2];
+    // The latest launch week with enough whole 26-week profiles before it and a SKU launched
+    // after it with 8 weeks to score.
+    let whole_before = |split: Week| {
+        launched
+            .iter()
+            .filter(|w| w.offset(25) <= split)
+            .count()
+    };
+    let scorable_after = |split: Week| {
+        ds.series
+            .iter()
+            .filter(|s| s.start > split && s.y.len() >= 8)
+            .count()
+    };
+    let split = *launched
+        .iter()
+        .rev()
+        .find(|&&w| {
+            whole_before(w) >= restock_stats::launch::MIN_LAUNCHES && scorable_after(w) > 0
+        })
+        .expect("a split with launches on both sides");
     let c = restock_backtest::cold_start(&ds, split, &[1, 2, 4], 4).unwrap();
     assert!(c.launches >= restock_stats::launch::MIN_LAUNCHES);
     assert_eq!(c.ages.iter().map(|a| a.age).collect::<Vec<_>>(), [1, 2, 4]);
