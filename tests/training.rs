@@ -259,18 +259,28 @@ fn a_run_from_before_the_plan_flags_reads_as_trained() {
     let data = prepared(&dir.path().join("data"), &cfg);
     let run = RunDir::create(&dir.path().join("run"), false).unwrap();
     restock_train::train(&cfg, &run, &data, &SessionOptions::default(), &mut Silent).unwrap();
-    // Its config.toml as runs wrote it before `hide_plan` existed: the key is absent.
+    // Its config.toml as runs wrote it before `hide_plan`, `scale` and `loss_weight` existed:
+    // the keys are absent (this run was trained with their old defaults).
     let text = std::fs::read_to_string(run.file("config.toml")).unwrap();
+    assert!(text.contains("scale = \"context\"") && text.contains("loss_weight = \"sqrt_scale\""));
     let old: String = text
         .lines()
-        .filter(|l| !l.starts_with("hide_plan"))
+        .filter(|l| {
+            !l.starts_with("hide_plan") && !l.starts_with("scale") && !l.starts_with("loss_weight")
+        })
         .map(|l| format!("{l}\n"))
         .collect();
     assert_ne!(old, text);
     std::fs::write(run.file("config.toml"), old).unwrap();
-    // It reads as trained (hide_plan = 0, not the new default), so its inputs rebuild the same.
+    // It reads with the old defaults (hide_plan = 0, history scale, scale weights), not the new
+    // ones: a run written before them was trained that way.
     let back = run.config().unwrap();
     assert_eq!(back.window.hide_plan, 0.0);
+    assert_eq!(back.window.scale, restock_train::config::ScaleMode::History);
+    assert_eq!(back.model.loss_weight, restock_model::LossWeight::Scale);
+    // The other way round, the context scale it was trained with, to rebuild the same inputs.
+    let mut back = back;
+    back.window.scale = cfg.window.scale;
     let again = Prepared::new(&back, data.dataset.clone()).unwrap();
     assert_eq!(again.schema, run.schema().unwrap());
     restock_train::calibrate(&run, &again, 64).unwrap();

@@ -216,9 +216,28 @@ impl RunDir {
     /// its schema no `*_given` inputs: it reads as `hide_plan = 0`, what it was trained with, so
     /// that calibrating, evaluating or resuming it rebuilds the same inputs.
     pub fn config(&self) -> Result<TrainConfig> {
-        let mut config = TrainConfig::load(&self.file("config.toml"))?;
+        let path = self.file("config.toml");
+        let mut config = TrainConfig::load(&path)?;
         if self.file("schema.json").exists() && !self.schema()?.spec.plan_flags {
             config.window.hide_plan = 0.0;
+        }
+        // A run's config is written whole, but one written before `scale` and `loss_weight`
+        // existed was trained with their old defaults, which a reader must keep.
+        let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+        let raw: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::RunFile {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let has = |table: &str, key: &str| {
+            raw.get(table)
+                .and_then(|t| t.as_table())
+                .is_some_and(|t| t.contains_key(key))
+        };
+        if !has("window", "scale") {
+            config.window.scale = crate::config::ScaleMode::History;
+        }
+        if !has("model", "loss_weight") {
+            config.model.loss_weight = restock_model::LossWeight::Scale;
         }
         Ok(config)
     }
