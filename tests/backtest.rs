@@ -293,7 +293,12 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
     let names: Vec<&str> = s.policies.iter().map(|r| r.policy.as_str()).collect();
     assert_eq!(
         names,
-        ["restock", "order_up_to", "order_up_to_tsb", "order_up_to_arima"]
+        [
+            "restock",
+            "order_up_to",
+            "order_up_to_tsb",
+            "order_up_to_arima"
+        ]
     );
     assert!(s.skus > 30, "{s:?}");
     for r in &s.policies {
@@ -588,12 +593,7 @@ fn cold_starts_are_scored_on_skus_launched_after_the_split() {
     assert!(launched.len() >= 20, "{} launches", launched.len());
     // The latest launch week with enough whole 26-week profiles before it and a SKU launched
     // after it with 8 weeks to score.
-    let whole_before = |split: Week| {
-        launched
-            .iter()
-            .filter(|w| w.offset(25) <= split)
-            .count()
-    };
+    let whole_before = |split: Week| launched.iter().filter(|w| w.offset(25) <= split).count();
     let scorable_after = |split: Week| {
         ds.series
             .iter()
@@ -603,9 +603,7 @@ fn cold_starts_are_scored_on_skus_launched_after_the_split() {
     let split = *launched
         .iter()
         .rev()
-        .find(|&&w| {
-            whole_before(w) >= restock_stats::launch::MIN_LAUNCHES && scorable_after(w) > 0
-        })
+        .find(|&&w| whole_before(w) >= restock_stats::launch::MIN_LAUNCHES && scorable_after(w) > 0)
         .expect("a split with launches on both sides");
     let c = restock_backtest::cold_start(&ds, split, &[1, 2, 4], 4).unwrap();
     assert!(c.launches >= restock_stats::launch::MIN_LAUNCHES);

@@ -213,7 +213,12 @@ fn calibration_puts_each_level_at_its_share_and_is_served() {
     // It reads back (to the last bits JSON keeps: serde_json's parser may round the last one).
     let back = run.calibration().unwrap().unwrap();
     assert_eq!((&back.levels, back.windows), (&c.levels, c.windows));
-    for (a, b) in back.offsets.iter().flatten().zip(c.offsets.iter().flatten()) {
+    for (a, b) in back
+        .offsets
+        .iter()
+        .flatten()
+        .zip(c.offsets.iter().flatten())
+    {
         assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{a} vs {b}");
     }
     assert!(c.windows > 20, "{c:?}");

@@ -1,11 +1,11 @@
 //! Hand-checkable planning cases: newsvendor, order-up-to with lead times, case packs, MOQ, on-order
 //! stock, a binding budget on three SKUs, impossible limits, bad inputs, and the synthetic chain.
 
+use rand::SeedableRng;
+use rand_distr::{Distribution, Poisson};
 use restock_core::{OrderReason, Quantiles, Week};
 use restock_planner::config::SolverKind;
 use restock_planner::io::{PlanFiles, load};
-use rand::SeedableRng;
-use rand_distr::{Distribution, Poisson};
 use restock_planner::{PlanConfig, PlanInputs, SkuInput, SkuParams, plan};
 use restock_stats::ProtectionCalibration;
 
@@ -146,7 +146,11 @@ fn calibrated_poisson_sku_gets_the_textbook_order_up_to_level() {
     let mut cases = Vec::new();
     for _ in 0..20_000 {
         let actual: Vec<f64> = (0..3).map(|_| poisson.sample(&mut rng)).collect();
-        cases.extend(ProtectionCalibration::cases_of(&values, &[0.1, 0.5, 0.9], &actual));
+        cases.extend(ProtectionCalibration::cases_of(
+            &values,
+            &[0.1, 0.5, 0.9],
+            &actual,
+        ));
     }
     let calibration = ProtectionCalibration::fit(3, &cases).unwrap();
     let mean_week = 0.3 * 2.0 + 0.4 * 4.0 + 0.3 * 7.0; // Swanson's rule, as the planner takes it
@@ -166,7 +170,10 @@ fn calibrated_poisson_sku_gets_the_textbook_order_up_to_level() {
     c.service.level = 0.95;
     let p = one(1, 3, &c);
     let level = 2.0 * mean_week + p.skus[0].safety_stock;
-    assert!((level - poisson_quantile(8.0, 0.95)).abs() < 1e-6, "{level}");
+    assert!(
+        (level - poisson_quantile(8.0, 0.95)).abs() < 1e-6,
+        "{level}"
+    );
     // Newsvendor: one week, no lead time, cost 2, price 11, holding 1 per unit-week: critical
     // ratio 0.9, Poisson(4)'s 0.9 quantile is 7, ordered from zero stock.
     let mut c = cfg(1);

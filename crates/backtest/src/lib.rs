@@ -24,7 +24,6 @@ pub use classes::{SkuClass, classify};
 pub use cold_start::{ColdStart, cold_start};
 pub use error::{Error, Result};
 pub use simulate::{
-    ReplayMemo, Shortage, Simulation, SimulationOptions, SimulationSummary, simulate,
-    simulate_with,
+    ReplayMemo, Shortage, Simulation, SimulationOptions, SimulationSummary, simulate, simulate_with,
 };
 pub use sweep::{ServiceTarget, Sweep, sweep};

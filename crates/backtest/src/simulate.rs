@@ -12,8 +12,9 @@
 //! - `restock`: the forecast job's forecasts (network and fallbacks) from the run, and the planner
 //!   re-run with the plan config (budget, capacity, case packs, MOQ, service target); the orders
 //!   it places for week `t` are executed, the rest of the plan is dropped (rolling horizon);
-//! - `order_up_to`, `order_up_to_tsb`: the textbook periodic-review policy fed by a 4-week
-//!   moving average (the rule of thumb), and by TSB (a good classical buyer). Its level
+//! - `order_up_to`, `order_up_to_tsb`, `order_up_to_arima`: the textbook periodic-review policy
+//!   fed by a 4-week moving average (the rule of thumb), by TSB and by AutoARIMA (good classical
+//!   buyers). Its level
 //!   S = Σ expected demand over lead time + review period + z(α) σ_P, with the expected demand
 //!   and σ_P taken from the moving average's own quantiles in the same way, and at the same
 //!   service level α, as the planner takes them from restock's forecasts; it orders S − inventory position, rounded up to case packs and MOQ, and cuts
@@ -29,33 +30,29 @@
 //! apart: the units bought are the units sold plus the change in stock).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use std::time::Instant;
 
-use polars::prelude::*;
-
-use restock_core::{Horizon, Week, columns};
+use restock_core::{Horizon, Week};
+use restock_data::WeeklyDataset;
 use restock_data::future::KnownFuture;
-use restock_data::{WeeklyDataset, table};
 use restock_infer::Network;
 use restock_infer::protection::calibration_origins;
 use restock_planner::{Economics, PlanConfig, PlanInputs, SkuInput, SkuParams};
 use restock_stats::{Baseline, ProtectionCalibration, ProtectionCase};
-use serde::{Deserialize, Serialize};
 
 use crate::backtest::RunWeeks;
 use crate::order_up_to::{fit_budget, order_up_to, rule_forecasts};
 use crate::{Error, Result};
 
-/// What happens to demand that finds no stock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Shortage {
-    /// It is lost.
-    LostSales,
-    /// It waits and is served first from later stock.
-    Backorders,
-}
+mod results;
+mod serving;
+
+use results::by_class;
+pub use results::{
+    ClassResult, POLICIES, PolicyResult, Shortage, Simulation, SimulationSummary, SkuWeek,
+    WeekRecord,
+};
+use serving::{Serving, SkuState};
 
 /// Options of a simulation.
 #[derive(Debug, Clone)]
@@ -91,231 +88,10 @@ impl Default for SimulationOptions {
     }
 }
 
-/// The policies, in output order: restock, then the order-up-to rule fed by each of
-/// [`RULE_FORECASTERS`].
-pub const POLICIES: [&str; 4] = [
-    "restock",
-    "order_up_to",
-    "order_up_to_tsb",
-    "order_up_to_arima",
-];
-
 /// The forecasters of the order-up-to policies: a 4-week moving average (the rule of thumb),
 /// TSB (the best statistical method of the protocol's published table) and AutoARIMA (the best
 /// of restock's backtests on M5): good classical buyers, not only a weak one.
 pub const RULE_FORECASTERS: [&str; 3] = ["moving_average", "tsb", "auto_arima"];
-
-/// Results of one policy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PolicyResult {
-    /// One of [`POLICIES`].
-    pub policy: String,
-    /// Units served in the week they were asked for / units asked for.
-    pub fill_rate: f64,
-    /// SKU-weeks with demand not served in time.
-    pub stockout_weeks: usize,
-    /// Their share of the SKU-weeks with demand.
-    pub stockout_share: f64,
-    /// Mean over weeks of the end-of-week stock valued at unit cost.
-    pub avg_stock_value: f64,
-    /// Stock value at the end.
-    pub end_stock_value: f64,
-    /// Holding cost.
-    pub holding_cost: f64,
-    /// Shortage cost.
-    pub shortage_cost: f64,
-    /// Fixed ordering cost.
-    pub ordering_cost: f64,
-    /// Holding + shortage + ordering.
-    pub total_cost: f64,
-    /// Purchases at unit cost (not in the total).
-    pub purchase_cost: f64,
-    /// Order lines placed.
-    pub orders: usize,
-    /// Units ordered.
-    pub units_ordered: f64,
-    /// Units not served in time.
-    pub units_short: f64,
-    /// Highest weekly purchase spend.
-    pub max_weekly_spend: f64,
-    /// Weeks whose spend exceeded the global weekly budget.
-    pub weeks_over_budget: usize,
-    /// Highest end-of-week stock volume.
-    pub max_volume: f64,
-    /// Weeks whose end-of-week stock volume exceeded the warehouse capacity.
-    pub weeks_over_capacity: usize,
-    /// Seconds spent deciding (forecasting and planning).
-    pub decision_seconds: f64,
-}
-
-/// One week of one policy, all SKUs together.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WeekRecord {
-    /// The week.
-    pub ds: String,
-    /// The policy.
-    pub policy: String,
-    /// Units asked for.
-    pub demand: f64,
-    /// Units served in time.
-    pub served: f64,
-    /// End-of-week stock, units.
-    pub stock_units: f64,
-    /// End-of-week stock at unit cost.
-    pub stock_value: f64,
-    /// Purchases placed this week at unit cost.
-    pub spend: f64,
-    /// End-of-week stock volume.
-    pub volume: f64,
-    /// Order lines placed this week.
-    pub orders: usize,
-}
-
-/// One SKU-week of one policy.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SkuWeek {
-    /// Index into [`Simulation::skus`].
-    pub sku: usize,
-    /// Index of the week from the start.
-    pub week: usize,
-    /// Index into [`POLICIES`].
-    pub policy: usize,
-    /// Demand.
-    pub demand: f64,
-    /// Served in time.
-    pub served: f64,
-    /// Arrived at the start of the week.
-    pub arrived: f64,
-    /// Ordered this week.
-    pub ordered: f64,
-    /// End-of-week stock (negative: backorders).
-    pub stock: f64,
-}
-
-/// What a simulation found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SimulationSummary {
-    /// First simulated week.
-    pub start: String,
-    /// Last simulated week.
-    pub end: String,
-    /// Weeks simulated.
-    pub weeks: usize,
-    /// Weeks between reviews.
-    pub review_period_weeks: usize,
-    /// Lost sales or backorders.
-    pub shortage: Shortage,
-    /// SKUs simulated.
-    pub skus: usize,
-    /// SKUs left out: no history before the start.
-    pub skus_without_history: usize,
-    /// Service level target (the config's; per-SKU values may differ).
-    pub service_level: f64,
-    /// Global weekly budget.
-    pub weekly_budget: Option<f64>,
-    /// Warehouse capacity.
-    pub warehouse_volume: Option<f64>,
-    /// Solver used by the planner.
-    pub solver: String,
-    /// The planner's worst status over the reviews (see `restock_planner::plan::status_rank`).
-    #[serde(default)]
-    pub plan_status: String,
-    /// The largest MIP gap bound of a review's plan.
-    pub max_plan_gap: Option<f64>,
-    /// Calibration cases behind restock's protection levels at the last review (0: the normal
-    /// rule with independent weeks; absent in files written before the calibration).
-    #[serde(default)]
-    pub protection_cases: usize,
-    /// One row per policy.
-    pub policies: Vec<PolicyResult>,
-    /// Per policy and ABC × XYZ class (classes of the weeks before the start): where each
-    /// policy gains or loses. Empty in files written before it existed.
-    #[serde(default)]
-    pub by_class: Vec<ClassResult>,
-    /// Seconds of wall-clock.
-    pub seconds: f64,
-}
-
-/// One policy on the SKUs of one ABC × XYZ class.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClassResult {
-    /// One of [`POLICIES`].
-    pub policy: String,
-    /// The class, e.g. `AX`.
-    pub class: String,
-    /// SKUs in it.
-    pub skus: usize,
-    /// Units served in time / units asked for (1 without demand).
-    pub fill_rate: f64,
-    /// Mean over weeks of the class's end-of-week stock value.
-    pub avg_stock_value: f64,
-    /// Holding + shortage cost (ordering costs are not split by class).
-    pub cost: f64,
-}
-
-/// Per policy and class: fill rate, average stock value and holding + shortage cost, from the
-/// SKU-weeks of `trajectories` (`classes[i]` is SKU `i`'s).
-fn by_class(
-    trajectories: &[SkuWeek],
-    classes: &[String],
-    params: &[SkuParams],
-    economics: &[Economics],
-    weeks: usize,
-) -> Vec<ClassResult> {
-    #[derive(Default)]
-    struct Totals {
-        skus: std::collections::BTreeSet<usize>,
-        demand: f64,
-        served: f64,
-        value: f64,
-        cost: f64,
-    }
-    let mut acc: BTreeMap<(usize, &str), Totals> = BTreeMap::new();
-    for r in trajectories {
-        let end = r.stock.max(0.0);
-        let e = &economics[r.sku];
-        let a = acc.entry((r.policy, classes[r.sku].as_str())).or_default();
-        a.skus.insert(r.sku);
-        a.demand += r.demand;
-        a.served += r.served;
-        a.value += end * params[r.sku].unit_cost;
-        a.cost += end * e.holding + (r.demand - r.served) * e.shortage;
-    }
-    acc.into_iter()
-        .map(|((policy, class), t)| ClassResult {
-            policy: POLICIES[policy].to_string(),
-            class: class.to_string(),
-            skus: t.skus.len(),
-            fill_rate: if t.demand > 0.0 {
-                t.served / t.demand
-            } else {
-                1.0
-            },
-            avg_stock_value: t.value / weeks.max(1) as f64,
-            cost: t.cost,
-        })
-        .collect()
-}
-
-/// A finished simulation.
-#[derive(Debug, Clone)]
-pub struct Simulation {
-    /// The summary.
-    pub summary: SimulationSummary,
-    /// Totals per week and policy.
-    pub weekly: Vec<WeekRecord>,
-    /// The simulated SKUs.
-    pub skus: Vec<String>,
-    /// First simulated week.
-    pub start: Week,
-    /// Every SKU-week of every policy.
-    pub trajectories: Vec<SkuWeek>,
-}
-
-struct SkuState {
-    stock: f64,
-    pipeline: BTreeMap<Week, f64>,
-}
 
 /// Simulate the last `options.weeks` weeks of `ds` under every policy. `params` gives every
 /// simulated SKU's parameters (an error names a SKU without); `progress(done, weeks)` is called
@@ -331,7 +107,9 @@ pub fn simulate(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Simulation> {
     let mut memo = ReplayMemo::default();
-    simulate_with(network, run_weeks, ds, params, cfg, options, &mut memo, progress)
+    simulate_with(
+        network, run_weeks, ds, params, cfg, options, &mut memo, progress,
+    )
 }
 
 /// What a replay forecasts that depends neither on the policy nor on the service target (each
@@ -534,8 +312,7 @@ pub fn simulate_with(
             let t = Instant::now();
             if !cached {
                 // The plan recorded for the weeks ahead (unknown past the data's end).
-                let recorded =
-                    KnownFuture::recorded(ds, week, plan_weeks, &network.plan_columns());
+                let recorded = KnownFuture::recorded(ds, week, plan_weeks, &network.plan_columns());
                 let f = network.forecast_catalogue(
                     &view,
                     horizon,
@@ -632,8 +409,7 @@ pub fn simulate_with(
                 let mkey = (pi, w);
                 if !memo.rules.contains_key(&mkey) {
                     let values = rule_forecasts(rule, &view, &sku_params, &levels, review)?;
-                    memo.rules
-                        .insert(mkey, (values, t.elapsed().as_secs_f64()));
+                    memo.rules.insert(mkey, (values, t.elapsed().as_secs_f64()));
                 } else {
                     results[pi].decision_seconds += memo.rules[&mkey].1;
                 }
@@ -662,13 +438,8 @@ pub fn simulate_with(
             cfg,
         };
         for (pi, result) in results.iter_mut().enumerate() {
-            let (rec, with_demand, units) = serving.serve(
-                pi,
-                &mut states[pi],
-                &ordered[pi],
-                result,
-                &mut trajectories,
-            );
+            let (rec, with_demand, units) =
+                serving.serve(pi, &mut states[pi], &ordered[pi], result, &mut trajectories);
             if pi == 0 {
                 demand_weeks += with_demand;
                 total_demand += units;
@@ -725,132 +496,6 @@ pub fn simulate_with(
     })
 }
 
-/// One replayed week, as every policy lives it.
-struct Serving<'a> {
-    week: Week,
-    /// Its index from the first replayed week.
-    w: usize,
-    demand: &'a [Vec<f64>],
-    sku_params: &'a [SkuParams],
-    economics: &'a [Economics],
-    shortage: Shortage,
-    /// Weeks replayed.
-    weeks: usize,
-    cfg: &'a PlanConfig,
-}
-
-impl Serving<'_> {
-    /// Policy `pi`'s week: the orders it placed (`ordered`, by SKU) join its pipeline, what is due
-    /// arrives, and demand is served from stock (lost or backordered when short). Updates its
-    /// `states` and `result`, adds one trajectory row per SKU, and returns the week's record,
-    /// the SKUs with demand and the units asked for.
-    fn serve(
-        &self,
-        pi: usize,
-        states: &mut [SkuState],
-        ordered: &[f64],
-        result: &mut PolicyResult,
-        trajectories: &mut Vec<SkuWeek>,
-    ) -> (WeekRecord, usize, f64) {
-        let (week, w) = (self.week, self.w);
-        let mut rec = WeekRecord {
-            ds: week.to_string(),
-            policy: POLICIES[pi].to_string(),
-            demand: 0.0,
-            served: 0.0,
-            stock_units: 0.0,
-            stock_value: 0.0,
-            spend: 0.0,
-            volume: 0.0,
-            orders: 0,
-        };
-        let (mut with_demand, mut units) = (0usize, 0.0);
-        for (i, st) in states.iter_mut().enumerate() {
-            let p = &self.sku_params[i];
-            let e = &self.economics[i];
-            let q = ordered[i];
-            if q > 0.0 {
-                *st.pipeline
-                    .entry(week.offset(p.lead_time_weeks as i64))
-                    .or_default() += q;
-                rec.orders += 1;
-                rec.spend += q * p.unit_cost;
-                result.units_ordered += q;
-            }
-            let arrived = st.pipeline.remove(&week).unwrap_or(0.0);
-            st.stock += arrived;
-            let d = self.demand[i][w];
-            let available = st.stock.max(0.0);
-            let backlog = (-st.stock).max(0.0);
-            let served = match self.shortage {
-                Shortage::LostSales => {
-                    let served = available.min(d);
-                    st.stock -= served;
-                    served
-                }
-                Shortage::Backorders => {
-                    // Earlier backorders are served first.
-                    let served = (available - backlog).max(0.0).min(d);
-                    st.stock -= d;
-                    served
-                }
-            };
-            let short = d - served;
-            if d > 0.0 {
-                with_demand += 1;
-                units += d;
-                if short > 1e-9 {
-                    result.stockout_weeks += 1;
-                }
-            }
-            let end = st.stock.max(0.0);
-            result.units_short += short;
-            result.shortage_cost += short * e.shortage;
-            result.holding_cost += end * e.holding;
-            rec.demand += d;
-            rec.served += served;
-            rec.stock_units += end;
-            rec.stock_value += end * p.unit_cost;
-            rec.volume += end * p.unit_volume;
-            trajectories.push(SkuWeek {
-                sku: i,
-                week: w,
-                policy: pi,
-                demand: d,
-                served,
-                arrived,
-                ordered: q,
-                stock: st.stock,
-            });
-        }
-        result.orders += rec.orders;
-        result.purchase_cost += rec.spend;
-        result.avg_stock_value += rec.stock_value / self.weeks as f64;
-        result.max_weekly_spend = result.max_weekly_spend.max(rec.spend);
-        result.max_volume = result.max_volume.max(rec.volume);
-        if self
-            .cfg
-            .budget
-            .weekly
-            .is_some_and(|b| rec.spend > b * (1.0 + 1e-9) + 1e-6)
-        {
-            result.weeks_over_budget += 1;
-        }
-        if self
-            .cfg
-            .capacity
-            .warehouse_volume
-            .is_some_and(|c| rec.volume > c * (1.0 + 1e-9) + 1e-6)
-        {
-            result.weeks_over_capacity += 1;
-        }
-        if w + 1 == self.weeks {
-            result.end_stock_value = rec.stock_value;
-        }
-        (rec, with_demand, units)
-    }
-}
-
 /// Parameters for SKUs missing from a SKU table: the config's defaults, the last known price
 /// before `until` (or `default_price` for a SKU without one) as the unit price and
 /// `(1 − margin)` of it as the unit cost. SKUs with neither are left out (and reported as
@@ -881,171 +526,4 @@ pub fn params_from_prices(
             Some((s.unique_id.clone(), p))
         })
         .collect()
-}
-
-fn out_err(path: &Path) -> impl Fn(String) -> Error + '_ {
-    move |message| Error::Output {
-        path: path.to_path_buf(),
-        message,
-    }
-}
-
-impl Simulation {
-    /// Write `simulation.json`, `weekly.csv` (totals per week and policy) and
-    /// `trajectories.parquet` (`unique_id, ds, policy, demand, served, arrived, ordered, stock`)
-    /// into `dir`.
-    pub fn write(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(|e| out_err(dir)(e.to_string()))?;
-        let path = dir.join("simulation.json");
-        let json = serde_json::to_string_pretty(&self.summary)
-            .map_err(|e| out_err(&path)(e.to_string()))?;
-        table::write_text(&path, &json)?;
-
-        let path = dir.join("weekly.csv");
-        let w = &self.weekly;
-        let pe = |e: PolarsError| out_err(&path)(e.to_string());
-        let days: Vec<i32> = w
-            .iter()
-            .map(|r| crate::backtest::parse_week(&r.ds).map_or(0, |x| x.day_number()))
-            .collect();
-        let cols = vec![
-            Column::new(columns::DS.into(), days)
-                .cast(&DataType::Date)
-                .map_err(pe)?,
-            Column::new(
-                "policy".into(),
-                w.iter().map(|r| r.policy.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "demand".into(),
-                w.iter().map(|r| r.demand).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "served".into(),
-                w.iter().map(|r| r.served).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "stock_units".into(),
-                w.iter().map(|r| r.stock_units).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "stock_value".into(),
-                w.iter().map(|r| r.stock_value).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "spend".into(),
-                w.iter().map(|r| r.spend).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "volume".into(),
-                w.iter().map(|r| r.volume).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "orders".into(),
-                w.iter().map(|r| r.orders as u64).collect::<Vec<_>>(),
-            ),
-        ];
-        let mut df = DataFrame::new(w.len(), cols).map_err(|e| out_err(&path)(e.to_string()))?;
-        table::write(&mut df, &path)?;
-
-        let path = dir.join("trajectories.parquet");
-        let t = &self.trajectories;
-        let pe = |e: PolarsError| out_err(&path)(e.to_string());
-        let cols = vec![
-            Column::new(
-                columns::UNIQUE_ID.into(),
-                t.iter()
-                    .map(|r| self.skus[r.sku].as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                columns::DS.into(),
-                t.iter()
-                    .map(|r| self.start.offset(r.week as i64).day_number())
-                    .collect::<Vec<_>>(),
-            )
-            .cast(&DataType::Date)
-            .map_err(pe)?,
-            Column::new(
-                "policy".into(),
-                t.iter().map(|r| POLICIES[r.policy]).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "demand".into(),
-                t.iter().map(|r| r.demand).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "served".into(),
-                t.iter().map(|r| r.served).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "arrived".into(),
-                t.iter().map(|r| r.arrived).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "ordered".into(),
-                t.iter().map(|r| r.ordered).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "stock".into(),
-                t.iter().map(|r| r.stock).collect::<Vec<_>>(),
-            ),
-        ];
-        let mut df = DataFrame::new(t.len(), cols).map_err(|e| out_err(&path)(e.to_string()))?;
-        table::write(&mut df, &path)?;
-        Ok(())
-    }
-}
-
-impl SimulationSummary {
-    /// A plain-text table, one row per policy.
-    pub fn table(&self) -> String {
-        let mut out = format!(
-            "{} SKUs, {} .. {} ({} weeks, review every {} week(s), {}), service level {}, planner {} (worst status {}{})\n",
-            self.skus,
-            self.start,
-            self.end,
-            self.weeks,
-            self.review_period_weeks,
-            match self.shortage {
-                Shortage::LostSales => "lost sales",
-                Shortage::Backorders => "backorders",
-            },
-            self.service_level,
-            self.solver,
-            self.plan_status,
-            self.max_plan_gap
-                .map(|g| format!(", gap <= {:.2} %", 100.0 * g))
-                .unwrap_or_default()
-        );
-        out.push_str(&format!(
-            "{:<12} {:>9} {:>9} {:>12} {:>12} {:>12} {:>12} {:>7} {:>12} {:>10}\n",
-            "policy",
-            "fill rate",
-            "stockouts",
-            "avg stock",
-            "holding",
-            "shortage",
-            "total cost",
-            "orders",
-            "max spend",
-            "over cap."
-        ));
-        for r in &self.policies {
-            out.push_str(&format!(
-                "{:<12} {:>9.3} {:>9.3} {:>12.0} {:>12.0} {:>12.0} {:>12.0} {:>7} {:>12.0} {:>10}\n",
-                r.policy,
-                r.fill_rate,
-                r.stockout_share,
-                r.avg_stock_value,
-                r.holding_cost,
-                r.shortage_cost,
-                r.total_cost,
-                r.orders,
-                r.max_weekly_spend,
-                r.weeks_over_capacity
-            ));
-        }
-        out
-    }
 }

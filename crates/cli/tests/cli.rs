@@ -405,9 +405,15 @@ fn demo_runs_the_whole_job() {
     // origins, and the plan took its order-up-to levels from it.
     let protection = json("forecasts.parquet.protection.json");
     assert_eq!(protection["by_weeks"].as_array().unwrap().len(), 8);
-    assert!(summary["protection_cases"].as_u64().unwrap() > 0, "{summary}");
     assert!(
-        plan["protection"].as_str().unwrap().starts_with("calibrated ("),
+        summary["protection_cases"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+    assert!(
+        plan["protection"]
+            .as_str()
+            .unwrap()
+            .starts_with("calibrated ("),
         "{plan}"
     );
     // The normal rule on request, and a broken calibration file is an error naming it.
@@ -439,7 +445,10 @@ fn demo_runs_the_whole_job() {
     let bad_run = replan(&["--protection", "bad.json"], "bad.csv");
     assert!(!bad_run.status.success());
     let err = stderr(&bad_run);
-    assert!(err.contains("bad.json") && err.contains("interval lengths"), "{err}");
+    assert!(
+        err.contains("bad.json") && err.contains("interval lengths"),
+        "{err}"
+    );
     assert!(!d.join("bad.csv").exists());
     // Cold starts need launches before the split: too few is an error that says so, before
     // anything is written.

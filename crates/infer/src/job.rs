@@ -362,9 +362,8 @@ pub fn forecast(
                 // Too little history: the planner takes the normal rule. A calibration left
                 // from an earlier job would not describe these forecasts.
                 if path.exists() {
-                    std::fs::remove_file(path).map_err(|e| {
-                        Error::Option(format!("{}: {e}", path.display()))
-                    })?;
+                    std::fs::remove_file(path)
+                        .map_err(|e| Error::Option(format!("{}: {e}", path.display())))?;
                 }
                 summary.protection_note = Some(format!(
                     "not calibrated: no SKU has {min_history} weeks of history before an origin \

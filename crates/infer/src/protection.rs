@@ -73,8 +73,7 @@ impl Network {
             let Some(view) = ds.truncate(origin) else {
                 continue;
             };
-            let recorded =
-                KnownFuture::recorded(ds, origin.offset(1), weeks, &self.plan_columns());
+            let recorded = KnownFuture::recorded(ds, origin.offset(1), weeks, &self.plan_columns());
             let f = self.forecast_catalogue(
                 &view,
                 horizon,

@@ -235,9 +235,7 @@ impl PlanConfig {
         }
         if let Some(f) = s.fill_rate {
             if !(f > 0.0 && f < 1.0) {
-                return fail(format!(
-                    "service.fill_rate must be inside (0, 1), got {f}"
-                ));
+                return fail(format!("service.fill_rate must be inside (0, 1), got {f}"));
             }
             if s.critical_ratio {
                 return fail(

@@ -318,7 +318,9 @@ pub fn read_protection(path: &Path) -> Result<ProtectionCalibration> {
     for (p, t) in c.by_weeks.iter().enumerate() {
         let bad = t.kappa.is_empty()
             || t.kappa.len() != t.cv_edges.len() + 1
-            || t.kappa.iter().any(|r| r.len() != grid || r.iter().any(|v| !v.is_finite()));
+            || t.kappa
+                .iter()
+                .any(|r| r.len() != grid || r.iter().any(|v| !v.is_finite()));
         if bad {
             return Err(input_err(
                 path,

@@ -94,7 +94,12 @@ struct SkuCurve {
 }
 
 impl SkuCurve {
-    fn new(s: &SkuInput, levels: &[f64], c: Option<&ProtectionCalibration>, cfg: &PlanConfig) -> Self {
+    fn new(
+        s: &SkuInput,
+        levels: &[f64],
+        c: Option<&ProtectionCalibration>,
+        cfg: &PlanConfig,
+    ) -> Self {
         let t_len = cfg.horizon.weeks.min(s.forecast.len());
         let forecast = &s.forecast[..t_len];
         let review = cfg.horizon.review_period_weeks;
@@ -217,11 +222,17 @@ mod tests {
         let mut cfg = PlanConfig::default();
         cfg.horizon.weeks = 4;
         // Same demand, one SKU 20× dearer: the cheap one gets the higher level.
-        let skus = vec![sku("cheap", 100.0, 20.0, 1.0), sku("dear", 100.0, 20.0, 20.0)];
+        let skus = vec![
+            sku("cheap", 100.0, 20.0, 1.0),
+            sku("dear", 100.0, 20.0, 20.0),
+        ];
         let levels = [0.1, 0.5, 0.9];
         let a = allocate_fill_rate(&skus, &levels, None, &cfg, 0.98);
         assert!(a.levels[0] > a.levels[1], "{:?}", a.levels);
-        assert!(a.expected_fill_rate >= 0.98 && a.expected_fill_rate < 0.985, "{a:?}");
+        assert!(
+            a.expected_fill_rate >= 0.98 && a.expected_fill_rate < 0.985,
+            "{a:?}"
+        );
         // The expected fill rate rises with the target; and a SKU's own level is kept.
         let b = allocate_fill_rate(&skus, &levels, None, &cfg, 0.995);
         assert!(b.expected_fill_rate >= 0.995, "{b:?}");
@@ -246,7 +257,11 @@ mod tests {
         let sigma = 20.0 * 2f64.sqrt();
         let exact = sigma * 0.04730;
         // The grid's trapezoids and held-over tail: within 10 % of the exact loss.
-        assert!((curve.short[k] - exact).abs() < 0.1 * exact, "{} vs {exact}", curve.short[k]);
+        assert!(
+            (curve.short[k] - exact).abs() < 0.1 * exact,
+            "{} vs {exact}",
+            curve.short[k]
+        );
         assert!((curve.demand - 100.0).abs() < 1e-9);
     }
 }

@@ -189,7 +189,10 @@ mod tests {
         let c = LaunchCurves::fit(&[s("cat_id")], launches, 6).unwrap();
         assert_eq!(c.groups["all"].launches, 24);
         assert_eq!(c.group_of(&foods).0, "cat_id=FOODS");
-        assert_eq!(c.groups["cat_id=FOODS"].mean, vec![0.25, 0.5, 1.0, 2.0, 2.0, 0.25]);
+        assert_eq!(
+            c.groups["cat_id=FOODS"].mean,
+            vec![0.25, 0.5, 1.0, 2.0, 2.0, 0.25]
+        );
         // A FOODS SKU ten times the group's volume follows the ramp at its own level.
         assert_eq!(c.means(&[10.0, 20.0], &foods, 3), vec![40.0, 80.0, 80.0]);
         // The same first weeks in HOBBIES: the fade's shape, at the level they imply.

@@ -10,14 +10,14 @@
 pub mod arima;
 mod baselines;
 mod error;
-pub mod launch;
 pub mod ets;
+pub mod launch;
 mod metrics;
 pub mod protection;
 
 pub use baselines::{Baseline, BaselineKind, ERROR_ORIGINS, Fitted, MIN_ERRORS, normal_quantile};
 pub use error::{Error, Result};
-pub use protection::{ProtectionCalibration, ProtectionCase, protection_moments};
 pub use metrics::{
     Accuracy, AccuracyAccumulator, SeriesScore, accuracy_table, mean_from_quantiles,
 };
+pub use protection::{ProtectionCalibration, ProtectionCase, protection_moments};

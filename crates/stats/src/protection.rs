@@ -124,7 +124,10 @@ impl ProtectionCalibration {
         if per.iter().all(Vec::is_empty) {
             return None;
         }
-        let normal: Vec<f64> = PROTECTION_GRID.iter().map(|&a| normal_quantile(a)).collect();
+        let normal: Vec<f64> = PROTECTION_GRID
+            .iter()
+            .map(|&a| normal_quantile(a))
+            .collect();
         let by_weeks = per
             .into_iter()
             .map(|mut v| {
@@ -304,7 +307,11 @@ mod tests {
         for i in 0..8_000 {
             let shared: f64 = Poisson::new(10.0).unwrap().sample(&mut rng) / 10.0;
             let actual: Vec<f64> = (0..4)
-                .map(|_| Poisson::new(10.0 * shared.max(0.05)).unwrap().sample(&mut rng))
+                .map(|_| {
+                    Poisson::new(10.0 * shared.max(0.05))
+                        .unwrap()
+                        .sample(&mut rng)
+                })
                 .collect();
             if i % 2 == 0 {
                 cases.extend(ProtectionCalibration::cases_of(&values, &levels, &actual));
@@ -319,9 +326,8 @@ mod tests {
         let normal = mean + normal_quantile(0.95) * sigma;
         let level = c.level(&q, &levels, 0.95, 4);
         assert!(level > normal + 1.0, "calibrated {level}, normal {normal}");
-        let share = |l: f64| {
-            held_out.iter().filter(|&&d| d <= l).count() as f64 / held_out.len() as f64
-        };
+        let share =
+            |l: f64| held_out.iter().filter(|&&d| d <= l).count() as f64 / held_out.len() as f64;
         assert!((share(level) - 0.95).abs() < 0.015, "{}", share(level));
         assert!(share(normal) < 0.92, "{}", share(normal));
     }

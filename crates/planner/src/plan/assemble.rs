@@ -289,24 +289,84 @@ mod tests {
         };
         let cases = [
             // Short after it while a limit binds: held back.
-            (sku, 5.0, -3.0, 2.0, true, true, OrderReason::CappedByConstraint),
+            (
+                sku,
+                5.0,
+                -3.0,
+                2.0,
+                true,
+                true,
+                OrderReason::CappedByConstraint,
+            ),
             // Short after it but no limit binds: the demand reason of the stock it meets.
-            (sku, 5.0, -3.0, 2.0, true, false, OrderReason::ForecastDemand),
+            (
+                sku,
+                5.0,
+                -3.0,
+                2.0,
+                true,
+                false,
+                OrderReason::ForecastDemand,
+            ),
             // Needs 3 (15 − 12), the MOQ of 20 ordered.
-            (Stock { moq: 20.0, ..sku }, 20.0, 12.0, 0.0, false, false, OrderReason::MoqRounding),
+            (
+                Stock { moq: 20.0, ..sku },
+                20.0,
+                12.0,
+                0.0,
+                false,
+                false,
+                OrderReason::MoqRounding,
+            ),
             // Needs 3, one case of 6.
-            (Stock { pack: 6.0, ..sku }, 6.0, 12.0, 0.0, false, false, OrderReason::CasePackRounding),
+            (
+                Stock { pack: 6.0, ..sku },
+                6.0,
+                12.0,
+                0.0,
+                false,
+                false,
+                OrderReason::CasePackRounding,
+            ),
             // Demand would go unmet without it.
-            (sku, 8.0, -8.0, 0.0, false, false, OrderReason::ForecastDemand),
+            (
+                sku,
+                8.0,
+                -8.0,
+                0.0,
+                false,
+                false,
+                OrderReason::ForecastDemand,
+            ),
             // Stock 4 without it: below the safety stock.
-            (sku, 11.0, 4.0, 0.0, false, false, OrderReason::BelowSafetyStock),
+            (
+                sku,
+                11.0,
+                4.0,
+                0.0,
+                false,
+                false,
+                OrderReason::BelowSafetyStock,
+            ),
             // Stock 12 without it: above the safety stock, below the minimum stock.
             (sku, 3.0, 12.0, 0.0, false, false, OrderReason::MinStock),
             // Stock 20 without it: above every floor, ordered for later demand.
-            (sku, 5.0, 20.0, 0.0, false, false, OrderReason::ForecastDemand),
+            (
+                sku,
+                5.0,
+                20.0,
+                0.0,
+                false,
+                false,
+                OrderReason::ForecastDemand,
+            ),
         ];
         for (i, (p, qty, without, unmet, short, tight, want)) in cases.into_iter().enumerate() {
-            assert_eq!(order_reason(p, qty, without, unmet, short, tight), want, "case {i}");
+            assert_eq!(
+                order_reason(p, qty, without, unmet, short, tight),
+                want,
+                "case {i}"
+            );
         }
     }
 }

@@ -22,8 +22,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use super::model::GroupModel;
 use super::dp::{best_orders, lp_orders};
+use super::model::GroupModel;
 use super::sku::{Prepared, over_cost, simulate};
 
 /// The subgradient loop stops once the step has been halved this far without a better bound:

@@ -71,7 +71,11 @@ impl GroupModel {
     }
 }
 
-pub(super) fn build_group(items: &[&Prepared], cfg: &PlanConfig, violation_cost: f64) -> GroupModel {
+pub(super) fn build_group(
+    items: &[&Prepared],
+    cfg: &PlanConfig,
+    violation_cost: f64,
+) -> GroupModel {
     let t_len = cfg.horizon.weeks;
     let integer = cfg.solver.integer;
     let on_off = cfg.defaults.order_cost > 0.0;

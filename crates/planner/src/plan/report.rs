@@ -175,7 +175,6 @@ pub struct Plan {
     pub summary: PlanSummary,
 }
 
-
 /// How far a plan status is from proven optimal: `optimal` 0, `gap_limit` 1 (within the target
 /// gap), `gap_open` 2 (stopped above it), `time_limit` (or anything else) 3.
 pub fn status_rank(status: &str) -> u8 {

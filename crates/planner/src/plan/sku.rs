@@ -204,7 +204,13 @@ pub(super) fn sku_cost(p: &Prepared, cases: &[f64], order_cost: f64) -> f64 {
 }
 
 /// [`sku_cost`] of a plan whose stock and lost demand are already simulated.
-pub(super) fn stock_cost(p: &Prepared, cases: &[f64], inv: &[f64], unmet: &[f64], order_cost: f64) -> f64 {
+pub(super) fn stock_cost(
+    p: &Prepared,
+    cases: &[f64],
+    inv: &[f64],
+    unmet: &[f64],
+    order_cost: f64,
+) -> f64 {
     let fixed = order_cost * cases.iter().filter(|k| **k > 0.0).count() as f64;
     fixed
         + (0..p.d.len())

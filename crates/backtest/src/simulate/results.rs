@@ -1,0 +1,406 @@
+//! What a simulation gives out: per policy, per week, per SKU-week and per ABC × XYZ class,
+//! written as `simulation.json`, `weekly.csv` and `trajectories.parquet`, and printed as a table.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use polars::prelude::*;
+use restock_core::{Week, columns};
+use restock_data::table;
+use restock_planner::{Economics, SkuParams};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// What happens to demand that finds no stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shortage {
+    /// It is lost.
+    LostSales,
+    /// It waits and is served first from later stock.
+    Backorders,
+}
+
+/// The policies, in output order: restock, then the order-up-to rule fed by each of
+/// [`RULE_FORECASTERS`].
+pub const POLICIES: [&str; 4] = [
+    "restock",
+    "order_up_to",
+    "order_up_to_tsb",
+    "order_up_to_arima",
+];
+
+/// Results of one policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyResult {
+    /// One of [`POLICIES`].
+    pub policy: String,
+    /// Units served in the week they were asked for / units asked for.
+    pub fill_rate: f64,
+    /// SKU-weeks with demand not served in time.
+    pub stockout_weeks: usize,
+    /// Their share of the SKU-weeks with demand.
+    pub stockout_share: f64,
+    /// Mean over weeks of the end-of-week stock valued at unit cost.
+    pub avg_stock_value: f64,
+    /// Stock value at the end.
+    pub end_stock_value: f64,
+    /// Holding cost.
+    pub holding_cost: f64,
+    /// Shortage cost.
+    pub shortage_cost: f64,
+    /// Fixed ordering cost.
+    pub ordering_cost: f64,
+    /// Holding + shortage + ordering.
+    pub total_cost: f64,
+    /// Purchases at unit cost (not in the total).
+    pub purchase_cost: f64,
+    /// Order lines placed.
+    pub orders: usize,
+    /// Units ordered.
+    pub units_ordered: f64,
+    /// Units not served in time.
+    pub units_short: f64,
+    /// Highest weekly purchase spend.
+    pub max_weekly_spend: f64,
+    /// Weeks whose spend exceeded the global weekly budget.
+    pub weeks_over_budget: usize,
+    /// Highest end-of-week stock volume.
+    pub max_volume: f64,
+    /// Weeks whose end-of-week stock volume exceeded the warehouse capacity.
+    pub weeks_over_capacity: usize,
+    /// Seconds spent deciding (forecasting and planning).
+    pub decision_seconds: f64,
+}
+
+/// One week of one policy, all SKUs together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeekRecord {
+    /// The week.
+    pub ds: String,
+    /// The policy.
+    pub policy: String,
+    /// Units asked for.
+    pub demand: f64,
+    /// Units served in time.
+    pub served: f64,
+    /// End-of-week stock, units.
+    pub stock_units: f64,
+    /// End-of-week stock at unit cost.
+    pub stock_value: f64,
+    /// Purchases placed this week at unit cost.
+    pub spend: f64,
+    /// End-of-week stock volume.
+    pub volume: f64,
+    /// Order lines placed this week.
+    pub orders: usize,
+}
+
+/// One SKU-week of one policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkuWeek {
+    /// Index into [`Simulation::skus`].
+    pub sku: usize,
+    /// Index of the week from the start.
+    pub week: usize,
+    /// Index into [`POLICIES`].
+    pub policy: usize,
+    /// Demand.
+    pub demand: f64,
+    /// Served in time.
+    pub served: f64,
+    /// Arrived at the start of the week.
+    pub arrived: f64,
+    /// Ordered this week.
+    pub ordered: f64,
+    /// End-of-week stock (negative: backorders).
+    pub stock: f64,
+}
+
+/// What a simulation found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimulationSummary {
+    /// First simulated week.
+    pub start: String,
+    /// Last simulated week.
+    pub end: String,
+    /// Weeks simulated.
+    pub weeks: usize,
+    /// Weeks between reviews.
+    pub review_period_weeks: usize,
+    /// Lost sales or backorders.
+    pub shortage: Shortage,
+    /// SKUs simulated.
+    pub skus: usize,
+    /// SKUs left out: no history before the start.
+    pub skus_without_history: usize,
+    /// Service level target (the config's; per-SKU values may differ).
+    pub service_level: f64,
+    /// Global weekly budget.
+    pub weekly_budget: Option<f64>,
+    /// Warehouse capacity.
+    pub warehouse_volume: Option<f64>,
+    /// Solver used by the planner.
+    pub solver: String,
+    /// The planner's worst status over the reviews (see `restock_planner::plan::status_rank`).
+    #[serde(default)]
+    pub plan_status: String,
+    /// The largest MIP gap bound of a review's plan.
+    pub max_plan_gap: Option<f64>,
+    /// Calibration cases behind restock's protection levels at the last review (0: the normal
+    /// rule with independent weeks; absent in files written before the calibration).
+    #[serde(default)]
+    pub protection_cases: usize,
+    /// One row per policy.
+    pub policies: Vec<PolicyResult>,
+    /// Per policy and ABC × XYZ class (classes of the weeks before the start): where each
+    /// policy gains or loses. Empty in files written before it existed.
+    #[serde(default)]
+    pub by_class: Vec<ClassResult>,
+    /// Seconds of wall-clock.
+    pub seconds: f64,
+}
+
+/// One policy on the SKUs of one ABC × XYZ class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassResult {
+    /// One of [`POLICIES`].
+    pub policy: String,
+    /// The class, e.g. `AX`.
+    pub class: String,
+    /// SKUs in it.
+    pub skus: usize,
+    /// Units served in time / units asked for (1 without demand).
+    pub fill_rate: f64,
+    /// Mean over weeks of the class's end-of-week stock value.
+    pub avg_stock_value: f64,
+    /// Holding + shortage cost (ordering costs are not split by class).
+    pub cost: f64,
+}
+
+/// Per policy and class: fill rate, average stock value and holding + shortage cost, from the
+/// SKU-weeks of `trajectories` (`classes[i]` is SKU `i`'s).
+pub(super) fn by_class(
+    trajectories: &[SkuWeek],
+    classes: &[String],
+    params: &[SkuParams],
+    economics: &[Economics],
+    weeks: usize,
+) -> Vec<ClassResult> {
+    #[derive(Default)]
+    struct Totals {
+        skus: std::collections::BTreeSet<usize>,
+        demand: f64,
+        served: f64,
+        value: f64,
+        cost: f64,
+    }
+    let mut acc: BTreeMap<(usize, &str), Totals> = BTreeMap::new();
+    for r in trajectories {
+        let end = r.stock.max(0.0);
+        let e = &economics[r.sku];
+        let a = acc.entry((r.policy, classes[r.sku].as_str())).or_default();
+        a.skus.insert(r.sku);
+        a.demand += r.demand;
+        a.served += r.served;
+        a.value += end * params[r.sku].unit_cost;
+        a.cost += end * e.holding + (r.demand - r.served) * e.shortage;
+    }
+    acc.into_iter()
+        .map(|((policy, class), t)| ClassResult {
+            policy: POLICIES[policy].to_string(),
+            class: class.to_string(),
+            skus: t.skus.len(),
+            fill_rate: if t.demand > 0.0 {
+                t.served / t.demand
+            } else {
+                1.0
+            },
+            avg_stock_value: t.value / weeks.max(1) as f64,
+            cost: t.cost,
+        })
+        .collect()
+}
+
+/// A finished simulation.
+#[derive(Debug, Clone)]
+pub struct Simulation {
+    /// The summary.
+    pub summary: SimulationSummary,
+    /// Totals per week and policy.
+    pub weekly: Vec<WeekRecord>,
+    /// The simulated SKUs.
+    pub skus: Vec<String>,
+    /// First simulated week.
+    pub start: Week,
+    /// Every SKU-week of every policy.
+    pub trajectories: Vec<SkuWeek>,
+}
+
+fn out_err(path: &Path) -> impl Fn(String) -> Error + '_ {
+    move |message| Error::Output {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+impl Simulation {
+    /// Write `simulation.json`, `weekly.csv` (totals per week and policy) and
+    /// `trajectories.parquet` (`unique_id, ds, policy, demand, served, arrived, ordered, stock`)
+    /// into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| out_err(dir)(e.to_string()))?;
+        let path = dir.join("simulation.json");
+        let json = serde_json::to_string_pretty(&self.summary)
+            .map_err(|e| out_err(&path)(e.to_string()))?;
+        table::write_text(&path, &json)?;
+
+        let path = dir.join("weekly.csv");
+        let w = &self.weekly;
+        let pe = |e: PolarsError| out_err(&path)(e.to_string());
+        let days: Vec<i32> = w
+            .iter()
+            .map(|r| crate::backtest::parse_week(&r.ds).map_or(0, |x| x.day_number()))
+            .collect();
+        let cols = vec![
+            Column::new(columns::DS.into(), days)
+                .cast(&DataType::Date)
+                .map_err(pe)?,
+            Column::new(
+                "policy".into(),
+                w.iter().map(|r| r.policy.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "demand".into(),
+                w.iter().map(|r| r.demand).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "served".into(),
+                w.iter().map(|r| r.served).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "stock_units".into(),
+                w.iter().map(|r| r.stock_units).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "stock_value".into(),
+                w.iter().map(|r| r.stock_value).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "spend".into(),
+                w.iter().map(|r| r.spend).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "volume".into(),
+                w.iter().map(|r| r.volume).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "orders".into(),
+                w.iter().map(|r| r.orders as u64).collect::<Vec<_>>(),
+            ),
+        ];
+        let mut df = DataFrame::new(w.len(), cols).map_err(|e| out_err(&path)(e.to_string()))?;
+        table::write(&mut df, &path)?;
+
+        let path = dir.join("trajectories.parquet");
+        let t = &self.trajectories;
+        let pe = |e: PolarsError| out_err(&path)(e.to_string());
+        let cols = vec![
+            Column::new(
+                columns::UNIQUE_ID.into(),
+                t.iter()
+                    .map(|r| self.skus[r.sku].as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                columns::DS.into(),
+                t.iter()
+                    .map(|r| self.start.offset(r.week as i64).day_number())
+                    .collect::<Vec<_>>(),
+            )
+            .cast(&DataType::Date)
+            .map_err(pe)?,
+            Column::new(
+                "policy".into(),
+                t.iter().map(|r| POLICIES[r.policy]).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "demand".into(),
+                t.iter().map(|r| r.demand).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "served".into(),
+                t.iter().map(|r| r.served).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "arrived".into(),
+                t.iter().map(|r| r.arrived).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "ordered".into(),
+                t.iter().map(|r| r.ordered).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "stock".into(),
+                t.iter().map(|r| r.stock).collect::<Vec<_>>(),
+            ),
+        ];
+        let mut df = DataFrame::new(t.len(), cols).map_err(|e| out_err(&path)(e.to_string()))?;
+        table::write(&mut df, &path)?;
+        Ok(())
+    }
+}
+
+impl SimulationSummary {
+    /// A plain-text table, one row per policy.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{} SKUs, {} .. {} ({} weeks, review every {} week(s), {}), service level {}, planner {} (worst status {}{})\n",
+            self.skus,
+            self.start,
+            self.end,
+            self.weeks,
+            self.review_period_weeks,
+            match self.shortage {
+                Shortage::LostSales => "lost sales",
+                Shortage::Backorders => "backorders",
+            },
+            self.service_level,
+            self.solver,
+            self.plan_status,
+            self.max_plan_gap
+                .map(|g| format!(", gap <= {:.2} %", 100.0 * g))
+                .unwrap_or_default()
+        );
+        out.push_str(&format!(
+            "{:<12} {:>9} {:>9} {:>12} {:>12} {:>12} {:>12} {:>7} {:>12} {:>10}\n",
+            "policy",
+            "fill rate",
+            "stockouts",
+            "avg stock",
+            "holding",
+            "shortage",
+            "total cost",
+            "orders",
+            "max spend",
+            "over cap."
+        ));
+        for r in &self.policies {
+            out.push_str(&format!(
+                "{:<12} {:>9.3} {:>9.3} {:>12.0} {:>12.0} {:>12.0} {:>12.0} {:>7} {:>12.0} {:>10}\n",
+                r.policy,
+                r.fill_rate,
+                r.stockout_share,
+                r.avg_stock_value,
+                r.holding_cost,
+                r.shortage_cost,
+                r.total_cost,
+                r.orders,
+                r.max_weekly_spend,
+                r.weeks_over_capacity
+            ));
+        }
+        out
+    }
+}
