@@ -23,7 +23,7 @@ pub enum Shortage {
 }
 
 /// The policies, in output order: restock, then the order-up-to rule fed by each of
-/// [`RULE_FORECASTERS`].
+/// [`super::RULE_FORECASTERS`].
 pub const POLICIES: [&str; 4] = [
     "restock",
     "order_up_to",
