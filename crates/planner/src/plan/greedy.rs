@@ -6,12 +6,13 @@ use super::model::{GroupModel, SkuCols};
 use super::sku::{Prepared, simulate, sku_cost};
 
 /// Improve a whole-case plan `x` (every column set, see `complete`). First, while a shared limit
-/// is exceeded, take cases off where that costs least per unit of relief. Then fill: moves of one
-/// case up or down (an MOQ's worth from or to zero) or to one of the SKU's `alternatives` (its
-/// plans at other prices), ranked by the SKU's own saving per unit of the limits they take up at
-/// `prices`, best first, each kept only if every shared row it adds to stays within its limit
-/// (stock simulated under lost sales), until no move helps. Returns the plan's case and switch
-/// columns and stock; the rest follow from `complete`.
+/// is exceeded, take cases off where that costs least per unit of relief ([`Greedy::repair`]).
+/// Then fill: moves of one case up or down (an MOQ's worth from or to zero) or to one of the
+/// SKU's `alternatives` (its plans at other prices), ranked by the SKU's own saving per unit of
+/// the limits they take up at `prices`, best first, each kept only if every shared row it adds
+/// to stays within its limit (stock simulated under lost sales), until no move helps
+/// ([`Greedy::fill`]). Returns the plan's case and switch columns and stock; the rest follow
+/// from `complete`.
 pub(super) fn improve_within_limits(
     model: &GroupModel,
     items: &[&Prepared],
@@ -20,30 +21,98 @@ pub(super) fn improve_within_limits(
     order_cost: f64,
     alternatives: &[Vec<Vec<f64>>],
 ) -> Vec<f64> {
-    let lp = &model.lp;
-    let mut out = x.to_vec();
-    // The shared rows each column is in, (row, coefficient), by column: compressed rows.
-    let mut start = vec![0usize; lp.cols.len() + 1];
-    for sr in &model.shared {
-        for (i, _) in lp.rows[sr.row].coefs.iter().filter(|(i, _)| *i != sr.slack) {
-            start[*i + 1] += 1;
+    let mut g = Greedy::new(model, items, x, prices, order_cost, alternatives);
+    g.repair();
+    g.fill();
+    g.out
+}
+
+/// The greedy's model, prices and current plan.
+struct Greedy<'a> {
+    model: &'a GroupModel,
+    items: &'a [&'a Prepared],
+    prices: &'a [f64],
+    order_cost: f64,
+    alternatives: &'a [Vec<Vec<f64>>],
+    /// The shared rows each column is in, (row, coefficient), by column: compressed rows, the
+    /// column `i`'s from `start[i]` to `start[i + 1]` in `entries`.
+    start: Vec<usize>,
+    entries: Vec<(usize, f64)>,
+    /// Every column of the current plan.
+    out: Vec<f64>,
+    /// Cases by order week, per SKU.
+    orders: Vec<Vec<f64>>,
+    /// Each shared row's use.
+    usage: Vec<f64>,
+    /// Each SKU's cost.
+    cost: Vec<f64>,
+    /// Each SKU's plan version: a move priced against an older one is stale.
+    version: Vec<u32>,
+}
+
+impl<'a> Greedy<'a> {
+    fn new(
+        model: &'a GroupModel,
+        items: &'a [&'a Prepared],
+        x: &[f64],
+        prices: &'a [f64],
+        order_cost: f64,
+        alternatives: &'a [Vec<Vec<f64>>],
+    ) -> Self {
+        let lp = &model.lp;
+        let mut start = vec![0usize; lp.cols.len() + 1];
+        for sr in &model.shared {
+            for (i, _) in lp.rows[sr.row].coefs.iter().filter(|(i, _)| *i != sr.slack) {
+                start[*i + 1] += 1;
+            }
+        }
+        for i in 0..lp.cols.len() {
+            start[i + 1] += start[i];
+        }
+        let mut entries = vec![(0usize, 0.0); start[lp.cols.len()]];
+        let mut fill = start.clone();
+        for (k, sr) in model.shared.iter().enumerate() {
+            for (i, a) in lp.rows[sr.row].coefs.iter().filter(|(i, _)| *i != sr.slack) {
+                entries[fill[*i]] = (k, *a);
+                fill[*i] += 1;
+            }
+        }
+        let orders: Vec<Vec<f64>> = model
+            .cols
+            .iter()
+            .map(|c| c.cases.iter().map(|&n| x[n].round()).collect())
+            .collect();
+        let out = x.to_vec();
+        let usage = model.shared.iter().map(|sr| sr.used(lp, &out)).collect();
+        let cost = items
+            .iter()
+            .zip(&orders)
+            .map(|(p, o)| sku_cost(p, o, order_cost))
+            .collect();
+        Greedy {
+            model,
+            items,
+            prices,
+            order_cost,
+            alternatives,
+            start,
+            entries,
+            out,
+            orders,
+            usage,
+            cost,
+            version: vec![0; items.len()],
         }
     }
-    for i in 0..lp.cols.len() {
-        start[i + 1] += start[i];
+
+    fn rows_of(&self, i: usize) -> &[(usize, f64)] {
+        &self.entries[self.start[i]..self.start[i + 1]]
     }
-    let mut entries = vec![(0usize, 0.0); start[lp.cols.len()]];
-    let mut fill = start.clone();
-    for (k, sr) in model.shared.iter().enumerate() {
-        for (i, a) in lp.rows[sr.row].coefs.iter().filter(|(i, _)| *i != sr.slack) {
-            entries[fill[*i]] = (k, *a);
-            fill[*i] += 1;
-        }
-    }
-    let rows_of = |i: usize| &entries[start[i]..start[i + 1]];
-    let min_cases = |p: &Prepared| (p.moq / p.pack).ceil().max(1.0);
-    // Column values of one SKU for a case plan: (column, value) pairs of cases, switches and stock.
-    let columns_of = |p: &Prepared, c: &SkuCols, cases: &[f64]| -> Vec<(usize, f64)> {
+
+    /// Column values of SKU `j` for a case plan: (column, value) pairs of cases, switches and
+    /// stock.
+    fn columns_of(&self, j: usize, cases: &[f64]) -> Vec<(usize, f64)> {
+        let (p, c): (&Prepared, &SkuCols) = (self.items[j], &self.model.cols[j]);
         let units: Vec<f64> = cases.iter().map(|k| k * p.pack).collect();
         let mut v: Vec<(usize, f64)> = Vec::with_capacity(3 * cases.len() + p.d.len());
         for (s, &n) in c.cases.iter().enumerate() {
@@ -60,195 +129,188 @@ pub(super) fn improve_within_limits(
                 .map(|(t, inv)| (c.inv[t], inv)),
         );
         v
-    };
-    let mut orders: Vec<Vec<f64>> = model
-        .cols
-        .iter()
-        .map(|c| c.cases.iter().map(|&n| x[n].round()).collect())
-        .collect();
-    let mut usage: Vec<f64> = model.shared.iter().map(|sr| sr.used(lp, &out)).collect();
-    // Apply a replacement plan for SKU j if every row it adds to stays within its limit.
-    let try_plan = |j: usize,
-                    cases: Vec<f64>,
-                    out: &mut Vec<f64>,
-                    usage: &mut Vec<f64>,
-                    orders: &mut Vec<Vec<f64>>| {
-        let (p, c) = (items[j], &model.cols[j]);
-        let cols = columns_of(p, c, &cases);
-        let mut trial = usage.clone();
-        let mut fits = true;
+    }
+
+    /// Apply a replacement plan for SKU `j` if every row it adds to stays within its limit.
+    fn try_plan(&mut self, j: usize, cases: Vec<f64>) -> bool {
+        let cols = self.columns_of(j, &cases);
+        let mut trial = self.usage.clone();
         for (i, v) in &cols {
-            let dv = v - out[*i];
-            for (k, a) in rows_of(*i) {
+            let dv = v - self.out[*i];
+            for (k, a) in self.rows_of(*i) {
                 trial[*k] += a * dv;
             }
         }
-        for (k, sr) in model.shared.iter().enumerate() {
-            if trial[k] > usage[k] + 1e-9 && trial[k] > sr.limit + 1e-9 {
-                fits = false;
-            }
-        }
+        let fits = self
+            .model
+            .shared
+            .iter()
+            .enumerate()
+            .all(|(k, sr)| !(trial[k] > self.usage[k] + 1e-9 && trial[k] > sr.limit + 1e-9));
         if fits {
-            *usage = trial;
+            self.usage = trial;
             for (i, v) in cols {
-                out[i] = v;
+                self.out[i] = v;
             }
-            orders[j] = cases;
+            self.orders[j] = cases;
         }
         fits
-    };
-    // A move's worth: the SKU's own saving per unit of the limits it takes up, valued at
-    // `prices` (the multipliers: the classic greedy for several shared knapsack rows); moves that
-    // take up nothing priced come first.
-    let worth = |j: usize, cases: &[f64], out: &[f64], cost_now: f64| -> f64 {
-        let (p, c) = (items[j], &model.cols[j]);
-        let saving = cost_now - sku_cost(p, cases, order_cost);
+    }
+
+    /// A move's worth: the SKU's own saving per unit of the limits it takes up, valued at the
+    /// prices (the multipliers: the classic greedy for several shared knapsack rows); moves
+    /// that take up nothing priced come first.
+    fn worth(&self, j: usize, cases: &[f64]) -> f64 {
+        let saving = self.cost[j] - sku_cost(self.items[j], cases, self.order_cost);
         if saving <= 1e-9 {
             return 0.0;
         }
         let mut taken = 0.0;
-        for (i, v) in columns_of(p, c, cases) {
-            let dv = v - out[i];
+        for (i, v) in self.columns_of(j, cases) {
+            let dv = v - self.out[i];
             if dv != 0.0 {
-                taken += rows_of(i)
+                taken += self
+                    .rows_of(i)
                     .iter()
-                    .map(|(k, a)| prices[*k] * (a * dv).max(0.0))
+                    .map(|(k, a)| self.prices[*k] * (a * dv).max(0.0))
                     .sum::<f64>();
             }
         }
         saving / taken.max(1e-9 * saving)
-    };
-    let mut cost: Vec<f64> = items
-        .iter()
-        .zip(&orders)
-        .map(|(p, o)| sku_cost(p, o, order_cost))
-        .collect();
-    // Repair first: while a limit is exceeded, take one case off the orders that relieve the
-    // exceeded rows at the least extra cost per unit of relief (relative to each limit).
-    let excess = |usage: &[f64]| -> Vec<f64> {
-        model
+    }
+
+    /// How far each shared row is over its limit, relative to the limit.
+    fn excess(&self) -> Vec<f64> {
+        self.model
             .shared
             .iter()
-            .zip(usage)
+            .zip(&self.usage)
             .map(|(sr, u)| (u - sr.limit).max(0.0) / sr.limit.abs().max(1.0))
             .collect()
-    };
-    // One case off per move, the moves of every SKU once; after each round only the SKUs that
-    // changed are priced again.
-    let repairs_of = |j: usize, orders: &[Vec<f64>], out: &[f64], over: &[f64], cost_now: f64| {
-        let (p, c) = (items[j], &model.cols[j]);
-        let mut moves: Vec<(f64, usize, Vec<f64>)> = Vec::new();
-        for s in 0..orders[j].len() {
-            if orders[j][s] == 0.0 {
+    }
+
+    /// SKU `j`'s orders with one case off in week `s` (none left below its MOQ).
+    fn one_case_off(&self, j: usize, s: usize) -> Vec<f64> {
+        let p = self.items[j];
+        let mut down = self.orders[j].clone();
+        down[s] -= 1.0;
+        if down[s] > 0.0 && down[s] * p.pack < p.moq {
+            down[s] = 0.0;
+        }
+        down
+    }
+
+    /// SKU `j`'s repairs: one case off an order that relieves an exceeded row (`over`), keyed by
+    /// the extra cost per unit of relief (least first out of the heap).
+    fn repairs_of(&self, j: usize, over: &[f64]) -> Vec<Move> {
+        let p = self.items[j];
+        let mut moves = Vec::new();
+        for s in 0..self.orders[j].len() {
+            if self.orders[j][s] == 0.0 {
                 continue;
             }
-            let mut down = orders[j].clone();
-            down[s] -= 1.0;
-            if down[s] > 0.0 && down[s] * p.pack < p.moq {
-                down[s] = 0.0;
-            }
+            let down = self.one_case_off(j, s);
             let mut relief = 0.0;
-            for (i, v) in columns_of(p, c, &down) {
-                let dv = v - out[i];
-                for (k, a) in rows_of(i) {
+            for (i, v) in self.columns_of(j, &down) {
+                let dv = v - self.out[i];
+                for (k, a) in self.rows_of(i) {
                     if over[*k] > 0.0 {
-                        relief += (-a * dv).max(0.0) / model.shared[*k].limit.abs().max(1.0);
+                        relief += (-a * dv).max(0.0) / self.model.shared[*k].limit.abs().max(1.0);
                     }
                 }
             }
             if relief > 0.0 {
-                let extra = sku_cost(p, &down, order_cost) - cost_now;
-                moves.push((extra / relief, j, down));
+                let extra = sku_cost(p, &down, self.order_cost) - self.cost[j];
+                moves.push(Move::new(-(extra / relief), j, self.version[j], down));
             }
         }
         moves
-    };
-    // Moves wait in a heap, cheapest relief first; a SKU's moves are priced again when it
-    // changes (older ones are skipped by its version).
-    let mut version = vec![0u32; items.len()];
-    let over = excess(&usage);
-    if over.iter().any(|v| *v > 1e-12) {
-        let mut heap: BinaryHeap<Move> = (0..items.len())
-            .flat_map(|j| repairs_of(j, &orders, &out, &over, cost[j]))
-            .map(|(ratio, j, plan)| Move::new(-ratio, j, 0, plan))
-            .collect();
-        while let Some(m) = heap.pop() {
-            if excess(&usage).iter().all(|v| *v <= 1e-12) {
-                break;
-            }
-            if m.version != version[m.sku] {
-                continue;
-            }
-            let j = m.sku;
-            let new_cost = sku_cost(items[j], &m.plan, order_cost);
-            // Taking cases off never adds to a row, so it always applies.
-            if try_plan(j, m.plan, &mut out, &mut usage, &mut orders) {
-                cost[j] = new_cost;
-                version[j] += 1;
-                let over = excess(&usage);
-                heap.extend(
-                    repairs_of(j, &orders, &out, &over, cost[j])
-                        .into_iter()
-                        .map(|(ratio, j, plan)| Move::new(-ratio, j, version[j], plan)),
-                );
-            }
-        }
     }
-    // Fill: the moves of every SKU once; after each round only the SKUs that changed are
-    // priced again (the others' moves keep their gains, and may fit later).
-    let moves_of = |j: usize, orders: &[Vec<f64>], out: &[f64], cost_now: f64| {
-        let p = items[j];
-        let mut moves: Vec<(f64, usize, Vec<f64>)> = Vec::new();
-        for s in 0..orders[j].len() {
-            let mut up = orders[j].clone();
-            up[s] += if up[s] == 0.0 { min_cases(p) } else { 1.0 };
+
+    /// SKU `j`'s fill moves: one case up (an MOQ's worth from zero) or down in each week, or
+    /// one of its alternative plans, keyed by [`Greedy::worth`].
+    fn moves_of(&self, j: usize) -> Vec<Move> {
+        let p = self.items[j];
+        let min_cases = (p.moq / p.pack).ceil().max(1.0);
+        let mut moves = Vec::new();
+        for s in 0..self.orders[j].len() {
+            let mut up = self.orders[j].clone();
+            up[s] += if up[s] == 0.0 { min_cases } else { 1.0 };
             let mut options = vec![up];
-            if orders[j][s] > 0.0 {
-                let mut down = orders[j].clone();
-                down[s] -= 1.0;
-                if down[s] > 0.0 && down[s] * p.pack < p.moq {
-                    down[s] = 0.0;
-                }
-                options.push(down);
+            if self.orders[j][s] > 0.0 {
+                options.push(self.one_case_off(j, s));
             }
             if s == 0 {
                 options.extend(
-                    alternatives
+                    self.alternatives
                         .iter()
                         .map(|a| a[j].clone())
-                        .filter(|a| *a != orders[j]),
+                        .filter(|a| *a != self.orders[j]),
                 );
             }
             for plan in options {
-                let gain = worth(j, &plan, out, cost_now);
+                let gain = self.worth(j, &plan);
                 if gain > 1e-9 {
-                    moves.push((gain, j, plan));
+                    moves.push(Move::new(gain, j, self.version[j], plan));
                 }
             }
         }
         moves
-    };
-    let mut heap: BinaryHeap<Move> = (0..items.len())
-        .flat_map(|j| moves_of(j, &orders, &out, cost[j]))
-        .map(|(worth, j, plan)| Move::new(worth, j, version[j], plan))
-        .collect();
-    while let Some(m) = heap.pop() {
-        if m.version != version[m.sku] {
-            continue; // priced against the SKU's previous plan
+    }
+
+    /// Apply move `m` if it is current and fits; true when applied.
+    fn apply(&mut self, m: Move) -> bool {
+        if m.version != self.version[m.sku] {
+            return false; // priced against the SKU's previous plan
         }
         let j = m.sku;
-        let new_cost = sku_cost(items[j], &m.plan, order_cost);
-        if try_plan(j, m.plan, &mut out, &mut usage, &mut orders) {
-            cost[j] = new_cost;
-            version[j] += 1;
-            heap.extend(
-                moves_of(j, &orders, &out, cost[j])
-                    .into_iter()
-                    .map(|(worth, j, plan)| Move::new(worth, j, version[j], plan)),
-            );
+        let new_cost = sku_cost(self.items[j], &m.plan, self.order_cost);
+        if self.try_plan(j, m.plan) {
+            self.cost[j] = new_cost;
+            self.version[j] += 1;
+            true
+        } else {
+            false
         }
     }
-    out
+
+    /// While a limit is exceeded, take one case off where that costs least per unit of relief.
+    /// The moves of every SKU wait in a heap, cheapest relief first; a SKU's moves are priced
+    /// again when it changes (older ones are skipped by its version). Taking cases off never
+    /// adds to a row, so a current move always applies.
+    fn repair(&mut self) {
+        let over = self.excess();
+        if over.iter().all(|v| *v <= 1e-12) {
+            return;
+        }
+        let mut heap: BinaryHeap<Move> = (0..self.items.len())
+            .flat_map(|j| self.repairs_of(j, &over))
+            .collect();
+        while let Some(m) = heap.pop() {
+            if self.excess().iter().all(|v| *v <= 1e-12) {
+                break;
+            }
+            let j = m.sku;
+            if self.apply(m) {
+                let over = self.excess();
+                heap.extend(self.repairs_of(j, &over));
+            }
+        }
+    }
+
+    /// Fill: the moves of every SKU once; after each move only the SKU that changed is priced
+    /// again (the others' moves keep their gains, and may fit later).
+    fn fill(&mut self) {
+        let mut heap: BinaryHeap<Move> = (0..self.items.len())
+            .flat_map(|j| self.moves_of(j))
+            .collect();
+        while let Some(m) = heap.pop() {
+            let j = m.sku;
+            if self.apply(m) {
+                heap.extend(self.moves_of(j));
+            }
+        }
+    }
 }
 
 /// A candidate change to one SKU's plan, ordered by its key (largest first out of a heap).
