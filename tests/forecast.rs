@@ -622,6 +622,23 @@ fn the_forecast_job_calibrates_protection_levels_on_earlier_origins() {
     let small_out = dir.path().join("small.parquet");
     restock_infer::forecast(run.path(), &weekly, &small_out, &o, &mut |_, _, _| {}).unwrap();
     assert_eq!(restock_planner::io::read_protection(&small).unwrap(), c);
+    // A shard samples its own SKUs: its part of the catalogue gets a calibration of its own.
+    let part = dir.path().join("part.protection.json");
+    let o = ForecastOptions {
+        shard: Some(Shard::parse("0/2").unwrap()),
+        protection: Some(part.clone()),
+        ..options.clone()
+    };
+    let s0 = restock_infer::forecast(
+        run.path(),
+        &weekly,
+        &dir.path().join("part.parquet"),
+        &o,
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    assert!(s0.protection_cases > 0 && s0.skus < summary.skus, "{s0:?}");
+    assert!(restock_planner::io::read_protection(&part).is_ok());
 
     // Too little history for any origin: the job still forecasts, writes no calibration, removes
     // one left from an earlier job and says why.

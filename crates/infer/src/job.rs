@@ -281,7 +281,9 @@ pub fn forecast(
         protection_seconds: 0.0,
         protection_note: None,
     };
-    let catalogue = loaded.known_skus().count();
+    // The SKUs this job sees, about: a shard samples its own 2,000 for the calibration, so that
+    // each part's is as good as a whole job's.
+    let catalogue = loaded.known_skus().count() / options.shard.map_or(1, |s| s.count);
     let mut cases = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     loop {
