@@ -470,6 +470,35 @@ fn demo_runs_the_whole_job() {
     let err = stderr(&cold);
     assert!(err.contains("too few for launch curves"), "{err}");
     assert!(!d.join("cold").exists());
+    // A backtest folder with a cold-start evaluation gets its table in the report.
+    std::fs::write(
+        d.join("demo/backtest/cold_start.json"),
+        r#"{"split": "2024-06-03", "launches": 40, "horizon": 8, "ages": [
+            {"age": 1, "skus": 12, "curve_wape": 0.8, "curve_bias": -0.5,
+             "moving_average_wape": 0.7, "moving_average_bias": -0.2}]}"#,
+    )
+    .unwrap();
+    let report2 = restock(
+        &[
+            "report",
+            "--data",
+            "demo/weekly.parquet",
+            "--backtest",
+            "demo/backtest",
+            "--out",
+            "report2",
+        ],
+        d,
+    );
+    assert!(report2.status.success(), "{}", stderr(&report2));
+    let table = std::fs::read_to_string(d.join("report2/tables/cold_start.csv")).unwrap();
+    assert!(
+        table.lines().nth(1).unwrap().starts_with("1,12,0.800"),
+        "{table}"
+    );
+    let html = std::fs::read_to_string(d.join("report2/report.html")).unwrap();
+    assert!(html.contains("launch profiles of 40 SKUs"));
+    std::fs::remove_file(d.join("demo/backtest/cold_start.json")).unwrap();
     // The backtest scores restock and the baselines on the same series.
     let bt = json("backtest/backtest.json");
     let overall = bt["overall"].as_array().unwrap();

@@ -23,7 +23,7 @@ mod writer;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use restock_backtest::{BacktestSummary, SkuClass, classify};
+use restock_backtest::{BacktestSummary, ColdStart, SkuClass, classify};
 use restock_core::{Week, columns};
 use restock_data::{WeeklyDataset, table};
 use restock_planner::PlanSummary;
@@ -122,6 +122,9 @@ pub fn build(inputs: &ReportInputs, dir: &Path) -> Result<ReportOutput> {
     if let (Some(dir), Some(summary)) = (&inputs.backtest, &backtest) {
         accuracy_section(&mut w, summary)?;
         protection_table(&mut w, summary)?;
+        if dir.join("cold_start.json").is_file() {
+            cold_start_table(&mut w, &read_json(&dir.join("cold_start.json"))?)?;
+        }
         fan_section(&mut w, &ds, &classes, summary, dir, inputs.fans.max(1))?;
     }
     if let Some(sim) = &inputs.simulation {
@@ -388,6 +391,41 @@ fn protection_table(w: &mut Writer, s: &BacktestSummary) -> Result<()> {
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     w.page.table(&header, &rows);
     w.csv("protection_coverage", &header, &rows)
+}
+
+/// New SKUs: launch profiles against the moving average, by age (`backtest --cold-start-split`).
+fn cold_start_table(w: &mut Writer, c: &ColdStart) -> Result<()> {
+    w.page.paragraph(&format!(
+        "New SKUs: the launch profiles of {} SKUs launched up to {} against the forecast job's \
+         fallback for new SKUs (the 4-week moving average), on the SKUs launched after it, each \
+         forecast from its first weeks and scored over the next {} weeks (WAPE and bias of the \
+         mean forecast).",
+        c.launches, c.split, c.horizon
+    ));
+    let header = [
+        "age (weeks)",
+        "SKUs",
+        "profile WAPE",
+        "profile bias",
+        "moving average WAPE",
+        "moving average bias",
+    ];
+    let rows: Vec<Vec<String>> = c
+        .ages
+        .iter()
+        .map(|a| {
+            vec![
+                a.age.to_string(),
+                a.skus.to_string(),
+                format!("{:.3}", a.curve_wape),
+                format!("{:+.3}", a.curve_bias),
+                format!("{:.3}", a.moving_average_wape),
+                format!("{:+.3}", a.moving_average_bias),
+            ]
+        })
+        .collect();
+    w.page.table(&header, &rows);
+    w.csv("cold_start", &header, &rows)
 }
 
 fn fan_section(
