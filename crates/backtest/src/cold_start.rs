@@ -83,7 +83,12 @@ pub fn cold_start(
                 continue;
             }
             let (seen, actual) = (&s.y[..age], &s.y[age..age + horizon]);
-            let curve = curves.means(seen, &s.statics, horizon);
+            let curve = curves
+                .means(seen, &s.statics, horizon)
+                .ok_or_else(|| Error::Sku {
+                    sku: s.unique_id.clone(),
+                    message: "no launch profile for its peer groups or the catalogue".into(),
+                })?;
             let fitted = ma.fit(seen).map_err(|e| Error::Sku {
                 sku: s.unique_id.clone(),
                 message: e.to_string(),

@@ -34,12 +34,21 @@ pub fn protection_level(
     protection: usize,
     calibration: Option<&ProtectionCalibration>,
 ) -> f64 {
+    let (mean, sigma) = protection_moments(forecast, levels, protection);
+    level_of(mean, sigma, alpha, protection, calibration)
+}
+
+/// [`protection_level`] from the interval's moments μ_P, σ_P.
+fn level_of(
+    mean: f64,
+    sigma: f64,
+    alpha: f64,
+    protection: usize,
+    calibration: Option<&ProtectionCalibration>,
+) -> f64 {
     match calibration {
-        Some(c) => c.level(forecast, levels, alpha, protection),
-        None => {
-            let (mean, sigma) = protection_moments(forecast, levels, protection);
-            (mean + normal_quantile(alpha) * sigma).max(0.0)
-        }
+        Some(c) => c.level_of(mean, sigma, alpha, protection),
+        None => (mean + normal_quantile(alpha) * sigma).max(0.0),
     }
 }
 
@@ -53,8 +62,8 @@ pub fn safety_stock(
     protection: usize,
     calibration: Option<&ProtectionCalibration>,
 ) -> f64 {
-    let (mean, _) = protection_moments(forecast, levels, protection);
-    (protection_level(forecast, levels, alpha, protection, calibration) - mean).max(0.0)
+    let (mean, sigma) = protection_moments(forecast, levels, protection);
+    (level_of(mean, sigma, alpha, protection, calibration) - mean).max(0.0)
 }
 
 /// The cycle service levels [`allocate_fill_rate`] chooses among.
@@ -107,9 +116,10 @@ impl SkuCurve {
         let (mean_p, _) = protection_moments(forecast, levels, p);
         // Levels below the interval's expected demand are not planned (see `safety_stock`).
         let quantiles = |weeks: usize| -> Vec<f64> {
+            let (mean, sigma) = protection_moments(forecast, levels, weeks);
             FILL_RATE_GRID
                 .iter()
-                .map(|&a| protection_level(forecast, levels, a, weeks, c))
+                .map(|&a| level_of(mean, sigma, a, weeks, c))
                 .collect()
         };
         let q: Vec<f64> = quantiles(p).into_iter().map(|v| v.max(mean_p)).collect();

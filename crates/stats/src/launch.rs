@@ -12,17 +12,14 @@
 //! A new SKU with `k` weeks of sales takes the profile p of its peer group with the most
 //! launches (at least [`MIN_LAUNCHES`]; else the catalogue's), at its own level
 //! ℓ = Σ_{a<k} y_a / Σ_{a<k} p_a: its forecast at age a is ℓ · p_a (the profile's last age
-//! beyond it), with Poisson quantiles around it.
+//! beyond it).
 //!
 //! Measured on M5 (`restock backtest --cold-start-split`, docs/benchmarks.md) it does not beat
 //! the moving average at ages 1–8, so the forecast job does not use it.
 
 use std::collections::BTreeMap;
 
-use restock_core::{Horizon, Quantiles};
 use serde::{Deserialize, Serialize};
-
-use crate::baselines::poisson_quantile;
 
 /// Launches a peer group needs to be used.
 pub const MIN_LAUNCHES: usize = 10;
@@ -105,8 +102,9 @@ impl LaunchCurves {
     }
 
     /// The peer group of a SKU with static `values`: the one with the most launches among its
-    /// attribute values, else the catalogue's.
-    pub fn group_of(&self, values: &[String]) -> (&str, &Curve) {
+    /// attribute values, else the catalogue's; `None` for curves without the catalogue's (which
+    /// [`LaunchCurves::fit`] always keeps, but a hand-written file may lack).
+    pub fn group_of(&self, values: &[String]) -> Option<(&str, &Curve)> {
         self.statics
             .iter()
             .zip(values)
@@ -117,13 +115,12 @@ impl LaunchCurves {
             .max_by_key(|(_, c)| c.launches)
             .or_else(|| self.groups.get_key_value("all"))
             .map(|(k, c)| (k.as_str(), c))
-            .expect("fit keeps the catalogue's curve")
     }
 
     /// Mean forecasts of the next `weeks` weeks for a SKU whose demand since its first sale is
-    /// `y`, with static `values`.
-    pub fn means(&self, y: &[f64], values: &[String], weeks: usize) -> Vec<f64> {
-        let (_, curve) = self.group_of(values);
+    /// `y`, with static `values`; `None` without a peer group (see [`LaunchCurves::group_of`]).
+    pub fn means(&self, y: &[f64], values: &[String], weeks: usize) -> Option<Vec<f64>> {
+        let (_, curve) = self.group_of(values)?;
         let c = |a: usize| {
             curve
                 .mean
@@ -140,28 +137,7 @@ impl LaunchCurves {
         } else {
             0.0
         };
-        (k..k + weeks).map(|a| ratio * c(a)).collect()
-    }
-
-    /// Quantile forecasts at `levels` (Poisson around [`LaunchCurves::means`]), flattened by
-    /// week.
-    pub fn predict(
-        &self,
-        y: &[f64],
-        values: &[String],
-        horizon: Horizon,
-        levels: &Quantiles,
-    ) -> Vec<f64> {
-        self.means(y, values, horizon.weeks())
-            .into_iter()
-            .flat_map(|mu| {
-                levels
-                    .levels()
-                    .iter()
-                    .map(move |&q| poisson_quantile(mu, q))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
+        Some((k..k + weeks).map(|a| ratio * c(a)).collect())
     }
 }
 
@@ -188,20 +164,23 @@ mod tests {
         }
         let c = LaunchCurves::fit(&[s("cat_id")], launches, 6).unwrap();
         assert_eq!(c.groups["all"].launches, 24);
-        assert_eq!(c.group_of(&foods).0, "cat_id=FOODS");
+        assert_eq!(c.group_of(&foods).unwrap().0, "cat_id=FOODS");
         assert_eq!(
             c.groups["cat_id=FOODS"].mean,
             vec![0.25, 0.5, 1.0, 2.0, 2.0, 0.25]
         );
         // A FOODS SKU ten times the group's volume follows the ramp at its own level.
-        assert_eq!(c.means(&[10.0, 20.0], &foods, 3), vec![40.0, 80.0, 80.0]);
+        assert_eq!(
+            c.means(&[10.0, 20.0], &foods, 3).unwrap(),
+            vec![40.0, 80.0, 80.0]
+        );
         // The same first weeks in HOBBIES: the fade's shape, at the level they imply.
-        let h = c.means(&[10.0, 20.0], &hobbies, 2);
+        let h = c.means(&[10.0, 20.0], &hobbies, 2).unwrap();
         let level = 30.0 / (2.0 + 1.0);
         assert_eq!(h, vec![0.5 * level, 0.25 * level]);
         // An unknown category takes the catalogue's profile; ages past the profile its last.
         let all = &c.groups["all"].mean;
-        let m = c.means(&[4.0], &[s("TOYS")], 8);
+        let m = c.means(&[4.0], &[s("TOYS")], 8).unwrap();
         assert!((m[7] - 4.0 / all[0] * all[5]).abs() < 1e-12);
         // Too few launches: no curves.
         let few: Vec<(&[f64], &[String])> = vec![(&ramp, &foods); MIN_LAUNCHES - 1];

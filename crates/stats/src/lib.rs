@@ -20,4 +20,6 @@ pub use error::{Error, Result};
 pub use metrics::{
     Accuracy, AccuracyAccumulator, SeriesScore, accuracy_table, mean_from_quantiles,
 };
-pub use protection::{ProtectionCalibration, ProtectionCase, protection_moments};
+pub use protection::{
+    ProtectionCalibration, ProtectionCase, conformal_quantile, protection_moments,
+};

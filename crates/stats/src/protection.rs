@@ -100,8 +100,10 @@ pub struct ProtectionCalibration {
     pub by_weeks: Vec<IntervalTable>,
 }
 
-/// The smallest value with at least a share `tau` of `sorted` at or below it.
-fn conformal_quantile(sorted: &[f64], tau: f64) -> f64 {
+/// The smallest value with at least a share `tau` of `sorted` (ascending, not empty) at or
+/// below it: the inverse of the empirical CDF, which conformal calibration needs (linear
+/// interpolation between order statistics does not guarantee that share).
+pub fn conformal_quantile(sorted: &[f64], tau: f64) -> f64 {
     let i = ((tau * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[i]
 }
@@ -212,6 +214,12 @@ impl ProtectionCalibration {
     /// `alpha`: μ_P + κ·σ_P, at least 0.
     pub fn level(&self, forecast: &[Vec<f64>], levels: &[f64], alpha: f64, weeks: usize) -> f64 {
         let (mean, sigma) = protection_moments(forecast, levels, weeks);
+        self.level_of(mean, sigma, alpha, weeks)
+    }
+
+    /// [`ProtectionCalibration::level`] from the interval's moments μ_P, σ_P
+    /// ([`protection_moments`]), for callers that take several levels of one interval.
+    pub fn level_of(&self, mean: f64, sigma: f64, alpha: f64, weeks: usize) -> f64 {
         if sigma <= 1e-9 {
             return mean.max(0.0);
         }
@@ -247,20 +255,9 @@ mod tests {
     use rand::rngs::StdRng;
     use rand_distr::{Distribution, Poisson};
 
-    /// P(X <= x) for X ~ Poisson(mu).
-    fn poisson_cdf(mu: f64, x: u64) -> f64 {
-        let mut p = (-mu).exp();
-        let mut s = p;
-        for i in 1..=x {
-            p *= mu / i as f64;
-            s += p;
-        }
-        s
-    }
-
     /// The exact α quantile of Poisson(mu).
     fn poisson_exact(mu: f64, alpha: f64) -> f64 {
-        (0..).find(|&x| poisson_cdf(mu, x) >= alpha).unwrap() as f64
+        crate::baselines::poisson_quantile(mu, alpha)
     }
 
     #[test]

@@ -38,16 +38,14 @@ pub struct Calibration {
 }
 
 /// The `tau` empirical quantile of `v` (sorted in place): the smallest value with at least a
-/// share `tau` of the values at or below it (the inverse of the empirical CDF, as conformal
-/// calibration needs; `restock-stats` interpolates between order statistics instead, which does
-/// not guarantee that share).
+/// share `tau` of the values at or below it ([`restock_stats::conformal_quantile`]), as
+/// conformal calibration needs.
 fn empirical_quantile(v: &mut [f64], tau: f64) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
     v.sort_by(f64::total_cmp);
-    let i = ((tau * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
-    v[i]
+    restock_stats::conformal_quantile(v, tau)
 }
 
 impl Calibration {
