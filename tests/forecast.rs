@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use restock_infer::{ForecastOptions, Shard};
+use restock_train::config::BackendKind;
 use restock_train::{Prepared, RunDir, SessionOptions, Silent};
 
 use crate::training::{config, prepared};
@@ -108,7 +109,7 @@ fn every_sku_is_forecast_the_same_in_any_batch_or_shard() {
     // Small batches and small chunks give the same numbers.
     let small = dir.path().join("small.csv");
     let o = ForecastOptions {
-        batch_size: 3,
+        batch_size: Some(3),
         chunk_rows: 200,
         ..options.clone()
     };
@@ -138,6 +139,53 @@ fn every_sku_is_forecast_the_same_in_any_batch_or_shard() {
         }
     }
     assert_eq!(union, rows);
+}
+
+/// A GPU (lavapipe's software Vulkan in CI) forecasts what the CPU does: its batches are
+/// prepared on all cores and take turns on the device, while the next chunk is read and the last
+/// one written.
+#[test]
+fn the_gpu_path_forecasts_what_the_cpu_does() {
+    if let Err(e) = restock_train::backend::select(BackendKind::Wgpu, 0) {
+        eprintln!("SKIPPED the_gpu_path_forecasts_what_the_cpu_does: {e}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (run, data) = trained(dir.path());
+    let weekly = weekly_file(dir.path(), &data);
+    let options = ForecastOptions {
+        horizon: 4,
+        intermittent_adi: 3.0,
+        backend: Some(BackendKind::Cpu),
+        ..Default::default()
+    };
+    let cpu = dir.path().join("cpu.csv");
+    restock_infer::forecast(run.path(), &weekly, &cpu, &options, &mut |_, _, _| {}).unwrap();
+    // Batches of 7 SKUs and chunks of 300 rows: several turns on the device per chunk, and
+    // several chunks in flight between the reader, the network and the writer.
+    let gpu = dir.path().join("gpu.csv");
+    let o = ForecastOptions {
+        backend: Some(BackendKind::Wgpu),
+        batch_size: Some(7),
+        chunk_rows: 300,
+        ..options.clone()
+    };
+    let summary =
+        restock_infer::forecast(run.path(), &weekly, &gpu, &o, &mut |_, _, _| {}).unwrap();
+    assert!(summary.backend.starts_with("wgpu"), "{}", summary.backend);
+    let (a, b) = (read(&cpu), read(&gpu));
+    assert_eq!(a.len(), b.len());
+    assert!(a.values().filter(|v| v.0 == "lstm").count() > 20);
+    for (k, v) in &a {
+        let w = &b[k];
+        assert_eq!(v.0, w.0, "{k:?}");
+        for (x, y) in [(v.1, w.1), (v.2, w.2), (v.3, w.3)] {
+            assert!(
+                (x - y).abs() <= 1e-3 * (1.0 + x.abs()),
+                "{k:?}: cpu {v:?} vs gpu {w:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -615,7 +663,7 @@ fn the_forecast_job_calibrates_protection_levels_on_earlier_origins() {
     let small = dir.path().join("small.protection.json");
     let o = ForecastOptions {
         chunk_rows: 200,
-        batch_size: 3,
+        batch_size: Some(3),
         protection: Some(small.clone()),
         ..options.clone()
     };

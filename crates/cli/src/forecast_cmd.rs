@@ -24,9 +24,9 @@ pub(crate) struct ForecastArgs {
     /// Output: unique_id, ds, model, q.. (.parquet, or .csv).
     #[arg(long)]
     pub(crate) out: PathBuf,
-    /// SKUs per network batch.
-    #[arg(long, default_value_t = 1024)]
-    pub(crate) batch_size: usize,
+    /// SKUs per network batch [default: 1024 on the CPU, 65536 on a GPU].
+    #[arg(long)]
+    pub(crate) batch_size: Option<usize>,
     /// Data rows read at a time (memory is bounded by this and the batch size).
     #[arg(long, default_value_t = 2_000_000)]
     pub(crate) chunk_rows: usize,
@@ -77,7 +77,7 @@ impl ForecastArgs {
             data,
             horizon,
             out,
-            batch_size: 1024,
+            batch_size: None,
             chunk_rows: 2_000_000,
             shard: None,
             min_history: None,

@@ -81,6 +81,43 @@ pub struct WindowBatch {
     pub start: Vec<u32>,
 }
 
+impl WindowBatch {
+    /// The filled rows of `parts`, in order, as one batch (each part's buffers may be longer
+    /// than its rows). `sku` keeps each part's own numbering.
+    pub fn concat(parts: Vec<WindowBatch>) -> WindowBatch {
+        let rows: usize = parts.iter().map(|p| p.len).sum();
+        let mut out = WindowBatch {
+            len: rows,
+            past_y: Vec::new(),
+            past_x: Vec::new(),
+            past_mask: Vec::new(),
+            future_x: Vec::new(),
+            future_y: Vec::new(),
+            statics: Vec::new(),
+            scale: Vec::with_capacity(rows),
+            sku: Vec::with_capacity(rows),
+            start: Vec::with_capacity(rows),
+        };
+        for p in parts.into_iter().filter(|p| p.len > 0) {
+            // Row widths from the buffers' capacity in rows.
+            let cap = p.scale.len();
+            let n = p.len;
+            let filled = |v: &[f32]| v[..v.len() / cap * n].to_vec();
+            out.past_y.extend(filled(&p.past_y));
+            out.past_x.extend(filled(&p.past_x));
+            out.past_mask.extend(filled(&p.past_mask));
+            out.future_x.extend(filled(&p.future_x));
+            out.future_y.extend(filled(&p.future_y));
+            out.statics
+                .extend_from_slice(&p.statics[..p.statics.len() / cap * n]);
+            out.scale.extend_from_slice(&p.scale[..n]);
+            out.sku.extend_from_slice(&p.sku[..n]);
+            out.start.extend_from_slice(&p.start[..n]);
+        }
+        out
+    }
+}
+
 /// All windows whose target weeks end on or before a cut-off week.
 pub struct Windows<'a> {
     ds: &'a WeeklyDataset,

@@ -2,11 +2,12 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::Instant;
 
 use polars::prelude::*;
 use restock_core::{Horizon, Week, columns};
-use restock_data::SkuSeries;
+use restock_data::WeeklyDataset;
 use restock_data::future::KnownFuture;
 use restock_data::table::BatchWriter;
 use restock_data::weekly::WeeklyChunks;
@@ -66,8 +67,8 @@ pub fn shard_of(unique_id: &str, count: usize) -> usize {
 pub struct ForecastOptions {
     /// Weeks to forecast, 1..= the run's horizon.
     pub horizon: usize,
-    /// SKUs per network batch.
-    pub batch_size: usize,
+    /// SKUs per network batch; `None`: [`Network::default_batch_size`] for its device.
+    pub batch_size: Option<usize>,
     /// Data rows read per chunk (whole SKUs).
     pub chunk_rows: usize,
     /// Only this part of the catalogue.
@@ -99,7 +100,7 @@ impl Default for ForecastOptions {
     fn default() -> Self {
         ForecastOptions {
             horizon: 8,
-            batch_size: 1024,
+            batch_size: None,
             chunk_rows: 2_000_000,
             shard: None,
             min_history: None,
@@ -218,7 +219,7 @@ pub fn forecast(
     progress: &mut dyn FnMut(usize, usize, usize),
 ) -> Result<ForecastSummary> {
     let started = Instant::now();
-    if options.batch_size == 0 || options.chunk_rows == 0 {
+    if options.batch_size == Some(0) || options.chunk_rows == 0 {
         return Err(Error::Option(
             "--batch-size and chunk rows must be at least 1".into(),
         ));
@@ -227,6 +228,9 @@ pub fn forecast(
     if let Some(members) = &options.combine {
         loaded.combine_with(parse_members(members)?);
     }
+    let batch_size = options
+        .batch_size
+        .unwrap_or_else(|| loaded.default_batch_size());
     let h_model = loaded.horizon();
     let horizon =
         Horizon::new(options.horizon).map_err(|e| Error::Option(format!("--horizon: {e}")))?;
@@ -247,7 +251,7 @@ pub fn forecast(
         )));
     }
 
-    let mut chunks = WeeklyChunks::open(data, options.chunk_rows)?;
+    let chunks = WeeklyChunks::open(data, options.chunk_rows)?;
     let last_week = chunks.last_week();
     let first_forecast = last_week.offset(1);
     let (future, plan) = known_future(&loaded, options.future.as_deref(), first_forecast, horizon)?;
@@ -259,7 +263,7 @@ pub fn forecast(
     for &q in &levels {
         schema.insert(columns::quantile_column(q).into(), DataType::Float64);
     }
-    let mut writer = BatchWriter::create(out, &schema)?;
+    let writer = BatchWriter::create(out, &schema)?;
     let mut summary = ForecastSummary {
         skus: 0,
         rows: 0,
@@ -286,72 +290,89 @@ pub fn forecast(
     let catalogue = loaded.known_skus().count() / options.shard.map_or(1, |s| s.count);
     let mut cases = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
-    loop {
-        let t = Instant::now();
-        let Some(mut chunk) = chunks.next_chunk()? else {
-            break;
-        };
-        summary.read_seconds += t.elapsed().as_secs_f64();
-        if let Some(shard) = options.shard {
-            chunk.series.retain(|s| shard.contains(&s.unique_id));
-        }
-        for s in &chunk.series {
-            if loaded.knows(&s.unique_id) {
-                seen.insert(s.unique_id.clone());
-            } else {
-                summary.unknown_to_run += 1;
+    // Three stages at once: a thread reads the next chunk and another writes the last one's
+    // forecasts while this one forecasts, so reading and writing do not hold the network up.
+    let rows = chunks.rows();
+    let (chunk_tx, chunk_rx) = mpsc::sync_channel::<Result<(WeeklyDataset, f64, usize)>>(1);
+    let (out_tx, out_rx) = mpsc::sync_channel::<Finished>(1);
+    let (forecasting, writing) = std::thread::scope(|scope| {
+        scope.spawn(move || read_ahead(chunks, chunk_tx));
+        let levels = &levels;
+        let writing = scope.spawn(move || write_behind(writer, out_rx, first_forecast, levels));
+        let forecasting = (|| -> Result<()> {
+            let out_tx = out_tx;
+            for next in chunk_rx {
+                let (mut chunk, read_seconds, rows_read) = next?;
+                summary.read_seconds += read_seconds;
+                if let Some(shard) = options.shard {
+                    chunk.series.retain(|s| shard.contains(&s.unique_id));
+                }
+                for s in &chunk.series {
+                    if loaded.knows(&s.unique_id) {
+                        seen.insert(s.unique_id.clone());
+                    } else {
+                        summary.unknown_to_run += 1;
+                    }
+                }
+                let weeks = horizon.weeks();
+                let f = loaded
+                    .forecast_catalogue(
+                        &chunk,
+                        horizon,
+                        min_history,
+                        options.intermittent_adi,
+                        batch_size,
+                        future.as_ref(),
+                    )
+                    .map_err(|e| match e {
+                        Error::Option(m) => Error::Option(format!("{}: {m}", data.display())),
+                        e => e,
+                    })?;
+                summary.prepare_seconds += f.prepare_seconds;
+                summary.network_seconds += f.network_seconds;
+                summary.skus += chunk.series.len();
+                summary.rows += chunk.series.len() * weeks;
+                for r in &f.routes {
+                    *summary.by_model.entry(r.model().to_string()).or_default() += 1;
+                }
+                let finished = Finished {
+                    ids: chunk.series.iter().map(|s| s.unique_id.clone()).collect(),
+                    routes: f.routes,
+                    values: f.values,
+                    weeks,
+                };
+                if out_tx.send(finished).is_err() {
+                    // The writer stopped on an error: it is reported below.
+                    return Ok(());
+                }
+                if options.protection.is_some() {
+                    let t = Instant::now();
+                    chunk
+                        .series
+                        .retain(|s| in_calibration_sample(&s.unique_id, catalogue.max(1)));
+                    cases.extend(loaded.protection_cases(
+                        &chunk,
+                        &calibration_origins(last_week, weeks),
+                        weeks,
+                        min_history,
+                        options.intermittent_adi,
+                        batch_size,
+                    )?);
+                    summary.protection_seconds += t.elapsed().as_secs_f64();
+                }
+                progress(rows_read, rows, summary.skus);
             }
-        }
-        let weeks = horizon.weeks();
-        let f = loaded
-            .forecast_catalogue(
-                &chunk,
-                horizon,
-                min_history,
-                options.intermittent_adi,
-                options.batch_size,
-                future.as_ref(),
-            )
-            .map_err(|e| match e {
-                Error::Option(m) => Error::Option(format!("{}: {m}", data.display())),
-                e => e,
-            })?;
-        summary.prepare_seconds += f.prepare_seconds;
-        summary.network_seconds += f.network_seconds;
-        let (routes, values) = (f.routes, f.values);
-        let t = Instant::now();
-        let mut df = output_frame(
-            &chunk.series,
-            &routes,
-            &values,
-            first_forecast,
-            weeks,
-            &levels,
-        )?;
-        writer.write(&mut df)?;
-        summary.write_seconds += t.elapsed().as_secs_f64();
-        summary.skus += chunk.series.len();
-        summary.rows += df.height();
-        for r in &routes {
-            *summary.by_model.entry(r.model().to_string()).or_default() += 1;
-        }
-        if options.protection.is_some() {
-            let t = Instant::now();
-            chunk
-                .series
-                .retain(|s| in_calibration_sample(&s.unique_id, catalogue.max(1)));
-            cases.extend(loaded.protection_cases(
-                &chunk,
-                &calibration_origins(last_week, weeks),
-                weeks,
-                min_history,
-                options.intermittent_adi,
-                options.batch_size,
-            )?);
-            summary.protection_seconds += t.elapsed().as_secs_f64();
-        }
-        progress(chunks.rows_read(), chunks.rows(), summary.skus);
-    }
+            Ok(())
+        })();
+        let writing = writing
+            .join()
+            .unwrap_or_else(|_| Err(Error::Network("the writer thread panicked".into())));
+        (forecasting, writing)
+    });
+    // A forecasting error first (the writer then only saw its input end); else the writer's.
+    forecasting?;
+    let (writer, write_seconds) = writing?;
+    summary.write_seconds += write_seconds;
     if let Some(path) = &options.protection {
         match ProtectionCalibration::fit(horizon.weeks(), &cases) {
             Some(calibration) => {
@@ -431,23 +452,66 @@ fn known_future(
     Ok((future, plan))
 }
 
+/// One chunk's forecasts on their way to the writer.
+struct Finished {
+    ids: Vec<String>,
+    routes: Vec<Route>,
+    values: Vec<Vec<f64>>,
+    weeks: usize,
+}
+
+/// Read `chunks` one ahead of the forecasting: each with the seconds it took and the rows read
+/// so far. Stops at the end, at an error (sent on), or when the receiver is gone.
+fn read_ahead(mut chunks: WeeklyChunks, tx: mpsc::SyncSender<Result<(WeeklyDataset, f64, usize)>>) {
+    loop {
+        let t = Instant::now();
+        let next = match chunks.next_chunk() {
+            Ok(Some(chunk)) => Ok((chunk, t.elapsed().as_secs_f64(), chunks.rows_read())),
+            Ok(None) => return,
+            Err(e) => Err(e.into()),
+        };
+        let failed = next.is_err();
+        if tx.send(next).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Build and write each finished chunk's rows as they come; the writer (to finish) and the
+/// seconds spent. An error ends the thread, which the sender sees as a closed channel.
+fn write_behind(
+    mut writer: BatchWriter,
+    rx: mpsc::Receiver<Finished>,
+    first: Week,
+    levels: &[f64],
+) -> Result<(BatchWriter, f64)> {
+    let mut seconds = 0.0;
+    for f in rx {
+        let t = Instant::now();
+        let mut df = output_frame(&f.ids, &f.routes, &f.values, first, f.weeks, levels)?;
+        writer.write(&mut df)?;
+        seconds += t.elapsed().as_secs_f64();
+    }
+    Ok((writer, seconds))
+}
+
 fn output_frame(
-    series: &[SkuSeries],
+    ids_of: &[String],
     routes: &[Route],
     values: &[Vec<f64>],
     first: Week,
     weeks: usize,
     levels: &[f64],
 ) -> Result<DataFrame> {
-    let n = series.len() * weeks;
+    let n = ids_of.len() * weeks;
     let k = levels.len();
     let mut ids: Vec<&str> = Vec::with_capacity(n);
     let mut ds: Vec<i32> = Vec::with_capacity(n);
     let mut model: Vec<&str> = Vec::with_capacity(n);
     let mut q: Vec<Vec<f64>> = vec![Vec::with_capacity(n); k];
-    for ((s, r), v) in series.iter().zip(routes).zip(values) {
+    for ((id, r), v) in ids_of.iter().zip(routes).zip(values) {
         for h in 0..weeks {
-            ids.push(&s.unique_id);
+            ids.push(id);
             ds.push(first.offset(h as i64).day_number());
             model.push(r.model());
             for (j, col) in q.iter_mut().enumerate() {

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use restock_core::{Forecaster, Horizon, Predict, Quantiles, Week, columns};
 use restock_data::features::{self, FeatureSchema};
 use restock_data::future::KnownFuture;
-use restock_data::windows::{WindowSpec, Windows};
+use restock_data::windows::{WindowBatch, WindowSpec, Windows};
 use restock_data::{SkuSeries, WeeklyDataset};
 use restock_model::{DemandModel, DemandModelConfig};
 use restock_stats::Baseline;
@@ -79,6 +79,7 @@ pub struct Network {
     context_scale: bool,
     device: Device,
     backend: String,
+    on_gpu: bool,
     known_skus: HashSet<String>,
     calibration: Option<Calibration>,
     combine: Vec<Baseline>,
@@ -127,6 +128,7 @@ impl Network {
             context_scale: config.window.scale == restock_train::config::ScaleMode::Context,
             device: selected.device,
             backend: selected.description,
+            on_gpu: selected.is_wgpu,
             known_skus,
             calibration,
             combine,
@@ -161,6 +163,12 @@ impl Network {
     /// The forecasters combined with the network.
     pub fn combination(&self) -> &[Baseline] {
         &self.combine
+    }
+
+    /// SKUs per network batch when the caller names none: 1,024 on the CPU (batches run one
+    /// per core), 65,536 on a GPU (one batch at a time, as wide as the device can take).
+    pub fn default_batch_size(&self) -> usize {
+        if self.on_gpu { 65_536 } else { 1024 }
     }
 
     /// The device, in words.
@@ -334,23 +342,36 @@ impl Network {
         if let Some(f) = future {
             self.check_future(f, ds.last_week.offset(1), weeks)?;
         }
-        // Batches run in parallel, one per core: burn's CPU backend computes each operation on
-        // one thread here, and a SKU's numbers do not depend on its batch.
         let threads = rayon::current_num_threads().max(1);
-        let size = batch_size.max(1).min(skus.len().div_ceil(threads)).max(1);
+        let size = if self.on_gpu {
+            batch_size.max(1)
+        } else {
+            batch_size.max(1).min(skus.len().div_ceil(threads)).max(1)
+        };
         let groups: Vec<&[usize]> = skus.chunks(size).collect();
-        let results: Vec<Result<(Vec<f32>, f64, f64)>> = groups
-            .par_iter()
-            .map(|group| self.network_batch(ds, group, future))
-            .collect();
+        // Each group's output with its share of the preparing and network seconds.
+        let results: Vec<Result<(Vec<f32>, f64, f64)>> = if self.on_gpu {
+            self.in_turns(ds, &groups, future, threads)
+        } else {
+            // Batches in parallel, one per core: burn's CPU backend computes each operation
+            // on one thread here, and a SKU's numbers do not depend on its batch.
+            groups
+                .par_iter()
+                .map(|group| {
+                    let (batch, prepare) = self.prepare_batch(ds, group, future)?;
+                    let (out, net) = self.run_batch(&batch)?;
+                    Ok((out, prepare / threads as f64, net / threads as f64))
+                })
+                .collect()
+        };
         let h_model = self.horizon();
         let k = self.levels.len();
         let mut values = Vec::with_capacity(skus.len());
         let (mut prepare, mut net) = (0.0, 0.0);
         for (group, result) in groups.iter().zip(results) {
             let (out, p, n) = result?;
-            prepare += p / threads as f64;
-            net += n / threads as f64;
+            prepare += p;
+            net += n;
             for row in 0..group.len() {
                 values.push(
                     out[row * h_model * k..(row * h_model + weeks) * k]
@@ -365,14 +386,14 @@ impl Network {
 }
 
 impl Network {
-    /// Forecast `group` (indices into `chunk.series`) with the network: `[group, horizon, levels]`,
-    /// with the seconds spent preparing and in the network.
-    fn network_batch(
+    /// The network's input for `group` (indices into `chunk.series`) at the forecast origin, with
+    /// the seconds spent building it.
+    fn prepare_batch(
         &self,
         chunk: &WeeklyDataset,
         group: &[usize],
         future: Option<&KnownFuture>,
-    ) -> Result<(Vec<f32>, f64, f64)> {
+    ) -> Result<(WindowBatch, f64)> {
         let loaded = self;
         let t = Instant::now();
         let cfg = &loaded.model_config;
@@ -473,8 +494,68 @@ impl Network {
             .collect::<Result<_>>()?;
         let mut batch = windows.new_batch(indices.len());
         windows.fill(&indices, &mut batch);
-        let prepare = t.elapsed().as_secs_f64();
+        Ok((batch, t.elapsed().as_secs_f64()))
+    }
 
+    /// On a GPU: the groups take turns on the device, each prepared on all cores while the
+    /// one before it runs, so the device does not wait for the host. Seconds are wall seconds.
+    fn in_turns(
+        &self,
+        ds: &WeeklyDataset,
+        groups: &[&[usize]],
+        future: Option<&KnownFuture>,
+        threads: usize,
+    ) -> Vec<Result<(Vec<f32>, f64, f64)>> {
+        let prepare = |i: usize| {
+            groups
+                .get(i)
+                .map(|g| self.prepare_parallel(ds, g, future, threads))
+        };
+        let mut results = Vec::with_capacity(groups.len());
+        let mut next = prepare(0);
+        for i in 0..groups.len() {
+            let (batch, prepare_seconds) = match next.take() {
+                Some(Ok(prepared)) => prepared,
+                Some(Err(e)) => {
+                    results.push(Err(e));
+                    break;
+                }
+                None => break,
+            };
+            let (ran, after) = rayon::join(|| self.run_batch(&batch), || prepare(i + 1));
+            next = after;
+            let failed = ran.is_err();
+            results.push(ran.map(|(out, net)| (out, prepare_seconds, net)));
+            if failed {
+                break;
+            }
+        }
+        results
+    }
+
+    /// [`Network::prepare_batch`] on `threads` parts of `group` at once, joined: the batch and
+    /// the wall seconds.
+    fn prepare_parallel(
+        &self,
+        ds: &WeeklyDataset,
+        group: &[usize],
+        future: Option<&KnownFuture>,
+        threads: usize,
+    ) -> Result<(WindowBatch, f64)> {
+        let t = Instant::now();
+        let parts = group
+            .par_chunks(group.len().div_ceil(threads).max(1))
+            .map(|part| self.prepare_batch(ds, part, future).map(|(b, _)| b))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((WindowBatch::concat(parts), t.elapsed().as_secs_f64()))
+    }
+
+    /// Forecast a prepared batch with the network: `[batch, horizon, levels]` in units,
+    /// calibrated, with the seconds spent.
+    fn run_batch(&self, batch: &WindowBatch) -> Result<(Vec<f32>, f64)> {
+        let loaded = self;
+        let cfg = &loaded.model_config;
+        let h = cfg.horizon;
         let t = Instant::now();
         let n = batch.len;
         let scale = Tensor::<1>::from_data(
@@ -483,8 +564,13 @@ impl Network {
         );
         let mut out: Vec<f32> = loaded
             .model
-            .quantiles(batch_input(cfg, &batch, &loaded.device), scale)?
-            .into_data()
+            .quantiles(batch_input(cfg, batch, &loaded.device), scale)?
+            .try_into_data()
+            .map_err(|e| {
+                Error::Network(format!(
+                    "the device failed on a batch of {n} SKUs ({e}); a smaller --batch-size may fit"
+                ))
+            })?
             .try_to_vec::<f32>()
             .map_err(|e| Error::Network(format!("{e:?}")))?;
         // Quantile calibration from the run's validation weeks.
@@ -497,7 +583,7 @@ impl Network {
                 "the network returned a non-finite value".into(),
             ));
         }
-        Ok((out, prepare, net))
+        Ok((out, net))
     }
 }
 

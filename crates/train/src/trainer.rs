@@ -183,6 +183,44 @@ fn float2(v: &[f32], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
     )
 }
 
+/// Steps whose losses are read back from the device together. Reading a loss waits for the
+/// device to finish its step, so reading every step keeps a GPU idle while the host prepares
+/// the next batch; reading every 16th lets it run ahead. A diverged step is still named exactly
+/// (the steps after it, already queued, are lost with the epoch).
+const LOSS_READBACK: usize = 16;
+
+/// Read the pending steps' losses in one transfer, report each to `observer`, and return
+/// `(Σ loss · weight, Σ weight)`; a non-finite loss is [`Error::Diverged`] at its step.
+fn read_losses(
+    pending: &mut Vec<(usize, Tensor<1>, f64)>,
+    epoch: usize,
+    observer: &mut dyn Observer,
+) -> Result<(f64, f64)> {
+    if pending.is_empty() {
+        return Ok((0.0, 0.0));
+    }
+    let losses = Tensor::cat(pending.iter().map(|(_, l, _)| l.clone()).collect(), 0);
+    let values = losses
+        .try_into_data()
+        .map_err(|e| Error::Evaluation(format!("the device failed during training: {e}")))?
+        .try_to_vec::<f32>()
+        .map_err(|e| Error::Evaluation(format!("cannot read the training loss: {e:?}")))?;
+    let (mut sum, mut weights) = (0.0, 0.0);
+    for ((step, _, w), value) in pending.drain(..).zip(values) {
+        if !value.is_finite() {
+            return Err(Error::Diverged {
+                epoch,
+                step,
+                loss: value,
+            });
+        }
+        sum += f64::from(value) * w;
+        weights += w;
+        observer.step(step, f64::from(value));
+    }
+    Ok((sum, weights))
+}
+
 /// The learning rate at global step `step` of `total`: linear warm-up, then cosine decay.
 pub fn learning_rate(config: &TrainConfig, step: usize, total: usize) -> f64 {
     let o = &config.optim;
@@ -413,6 +451,8 @@ fn session(
         observer.epoch_start(epoch, config.optim.epochs, steps_per_epoch);
         let (mut loss_sum, mut weight_sum) = (0.0, 0.0);
         let mut lr = config.optim.learning_rate;
+        // Losses still on the device with their step and weight sum: read back together.
+        let mut pending: Vec<(usize, Tensor<1>, f64)> = Vec::with_capacity(LOSS_READBACK);
         for (step, chunk) in order[..per_epoch].chunks(batch).enumerate() {
             train_windows.fill(chunk, &mut buffer);
             train_windows.hide_plan(
@@ -427,22 +467,20 @@ fn session(
             let out = model.forward(batch_input(model_config, &buffer, &ad))?;
             let target = float2(&buffer.future_y, n, model_config.horizon, &ad);
             let loss = pinball_loss(out, target, float1(&w, &ad), &model_config.quantiles);
-            let value: f32 = loss.clone().into_scalar();
-            if !value.is_finite() {
-                return Err(Error::Diverged {
-                    epoch,
-                    step: step + 1,
-                    loss: value,
-                });
-            }
+            pending.push((step + 1, loss.clone().detach().inner(), w_sum));
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             lr = learning_rate(config, state.steps, total_steps);
             model = optim.step(lr, model, grads);
             state.steps += 1;
-            loss_sum += f64::from(value) * w_sum;
-            weight_sum += w_sum;
-            observer.step(step + 1, f64::from(value));
+            if pending.len() == LOSS_READBACK {
+                let (l, w) = read_losses(&mut pending, epoch, observer)?;
+                loss_sum += l;
+                weight_sum += w;
+            }
         }
+        let (l, w) = read_losses(&mut pending, epoch, observer)?;
+        loss_sum += l;
+        weight_sum += w;
         let train_seconds = started.elapsed().as_secs_f64();
         let valid_model = model.valid();
         let valid_loss = validation_loss(
