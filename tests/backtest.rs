@@ -555,15 +555,14 @@ fn an_ensemble_serves_the_mean_of_the_network_and_its_members() {
         "{combined} of {}",
         by_key.len()
     );
-    // The simple mean is not worse than its best member by more than noise (0.03 WAPE) here.
+    // The mean of median forecasts errs at most the members' mean error at every point (the
+    // triangle inequality), so the ensemble's WAPE is at most the members' mean WAPE, up to the
+    // SKUs routed to a fallback instead (0.03 of noise here).
     let wape = |m: usize| {
         let r = s.overall.iter().find(|r| r.model == s.models[m]).unwrap();
         r.accuracy.wape
     };
-    let best = [lstm, tsb, ets]
-        .map(wape)
-        .into_iter()
-        .fold(f64::INFINITY, f64::min);
+    let members = [lstm, tsb, ets].map(wape).into_iter().sum::<f64>() / 3.0;
     eprintln!(
         "ensemble {:.3}, lstm {:.3}, tsb {:.3}, auto_ets {:.3}",
         wape(restock),
@@ -572,8 +571,8 @@ fn an_ensemble_serves_the_mean_of_the_network_and_its_members() {
         wape(ets)
     );
     assert!(
-        wape(restock) <= best + 0.03,
-        "{} > {best} + 0.03",
+        wape(restock) <= members + 0.03,
+        "{} > {members} + 0.03",
         wape(restock)
     );
 }

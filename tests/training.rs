@@ -183,6 +183,42 @@ fn an_interrupted_run_resumes_to_the_same_weights() {
     assert!(err.to_string().contains("state.json"), "{err}");
 }
 
+/// Data parallelism on the CPU: a batch split across three threads takes the step one thread
+/// takes (its parts' gradients add up to the batch's; dropout masks drawn for the whole batch),
+/// up to the order of floating-point sums, and runs with the same thread count are identical.
+#[test]
+fn threads_split_the_batch_without_changing_the_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(2);
+    let data = prepared(&dir.path().join("data"), &cfg);
+    let mut run = |threads: usize, name: &str| -> (RunState, String) {
+        cfg.optim.threads = threads;
+        let run = RunDir::create(&dir.path().join(name), false).unwrap();
+        let summary =
+            restock_train::train(&cfg, &run, &data, &SessionOptions::default(), &mut Silent)
+                .unwrap();
+        (run.read_json("state.json").unwrap(), summary.backend)
+    };
+    let (one, backend_one) = run(1, "one");
+    let (three, backend_three) = run(3, "three");
+    let (again, _) = run(3, "again");
+    assert_eq!(backend_one, "cpu (flex)");
+    assert_eq!(backend_three, "cpu (flex), 3 threads");
+    let losses = |s: &RunState| {
+        s.history
+            .iter()
+            .flat_map(|m| [m.train_loss, m.valid_loss])
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(losses(&three), losses(&again), "not reproducible");
+    for (a, b) in losses(&one).into_iter().zip(losses(&three)) {
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs(),
+            "1 thread {a} vs 3 threads {b}"
+        );
+    }
+}
+
 #[test]
 fn too_little_data_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();

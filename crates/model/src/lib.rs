@@ -25,4 +25,6 @@ mod model;
 pub use error::{Error, Result};
 
 pub use lstm::{FusedLstm, FusedLstmConfig};
-pub use model::{DemandModel, DemandModelConfig, LossWeight, ModelInput, pinball_loss};
+pub use model::{
+    DemandModel, DemandModelConfig, DropoutMasks, LossWeight, ModelInput, pinball_loss,
+};

@@ -209,7 +209,8 @@ pub struct DemandModel {
     pub embeddings: Vec<Embedding>,
     /// Stacked LSTM layers.
     pub encoder: Vec<FusedLstm>,
-    /// Dropout between layers and in the decoder (active only on an autodiff device).
+    /// Dropout between layers and in the decoder: its rate; training applies it through
+    /// [`DropoutMasks`].
     pub dropout: Dropout,
     /// Horizon position embedding, one row per forecast week.
     pub horizon_embedding: Embedding,
@@ -223,9 +224,90 @@ pub struct DemandModel {
     pub levels: usize,
 }
 
+/// Dropout masks for one training batch: 0 or `1 / (1 - p)` per element, drawn by the caller
+/// from its own generator ([`DemandModel::dropout_masks`]), so that batches trained on several
+/// threads at once draw the same masks as on one (burn's random stream is shared by threads).
+#[derive(Debug, Clone)]
+pub struct DropoutMasks {
+    /// `[batch, context, hidden]` on the output of each encoder layer but the last.
+    pub between_layers: Vec<Tensor<3>>,
+    /// `[batch, hidden]` on the encoder's last hidden state.
+    pub last: Tensor<2>,
+    /// `[batch, horizon, decoder_hidden]` on the decoder's hidden layer.
+    pub decoder: Tensor<3>,
+}
+
+impl DropoutMasks {
+    /// The masks of batch rows `rows`.
+    pub fn rows(&self, rows: std::ops::Range<usize>) -> DropoutMasks {
+        let (start, len) = (rows.start, rows.len());
+        DropoutMasks {
+            between_layers: self
+                .between_layers
+                .iter()
+                .map(|m| m.clone().narrow(0, start, len))
+                .collect(),
+            last: self.last.clone().narrow(0, start, len),
+            decoder: self.decoder.clone().narrow(0, start, len),
+        }
+    }
+}
+
 impl DemandModel {
     /// Quantiles in scaled units, ordered along the last axis: `[batch, horizon, levels]`.
+    /// No dropout: the forecasting pass.
     pub fn forward(&self, input: ModelInput) -> Result<Tensor<3>> {
+        self.forward_with(input, None)
+    }
+
+    /// Dropout masks for a training batch of `batch` windows of `context` weeks, drawn from
+    /// `rng`; `None` when the model has no dropout.
+    pub fn dropout_masks(
+        &self,
+        batch: usize,
+        context: usize,
+        rng: &mut impl rand::Rng,
+        device: &Device,
+    ) -> Option<DropoutMasks> {
+        let p = self.dropout.prob;
+        if p <= 0.0 {
+            return None;
+        }
+        let keep = (1.0 / (1.0 - p)) as f32;
+        let mut draw = |len: usize| -> Vec<f32> {
+            (0..len)
+                .map(|_| if rng.random::<f64>() < p { 0.0 } else { keep })
+                .collect()
+        };
+        let hidden = self.encoder.first().map_or(0, |l| l.d_hidden);
+        let decoder = self.decoder_hidden.weight.dims()[1];
+        let layers = self.encoder.len().saturating_sub(1);
+        let between_layers = (0..layers)
+            .map(|_| {
+                let v = draw(batch * context * hidden);
+                Tensor::<3>::from_data(TensorData::new(v, [batch, context, hidden]), device)
+            })
+            .collect();
+        let last = Tensor::<2>::from_data(
+            TensorData::new(draw(batch * hidden), [batch, hidden]),
+            device,
+        );
+        let v = draw(batch * self.horizon * decoder);
+        let decoder =
+            Tensor::<3>::from_data(TensorData::new(v, [batch, self.horizon, decoder]), device);
+        Some(DropoutMasks {
+            between_layers,
+            last,
+            decoder,
+        })
+    }
+
+    /// [`DemandModel::forward`] with dropout `masks` applied (training).
+    pub fn forward_with(
+        &self,
+        input: ModelInput,
+        masks: Option<&DropoutMasks>,
+    ) -> Result<Tensor<3>> {
         let [batch, context] = input.past_y.dims();
         let device = input.past_y.device();
         let horizon = self.horizon;
@@ -262,11 +344,19 @@ impl DemandModel {
             let top = i + 1 == layers;
             let (hidden, sequence) = layer.forward(x.clone(), !top);
             match sequence {
-                Some(seq) => x = self.dropout.forward(seq),
+                Some(seq) => {
+                    x = match masks.and_then(|m| m.between_layers.get(i)) {
+                        Some(mask) => seq * mask.clone(),
+                        None => seq,
+                    }
+                }
                 None => last = Some(hidden),
             }
         }
-        let last = last.ok_or(Error::NoEncoderLayer)?;
+        let mut last = last.ok_or(Error::NoEncoderLayer)?;
+        if let Some(m) = masks {
+            last = last * m.last.clone();
+        }
         let width = last.dims()[1];
 
         // Decoder input [batch, horizon, hidden + future features + horizon emb + statics].
@@ -274,10 +364,7 @@ impl DemandModel {
             .reshape([1, horizon])
             .expand([batch, horizon]);
         let mut parts = vec![
-            self.dropout
-                .forward(last)
-                .unsqueeze_dim::<3>(1)
-                .expand([batch, horizon, width]),
+            last.unsqueeze_dim::<3>(1).expand([batch, horizon, width]),
             self.horizon_embedding.forward(positions),
         ];
         if input.future_x.dims()[2] > 0 {
@@ -288,7 +375,10 @@ impl DemandModel {
             parts.push(s.expand([batch, horizon, width]));
         }
         let d = Tensor::cat(parts, 2);
-        let d = self.dropout.forward(relu(self.decoder_hidden.forward(d)));
+        let mut d = relu(self.decoder_hidden.forward(d));
+        if let Some(m) = masks {
+            d = d * m.decoder.clone();
+        }
         // [batch, horizon, levels]
         let raw = self.decoder_out.forward(d);
         if self.levels == 1 {

@@ -160,6 +160,11 @@ pub struct OptimConfig {
     /// Stop after this many epochs without a better validation loss; 0 = never stop early.
     #[serde(default = "defaults::patience")]
     pub patience: usize,
+    /// On the CPU, each batch is split into this many parts whose gradients are computed on
+    /// as many threads at once and summed (data parallelism); 0 = one per core. A run's
+    /// results depend on the seed and this number only. A GPU takes whole batches.
+    #[serde(default)]
+    pub threads: usize,
 }
 
 /// `[backend]`.
@@ -297,6 +302,7 @@ impl Default for OptimConfig {
             batch_size: defaults::batch_size(),
             epochs: defaults::epochs(),
             patience: defaults::patience(),
+            threads: 0,
         }
     }
 }

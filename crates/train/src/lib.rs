@@ -14,6 +14,7 @@ pub mod evaluate;
 pub mod prepare;
 pub mod run;
 pub mod select;
+mod step;
 pub mod trainer;
 
 pub use calibrate::{Calibration, calibrate};

@@ -15,7 +15,7 @@
 use std::time::Instant;
 
 use burn::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamWConfig, ModuleOptimizer};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
@@ -30,6 +30,7 @@ use crate::backend::{self, Selected};
 use crate::config::TrainConfig;
 use crate::prepare::{Prepared, VALID_HIDE_SEED};
 use crate::run::{EpochMetrics, RunDir, RunState, RunSummary, SkuScale};
+use crate::step;
 use crate::{Error, Result};
 
 /// What the trainer reports while it works (the CLI draws progress bars from it).
@@ -348,8 +349,19 @@ fn session(
     let Selected {
         device,
         description,
-        ..
+        is_wgpu,
     } = backend::select(config.backend.kind, config.backend.device)?;
+    // A GPU takes whole batches; on the CPU each batch is split across threads.
+    let threads = match (is_wgpu, config.optim.threads) {
+        (true, _) => 1,
+        (false, 0) => rayon::current_num_threads().max(1),
+        (false, n) => n,
+    };
+    let description = if threads > 1 {
+        format!("{description}, {threads} threads")
+    } else {
+        description
+    };
     observer.message(&format!("backend: {description}"));
     let ad = device.clone().autodiff();
 
@@ -448,6 +460,8 @@ fn session(
         order.shuffle(&mut StdRng::seed_from_u64(seed));
         // Which windows train without their plan: drawn from the epoch's seed too.
         let mut hide_rng = StdRng::seed_from_u64(seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15);
+        // Dropout masks: from the epoch's seed too, whatever the number of threads.
+        let mut dropout_rng = StdRng::seed_from_u64(seed.rotate_left(29) ^ 0x2545_f491_4f6c_dd1d);
         observer.epoch_start(epoch, config.optim.epochs, steps_per_epoch);
         let (mut loss_sum, mut weight_sum) = (0.0, 0.0);
         let mut lr = config.optim.learning_rate;
@@ -464,11 +478,17 @@ fn session(
             let n = buffer.len;
             let w: Vec<f32> = buffer.scale[..n].iter().map(|&s| weight.of(s)).collect();
             let w_sum: f64 = w.iter().map(|&v| f64::from(v)).sum();
-            let out = model.forward(batch_input(model_config, &buffer, &ad))?;
-            let target = float2(&buffer.future_y, n, model_config.horizon, &ad);
-            let loss = pinball_loss(out, target, float1(&w, &ad), &model_config.quantiles);
-            pending.push((step + 1, loss.clone().detach().inner(), w_sum));
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let masks = model.dropout_masks(n, model_config.context, &mut dropout_rng, &ad);
+            let (loss, grads) = step::loss_and_gradients(
+                &model,
+                model_config,
+                &buffer,
+                &w,
+                masks.as_ref(),
+                threads,
+                &ad,
+            )?;
+            pending.push((step + 1, loss, w_sum));
             lr = learning_rate(config, state.steps, total_steps);
             model = optim.step(lr, model, grads);
             state.steps += 1;

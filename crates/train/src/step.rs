@@ -1,0 +1,142 @@
+//! One optimiser step's loss and gradients: on one thread, or with the batch split into parts
+//! whose gradients are computed on several threads at once and summed (data parallelism on the
+//! CPU, where burn's backend computes each operation on one thread).
+//!
+//! Each part is weighted by its share of the batch's loss weight, so the parts' gradients add up
+//! to the whole batch's; the dropout masks are drawn for the whole batch and sliced, so a run's
+//! numbers do not depend on the number of parts beyond the order of floating-point sums.
+
+use std::ops::Range;
+
+use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::prelude::*;
+use rayon::prelude::*;
+use restock_data::windows::WindowBatch;
+use restock_model::{DemandModel, DemandModelConfig, DropoutMasks, ModelInput, pinball_loss};
+
+use crate::{Error, Result};
+
+/// `parts` contiguous row ranges covering `0..n`, as equal as can be (no more than `n`).
+pub(crate) fn parts(n: usize, parts: usize) -> Vec<Range<usize>> {
+    let parts = parts.clamp(1, n.max(1));
+    (0..parts)
+        .map(|i| (i * n / parts)..((i + 1) * n / parts))
+        .collect()
+}
+
+/// The weighted pinball loss of `batch` (on the device without autodiff, to read back later) and
+/// its gradients, computed in `threads` parts at once. `weights` are the windows' loss weights;
+/// `masks` the batch's dropout masks; `device` is the autodiff device.
+pub(crate) fn loss_and_gradients(
+    model: &DemandModel,
+    config: &DemandModelConfig,
+    batch: &WindowBatch,
+    weights: &[f32],
+    masks: Option<&DropoutMasks>,
+    threads: usize,
+    device: &Device,
+) -> Result<(Tensor<1>, GradientsParams)> {
+    let n = batch.len;
+    let total: f64 = weights[..n].iter().map(|&w| f64::from(w)).sum();
+    let ranges = parts(n, threads);
+    if let [rows] = ranges.as_slice() {
+        let loss = part_loss(
+            model,
+            config,
+            batch,
+            rows.clone(),
+            weights,
+            total,
+            masks,
+            device,
+        )?;
+        let grads = GradientsParams::from_grads(loss.backward(), model);
+        return Ok((loss.detach().inner(), grads));
+    }
+    let results: Vec<Result<(Tensor<1>, GradientsParams)>> = ranges
+        .into_par_iter()
+        .map(|rows| {
+            // Its own copy of the parameters (the same ids): its own autodiff graph.
+            let replica = model.clone().fork(device);
+            let masks = masks.map(|m| m.rows(rows.clone()));
+            let loss = part_loss(
+                &replica,
+                config,
+                batch,
+                rows,
+                weights,
+                total,
+                masks.as_ref(),
+                device,
+            )?;
+            let grads = GradientsParams::from_grads(loss.backward(), &replica);
+            Ok((loss.detach().inner(), grads))
+        })
+        .collect();
+    let mut sum = GradientsAccumulator::new();
+    let mut loss: Option<Tensor<1>> = None;
+    // In the parts' order: the same sums on every run.
+    for result in results {
+        let (part, grads) = result?;
+        sum.accumulate(model, grads);
+        loss = Some(match loss {
+            Some(l) => l + part,
+            None => part,
+        });
+    }
+    let loss = loss.ok_or_else(|| Error::Evaluation("an empty training batch".into()))?;
+    Ok((loss, sum.grads()))
+}
+
+/// The loss of rows `rows` of `batch`, scaled by their share of the batch's weight `total`.
+#[allow(clippy::too_many_arguments)]
+fn part_loss(
+    model: &DemandModel,
+    config: &DemandModelConfig,
+    batch: &WindowBatch,
+    rows: Range<usize>,
+    weights: &[f32],
+    total: f64,
+    masks: Option<&DropoutMasks>,
+    device: &Device,
+) -> Result<Tensor<1>> {
+    let (c, h) = (config.context, config.horizon);
+    let (f, k) = (config.past_features, config.future_features);
+    let s = config.static_cardinalities.len();
+    let (start, len) = (rows.start, rows.len());
+    let input = ModelInput::from_slices(
+        config,
+        len,
+        &batch.past_y[start * c..],
+        &batch.past_mask[start * c..],
+        &batch.past_x[start * c * f..],
+        &batch.future_x[start * h * k..],
+        &batch.statics[start * s..],
+        device,
+    );
+    let out = model.forward_with(input, masks)?;
+    let target = Tensor::<2>::from_data(
+        TensorData::new(
+            batch.future_y[start * h..(start + len) * h].to_vec(),
+            [len, h],
+        ),
+        device,
+    );
+    let w = &weights[rows];
+    let share = w.iter().map(|&v| f64::from(v)).sum::<f64>() / total.max(f64::MIN_POSITIVE);
+    let w = Tensor::<1>::from_data(TensorData::new(w.to_vec(), [len]), device);
+    Ok(pinball_loss(out, target, w, &config.quantiles).mul_scalar(share))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_cover_the_batch_in_order() {
+        assert_eq!(parts(10, 3), vec![0..3, 3..6, 6..10]);
+        assert_eq!(parts(2, 4), vec![0..1, 1..2]);
+        assert_eq!(parts(5, 0), vec![0..5]);
+        assert_eq!(parts(0, 2), vec![0..0]);
+    }
+}
