@@ -168,8 +168,24 @@ fn finish_run(
             format!("{name} {:.4}", c.pinball)
         })
         .collect();
+    // The least score, when it was not served: its gain was within the noise.
+    let network = serving.candidates.iter().find(|c| c.combine.is_empty());
+    let least = serving
+        .candidates
+        .iter()
+        .min_by(|a, b| a.pinball.total_cmp(&b.pinball));
+    let within_noise = match (network, least) {
+        (Some(n), Some(l)) if l.combine != serving.combine => format!(
+            "; network+{} scored least, but its gain {:.4} is within {} standard errors ({:.4})",
+            l.combine.join("+"),
+            n.pinball - l.pinball,
+            restock_train::select::SIGNIFICANCE,
+            l.gain_se
+        ),
+        _ => String::new(),
+    };
     progress.done(&format!(
-        "serving {} (validation pinball, {} windows: {})",
+        "serving {} (validation pinball, {} windows: {}{within_noise})",
         if serving.combine.is_empty() {
             "the network alone".to_string()
         } else {

@@ -8,6 +8,13 @@
 //! as the run's default. The statistical members are fitted on each window's history only. The
 //! network's quantiles are calibrated on these same windows, which favours the network alone a
 //! little: a member has to earn its place.
+//!
+//! Earning it means more than the least score: an ensemble is served only when its gain over
+//! the network alone is larger than [`SIGNIFICANCE`] standard errors of that gain, measured on
+//! the same windows (a paired comparison, as a Diebold–Mariano test would make it). One origin of
+//! validation weeks is a small sample to choose among five candidates, and an ensemble's members
+//! cost most of a forecast job's time (fitting AutoARIMA and AutoETS per SKU), so a gain within
+//! the noise keeps the network alone.
 
 use restock_core::{Forecaster, Horizon, Predict, Quantiles};
 use restock_stats::{Baseline, SeriesScore};
@@ -27,6 +34,10 @@ pub const CANDIDATES: [&[&str]; 5] = [
     &["tsb", "auto_ets", "auto_arima"],
 ];
 
+/// Standard errors by which an ensemble's validation gain over the network alone must exceed
+/// zero for it to be served (one-sided, about 2.3 % of chance gains pass).
+pub const SIGNIFICANCE: f64 = 2.0;
+
 /// One candidate's validation score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CandidateScore {
@@ -36,6 +47,17 @@ pub struct CandidateScore {
     pub pinball: f64,
     /// WAPE of its median.
     pub wape: f64,
+    /// Standard error of its pinball's difference from the network alone's (paired over the
+    /// windows; 0 for the network alone; absent in runs chosen before it was recorded).
+    #[serde(default)]
+    pub gain_se: f64,
+}
+
+impl CandidateScore {
+    /// Whether its gain over the network alone (`network_pinball`) is significant.
+    pub fn beats(&self, network_pinball: f64) -> bool {
+        network_pinball - self.pinball > SIGNIFICANCE * self.gain_se
+    }
 }
 
 /// The run's serving choice.
@@ -85,6 +107,8 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
     // Per candidate: Σ pinball over levels, Σ |error of the median|; and Σ y.
     let mut pinball = vec![0.0; CANDIDATES.len()];
     let mut abs_error = vec![0.0; CANDIDATES.len()];
+    // Per candidate: Σ d and Σ d² of its per-window pinball minus the network alone's.
+    let mut diff = vec![(0.0, 0.0); CANDIDATES.len()];
     let mut actual_sum = 0.0;
     let mut buffer = windows.new_batch(batch.max(1));
     for chunk in indices.chunks(batch.max(1)) {
@@ -114,6 +138,7 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
                 })
                 .collect::<Result<_>>()?;
             actual_sum += actual.iter().sum::<f64>();
+            let mut alone = 0.0;
             for (c, m) in members.iter().enumerate() {
                 let mut mean = net.clone();
                 for &b in m {
@@ -123,7 +148,14 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
                 mean.iter_mut().for_each(|v| *v /= parts);
                 let score = SeriesScore::new(history, actual, &mean, levels.levels())
                     .map_err(|e| Error::Evaluation(e.to_string()))?;
-                pinball[c] += score.pinball.iter().sum::<f64>();
+                let p = score.pinball.iter().sum::<f64>();
+                if m.is_empty() {
+                    alone = p;
+                }
+                let d = p - alone;
+                diff[c].0 += d;
+                diff[c].1 += d * d;
+                pinball[c] += p;
                 abs_error[c] += score.abs_error;
             }
         }
@@ -135,10 +167,16 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
             combine: names.iter().map(|n| n.to_string()).collect(),
             pinball: pinball[c] / actual_sum,
             wape: abs_error[c] / actual_sum,
+            gain_se: paired_se(diff[c], indices.len()) / actual_sum,
         })
         .collect();
+    let network = candidates
+        .iter()
+        .find(|c| c.combine.is_empty())
+        .map_or(f64::INFINITY, |c| c.pinball);
     let best = candidates
         .iter()
+        .filter(|c| c.combine.is_empty() || c.beats(network))
         .min_by(|a, b| a.pinball.total_cmp(&b.pinball))
         .map(|c| c.combine.clone())
         .unwrap_or_default();
@@ -151,6 +189,17 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
     Ok(serving)
 }
 
+/// Standard error of a sum of `n` paired differences with sum and sum of squares `(s1, s2)`:
+/// √(n · sample variance).
+fn paired_se((s1, s2): (f64, f64), n: usize) -> f64 {
+    if n < 2 {
+        return f64::INFINITY;
+    }
+    let n = n as f64;
+    let var = ((s2 - s1 * s1 / n) / (n - 1.0)).max(0.0);
+    (n * var).sqrt()
+}
+
 impl RunDir {
     /// How the run serves its network's SKUs, if chosen (`serving.json`).
     pub fn serving(&self) -> Result<Option<Serving>> {
@@ -159,5 +208,30 @@ impl RunDir {
         } else {
             Ok(None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gain_must_clear_its_standard_error() {
+        // Differences -1, -1, -1, -1 (always better): zero variance, any gain is significant.
+        assert_eq!(paired_se((-4.0, 4.0), 4), 0.0);
+        // -3, +1, -3, +1: mean -1, sample variance 16/3, se of the sum = sqrt(4 * 16/3).
+        let se = paired_se((-4.0, 20.0), 4);
+        assert!((se - (64.0f64 / 3.0).sqrt()).abs() < 1e-12, "{se}");
+        let candidate = |pinball: f64, gain_se: f64| CandidateScore {
+            combine: vec!["tsb".into()],
+            pinball,
+            wape: 0.0,
+            gain_se,
+        };
+        assert!(candidate(0.90, 0.04).beats(1.0));
+        assert!(!candidate(0.95, 0.04).beats(1.0));
+        assert!(!candidate(1.05, 0.0).beats(1.0));
+        // One window: no standard error, nothing is significant.
+        assert!(paired_se((-1.0, 1.0), 1).is_infinite());
     }
 }
