@@ -176,7 +176,8 @@ fn finish_run(
         .min_by(|a, b| a.pinball.total_cmp(&b.pinball));
     let within_noise = match (network, least) {
         (Some(n), Some(l)) if l.combine != serving.combine => format!(
-            "; network+{} scored least, but its gain {:.4} is within {} standard errors ({:.4})",
+            "; network+{} scored least, but its gain {:.4} is within {} × its standard error \
+             ({:.4})",
             l.combine.join("+"),
             n.pinball - l.pinball,
             restock_train::select::SIGNIFICANCE,
