@@ -11,7 +11,7 @@ use restock_data::WeeklyDataset;
 use restock_data::future::KnownFuture;
 use restock_data::table::BatchWriter;
 use restock_data::weekly::WeeklyChunks;
-use restock_stats::ProtectionCalibration;
+use restock_stats::{ProtectionCalibration, ProtectionCase};
 use restock_train::config::BackendKind;
 use serde::{Deserialize, Serialize};
 
@@ -287,9 +287,19 @@ pub fn forecast(
     };
     // The SKUs this job sees, about: a shard samples its own 2,000 for the calibration, so that
     // each part's is as good as a whole job's.
-    let catalogue = loaded.known_skus().count() / options.shard.map_or(1, |s| s.count);
-    let mut cases = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut job = ChunkJob {
+        network: &loaded,
+        options,
+        data,
+        horizon,
+        batch_size,
+        min_history,
+        future: future.as_ref(),
+        last_week,
+        catalogue: loaded.known_skus().count() / options.shard.map_or(1, |s| s.count),
+        cases: Vec::new(),
+        seen: HashSet::new(),
+    };
     // Three stages at once: a thread reads the next chunk and another writes the last one's
     // forecasts while this one forecasts, so reading and writing do not hold the network up.
     let rows = chunks.rows();
@@ -304,62 +314,12 @@ pub fn forecast(
             for next in chunk_rx {
                 let (mut chunk, read_seconds, rows_read) = next?;
                 summary.read_seconds += read_seconds;
-                if let Some(shard) = options.shard {
-                    chunk.series.retain(|s| shard.contains(&s.unique_id));
-                }
-                for s in &chunk.series {
-                    if loaded.knows(&s.unique_id) {
-                        seen.insert(s.unique_id.clone());
-                    } else {
-                        summary.unknown_to_run += 1;
-                    }
-                }
-                let weeks = horizon.weeks();
-                let f = loaded
-                    .forecast_catalogue(
-                        &chunk,
-                        horizon,
-                        min_history,
-                        options.intermittent_adi,
-                        batch_size,
-                        future.as_ref(),
-                    )
-                    .map_err(|e| match e {
-                        Error::Option(m) => Error::Option(format!("{}: {m}", data.display())),
-                        e => e,
-                    })?;
-                summary.prepare_seconds += f.prepare_seconds;
-                summary.network_seconds += f.network_seconds;
-                summary.skus += chunk.series.len();
-                summary.rows += chunk.series.len() * weeks;
-                for r in &f.routes {
-                    *summary.by_model.entry(r.model().to_string()).or_default() += 1;
-                }
-                let finished = Finished {
-                    ids: chunk.series.iter().map(|s| s.unique_id.clone()).collect(),
-                    routes: f.routes,
-                    values: f.values,
-                    weeks,
-                };
+                let finished = job.forecast(&mut chunk, &mut summary)?;
                 if out_tx.send(finished).is_err() {
                     // The writer stopped on an error: it is reported below.
                     return Ok(());
                 }
-                if options.protection.is_some() {
-                    let t = Instant::now();
-                    chunk
-                        .series
-                        .retain(|s| in_calibration_sample(&s.unique_id, catalogue.max(1)));
-                    cases.extend(loaded.protection_cases(
-                        &chunk,
-                        &calibration_origins(last_week, weeks),
-                        weeks,
-                        min_history,
-                        options.intermittent_adi,
-                        batch_size,
-                    )?);
-                    summary.protection_seconds += t.elapsed().as_secs_f64();
-                }
+                job.protection_cases(chunk, &mut summary)?;
                 progress(rows_read, rows, summary.skus);
             }
             Ok(())
@@ -374,35 +334,14 @@ pub fn forecast(
     let (writer, write_seconds) = writing?;
     summary.write_seconds += write_seconds;
     if let Some(path) = &options.protection {
-        match ProtectionCalibration::fit(horizon.weeks(), &cases) {
-            Some(calibration) => {
-                summary.protection_cases = calibration.cases();
-                let text = serde_json::to_string_pretty(&calibration)
-                    .map_err(|e| Error::Option(e.to_string()))?;
-                restock_data::table::write_text(path, &text)?;
-            }
-            None => {
-                // Too little history: the planner takes the normal rule. A calibration left
-                // from an earlier job would not describe these forecasts.
-                if path.exists() {
-                    std::fs::remove_file(path)
-                        .map_err(|e| Error::Option(format!("{}: {e}", path.display())))?;
-                }
-                summary.protection_note = Some(format!(
-                    "not calibrated: no SKU has {min_history} weeks of history before an origin \
-                     {} weeks from the end, as the protection calibration needs; the planner \
-                     will use the normal rule",
-                    horizon.weeks()
-                ));
-            }
-        }
+        write_protection(path, &job.cases, horizon, min_history, &mut summary)?;
     }
     let t = Instant::now();
     writer.finish()?;
     summary.write_seconds += t.elapsed().as_secs_f64();
     let mut missing: Vec<&String> = loaded
         .known_skus()
-        .filter(|id| !seen.contains(*id))
+        .filter(|id| !job.seen.contains(*id))
         .filter(|id| options.shard.is_none_or(|s| s.contains(id)))
         .collect();
     missing.sort();
@@ -450,6 +389,132 @@ fn known_future(
             .into(),
     };
     Ok((future, plan))
+}
+
+/// The forecasting stage of a job: what each chunk needs, and what the job gathers from them
+/// (the protection calibration's cases, the run's SKUs seen).
+struct ChunkJob<'a> {
+    network: &'a Network,
+    options: &'a ForecastOptions,
+    data: &'a Path,
+    horizon: Horizon,
+    batch_size: usize,
+    min_history: usize,
+    future: Option<&'a KnownFuture>,
+    last_week: Week,
+    catalogue: usize,
+    cases: Vec<ProtectionCase>,
+    seen: HashSet<String>,
+}
+
+impl ChunkJob<'_> {
+    /// Forecast `chunk` (its shard's SKUs only, which it keeps): the rows for the writer, with
+    /// the summary's counts and seconds updated.
+    fn forecast(
+        &mut self,
+        chunk: &mut WeeklyDataset,
+        summary: &mut ForecastSummary,
+    ) -> Result<Finished> {
+        if let Some(shard) = self.options.shard {
+            chunk.series.retain(|s| shard.contains(&s.unique_id));
+        }
+        for s in &chunk.series {
+            if self.network.knows(&s.unique_id) {
+                self.seen.insert(s.unique_id.clone());
+            } else {
+                summary.unknown_to_run += 1;
+            }
+        }
+        let weeks = self.horizon.weeks();
+        let f = self
+            .network
+            .forecast_catalogue(
+                chunk,
+                self.horizon,
+                self.min_history,
+                self.options.intermittent_adi,
+                self.batch_size,
+                self.future,
+            )
+            .map_err(|e| match e {
+                Error::Option(m) => Error::Option(format!("{}: {m}", self.data.display())),
+                e => e,
+            })?;
+        summary.prepare_seconds += f.prepare_seconds;
+        summary.network_seconds += f.network_seconds;
+        summary.skus += chunk.series.len();
+        summary.rows += chunk.series.len() * weeks;
+        for r in &f.routes {
+            *summary.by_model.entry(r.model().to_string()).or_default() += 1;
+        }
+        Ok(Finished {
+            ids: chunk.series.iter().map(|s| s.unique_id.clone()).collect(),
+            routes: f.routes,
+            values: f.values,
+            weeks,
+        })
+    }
+
+    /// When the job calibrates protection levels: the cases of `chunk`'s SKUs in the sample.
+    fn protection_cases(
+        &mut self,
+        mut chunk: WeeklyDataset,
+        summary: &mut ForecastSummary,
+    ) -> Result<()> {
+        if self.options.protection.is_none() {
+            return Ok(());
+        }
+        let t = Instant::now();
+        let weeks = self.horizon.weeks();
+        let catalogue = self.catalogue.max(1);
+        chunk
+            .series
+            .retain(|s| in_calibration_sample(&s.unique_id, catalogue));
+        self.cases.extend(self.network.protection_cases(
+            &chunk,
+            &calibration_origins(self.last_week, weeks),
+            weeks,
+            self.min_history,
+            self.options.intermittent_adi,
+            self.batch_size,
+        )?);
+        summary.protection_seconds += t.elapsed().as_secs_f64();
+        Ok(())
+    }
+}
+
+/// Fit the protection calibration on `cases` and write it to `path`; with too little history,
+/// remove a stale one and say why in the summary.
+fn write_protection(
+    path: &Path,
+    cases: &[ProtectionCase],
+    horizon: Horizon,
+    min_history: usize,
+    summary: &mut ForecastSummary,
+) -> Result<()> {
+    match ProtectionCalibration::fit(horizon.weeks(), cases) {
+        Some(calibration) => {
+            summary.protection_cases = calibration.cases();
+            let text = serde_json::to_string_pretty(&calibration)
+                .map_err(|e| Error::Option(e.to_string()))?;
+            restock_data::table::write_text(path, &text)?;
+        }
+        None => {
+            // Too little history: the planner takes the normal rule. A calibration left from an
+            // earlier job would not describe these forecasts.
+            if path.exists() {
+                std::fs::remove_file(path)
+                    .map_err(|e| Error::Option(format!("{}: {e}", path.display())))?;
+            }
+            summary.protection_note = Some(format!(
+                "not calibrated: no SKU has {min_history} weeks of history before an origin {} \
+                 weeks from the end, as the protection calibration needs; the planner will use \
+                 the normal rule",
+                horizon.weeks()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One chunk's forecasts on their way to the writer.

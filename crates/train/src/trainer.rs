@@ -184,6 +184,188 @@ fn float2(v: &[f32], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
     )
 }
 
+/// The network, optimiser and state a session starts from: fresh weights from the run's seed,
+/// or the last checkpoint of `state`'s run.
+fn start_or_resume(
+    config: &TrainConfig,
+    model_config: &DemandModelConfig,
+    run: &RunDir,
+    state: Option<RunState>,
+    ad: &Device,
+    observer: &mut dyn Observer,
+) -> Result<(DemandModel, ModuleOptimizer, RunState)> {
+    match state {
+        None => {
+            ad.seed(config.seed);
+            let model = model_config.init(ad);
+            let state = RunState {
+                epochs_done: 0,
+                best_epoch: 0,
+                best_valid_loss: f64::INFINITY,
+                epochs_without_improvement: 0,
+                finished: false,
+                stop_reason: None,
+                steps: 0,
+                train_seconds: 0.0,
+                history: Vec::new(),
+            };
+            Ok((model, optimizer(config), state))
+        }
+        Some(state) => {
+            let e = state.epochs_done;
+            let model = load_model_unlocked(
+                model_config,
+                run.read(&format!("checkpoint/model-{e}.bpk"))?,
+                ad,
+            )?;
+            let optim = optimizer(config)
+                .from_bytes(Bytes::from_bytes_vec(
+                    run.read(&format!("checkpoint/optim-{e}.bpk"))?,
+                ))
+                .map_err(|err| Error::RunFile {
+                    path: run.file(&format!("checkpoint/optim-{e}.bpk")),
+                    message: err.to_string(),
+                })?;
+            observer.message(&format!(
+                "resuming after epoch {e} (best epoch {})",
+                state.best_epoch
+            ));
+            Ok((model, optim, state))
+        }
+    }
+}
+
+/// What every epoch's optimiser steps share.
+struct EpochSteps<'a> {
+    config: &'a TrainConfig,
+    model_config: &'a DemandModelConfig,
+    prepared: &'a Prepared,
+    windows: &'a Windows<'a>,
+    total_steps: usize,
+    threads: usize,
+    /// The autodiff device.
+    device: &'a Device,
+}
+
+impl EpochSteps<'_> {
+    /// Train `model` on the windows `order`, in batches: the trained model, the epoch's training
+    /// loss (weighted like the loss) and its last learning rate. `steps` counts the run's steps.
+    #[allow(clippy::too_many_arguments)]
+    fn epoch(
+        &self,
+        epoch: usize,
+        seed: u64,
+        order: &[usize],
+        buffer: &mut WindowBatch,
+        mut model: DemandModel,
+        optim: &mut ModuleOptimizer,
+        steps: &mut usize,
+        observer: &mut dyn Observer,
+    ) -> Result<(DemandModel, f64, f64)> {
+        let (config, model_config, prepared) = (self.config, self.model_config, self.prepared);
+        let weight = config.model.loss_weight;
+        // Which windows train without their plan: drawn from the epoch's seed too.
+        let mut hide_rng = StdRng::seed_from_u64(seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15);
+        // Dropout masks: from the epoch's seed too, whatever the number of threads.
+        let mut dropout_rng = StdRng::seed_from_u64(seed.rotate_left(29) ^ 0x2545_f491_4f6c_dd1d);
+        let (mut loss_sum, mut weight_sum) = (0.0, 0.0);
+        let mut lr = config.optim.learning_rate;
+        // Losses still on the device with their step and weight sum: read back together.
+        let mut pending: Vec<(usize, Tensor<1>, f64)> = Vec::with_capacity(LOSS_READBACK);
+        for (step, chunk) in order.chunks(config.optim.batch_size).enumerate() {
+            self.windows.fill(chunk, buffer);
+            self.windows.hide_plan(
+                buffer,
+                &prepared.plan_inputs,
+                prepared.hide_plan,
+                &mut hide_rng,
+            );
+            let n = buffer.len;
+            let w: Vec<f32> = buffer.scale[..n].iter().map(|&s| weight.of(s)).collect();
+            let w_sum: f64 = w.iter().map(|&v| f64::from(v)).sum();
+            let masks = model.dropout_masks(n, model_config.context, &mut dropout_rng, self.device);
+            let (loss, grads) = step::loss_and_gradients(
+                &model,
+                model_config,
+                buffer,
+                &w,
+                masks.as_ref(),
+                self.threads,
+                self.device,
+            )?;
+            pending.push((step + 1, loss, w_sum));
+            lr = learning_rate(config, *steps, self.total_steps);
+            model = optim.step(lr, model, grads);
+            *steps += 1;
+            if pending.len() == LOSS_READBACK {
+                let (l, w) = read_losses(&mut pending, epoch, observer)?;
+                loss_sum += l;
+                weight_sum += w;
+            }
+        }
+        let (l, w) = read_losses(&mut pending, epoch, observer)?;
+        loss_sum += l;
+        weight_sum += w;
+        Ok((model, loss_sum / weight_sum.max(f64::MIN_POSITIVE), lr))
+    }
+}
+
+/// Record a finished epoch: the best weights when it is the best, the state and the stopping
+/// rule, then the checkpoint, the state that points at it (the commit) and the metrics, and drop
+/// the previous checkpoint. Whether it was the best epoch.
+fn record_epoch(
+    run: &RunDir,
+    config: &TrainConfig,
+    state: &mut RunState,
+    metrics: &EpochMetrics,
+    model: &DemandModel,
+    valid_model: &DemandModel,
+    optim: &ModuleOptimizer,
+) -> Result<bool> {
+    let epoch = metrics.epoch;
+    let best = metrics.valid_loss < state.best_valid_loss;
+    if best {
+        state.best_valid_loss = metrics.valid_loss;
+        state.best_epoch = epoch;
+        state.epochs_without_improvement = 0;
+        run.write("model.bpk", &save_model(valid_model)?)?;
+    } else {
+        state.epochs_without_improvement += 1;
+    }
+    state.epochs_done = epoch;
+    state.train_seconds += metrics.seconds;
+    state.history.push(metrics.clone());
+    if epoch >= config.optim.epochs {
+        state.finished = true;
+        state.stop_reason = Some(format!("all {} epochs run", config.optim.epochs));
+    } else if config.optim.patience > 0 && state.epochs_without_improvement >= config.optim.patience
+    {
+        state.finished = true;
+        state.stop_reason = Some(format!(
+            "early stop: no better validation loss in {} epochs",
+            config.optim.patience
+        ));
+    }
+    // From the training module itself: its parameter ids are the optimiser state's keys.
+    run.write(
+        &format!("checkpoint/model-{epoch}.bpk"),
+        &save_model(model)?,
+    )?;
+    let optim_bytes = optim.into_bytes().map_err(|e| Error::RunFile {
+        path: run.file("checkpoint"),
+        message: e.to_string(),
+    })?;
+    run.write(&format!("checkpoint/optim-{epoch}.bpk"), &optim_bytes)?;
+    run.write_json("state.json", state)?;
+    run.write_metrics(&state.history)?;
+    if epoch > 1 {
+        for kind in ["model", "optim"] {
+            let _ = std::fs::remove_file(run.file(&format!("checkpoint/{kind}-{}.bpk", epoch - 1)));
+        }
+    }
+    Ok(best)
+}
+
 /// Steps whose losses are read back from the device together. Reading a loss waits for the
 /// device to finish its step, so reading every step keeps a GPU idle while the host prepares
 /// the next batch; reading every 16th lets it run ahead. A diverged step is still named exactly
@@ -399,50 +581,22 @@ fn session(
         prepared.valid_end
     ));
 
-    let (mut model, mut optim, mut state) = match state {
-        None => {
-            ad.seed(config.seed);
-            let model = model_config.init(&ad);
-            let state = RunState {
-                epochs_done: 0,
-                best_epoch: 0,
-                best_valid_loss: f64::INFINITY,
-                epochs_without_improvement: 0,
-                finished: false,
-                stop_reason: None,
-                steps: 0,
-                train_seconds: 0.0,
-                history: Vec::new(),
-            };
-            (model, optimizer(config), state)
-        }
-        Some(state) => {
-            let e = state.epochs_done;
-            let model = load_model_unlocked(
-                model_config,
-                run.read(&format!("checkpoint/model-{e}.bpk"))?,
-                &ad,
-            )?;
-            let optim = optimizer(config)
-                .from_bytes(Bytes::from_bytes_vec(
-                    run.read(&format!("checkpoint/optim-{e}.bpk"))?,
-                ))
-                .map_err(|err| Error::RunFile {
-                    path: run.file(&format!("checkpoint/optim-{e}.bpk")),
-                    message: err.to_string(),
-                })?;
-            observer.message(&format!(
-                "resuming after epoch {e} (best epoch {})",
-                state.best_epoch
-            ));
-            (model, optim, state)
-        }
-    };
+    let (mut model, mut optim, mut state) =
+        start_or_resume(config, model_config, run, state, &ad, observer)?;
     let parameters = model.num_params();
 
     let mut buffer = train_windows.new_batch(batch);
     let mut order: Vec<usize> = (0..train_windows.len()).collect();
     let weight = config.model.loss_weight;
+    let steps = EpochSteps {
+        config,
+        model_config,
+        prepared,
+        windows: &train_windows,
+        total_steps,
+        threads,
+        device: &ad,
+    };
     while !state.finished {
         if options
             .stop_after_epoch
@@ -458,49 +612,18 @@ fn session(
         // the epoch only, not on earlier epochs).
         order.iter_mut().enumerate().for_each(|(i, v)| *v = i);
         order.shuffle(&mut StdRng::seed_from_u64(seed));
-        // Which windows train without their plan: drawn from the epoch's seed too.
-        let mut hide_rng = StdRng::seed_from_u64(seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15);
-        // Dropout masks: from the epoch's seed too, whatever the number of threads.
-        let mut dropout_rng = StdRng::seed_from_u64(seed.rotate_left(29) ^ 0x2545_f491_4f6c_dd1d);
         observer.epoch_start(epoch, config.optim.epochs, steps_per_epoch);
-        let (mut loss_sum, mut weight_sum) = (0.0, 0.0);
-        let mut lr = config.optim.learning_rate;
-        // Losses still on the device with their step and weight sum: read back together.
-        let mut pending: Vec<(usize, Tensor<1>, f64)> = Vec::with_capacity(LOSS_READBACK);
-        for (step, chunk) in order[..per_epoch].chunks(batch).enumerate() {
-            train_windows.fill(chunk, &mut buffer);
-            train_windows.hide_plan(
-                &mut buffer,
-                &prepared.plan_inputs,
-                prepared.hide_plan,
-                &mut hide_rng,
-            );
-            let n = buffer.len;
-            let w: Vec<f32> = buffer.scale[..n].iter().map(|&s| weight.of(s)).collect();
-            let w_sum: f64 = w.iter().map(|&v| f64::from(v)).sum();
-            let masks = model.dropout_masks(n, model_config.context, &mut dropout_rng, &ad);
-            let (loss, grads) = step::loss_and_gradients(
-                &model,
-                model_config,
-                &buffer,
-                &w,
-                masks.as_ref(),
-                threads,
-                &ad,
-            )?;
-            pending.push((step + 1, loss, w_sum));
-            lr = learning_rate(config, state.steps, total_steps);
-            model = optim.step(lr, model, grads);
-            state.steps += 1;
-            if pending.len() == LOSS_READBACK {
-                let (l, w) = read_losses(&mut pending, epoch, observer)?;
-                loss_sum += l;
-                weight_sum += w;
-            }
-        }
-        let (l, w) = read_losses(&mut pending, epoch, observer)?;
-        loss_sum += l;
-        weight_sum += w;
+        let (trained, train_loss, lr) = steps.epoch(
+            epoch,
+            seed,
+            &order[..per_epoch],
+            &mut buffer,
+            model,
+            &mut optim,
+            &mut state.steps,
+            observer,
+        )?;
+        model = trained;
         let train_seconds = started.elapsed().as_secs_f64();
         let valid_model = model.valid();
         let valid_loss = validation_loss(
@@ -516,55 +639,21 @@ fn session(
         let seconds = started.elapsed().as_secs_f64();
         let metrics = EpochMetrics {
             epoch,
-            train_loss: loss_sum / weight_sum.max(f64::MIN_POSITIVE),
+            train_loss,
             valid_loss,
             learning_rate: lr,
             seconds,
             windows_per_second: per_epoch as f64 / train_seconds.max(1e-9),
         };
-        let best = valid_loss < state.best_valid_loss;
-        if best {
-            state.best_valid_loss = valid_loss;
-            state.best_epoch = epoch;
-            state.epochs_without_improvement = 0;
-            run.write("model.bpk", &save_model(&valid_model)?)?;
-        } else {
-            state.epochs_without_improvement += 1;
-        }
-        state.epochs_done = epoch;
-        state.train_seconds += seconds;
-        state.history.push(metrics.clone());
-        if epoch >= config.optim.epochs {
-            state.finished = true;
-            state.stop_reason = Some(format!("all {} epochs run", config.optim.epochs));
-        } else if config.optim.patience > 0
-            && state.epochs_without_improvement >= config.optim.patience
-        {
-            state.finished = true;
-            state.stop_reason = Some(format!(
-                "early stop: no better validation loss in {} epochs",
-                config.optim.patience
-            ));
-        }
-        // Checkpoint, then the state that points at it (the commit), then drop the old one.
-        // From the training module itself: its parameter ids are the optimiser state's keys.
-        run.write(
-            &format!("checkpoint/model-{epoch}.bpk"),
-            &save_model(&model)?,
+        let best = record_epoch(
+            run,
+            config,
+            &mut state,
+            &metrics,
+            &model,
+            &valid_model,
+            &optim,
         )?;
-        let optim_bytes = optim.into_bytes().map_err(|e| Error::RunFile {
-            path: run.file("checkpoint"),
-            message: e.to_string(),
-        })?;
-        run.write(&format!("checkpoint/optim-{epoch}.bpk"), &optim_bytes)?;
-        run.write_json("state.json", &state)?;
-        run.write_metrics(&state.history)?;
-        if epoch > 1 {
-            for kind in ["model", "optim"] {
-                let _ =
-                    std::fs::remove_file(run.file(&format!("checkpoint/{kind}-{}.bpk", epoch - 1)));
-            }
-        }
         observer.epoch_end(&metrics, best);
     }
 
