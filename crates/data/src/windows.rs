@@ -287,3 +287,59 @@ impl<'a> Windows<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch of `rows` filled rows out of `capacity`, every value its row number + `base`.
+    fn batch(rows: usize, capacity: usize, base: f32) -> WindowBatch {
+        let (c, f, h, k, s) = (3, 2, 2, 1, 1);
+        let fill = |width: usize| -> Vec<f32> {
+            (0..capacity * width)
+                .map(|i| {
+                    if i / width < rows {
+                        base + (i / width) as f32
+                    } else {
+                        -1.0
+                    }
+                })
+                .collect()
+        };
+        WindowBatch {
+            len: rows,
+            past_y: fill(c),
+            past_x: fill(c * f),
+            past_mask: fill(c),
+            future_x: fill(h * k),
+            future_y: fill(h),
+            statics: (0..capacity * s).map(|i| i as u32).collect(),
+            scale: fill(1),
+            sku: (0..capacity as u32).collect(),
+            start: vec![0; capacity],
+        }
+    }
+
+    #[test]
+    fn concat_keeps_the_filled_rows_in_order() {
+        let joined = WindowBatch::concat(vec![
+            batch(2, 4, 0.0),
+            batch(0, 3, 50.0),
+            batch(1, 2, 100.0),
+        ]);
+        assert_eq!(joined.len, 3);
+        assert_eq!(joined.scale, vec![0.0, 1.0, 100.0]);
+        assert_eq!(
+            joined.past_y,
+            vec![0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 100.0, 100.0, 100.0]
+        );
+        assert_eq!(joined.past_x.len(), 3 * 6);
+        assert_eq!(joined.future_y, vec![0.0, 0.0, 1.0, 1.0, 100.0, 100.0]);
+        assert_eq!(joined.statics, vec![0, 1, 0]);
+        assert_eq!(joined.sku, vec![0, 1, 0]);
+        assert!(
+            joined.past_mask.iter().all(|v| *v >= 0.0),
+            "no unfilled row"
+        );
+    }
+}

@@ -696,3 +696,55 @@ fn session(
     run.write_json("summary.json", &summary)?;
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records the steps reported.
+    #[derive(Default)]
+    struct Steps(Vec<(usize, f64)>);
+
+    impl Observer for Steps {
+        fn message(&mut self, _text: &str) {}
+        fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _steps: usize) {}
+        fn step(&mut self, step: usize, loss: f64) {
+            self.0.push((step, loss));
+        }
+        fn epoch_end(&mut self, _metrics: &EpochMetrics, _best: bool) {}
+    }
+
+    fn loss(v: f32, device: &Device) -> Tensor<1> {
+        Tensor::<1>::from_data(TensorData::new(vec![v], [1]), device)
+    }
+
+    /// Losses read back together are reported step by step, weighted, and a non-finite one is
+    /// the divergence error at its own step, not at the step that read it.
+    #[test]
+    fn losses_read_back_together_name_the_step_that_diverged() {
+        let device = Device::flex();
+        let mut observer = Steps::default();
+        let mut pending = vec![(1, loss(0.5, &device), 2.0), (2, loss(1.5, &device), 1.0)];
+        let (sum, weights) = read_losses(&mut pending, 3, &mut observer).unwrap();
+        assert!(pending.is_empty());
+        assert_eq!((sum, weights), (0.5 * 2.0 + 1.5, 3.0));
+        assert_eq!(observer.0, vec![(1, 0.5), (2, 1.5)]);
+
+        let mut pending = vec![
+            (3, loss(0.5, &device), 1.0),
+            (4, loss(f32::NAN, &device), 1.0),
+            (5, loss(0.5, &device), 1.0),
+        ];
+        match read_losses(&mut pending, 3, &mut observer) {
+            Err(Error::Diverged { epoch, step, loss }) => {
+                assert_eq!((epoch, step), (3, 4));
+                assert!(loss.is_nan());
+            }
+            other => panic!("expected a divergence, got {other:?}"),
+        }
+        assert_eq!(
+            read_losses(&mut Vec::new(), 1, &mut observer).unwrap(),
+            (0.0, 0.0)
+        );
+    }
+}
