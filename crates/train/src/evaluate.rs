@@ -11,6 +11,7 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rayon::prelude::*;
 use restock_core::{Forecaster, Horizon, Predict, Quantiles};
 use restock_data::features;
 use restock_data::windows::Windows;
@@ -141,7 +142,22 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
             windows.hide_plan(&mut buffer, &prepared.plan_inputs, 1.0, &mut no_rng);
             outs.push(forecast(&buffer)?);
         }
-        for (row, &(sku, _, e)) in group.iter().enumerate() {
+        // The baselines' fits, on all cores (each SKU's history alone); scored in row order below.
+        let fits: Vec<Vec<Vec<f64>>> = group
+            .par_iter()
+            .map(|&(sku, _, e)| {
+                let s = &ds.series[sku];
+                baselines
+                    .iter()
+                    .map(|b| {
+                        b.fit(&s.y[..e])
+                            .map(|f| f.predict(horizon, &levels))
+                            .map_err(|err| Error::Evaluation(format!("SKU {}: {err}", s.unique_id)))
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<_>>()?;
+        for (row, (&(sku, _, e), stats)) in group.iter().zip(fits).enumerate() {
             let s = &ds.series[sku];
             let history = &s.y[..e];
             let actual = &s.y[e..e + weeks];
@@ -161,14 +177,8 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
             for (net, a) in nets.iter().zip(acc.iter_mut()) {
                 a.add(&score(net)?);
             }
-            let mut stats = Vec::with_capacity(baselines.len());
-            for (b, a) in baselines.iter().zip(acc.iter_mut().skip(networks)) {
-                let fitted = b
-                    .fit(history)
-                    .map_err(|e| Error::Evaluation(format!("SKU {}: {e}", s.unique_id)))?;
-                let q = fitted.predict(horizon, &levels);
-                a.add(&score(&q)?);
-                stats.push(q);
+            for (q, a) in stats.iter().zip(acc.iter_mut().skip(networks)) {
+                a.add(&score(q)?);
             }
             if !served.is_empty() {
                 let parts = (1 + served.len()) as f64;

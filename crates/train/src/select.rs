@@ -18,6 +18,7 @@
 //! first: on M5 they discarded a gain (1.7 standard errors) that held on the test weeks and in
 //! the replayed money (docs/benchmarks.md, "Session 8").
 
+use rayon::prelude::*;
 use restock_core::{Forecaster, Horizon, Predict, Quantiles};
 use restock_stats::{Baseline, SeriesScore};
 use serde::{Deserialize, Serialize};
@@ -122,7 +123,23 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
             calibration.as_ref(),
             &device,
         )?;
-        for (row, &i) in chunk.iter().enumerate() {
+        // The members' fits, on all cores (each window's history alone); scored in row order.
+        let fits: Vec<Vec<Vec<f64>>> = chunk
+            .par_iter()
+            .map(|&i| {
+                let (sku, e) = windows.locate(i);
+                let s = &prepared.dataset.series[sku];
+                baselines
+                    .iter()
+                    .map(|b| {
+                        b.fit(&s.y[..e])
+                            .map(|f| f.predict(horizon, &levels))
+                            .map_err(|err| Error::Evaluation(format!("SKU {}: {err}", s.unique_id)))
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<_>>()?;
+        for (row, (&i, fitted)) in chunk.iter().zip(fits).enumerate() {
             let (sku, e) = windows.locate(i);
             let s = &prepared.dataset.series[sku];
             let (history, actual) = (&s.y[..e], &s.y[e..e + h]);
@@ -130,15 +147,6 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
                 .iter()
                 .map(|&v| f64::from(v))
                 .collect();
-            let fitted: Vec<Vec<f64>> = baselines
-                .iter()
-                .map(|b| -> Result<Vec<f64>> {
-                    let f = b
-                        .fit(history)
-                        .map_err(|e| Error::Evaluation(format!("SKU {}: {e}", s.unique_id)))?;
-                    Ok(f.predict(horizon, &levels))
-                })
-                .collect::<Result<_>>()?;
             actual_sum += actual.iter().sum::<f64>();
             let mut alone = 0.0;
             for (c, m) in members.iter().enumerate() {
