@@ -5,7 +5,8 @@
 #   forecast <SKUs>  the whole `restock forecast` command (load, read, prepare, network, write;
 #                    no protection calibration) on a synthetic catalogue of 60 weeks
 #   train b<batch>   training windows/s at that batch (the second epoch: the first one compiles
-#                    and autotunes the GPU kernels), synthetic catalogue, M5-shaped network
+#                    and autotunes the GPU kernels), synthetic catalogue, M5-shaped network; on
+#                    the CPU with every core and with 2 threads (`cpu x2`)
 #   m5 train         `configs/train/m5.toml` on the GPU: wall seconds and test WAPE
 #   torch            ../shared/bench/torch_lstm_reference.py, the same-shaped cuDNN network
 #
@@ -56,7 +57,7 @@ printf '%-16s %-4s %-26s %12s %-10s %s\n' work bin backend value unit detail
 [ -f "$work/cat$small/weekly.parquet" ] || "$bin" --quiet synth --weekly-only --skus "$small" \
   --weeks 60 --out "$work/cat$small" || { note "synth $small failed"; exit 1; }
 note "catalogue ready at $((SECONDS - started)) s"
-train_config() { # out batch windows backend epochs
+train_config() { # out batch windows backend epochs [threads]
   cat > "$1" <<TOML
 name = "bench-gpu"
 [data]
@@ -75,6 +76,7 @@ hidden = 64
 batch_size = $2
 epochs = $5
 patience = 0
+threads = ${6:-0}
 [backend]
 kind = "$4"
 TOML
@@ -109,15 +111,15 @@ PY
   row "forecast $n" "$label" "$backend${batch:+ b$batch}" "$secs" "s" "$rate SKUs/s; $detail"
 }
 
-train_speed() { # label binary backend batch windows
-  local label=$1 b=$2 backend=$3 batch=$4 windows=$5
+train_speed() { # label binary backend batch windows [threads]
+  local label=$1 b=$2 backend=$3 batch=$4 windows=$5 threads=${6:-0}
   local dir="$work/t-$label-$backend-$batch"
-  train_config "$work/t.toml" "$batch" "$windows" "$backend" 2
+  train_config "$work/t.toml" "$batch" "$windows" "$backend" 2 "$threads"
   timeout 120 "$b" --quiet train --config "$work/t.toml" --out "$dir" --force --no-eval \
     > "$work/log" 2>&1
   local rc=$?
   if [ $rc -ne 0 ]; then
-    row "train b$batch" "$label" "$backend" "failed" "" "exit $rc: $(why "$work/log")"
+    row "train b$batch" "$label" "$backend${6:+ x$6}" "failed" "" "exit $rc: $(why "$work/log")"
     return
   fi
   python3 - "$dir" <<'PY' > "$work/row"
@@ -130,7 +132,7 @@ print(f"{float(rows[-1]['windows_per_second']):.0f}",
       f"(with validation); {s['backend']}")
 PY
   read -r rate detail < "$work/row"
-  row "train b$batch" "$label" "$backend" "$rate" "windows/s" "$detail"
+  row "train b$batch" "$label" "$backend${6:+ x$6}" "$rate" "windows/s" "$detail"
 }
 
 # Forecasts, the small catalogue first (every row is one whole command).
@@ -191,7 +193,9 @@ if [ "$large" -gt 0 ] && time_for 90 "forecast $large"; then
   note "large forecasts done at $((SECONDS - started)) s"
 fi
 
+# The CPU on every core (optim.threads = 0), then on 2 threads (the 2-core figure's stand-in).
 time_for 40 "train b256 cpu" && train_speed new "$bin" cpu 256 8192
+time_for 40 "train b256 cpu x2" && train_speed new "$bin" cpu 256 8192 2
 
 # The cuDNN reference.
 if [ -n "${TORCH_REF:-}" ] && time_for 60 "torch reference"; then
