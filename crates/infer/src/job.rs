@@ -553,8 +553,8 @@ fn write_behind(
     let mut seconds = 0.0;
     for f in rx {
         let t = Instant::now();
-        let mut df = output_frame(&f.ids, &f.routes, &f.values, first, f.weeks, levels)?;
-        writer.write(&mut df)?;
+        let df = output_frame(&f.ids, &f.routes, &f.values, first, f.weeks, levels)?;
+        writer.write(&df)?;
         seconds += t.elapsed().as_secs_f64();
     }
     Ok((writer, seconds))
