@@ -143,6 +143,7 @@ for l in "${labels[@]}"; do
   if [ "$l" = old ]; then forecast "$l" "${bins[$l]}" wgpu "$small" "$small"
   else forecast "$l" "${bins[$l]}" wgpu "$small"; fi
 done
+forecast new "$bin" auto "$small"   # what auto picks here, from its probes (summary: backend)
 note "small forecasts done at $((SECONDS - started)) s"
 
 # Training speed: every binary at batch 256, then at 4,096; the CPU at 256.

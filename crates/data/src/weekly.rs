@@ -493,6 +493,12 @@ impl WeeklyChunks {
         self.last_week
     }
 
+    /// SKUs in the file, at least: its rows over its weeks (a SKU has at most one row a week).
+    pub fn skus_at_least(&self) -> usize {
+        let weeks = (self.first_week.weeks_until(self.last_week) + 1).max(1) as usize;
+        self.rows.div_ceil(weeks)
+    }
+
     /// The next chunk of whole SKUs, with the file's first and last week; `None` at the end.
     pub fn next_chunk(&mut self) -> Result<Option<WeeklyDataset>> {
         let mut want = self.rows_per_chunk;

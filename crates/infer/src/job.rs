@@ -224,7 +224,9 @@ pub fn forecast(
             "--batch-size and chunk rows must be at least 1".into(),
         ));
     }
-    let mut loaded = Network::open(run_dir, options.backend)?;
+    let chunks = WeeklyChunks::open(data, options.chunk_rows)?;
+    let skus = chunks.skus_at_least() / options.shard.map_or(1, |s| s.count);
+    let mut loaded = Network::open_for(run_dir, options.backend, Some(skus))?;
     if let Some(members) = &options.combine {
         loaded.combine_with(parse_members(members)?);
     }
@@ -251,7 +253,6 @@ pub fn forecast(
         )));
     }
 
-    let chunks = WeeklyChunks::open(data, options.chunk_rows)?;
     let last_week = chunks.last_week();
     let first_forecast = last_week.offset(1);
     let (future, plan) = known_future(&loaded, options.future.as_deref(), first_forecast, horizon)?;

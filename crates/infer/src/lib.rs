@@ -27,6 +27,7 @@
 //!
 //! [`WeeklyChunks`]: restock_data::weekly::WeeklyChunks
 
+pub mod auto;
 mod error;
 mod job;
 mod network;

@@ -19,7 +19,7 @@ use restock_train::config::BackendKind;
 use restock_train::trainer::{batch_input, load_model};
 use restock_train::{Calibration, RunDir, backend};
 
-use crate::{Error, Result};
+use crate::{Error, Result, auto};
 
 /// How a SKU is forecast.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -101,6 +101,17 @@ pub struct CatalogueForecast {
 impl Network {
     /// Load the run in `run_dir` on its configured backend, or on `backend`.
     pub fn open(run_dir: &Path, backend: Option<BackendKind>) -> Result<Self> {
+        Self::open_for(run_dir, backend, None)
+    }
+
+    /// [`Network::open`] for a catalogue of about `skus` SKUs: `auto` then measures whether a
+    /// hardware GPU forecasts them sooner than the CPU ([`crate::auto`]); without `skus`, or
+    /// with fewer than [`crate::auto::MIN_PROBE_SKUS`], `auto` forecasts on the CPU.
+    pub fn open_for(
+        run_dir: &Path,
+        backend: Option<BackendKind>,
+        skus: Option<usize>,
+    ) -> Result<Self> {
         let run = RunDir::open(run_dir)?;
         let config = run.config()?;
         let model_config = run.model_config()?;
@@ -108,9 +119,18 @@ impl Network {
         let levels = Quantiles::new(model_config.quantiles.clone())
             .map_err(|e| Error::Option(format!("{}: {e}", run.file("model.json").display())))?;
         let kind = backend.unwrap_or(config.backend.kind);
-        let selected =
-            backend::select_for(kind, config.backend.device, backend::Work::Forecasting)?;
-        let model = load_model(&model_config, run.read("model.bpk")?, &selected.device)?;
+        let bytes = run.read("model.bpk")?;
+        let (selected, model) = match skus {
+            Some(n) if kind == BackendKind::Auto && n >= auto::MIN_PROBE_SKUS => {
+                choose_by_probe(&model_config, &bytes, config.backend.device, n)?
+            }
+            _ => {
+                let selected =
+                    backend::select_for(kind, config.backend.device, backend::Work::Forecasting)?;
+                let model = load_model(&model_config, bytes, &selected.device)?;
+                (selected, model)
+            }
+        };
         let known_skus = run.scalers()?.into_iter().map(|s| s.unique_id).collect();
         let calibration = run.calibration()?;
         let combine = match run.serving()? {
@@ -585,6 +605,47 @@ impl Network {
         }
         Ok((out, net))
     }
+}
+
+/// `auto` for a catalogue of `skus`: the CPU unless a hardware GPU exists and its probe
+/// forecasts the catalogue sooner; the device and the network loaded on it.
+fn choose_by_probe(
+    model_config: &DemandModelConfig,
+    bytes: &[u8],
+    index: usize,
+    skus: usize,
+) -> Result<(backend::Selected, DemandModel)> {
+    let cpu_device = Device::flex();
+    let cpu_model = load_model(model_config, bytes.to_vec(), &cpu_device)?;
+    let gpu = backend::select(BackendKind::Auto, index)?;
+    let cpu = backend::Selected {
+        device: cpu_device,
+        description: "cpu (flex)".into(),
+        is_wgpu: false,
+    };
+    if !gpu.is_wgpu {
+        // `select` said why (no hardware GPU adapter).
+        return Ok((gpu, cpu_model));
+    }
+    let gpu_model = load_model(model_config, bytes.to_vec(), &gpu.device)?;
+    let lanes = rayon::current_num_threads().max(1);
+    let on_cpu = auto::probe(
+        &cpu_model,
+        model_config,
+        &cpu.device,
+        auto::CPU_PROBE_BATCH,
+        lanes,
+    )?;
+    let batch = skus.min(auto::GPU_PROBE_BATCH);
+    let on_gpu = auto::probe(&gpu_model, model_config, &gpu.device, batch, 1)?;
+    let (gpu_wins, why) = auto::prefer_gpu(&on_cpu, &on_gpu, skus);
+    Ok(if gpu_wins {
+        let description = format!("{} — {why}", gpu.description);
+        (backend::Selected { description, ..gpu }, gpu_model)
+    } else {
+        let description = format!("{} — {why}", cpu.description);
+        (backend::Selected { description, ..cpu }, cpu_model)
+    })
 }
 
 /// The forecasters named in `names`, checked.

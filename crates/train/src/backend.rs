@@ -10,10 +10,13 @@
 //!   number `device`; failing those, any adapter wgpu offers, a software one (lavapipe) included;
 //! - `auto` — what is faster for the work ([`Work`]): for training, `wgpu` on a hardware GPU when
 //!   one exists, else `cpu` (a software Vulkan adapter is slower than the CPU backend, so `auto`
-//!   never picks it); for forecasting, `cpu`, without probing for a GPU: on the one GPU machine
-//!   measured (issue 15: an H100 with 16 cores), restock's wgpu path forecast 30,490 SKUs in
-//!   3.0 s against 1.4 s on the CPU, and 1,000,000 SKUs in 41.9 s against 42.7 s, while it
-//!   trained 4× faster than the CPU. The description says which rule chose.
+//!   never picks it); for forecasting, `cpu` here, without probing for a GPU. A forecast job of a
+//!   catalogue of 4,096 SKUs or more goes further (`restock_infer::auto`): it times the run's
+//!   network on both devices and takes the one that forecasts the catalogue sooner. On the one
+//!   GPU machine measured before that (issue 15: an H100 with 16 cores), restock's wgpu path
+//!   forecast 30,490 SKUs in 3.0 s against 1.4 s on the CPU, and 1,000,000 SKUs in 41.9 s
+//!   against 42.7 s, while it trained 4× faster than the CPU. The description says which rule
+//!   chose.
 
 use burn::prelude::*;
 

@@ -1,0 +1,148 @@
+//! `backend = "auto"` for a forecast job: the device that forecasts the catalogue sooner,
+//! measured on the spot rather than assumed.
+//!
+//! When a hardware GPU exists and the catalogue is large enough to matter, the run's network is
+//! timed on both devices on a probe batch of the network's input shape (after one untimed pass
+//! that compiles the GPU's kernels): on the CPU one batch of 1,024 on one core, scaled by the
+//! cores (batches run one per core), on the GPU one batch of up to 16,384 (the job's batches are
+//! larger, so this favours the CPU a little). Each time is extrapolated to the catalogue and the
+//! faster device wins; the forecast summary's backend line says the two estimates. Reading,
+//! routing and writing cost the same on both and are left out.
+
+use std::time::Instant;
+
+use burn::prelude::*;
+use restock_model::{DemandModel, DemandModelConfig, ModelInput};
+
+use crate::{Error, Result};
+
+/// Below this many SKUs a forecast job does not probe: the CPU takes about a second for them.
+pub const MIN_PROBE_SKUS: usize = 4096;
+
+/// The CPU's probe batch (its forecast batch).
+pub const CPU_PROBE_BATCH: usize = 1024;
+
+/// The GPU's largest probe batch.
+pub const GPU_PROBE_BATCH: usize = 16_384;
+
+/// A timed forecast of `batch` windows; `lanes` such batches run at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Probe {
+    /// Windows in the probe batch.
+    pub batch: usize,
+    /// Seconds for it, readback included.
+    pub seconds: f64,
+    /// Batches that run at once (the CPU's cores; 1 on a GPU).
+    pub lanes: usize,
+}
+
+impl Probe {
+    /// Estimated network seconds for `skus` windows.
+    pub fn seconds_for(&self, skus: usize) -> f64 {
+        let per_second = (self.batch * self.lanes.max(1)) as f64 / self.seconds.max(1e-9);
+        skus as f64 / per_second
+    }
+}
+
+/// Whether the GPU forecasts `skus` sooner than the CPU, and why, in words.
+pub fn prefer_gpu(cpu: &Probe, gpu: &Probe, skus: usize) -> (bool, String) {
+    let (c, g) = (cpu.seconds_for(skus), gpu.seconds_for(skus));
+    let gpu_wins = g < c;
+    let why = format!(
+        "auto: about {g:.2} s of network on the GPU against {c:.2} s on the CPU for ~{skus} SKUs \
+         (probes: {} windows in {:.3} s on the GPU; {} in {:.3} s on one of {} cores)",
+        gpu.batch, gpu.seconds, cpu.batch, cpu.seconds, cpu.lanes
+    );
+    (gpu_wins, why)
+}
+
+/// Time `model` on `device` forecasting `batch` windows of zeros (after one untimed pass).
+pub fn probe(
+    model: &DemandModel,
+    config: &DemandModelConfig,
+    device: &Device,
+    batch: usize,
+    lanes: usize,
+) -> Result<Probe> {
+    let (c, h) = (config.context, config.horizon);
+    let past_y = vec![0.0f32; batch * c];
+    let mask = vec![1.0f32; batch * c];
+    let past_x = vec![0.0f32; batch * c * config.past_features];
+    let future_x = vec![0.0f32; batch * h * config.future_features];
+    let statics = vec![0u32; batch * config.static_cardinalities.len()];
+    let run = || -> Result<()> {
+        let input = ModelInput::from_slices(
+            config, batch, &past_y, &mask, &past_x, &future_x, &statics, device,
+        );
+        model
+            .forward(input)?
+            .try_into_data()
+            .map_err(|e| Error::Network(format!("probing the device: {e}")))?;
+        Ok(())
+    };
+    run()?;
+    let t = Instant::now();
+    run()?;
+    Ok(Probe {
+        batch,
+        seconds: t.elapsed().as_secs_f64(),
+        lanes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_faster_device_for_the_catalogue_wins() {
+        // CPU: 1,024 windows in 0.1 s per core, 16 cores: 163,840 windows/s.
+        let cpu = Probe {
+            batch: 1024,
+            seconds: 0.1,
+            lanes: 16,
+        };
+        // GPU: 16,384 in 0.05 s: 327,680 windows/s.
+        let gpu = Probe {
+            batch: 16_384,
+            seconds: 0.05,
+            lanes: 1,
+        };
+        assert!((cpu.seconds_for(163_840) - 1.0).abs() < 1e-9);
+        let (wins, why) = prefer_gpu(&cpu, &gpu, 1_000_000);
+        assert!(wins, "{why}");
+        assert!(
+            why.contains("3.05 s of network on the GPU against 6.10 s on the CPU"),
+            "{why}"
+        );
+        let slow_gpu = Probe {
+            seconds: 0.5,
+            ..gpu
+        };
+        assert!(!prefer_gpu(&cpu, &slow_gpu, 1_000_000).0);
+    }
+
+    #[test]
+    fn a_probe_times_the_network_on_the_cpu() {
+        let device = Device::flex();
+        device.seed(1);
+        let config = DemandModelConfig {
+            context: 8,
+            horizon: 2,
+            past_features: 3,
+            future_features: 1,
+            static_cardinalities: vec![3],
+            embedding_dim: 2,
+            hidden: 4,
+            layers: 1,
+            dropout: 0.0,
+            decoder_hidden: 4,
+            horizon_embedding: 2,
+            quantiles: vec![0.1, 0.5, 0.9],
+        };
+        let model = config.init(&device);
+        let p = probe(&model, &config, &device, 64, 2).unwrap();
+        assert_eq!((p.batch, p.lanes), (64, 2));
+        assert!(p.seconds > 0.0 && p.seconds.is_finite());
+    }
+}
