@@ -130,7 +130,103 @@ fn part_loss(
 
 #[cfg(test)]
 mod tests {
+    use rand::SeedableRng;
+
     use super::*;
+
+    /// A batch of `n` windows with varied inputs, targets and weights, in the model's shape.
+    fn batch(config: &DemandModelConfig, n: usize) -> (WindowBatch, Vec<f32>) {
+        let (c, h) = (config.context, config.horizon);
+        let wave = |len: usize, k: f32| -> Vec<f32> {
+            (0..len)
+                .map(|i| ((i as f32 * k).sin() + 1.0) * 0.5)
+                .collect()
+        };
+        let batch = WindowBatch {
+            len: n,
+            past_y: wave(n * c, 0.37),
+            past_x: wave(n * c * config.past_features, 0.11),
+            past_mask: vec![1.0; n * c],
+            future_x: wave(n * h * config.future_features, 0.23),
+            future_y: wave(n * h, 0.53),
+            statics: (0..n as u32).map(|i| i % 3).collect(),
+            scale: wave(n, 0.7),
+            sku: (0..n as u32).collect(),
+            start: vec![0; n],
+        };
+        let weights = (0..n).map(|i| 1.0 + (i % 4) as f32).collect();
+        (batch, weights)
+    }
+
+    /// The parts' gradients add up to the whole batch's: three threads give one thread's
+    /// gradients (dropout masks included) up to the order of floating-point sums.
+    #[test]
+    fn parts_sum_to_the_batch_gradient() {
+        let device = Device::flex().autodiff();
+        device.seed(5);
+        let config = DemandModelConfig {
+            context: 6,
+            horizon: 3,
+            past_features: 2,
+            future_features: 1,
+            static_cardinalities: vec![3],
+            embedding_dim: 2,
+            hidden: 5,
+            layers: 2,
+            dropout: 0.2,
+            decoder_hidden: 6,
+            horizon_embedding: 2,
+            quantiles: vec![0.1, 0.5, 0.9],
+        };
+        let model = config.init(&device);
+        let (batch, weights) = batch(&config, 11);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let masks = model.dropout_masks(11, config.context, &mut rng, &device);
+        assert!(masks.is_some());
+        let run = |threads: usize| {
+            loss_and_gradients(
+                &model,
+                &config,
+                &batch,
+                &weights,
+                masks.as_ref(),
+                threads,
+                &device,
+            )
+            .unwrap()
+        };
+        let (loss_one, grads_one) = run(1);
+        let (loss_three, grads_three) = run(3);
+        let value = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap()[0];
+        let (a, b) = (value(loss_one), value(loss_three));
+        assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{a} vs {b}");
+        let ids = [
+            model.encoder[0].input.weight.id,
+            model.encoder[1].recurrent.weight.id,
+            model.decoder_out.weight.id,
+        ];
+        for id in ids {
+            let g1 = grads_one
+                .get::<2>(id)
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            let g3 = grads_three
+                .get::<2>(id)
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            let scale = g1.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
+            let worst = g1
+                .iter()
+                .zip(&g3)
+                .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(worst <= 1e-4 * scale, "{id:?}: {worst} of {scale}");
+            assert!(scale > 1e-6, "a zero gradient tests nothing");
+        }
+    }
 
     #[test]
     fn parts_cover_the_batch_in_order() {
