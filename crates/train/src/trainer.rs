@@ -22,6 +22,7 @@ use burn::tensor::Bytes;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use rayon::prelude::*;
 use restock_data::features::PlanInput;
 use restock_data::windows::{WindowBatch, Windows};
 use restock_model::{DemandModel, DemandModelConfig, LossWeight, ModelInput, pinball_loss};
@@ -479,7 +480,8 @@ fn load_model_unlocked(
 }
 
 /// Validation loss of `model` (no autodiff) over `indices` of `windows`, with the plan inputs
-/// of a share `hide_plan.1` of them hidden (the same ones each call).
+/// of a share `hide_plan.1` of them hidden (the same ones each call); its batches scored on all
+/// cores when `parallel` (the CPU backend).
 #[allow(clippy::too_many_arguments)]
 pub fn validation_loss(
     model: &DemandModel,
@@ -490,22 +492,43 @@ pub fn validation_loss(
     batch: usize,
     weight: LossWeight,
     device: &Device,
+    parallel: bool,
 ) -> Result<f64> {
-    let mut buffer = windows.new_batch(batch);
-    let (mut total, mut weights) = (0.0, 0.0);
+    // The batches are filled in order (the hidden plans come from one stream), scored at once
+    // on the CPU's cores (one at a time on a GPU) and summed in order: the same loss either way.
     let mut hide_rng = StdRng::seed_from_u64(VALID_HIDE_SEED);
-    for chunk in indices.chunks(batch) {
-        windows.fill(chunk, &mut buffer);
-        windows.hide_plan(&mut buffer, hide_plan.0, hide_plan.1, &mut hide_rng);
+    let buffers: Vec<WindowBatch> = indices
+        .chunks(batch)
+        .map(|chunk| {
+            let mut buffer = windows.new_batch(chunk.len());
+            windows.fill(chunk, &mut buffer);
+            windows.hide_plan(&mut buffer, hide_plan.0, hide_plan.1, &mut hide_rng);
+            buffer
+        })
+        .collect();
+    let score = |buffer: &WindowBatch| -> Result<(f64, f64)> {
         let n = buffer.len;
         let w: Vec<f32> = buffer.scale[..n].iter().map(|&s| weight.of(s)).collect();
         let w_sum: f64 = w.iter().map(|&v| f64::from(v)).sum();
-        let out = model.forward(batch_input(config, &buffer, device))?;
+        let out = model.forward(batch_input(config, buffer, device))?;
         let target = float2(&buffer.future_y, n, config.horizon, device);
-        let loss: f32 =
-            pinball_loss(out, target, float1(&w, device), &config.quantiles).into_scalar();
-        total += f64::from(loss) * w_sum;
-        weights += w_sum;
+        let loss = pinball_loss(out, target, float1(&w, device), &config.quantiles)
+            .try_into_data()
+            .map_err(|e| Error::Evaluation(format!("the device failed on validation: {e}")))?
+            .try_to_vec::<f32>()
+            .map_err(|e| Error::Evaluation(format!("cannot read the validation loss: {e:?}")))?;
+        Ok((f64::from(loss[0]) * w_sum, w_sum))
+    };
+    let scores: Vec<Result<(f64, f64)>> = if parallel {
+        buffers.par_iter().map(score).collect()
+    } else {
+        buffers.iter().map(score).collect()
+    };
+    let (mut total, mut weights) = (0.0, 0.0);
+    for s in scores {
+        let (l, w) = s?;
+        total += l;
+        weights += w;
     }
     Ok(if weights > 0.0 {
         total / weights
@@ -635,6 +658,7 @@ fn session(
             batch.max(1024),
             weight,
             &device,
+            !is_wgpu,
         )?;
         let seconds = started.elapsed().as_secs_f64();
         let metrics = EpochMetrics {
