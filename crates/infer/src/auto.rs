@@ -19,8 +19,8 @@ use crate::{Error, Result};
 /// Below this many SKUs a forecast job does not probe: the CPU takes about a second for them.
 pub const MIN_PROBE_SKUS: usize = 4096;
 
-/// The CPU's probe batch (its forecast batch).
-pub const CPU_PROBE_BATCH: usize = 1024;
+/// The CPU's probe batch: its forecast batch.
+pub const CPU_PROBE_BATCH: usize = crate::network::CPU_BATCH;
 
 /// The GPU's largest probe batch.
 pub const GPU_PROBE_BATCH: usize = 16_384;

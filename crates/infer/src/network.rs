@@ -49,6 +49,12 @@ impl Route {
     }
 }
 
+/// SKUs per network batch on the CPU, unless the caller names another size.
+pub const CPU_BATCH: usize = 1024;
+
+/// SKUs per network batch on a GPU, unless the caller names another size.
+pub const GPU_BATCH: usize = 65_536;
+
 /// Weeks of recent history the routing rules look at.
 pub const RECENT_WEEKS: usize = 52;
 
@@ -185,10 +191,11 @@ impl Network {
         &self.combine
     }
 
-    /// SKUs per network batch when the caller names none: 1,024 on the CPU (batches run one
-    /// per core), 65,536 on a GPU (one batch at a time, as wide as the device can take).
+    /// SKUs per network batch when the caller names none: [`CPU_BATCH`] on the CPU (batches
+    /// run one per core), [`GPU_BATCH`] on a GPU (one batch at a time, as wide as the device can
+    /// take).
     pub fn default_batch_size(&self) -> usize {
-        if self.on_gpu { 65_536 } else { 1024 }
+        if self.on_gpu { GPU_BATCH } else { CPU_BATCH }
     }
 
     /// The device, in words.

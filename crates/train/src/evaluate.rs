@@ -147,14 +147,7 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
             .par_iter()
             .map(|&(sku, _, e)| {
                 let s = &ds.series[sku];
-                baselines
-                    .iter()
-                    .map(|b| {
-                        b.fit(&s.y[..e])
-                            .map(|f| f.predict(horizon, &levels))
-                            .map_err(|err| Error::Evaluation(format!("SKU {}: {err}", s.unique_id)))
-                    })
-                    .collect::<Result<Vec<_>>>()
+                fitted_quantiles(&baselines, &s.unique_id, &s.y[..e], horizon, &levels)
             })
             .collect::<Result<_>>()?;
         for (row, (&(sku, _, e), stats)) in group.iter().zip(fits).enumerate() {
@@ -209,6 +202,25 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
     };
     run.write_json("evaluation.json", &evaluation)?;
     Ok(evaluation)
+}
+
+/// Each of `baselines` fitted on `history` (of SKU `id`, named in errors): its quantiles over
+/// `horizon` at `levels`.
+pub(crate) fn fitted_quantiles(
+    baselines: &[Baseline],
+    id: &str,
+    history: &[f64],
+    horizon: Horizon,
+    levels: &Quantiles,
+) -> Result<Vec<Vec<f64>>> {
+    baselines
+        .iter()
+        .map(|b| {
+            b.fit(history)
+                .map(|f| f.predict(horizon, levels))
+                .map_err(|err| Error::Evaluation(format!("SKU {id}: {err}")))
+        })
+        .collect()
 }
 
 impl Evaluation {

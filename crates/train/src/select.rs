@@ -19,11 +19,12 @@
 //! the replayed money (docs/benchmarks.md, "Session 8").
 
 use rayon::prelude::*;
-use restock_core::{Forecaster, Horizon, Predict, Quantiles};
+use restock_core::{Horizon, Quantiles};
 use restock_stats::{Baseline, SeriesScore};
 use serde::{Deserialize, Serialize};
 
 use crate::calibrate::calibrated_quantiles;
+use crate::evaluate::fitted_quantiles;
 use crate::prepare::Prepared;
 use crate::trainer::load_best;
 use crate::{Error, Result, RunDir};
@@ -129,14 +130,7 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
             .map(|&i| {
                 let (sku, e) = windows.locate(i);
                 let s = &prepared.dataset.series[sku];
-                baselines
-                    .iter()
-                    .map(|b| {
-                        b.fit(&s.y[..e])
-                            .map(|f| f.predict(horizon, &levels))
-                            .map_err(|err| Error::Evaluation(format!("SKU {}: {err}", s.unique_id)))
-                    })
-                    .collect::<Result<Vec<_>>>()
+                fitted_quantiles(&baselines, &s.unique_id, &s.y[..e], horizon, &levels)
             })
             .collect::<Result<_>>()?;
         for (row, (&i, fitted)) in chunk.iter().zip(fits).enumerate() {
