@@ -22,6 +22,9 @@
 #   SMALL, LARGE   catalogue sizes (default 30490, 1000000); LARGE=0 skips the large rows
 #   DEADLINE   seconds after which the remaining rows are skipped (default 450)
 #   WORK       scratch folder (default: a new temporary one); RESULTS: also append rows here
+#   ONLY       the row groups to run, of: small train256 m5 cpu torch train4096 large (default:
+#              all, in that order; a second run on the same machine can finish what a deadline
+#              skipped)
 # Forecasts serve the network alone (--combine none, --no-protection): the statistical members
 # of an ensemble and the protection calibration run on the CPU whatever the backend.
 set -uo pipefail
@@ -36,6 +39,8 @@ deadline="${DEADLINE:-450}"
 declare -A bins=([new]="$bin")
 labels=(new)
 for pair in ${OTHER_BINS:-}; do bins[${pair%%=*}]="${pair#*=}"; labels+=("${pair%%=*}"); done
+only="${ONLY:-small train256 m5 cpu torch train4096 large}"
+wanted() { [[ " $only " == *" $1 "* ]]; }
 # Whether `need` seconds are left before the deadline; else say what is skipped.
 time_for() { # need what
   if [ $((SECONDS - started + $1)) -gt "$deadline" ]; then note "skipped (deadline): $2"; return 1; fi
@@ -136,28 +141,30 @@ PY
 }
 
 # Forecasts, the small catalogue first (every row is one whole command).
-forecast new "$bin" cpu "$small"
-for l in "${labels[@]}"; do
+wanted small && forecast new "$bin" cpu "$small"
+wanted small && for l in "${labels[@]}"; do
   time_for 30 "forecast $small $l" || continue
   # Builds before issue 15 took 1,024 SKUs a batch on any device: give them the whole catalogue.
   if [ "$l" = old ]; then forecast "$l" "${bins[$l]}" wgpu "$small" "$small"
   else forecast "$l" "${bins[$l]}" wgpu "$small"; fi
 done
-forecast new "$bin" auto "$small"   # what auto picks here, from its probes (summary: backend)
-note "small forecasts done at $((SECONDS - started)) s"
+if wanted small; then
+  forecast new "$bin" auto "$small"   # what auto picks here, from its probes (summary: backend)
+  note "small forecasts done at $((SECONDS - started)) s"
+fi
 
 # Training speed: every binary at batch 256, then at 4,096; the CPU at 256.
 best=new; best_rate=0
-for l in "${labels[@]}"; do
+wanted train256 && for l in "${labels[@]}"; do
   time_for 60 "train b256 $l" || continue
   train_speed "$l" "${bins[$l]}" wgpu 256 16384
   rate=$(awk -F'\t' -v l="$l" '$1 == "train b256" && $2 == l && $3 == "wgpu" {print $4}' "$results" | tail -1)
   if [[ "$rate" =~ ^[0-9]+$ ]] && [ "$rate" -gt "$best_rate" ]; then best=$l; best_rate=$rate; fi
 done
-note "fastest at batch 256 on the GPU: $best ($((SECONDS - started)) s)"
+wanted train256 && note "fastest at batch 256 on the GPU: $best ($((SECONDS - started)) s)"
 
 # The M5 run to its accuracy, on the GPU.
-if [ -n "${M5_WEEKLY:-}" ] && time_for 150 "m5 train"; then
+if wanted m5 && [ -n "${M5_WEEKLY:-}" ] && time_for 150 "m5 train"; then
   sed -e "s|^source = .*|weekly = \"$M5_WEEKLY\"|" -e '/^preset = /d' \
     -e 's/^kind = .*/kind = "wgpu"/' configs/train/m5.toml > "$work/m5.toml"
   t0=$SECONDS
@@ -180,26 +187,12 @@ PY
   note "m5 done at $((SECONDS - started)) s"
 fi
 
-# Training at batch 4,096.
-for l in "${labels[@]}"; do
-  time_for 60 "train b4096 $l" && train_speed "$l" "${bins[$l]}" wgpu 4096 65536
-done
-
-# The large catalogue.
-if [ "$large" -gt 0 ] && time_for 90 "forecast $large"; then
-  "$bin" --quiet synth --weekly-only --skus "$large" --weeks 60 --out "$work/cat$large" \
-    || note "synth $large failed"
-  forecast "$best" "${bins[$best]}" wgpu "$large"
-  time_for 45 "forecast $large cpu" && forecast new "$bin" cpu "$large"
-  note "large forecasts done at $((SECONDS - started)) s"
-fi
-
 # The CPU on every core (optim.threads = 0), then on 2 threads (the 2-core figure's stand-in).
-time_for 40 "train b256 cpu" && train_speed new "$bin" cpu 256 8192
-time_for 40 "train b256 cpu x2" && train_speed new "$bin" cpu 256 8192 2
+wanted cpu && time_for 40 "train b256 cpu" && train_speed new "$bin" cpu 256 8192
+wanted cpu && time_for 40 "train b256 cpu x2" && train_speed new "$bin" cpu 256 8192 2
 
 # The cuDNN reference.
-if [ -n "${TORCH_REF:-}" ] && time_for 60 "torch reference"; then
+if wanted torch && [ -n "${TORCH_REF:-}" ] && time_for 60 "torch reference"; then
   if timeout 90 python3 "$TORCH_REF" > "$work/torch.json" 2> "$work/log"; then
     python3 - "$work/torch.json" <<'PY' | while read -r k v; do row torch ref cudnn "$v" "" "$k"; done
 import json, sys
@@ -210,4 +203,18 @@ PY
     row torch ref cudnn failed "" "$(why "$work/log")"
   fi
 fi
+# Training at batch 4,096.
+wanted train4096 && for l in "${labels[@]}"; do
+  time_for 60 "train b4096 $l" && train_speed "$l" "${bins[$l]}" wgpu 4096 65536
+done
+
+# The large catalogue.
+if wanted large && [ "$large" -gt 0 ] && time_for 90 "forecast $large"; then
+  "$bin" --quiet synth --weekly-only --skus "$large" --weeks 60 --out "$work/cat$large" \
+    || note "synth $large failed"
+  forecast "$best" "${bins[$best]}" wgpu "$large"
+  time_for 45 "forecast $large cpu" && forecast new "$bin" cpu "$large"
+  note "large forecasts done at $((SECONDS - started)) s"
+fi
+
 note "all done in $((SECONDS - started)) s; rows in $results"
