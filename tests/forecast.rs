@@ -736,3 +736,46 @@ fn the_forecast_job_calibrates_protection_levels_on_earlier_origins() {
     );
     assert!(!cal.exists());
 }
+
+/// `backend = "auto"` on a catalogue large enough to probe (4,096 SKUs or more): a network the
+/// CPU forecasts faster than any GPU could start stays on the CPU without opening the GPU, and
+/// the summary says why, with the CPU's estimate.
+#[test]
+fn auto_keeps_a_catalogue_the_cpu_finishes_before_a_gpu_starts_on_the_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, data) = trained(dir.path());
+    // The run's SKUs and copies of them under new names (forecast as unknown SKUs), past the
+    // probing threshold. The job estimates its SKUs as rows over weeks, and the synthetic
+    // catalogue has SKUs launched late: four times the threshold is past it.
+    let mut big = data.dataset.clone();
+    let originals = big.series.clone();
+    let mut copy = 0;
+    while big.series.len() < 4 * restock_infer::auto::MIN_PROBE_SKUS {
+        for s in &originals {
+            let mut s = s.clone();
+            s.unique_id = format!("{}~{copy}", s.unique_id);
+            big.series.push(s);
+        }
+        copy += 1;
+    }
+    big.series.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
+    let weekly = dir.path().join("big.parquet");
+    big.write(&weekly).unwrap();
+    let options = ForecastOptions {
+        horizon: 4,
+        backend: Some(BackendKind::Auto),
+        ..Default::default()
+    };
+    let out = dir.path().join("f.parquet");
+    let summary =
+        restock_infer::forecast(run.path(), &weekly, &out, &options, &mut |_, _, _| {}).unwrap();
+    assert_eq!(summary.skus, big.series.len());
+    assert!(summary.backend.starts_with("cpu"), "{}", summary.backend);
+    assert!(
+        summary.backend.contains("of network on the CPU for ~")
+            && summary.backend.contains("the GPU was not opened"),
+        "{}",
+        summary.backend
+    );
+    assert_eq!(read(&out).len(), big.series.len() * 4);
+}

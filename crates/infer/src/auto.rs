@@ -8,6 +8,10 @@
 //! larger, so this favours the CPU a little). Each time is extrapolated to the catalogue and the
 //! faster device wins; the forecast summary's backend line says the two estimates. Reading,
 //! routing and writing cost the same on both and are left out.
+//!
+//! The CPU is probed first: when its estimate is below what opening a GPU costs (the adapter,
+//! the buffers and the kernels' compilation: [`GPU_START_SECONDS`], measured on an H100), the
+//! GPU is not opened at all, since it cannot win back its own start.
 
 use std::time::Instant;
 
@@ -24,6 +28,12 @@ pub const CPU_PROBE_BATCH: usize = crate::network::CPU_BATCH;
 
 /// The GPU's largest probe batch.
 pub const GPU_PROBE_BATCH: usize = 16_384;
+
+/// Seconds to open a GPU and compile the network's kernels before its first forecast: about
+/// 2.7 s on an NVIDIA H100 through Vulkan (docs/benchmarks.md, session 9: the whole 30,490-SKU
+/// command took 4.32 s on the GPU with 0.31 s of network, against 1.69 s on the CPU); set a
+/// little below it, so a close call is still measured.
+pub const GPU_START_SECONDS: f64 = 2.5;
 
 /// A timed forecast of `batch` windows; `lanes` such batches run at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,6 +64,20 @@ pub fn prefer_gpu(cpu: &Probe, gpu: &Probe, skus: usize) -> (bool, String) {
         gpu.batch, gpu.seconds, cpu.batch, cpu.seconds, cpu.lanes
     );
     (gpu_wins, why)
+}
+
+/// Why the GPU is not worth opening for `skus` SKUs, when the CPU's estimate is below the GPU's
+/// start-up; `None` when it may be.
+pub fn cpu_is_sooner_than_gpu_start(cpu: &Probe, skus: usize) -> Option<String> {
+    let c = cpu.seconds_for(skus);
+    (c < GPU_START_SECONDS).then(|| {
+        format!(
+            "auto: about {c:.2} s of network on the CPU for ~{skus} SKUs (probe: {} windows in \
+             {:.3} s on one of {} cores), less than the ~{GPU_START_SECONDS} s a GPU takes to \
+             start; the GPU was not opened",
+            cpu.batch, cpu.seconds, cpu.lanes
+        )
+    })
 }
 
 /// Time `model` on `device` forecasting `batch` windows of zeros (after one untimed pass).
@@ -120,6 +144,21 @@ mod tests {
             ..gpu
         };
         assert!(!prefer_gpu(&cpu, &slow_gpu, 1_000_000).0);
+    }
+
+    #[test]
+    fn a_catalogue_the_cpu_forecasts_before_a_gpu_starts_stays_on_the_cpu() {
+        // The H100 machine's probe: 1,024 windows in 0.542 s on one of 16 cores.
+        let cpu = Probe {
+            batch: 1024,
+            seconds: 0.542,
+            lanes: 16,
+        };
+        let why = cpu_is_sooner_than_gpu_start(&cpu, 30_490).expect("the CPU is sooner");
+        assert!(why.contains("about 1.01 s of network on the CPU"), "{why}");
+        assert!(why.contains("the GPU was not opened"), "{why}");
+        // A million SKUs take the CPU ~33 s: the GPU is worth probing.
+        assert_eq!(cpu_is_sooner_than_gpu_start(&cpu, 1_000_000), None);
     }
 
     #[test]

@@ -624,17 +624,11 @@ fn choose_by_probe(
 ) -> Result<(backend::Selected, DemandModel)> {
     let cpu_device = Device::flex();
     let cpu_model = load_model(model_config, bytes.to_vec(), &cpu_device)?;
-    let gpu = backend::select(BackendKind::Auto, index)?;
     let cpu = backend::Selected {
         device: cpu_device,
         description: "cpu (flex)".into(),
         is_wgpu: false,
     };
-    if !gpu.is_wgpu {
-        // `select` said why (no hardware GPU adapter).
-        return Ok((gpu, cpu_model));
-    }
-    let gpu_model = load_model(model_config, bytes.to_vec(), &gpu.device)?;
     let lanes = rayon::current_num_threads().max(1);
     let on_cpu = auto::probe(
         &cpu_model,
@@ -643,6 +637,16 @@ fn choose_by_probe(
         auto::CPU_PROBE_BATCH,
         lanes,
     )?;
+    if let Some(why) = auto::cpu_is_sooner_than_gpu_start(&on_cpu, skus) {
+        let description = format!("{} — {why}", cpu.description);
+        return Ok((backend::Selected { description, ..cpu }, cpu_model));
+    }
+    let gpu = backend::select(BackendKind::Auto, index)?;
+    if !gpu.is_wgpu {
+        // `select` said why (no hardware GPU adapter).
+        return Ok((gpu, cpu_model));
+    }
+    let gpu_model = load_model(model_config, bytes.to_vec(), &gpu.device)?;
     let batch = skus.min(auto::GPU_PROBE_BATCH);
     let on_gpu = auto::probe(&gpu_model, model_config, &gpu.device, batch, 1)?;
     let (gpu_wins, why) = auto::prefer_gpu(&on_cpu, &on_gpu, skus);
