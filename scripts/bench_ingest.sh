@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/restock/target}"
-cargo build -q -p restock-cli
+cargo build -q --workspace
 bin="$CARGO_TARGET_DIR/debug/restock"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 shared="$(cd .. && pwd)/shared/data"

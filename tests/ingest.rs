@@ -437,3 +437,63 @@ fn weekly_input_keeps_its_weeks() {
     assert_eq!(ds.series[1].y, vec![2.0]);
     assert_eq!(r.removed_count("before_first_sale"), 1);
 }
+
+/// Reading in batches changes nothing: the dirty synthetic catalogue (duplicates, negatives,
+/// missing prices) read 500 rows at a time gives the dataset and the report of one batch; a
+/// duplicate (SKU, day) whose rows fall in different batches is still found and summed (or
+/// rejected, naming it); and a bad value in a late batch names its row in the file.
+#[test]
+fn batches_of_any_size_give_the_same_weekly_data() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 40, 60, true);
+    let cfg = IngestConfig::load(&dir.path().join("ingest.toml")).unwrap();
+    let (whole, whole_report) = restock_data::ingest_in_batches(&cfg, usize::MAX >> 1).unwrap();
+    let (batched, report) = restock_data::ingest_in_batches(&cfg, 500).unwrap();
+    assert!(report.input_rows > 10 * 500, "{}", report.input_rows);
+    assert_eq!(report, whole_report);
+    assert_eq!(batched.series.len(), whole.series.len());
+    for (a, b) in batched.series.iter().zip(&whole.series) {
+        assert_eq!(
+            (&a.unique_id, a.start, &a.y, &a.statics),
+            (&b.unique_id, b.start, &b.y, &b.statics)
+        );
+        for (ca, cb) in a.covariates.iter().zip(&b.covariates) {
+            for (x, y) in ca.iter().zip(cb) {
+                assert!(
+                    (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-12 * x.abs().max(1.0),
+                    "{}: {x} vs {y}",
+                    a.unique_id
+                );
+            }
+        }
+    }
+
+    // A duplicate split over two batches: rows 2 and 5 of the file.
+    let text = "unique_id,ds,y\nA,2024-01-08,1\nA,2024-01-09,2\nA,2024-01-10,1\nB,2024-01-08,4\n\
+                A,2024-01-09,3\nB,2024-01-14,1\n";
+    let p = write(dir.path(), "dup.csv", text);
+    let mut cfg = config_for(&p);
+    let (ds, report) = restock_data::ingest_in_batches(&cfg, 3).unwrap();
+    assert_eq!(
+        report.changed_count("duplicate_rows_summed"),
+        1,
+        "{report:#?}"
+    );
+    let a = ds.series.iter().find(|s| s.unique_id == "A").unwrap();
+    assert_eq!(a.y, vec![7.0], "2024-01-09's rows summed across batches");
+    assert_eq!(report.input_rows, 6);
+    cfg.clean.duplicates = DuplicatePolicy::Reject;
+    let err = restock_data::ingest_in_batches(&cfg, 3)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"A\"") && err.contains("2024-01-09"), "{err}");
+
+    // A bad value in the third batch of two rows: its row in the file.
+    let text = "unique_id,ds,y\nA,2024-01-08,1\nA,2024-01-09,2\nA,2024-01-10,1\nA,2024-01-11,1\n\
+                A,2024-01-12,x\nA,2024-01-13,1\n";
+    let p = write(dir.path(), "late.csv", text);
+    let err = restock_data::ingest_in_batches(&config_for(&p), 2)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("late.csv") && err.contains("row 5"), "{err}");
+}

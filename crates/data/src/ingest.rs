@@ -21,8 +21,24 @@ use crate::report::QualityReport;
 use crate::weekly::{SkuSeries, WeeklyDataset};
 use crate::{Error, Result, table};
 
-/// Ingest a raw sales file as described by `cfg`.
+mod weekly_sums;
+
+pub use weekly_sums::BATCH_ROWS;
+use weekly_sums::{WeekRow, count_distinct};
+pub(crate) use weekly_sums::{WeeklySums, in_file};
+
+/// Ingest a raw sales file as described by `cfg`, read in batches of [`BATCH_ROWS`] rows.
 pub fn ingest(cfg: &IngestConfig) -> Result<(WeeklyDataset, QualityReport)> {
+    ingest_in_batches(cfg, BATCH_ROWS)
+}
+
+/// [`ingest`] reading `batch_rows` rows at a time: memory is bounded by the batch and the
+/// weekly sums, and the result does not depend on the batch size (up to the last bit of a
+/// covariate's weekly mean).
+pub fn ingest_in_batches(
+    cfg: &IngestConfig,
+    batch_rows: usize,
+) -> Result<(WeeklyDataset, QualityReport)> {
     let path = cfg.source.path.as_path();
     let mut wanted: Vec<(&str, String)> = vec![
         ("columns.id", cfg.columns.id.clone()),
@@ -35,43 +51,47 @@ pub fn ingest(cfg: &IngestConfig) -> Result<(WeeklyDataset, QualityReport)> {
     for s in &cfg.columns.statics {
         wanted.push(("columns.static", s.clone()));
     }
-    let raw = table::read_columns(path, &wanted)?;
     let mut report = QualityReport {
         source: path.display().to_string(),
         ..Default::default()
     };
-    let daily = canonicalize(
-        path,
-        &raw,
-        &cfg.columns,
-        &cfg.source.date_format,
-        &cfg.clean,
-        &mut report,
-    )?;
+    let mut sums = WeeklySums::new(&cfg.columns.statics);
+    let mut skus = HashSet::new();
+    let raw = table::read_columns_lazy(path, &wanted)?;
+    table::for_each_batch(path, raw, batch_rows, |batch, first| {
+        let daily = canonicalize(
+            path,
+            &batch,
+            &cfg.columns,
+            &cfg.source.date_format,
+            &cfg.clean,
+            &mut skus,
+            &mut report,
+        )
+        .map_err(|e| in_file(e, first))?;
+        sums.add(path, daily)
+    })?;
+    report.input_skus = skus.len();
     let calendar = cfg
         .calendar
         .as_ref()
         .map(|c| read_calendar_days(c, &cfg.source.date_format))
         .transpose()?;
-    let ds = aggregate(
-        path,
-        daily,
-        &cfg.columns.statics,
-        &cfg.clean,
-        calendar.as_deref(),
-        &mut report,
-    )?;
+    let ds = weekly_dataset(path, &sums, &cfg.clean, calendar.as_deref(), &mut report)?;
     Ok((ds, report))
 }
 
 /// Validate the raw mapped columns and turn them into the canonical daily frame:
-/// `unique_id` (text), `ds` (Int32 day number), `y` (f64), covariates (f64, nullable), statics (text).
+/// `unique_id` (text), `ds` (Int32 day number), `y` (f64), covariates (f64, nullable), statics
+/// (text). The ids are added to `skus` (distinct input SKUs over the batches of a file); errors
+/// count rows from the frame's first.
 pub(crate) fn canonicalize(
     path: &Path,
     raw: &DataFrame,
     map: &ColumnMap,
     date_format: &str,
     clean: &CleanConfig,
+    skus: &mut HashSet<String>,
     report: &mut QualityReport,
 ) -> Result<DataFrame> {
     let n = raw.height();
@@ -107,7 +127,7 @@ pub(crate) fn canonicalize(
             "missing unique_id".into(),
         ));
     }
-    report.input_skus += id_ca.iter().flatten().collect::<HashSet<_>>().len();
+    count_distinct(skus, id_ca);
 
     let days = parse_days(path, &map.date, get(&map.date)?, date_format)?;
     let y_raw = parse_numbers(path, &map.target, get(&map.target)?)?;
@@ -268,10 +288,15 @@ pub fn parse_days(path: &Path, name: &str, col: &Column, format: &str) -> Result
             .collect();
     }
     let ca = col.str().ctx(|| name.to_string())?;
+    // A sales file repeats a few hundred distinct dates millions of times: parse each once.
+    let mut parsed: HashMap<&str, i32> = HashMap::new();
     ca.iter()
         .enumerate()
         .map(|(row, v)| {
             let s = v.ok_or_else(|| bad(row, "null".into(), "missing date".into()))?;
+            if let Some(day) = parsed.get(s) {
+                return Ok(*day);
+            }
             let date = NaiveDate::parse_from_str(s.trim(), format).map_err(|e| {
                 bad(
                     row,
@@ -279,7 +304,9 @@ pub fn parse_days(path: &Path, name: &str, col: &Column, format: &str) -> Result
                     format!("not a date in format {format:?} ({e})"),
                 )
             })?;
-            Ok(Week::day_of(date))
+            let day = Week::day_of(date);
+            parsed.insert(s, day);
+            Ok(day)
         })
         .collect()
 }
@@ -345,63 +372,8 @@ pub(crate) fn read_calendar_days(cal: &CalendarConfig, date_format: &str) -> Res
     Ok(out)
 }
 
-/// Each SKU's static attributes, its latest (by date) value of each.
-fn static_values(
-    path: &Path,
-    daily: &DataFrame,
-    statics: &[String],
-) -> Result<HashMap<String, Vec<String>>> {
-    let mut out = HashMap::new();
-    if statics.is_empty() {
-        return Ok(out);
-    }
-    let aggs: Vec<Expr> = statics
-        .iter()
-        .map(|s| {
-            col(s.as_str())
-                .sort_by([col(columns::DS)], SortMultipleOptions::default())
-                .last()
-        })
-        .collect();
-    let table = daily
-        .clone()
-        .lazy()
-        .group_by([col(columns::UNIQUE_ID)])
-        .agg(aggs)
-        .collect()
-        .ctx(|| format!("{}: static attributes", path.display()))?;
-    let ids = table
-        .column(columns::UNIQUE_ID)
-        .ctx(|| "ids".into())?
-        .str()
-        .ctx(|| "ids".into())?
-        .clone();
-    let values: Vec<StringChunked> = statics
-        .iter()
-        .map(|n| {
-            Ok(table
-                .column(n)
-                .ctx(|| n.clone())?
-                .str()
-                .ctx(|| n.clone())?
-                .clone())
-        })
-        .collect::<Result<_>>()?;
-    for i in 0..table.height() {
-        if let Some(id) = ids.get(i) {
-            out.insert(
-                id.to_string(),
-                values
-                    .iter()
-                    .map(|v| v.get(i).unwrap_or("").to_string())
-                    .collect(),
-            );
-        }
-    }
-    Ok(out)
-}
-
-/// Canonical daily (or weekly) rows -> the weekly dataset.
+/// Canonical daily (or weekly) rows held in memory -> the weekly dataset (one batch of
+/// [`WeeklySums`]).
 pub(crate) fn aggregate(
     path: &Path,
     daily: DataFrame,
@@ -410,88 +382,40 @@ pub(crate) fn aggregate(
     event_days: Option<&[i32]>,
     report: &mut QualityReport,
 ) -> Result<WeeklyDataset> {
-    let covs: Vec<&'static str> = columns::COVARIATES
-        .iter()
-        .copied()
-        .filter(|c| daily.get_column_names().iter().any(|n| n.as_str() == *c))
-        .collect();
-    if daily.height() == 0 {
+    let mut sums = WeeklySums::new(statics);
+    sums.add(path, daily)?;
+    weekly_dataset(path, &sums, clean, event_days, report)
+}
+
+/// The weekly sums of a whole file -> the weekly dataset: duplicates checked against the policy,
+/// partial weeks at either end dropped, then each SKU's series cleaned ([`to_series`]).
+pub(crate) fn weekly_dataset(
+    path: &Path,
+    sums: &WeeklySums,
+    clean: &CleanConfig,
+    event_days: Option<&[i32]>,
+    report: &mut QualityReport,
+) -> Result<WeeklyDataset> {
+    if sums.is_empty() {
         return Err(Error::Empty {
             path: path.to_path_buf(),
             why: "no rows left after validation".into(),
         });
     }
-
-    // Static attributes belong to the SKU: take each SKU's latest value once and keep them out of
-    // the row pipeline (carried through both group-bys they dominated memory on M5).
-    let static_table = static_values(path, &daily, statics)?;
-    let daily = if statics.is_empty() {
-        daily
-    } else {
-        daily
-            .lazy()
-            .drop(cols(statics.iter().map(String::as_str)))
-            .collect()
-            .ctx(|| "dropping static columns".into())?
-    };
-
-    // Duplicate (SKU, date) rows: demand is summed, covariates averaged.
-    let mut aggs = vec![col(columns::Y).sum(), len().alias("__rows")];
-    aggs.extend(covs.iter().map(|c| col(*c).mean()));
-    let merged = daily
-        .clone()
-        .lazy()
-        .group_by([col(columns::UNIQUE_ID), col(columns::DS)])
-        .agg(aggs)
-        .collect()
-        .ctx(|| format!("{}: merging duplicate rows", path.display()))?;
-    let duplicates = daily.height() - merged.height();
-    drop(daily);
-    if duplicates > 0 && clean.duplicates == DuplicatePolicy::Reject {
-        let first = merged
-            .clone()
-            .lazy()
-            .filter(col("__rows").gt(lit(1)))
-            .sort(
-                [columns::UNIQUE_ID, columns::DS],
-                SortMultipleOptions::default(),
-            )
-            .limit(1)
-            .collect()
-            .ctx(|| "finding duplicates".into())?;
-        let id = first
-            .column(columns::UNIQUE_ID)
-            .ctx(|| "dup".into())?
-            .str()
-            .ctx(|| "dup".into())?
-            .get(0);
-        let day = first
-            .column(columns::DS)
-            .ctx(|| "dup".into())?
-            .i32()
-            .ctx(|| "dup".into())?
-            .get(0);
+    if sums.duplicates > 0 && clean.duplicates == DuplicatePolicy::Reject {
+        let (id, day) = sums.first_duplicate.clone().unwrap_or_default();
         return Err(Error::Duplicates {
             path: path.to_path_buf(),
-            count: duplicates,
-            unique_id: id.unwrap_or_default().to_string(),
-            date: day.map(|d| date_of_day(d).to_string()).unwrap_or_default(),
+            count: sums.duplicates,
+            unique_id: id,
+            date: date_of_day(day).to_string(),
         });
     }
-    report.change("duplicate_rows_summed", "input rows", duplicates, 0.0);
+    report.change("duplicate_rows_summed", "input rows", sums.duplicates, 0.0);
 
     // Full weeks only: the data's span decides (the benchmark protocol), not each SKU's.
-    let ds_ca = merged
-        .column(columns::DS)
-        .ctx(|| "ds".into())?
-        .i32()
-        .ctx(|| "ds".into())?
-        .clone();
-    let (min_day, max_day) = (ds_ca.min().unwrap_or(0), ds_ca.max().unwrap_or(0));
-    let weekly_input = ds_ca
-        .iter()
-        .flatten()
-        .all(|d| Week::containing_day(d).day_number() == d);
+    let (min_day, max_day) = sums.day_span();
+    let weekly_input = sums.weekly_input();
     report.granularity = if weekly_input { "weekly" } else { "daily" }.into();
     let mut first_week = Week::containing_day(min_day);
     if !weekly_input && first_week.day_number() != min_day {
@@ -510,64 +434,6 @@ pub(crate) fn aggregate(
             ),
         });
     }
-    let (lo, hi) = (first_week.day_number(), last_week.day_number() + 6);
-    let in_span = col(columns::DS)
-        .gt_eq(lit(lo))
-        .and(col(columns::DS).lt_eq(lit(hi)));
-    let dropped = merged
-        .clone()
-        .lazy()
-        .filter(in_span.clone().not())
-        .select([
-            col("__rows").sum().cast(DataType::Float64),
-            col(columns::Y).sum(),
-        ])
-        .collect()
-        .ctx(|| "partial weeks".into())?;
-    let dropped_rows = dropped
-        .column("__rows")
-        .ctx(|| "x".into())?
-        .f64()
-        .ctx(|| "x".into())?
-        .get(0)
-        .unwrap_or(0.0);
-    let dropped_units = dropped
-        .column(columns::Y)
-        .ctx(|| "x".into())?
-        .f64()
-        .ctx(|| "x".into())?
-        .get(0)
-        .unwrap_or(0.0);
-    report.remove(
-        "partial_week",
-        "input rows",
-        dropped_rows as usize,
-        dropped_units,
-    );
-
-    // Weekly sums.
-    let day = col(columns::DS);
-    let week_expr = (day.clone() - ((day + lit(3)) % lit(7))).alias("__week");
-    let mut wagg = vec![col(columns::Y).sum()];
-    for c in &covs {
-        wagg.push(match *c {
-            columns::VIEWS | columns::CLICKS => col(*c).sum(),
-            _ => col(*c).mean(),
-        });
-    }
-    let weekly = merged
-        .lazy()
-        .filter(in_span)
-        .with_column(week_expr)
-        .group_by([col(columns::UNIQUE_ID), col("__week")])
-        .agg(wagg)
-        .sort(
-            [columns::UNIQUE_ID, "__week"],
-            SortMultipleOptions::default(),
-        )
-        .collect()
-        .ctx(|| format!("{}: weekly aggregation", path.display()))?;
-
     let event_days = event_days.map(|days| {
         let n = first_week.weeks_until(last_week) as usize + 1;
         let mut ev = vec![0.0; n];
@@ -579,17 +445,7 @@ pub(crate) fn aggregate(
         }
         ev
     });
-    let mut ds = to_series(
-        path,
-        &weekly,
-        &covs,
-        statics,
-        &static_table,
-        first_week,
-        last_week,
-        clean,
-        report,
-    )?;
+    let mut ds = to_series(path, sums, first_week, last_week, clean, report)?;
     ds.event_days = event_days;
     report.output_rows = ds.rows();
     report.output_skus = ds.series.len();
@@ -599,98 +455,112 @@ pub(crate) fn aggregate(
     Ok(ds)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One SKU's weeks (sorted, within the span) -> its clean series, or `None` when it never sold.
+fn clean_series(
+    unique_id: &str,
+    weeks: &[WeekRow<'_>],
+    covs: &[&'static str],
+    statics: Vec<String>,
+    last_week: Week,
+    clean: &CleanConfig,
+    stats: &mut CleanStats,
+) -> Option<SkuSeries> {
+    let Some(fs) = weeks.iter().position(|w| w.y > 0.0) else {
+        stats.no_sales_skus += 1;
+        stats.no_sales_units += weeks.iter().map(|w| w.y).sum::<f64>();
+        return None;
+    };
+    stats.leading_weeks += fs;
+    stats.leading_units += weeks[..fs].iter().map(|w| w.y).sum::<f64>();
+    let start = weeks[fs].week;
+    let end = if clean.fill_gaps {
+        last_week
+    } else {
+        weeks[weeks.len() - 1].week
+    };
+    let len = start.weeks_until(end) as usize + 1;
+    let mut yy = vec![0.0; len];
+    let mut observed = vec![false; len];
+    let mut cv = vec![vec![f64::NAN; len]; covs.len()];
+    for w in &weeks[fs..] {
+        let t = start.weeks_until(w.week) as usize;
+        yy[t] = w.y;
+        observed[t] = true;
+        for (k, v) in w.covariates.iter().enumerate() {
+            cv[k][t] = *v;
+        }
+    }
+    stats.gap_weeks += observed.iter().filter(|o| !**o).count();
+    for v in yy.iter_mut().filter(|v| **v < 0.0) {
+        stats.floored_weeks += 1;
+        stats.floored_units -= *v;
+        *v = 0.0;
+    }
+    for (k, name) in covs.iter().enumerate() {
+        stats.imputed[k] += impute(name, &mut cv[k]);
+    }
+    let promo = covs
+        .iter()
+        .position(|c| *c == columns::PROMO)
+        .map(|k| cv[k].as_slice());
+    let (capped, delta) = cap_outliers(&mut yy, promo, clean.outliers, clean.outlier_threshold);
+    stats.outlier_weeks += capped;
+    stats.outlier_units += delta;
+    Some(SkuSeries {
+        unique_id: unique_id.to_string(),
+        start,
+        y: yy,
+        covariates: cv,
+        statics,
+    })
+}
+
 fn to_series(
     path: &Path,
-    weekly: &DataFrame,
-    covs: &[&'static str],
-    statics: &[String],
-    static_table: &HashMap<String, Vec<String>>,
+    sums: &WeeklySums,
     first_week: Week,
     last_week: Week,
     clean: &CleanConfig,
     report: &mut QualityReport,
 ) -> Result<WeeklyDataset> {
-    let c = |name: &str| {
-        weekly
-            .column(name)
-            .ctx(|| format!("{}: {name}", path.display()))
-    };
-    let ids = c(columns::UNIQUE_ID)?.str().ctx(|| "ids".into())?.clone();
-    let weeks = c("__week")?.i32().ctx(|| "weeks".into())?.clone();
-    let y = c(columns::Y)?.f64().ctx(|| "y".into())?.clone();
-    let cov_cols: Vec<Float64Chunked> = covs
-        .iter()
-        .map(|n| Ok(c(n)?.f64().ctx(|| n.to_string())?.clone()))
-        .collect::<Result<_>>()?;
-
+    let covs = sums.covariates().to_vec();
+    let n_statics = sums.static_names().len();
     let mut stats = CleanStats::default();
     let mut series = Vec::new();
-    let n = weekly.height();
-    let mut i = 0;
-    while i < n {
-        let id = ids.get(i).unwrap_or_default();
-        let mut j = i;
-        while j < n && ids.get(j) == Some(id) {
-            j += 1;
+    let (mut dropped_rows, mut dropped_units) = (0.0, 0.0);
+    let mut current: Vec<WeekRow<'_>> = Vec::new();
+    let mut flush = |weeks: &mut Vec<WeekRow<'_>>, stats: &mut CleanStats| {
+        if let Some(first) = weeks.first() {
+            let id = first.unique_id;
+            let statics = sums
+                .statics_of(id)
+                .map(<[String]>::to_vec)
+                .unwrap_or_else(|| vec![String::new(); n_statics]);
+            series.extend(clean_series(
+                id, weeks, &covs, statics, last_week, clean, stats,
+            ));
         }
-        // Rows i..j are one SKU's weeks, sorted.
-        let first_sale = (i..j).find(|&r| y.get(r).unwrap_or(0.0) > 0.0);
-        let Some(fs) = first_sale else {
-            stats.no_sales_skus += 1;
-            stats.no_sales_units += (i..j).map(|r| y.get(r).unwrap_or(0.0)).sum::<f64>();
-            i = j;
-            continue;
-        };
-        stats.leading_weeks += fs - i;
-        stats.leading_units += (i..fs).map(|r| y.get(r).unwrap_or(0.0)).sum::<f64>();
-        let start = Week::containing_day(weeks.get(fs).unwrap_or(0));
-        let end = if clean.fill_gaps {
-            last_week
-        } else {
-            Week::containing_day(weeks.get(j - 1).unwrap_or(0))
-        };
-        let len = start.weeks_until(end) as usize + 1;
-        let mut yy = vec![0.0; len];
-        let mut observed = vec![false; len];
-        let mut cv = vec![vec![f64::NAN; len]; covs.len()];
-        for r in fs..j {
-            let t = start.weeks_until(Week::containing_day(weeks.get(r).unwrap_or(0))) as usize;
-            yy[t] = y.get(r).unwrap_or(0.0);
-            observed[t] = true;
-            for (k, col) in cov_cols.iter().enumerate() {
-                cv[k][t] = col.get(r).unwrap_or(f64::NAN);
-            }
+        weeks.clear();
+    };
+    sums.for_each_week(|w| {
+        if w.week < first_week || w.week > last_week {
+            dropped_rows += w.rows;
+            dropped_units += w.y;
+            return Ok(());
         }
-        stats.gap_weeks += observed.iter().filter(|o| !**o).count();
-        for v in yy.iter_mut().filter(|v| **v < 0.0) {
-            stats.floored_weeks += 1;
-            stats.floored_units -= *v;
-            *v = 0.0;
+        if current.first().is_some_and(|c| c.unique_id != w.unique_id) {
+            flush(&mut current, &mut stats);
         }
-        for (k, name) in covs.iter().enumerate() {
-            stats.imputed[k] += impute(name, &mut cv[k]);
-        }
-        let promo = covs
-            .iter()
-            .position(|c| *c == columns::PROMO)
-            .map(|k| cv[k].as_slice());
-        let (capped, delta) = cap_outliers(&mut yy, promo, clean.outliers, clean.outlier_threshold);
-        stats.outlier_weeks += capped;
-        stats.outlier_units += delta;
-        let statics = static_table
-            .get(id)
-            .cloned()
-            .unwrap_or_else(|| vec![String::new(); statics.len()]);
-        series.push(SkuSeries {
-            unique_id: id.to_string(),
-            start,
-            y: yy,
-            covariates: cv,
-            statics,
-        });
-        i = j;
-    }
+        current.push(w);
+        Ok(())
+    })?;
+    flush(&mut current, &mut stats);
+    report.remove(
+        "partial_week",
+        "input rows",
+        dropped_rows as usize,
+        dropped_units,
+    );
     report.remove(
         "no_sales",
         "skus",
@@ -729,7 +599,7 @@ fn to_series(
         first_week,
         last_week,
         covariates: covs.iter().map(|c| c.to_string()).collect(),
-        statics: statics.to_vec(),
+        statics: sums.static_names().to_vec(),
         event_days: None,
         series,
     })

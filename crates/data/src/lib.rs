@@ -18,7 +18,7 @@ pub mod windows;
 
 pub use config::IngestConfig;
 pub use error::{Error, Result};
-pub use ingest::ingest;
+pub use ingest::{BATCH_ROWS, ingest, ingest_in_batches};
 pub use presets::Preset;
 pub use report::QualityReport;
 pub use weekly::{SkuSeries, WeeklyDataset};

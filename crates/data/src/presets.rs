@@ -1,5 +1,6 @@
 //! Presets for the two real data sets of `shared/data/` (see its README for the protocol).
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use polars::prelude::*;
@@ -7,7 +8,10 @@ use restock_core::columns;
 
 use crate::config::{CalendarConfig, CleanConfig, ColumnMap};
 use crate::error::PolarsContext;
-use crate::ingest::{aggregate, canonicalize, parse_days, read_calendar_days};
+use crate::ingest::{
+    BATCH_ROWS, WeeklySums, aggregate, canonicalize, in_file, parse_days, read_calendar_days,
+    weekly_dataset,
+};
 use crate::report::QualityReport;
 use crate::weekly::WeeklyDataset;
 use crate::{Error, Result, table};
@@ -83,15 +87,14 @@ fn m5(path: &Path) -> Result<(WeeklyDataset, QualityReport)> {
         ("target", "y".into()),
     ];
     wanted.extend(statics.iter().map(|s| ("static", s.clone())));
-    let raw = table::read_columns(&sales, &wanted)?;
     let clean = CleanConfig::default();
     let mut report = QualityReport {
         source: path.display().to_string(),
         ..Default::default()
     };
-    let daily = canonicalize(&sales, &raw, &map, "%Y-%m-%d", &clean, &mut report)?;
-
-    let daily = if prices.exists() {
+    // Shelf prices by Walmart week, and each day's Walmart week: small tables, read once and
+    // joined to every batch of sales.
+    let price_tables = if prices.exists() {
         let cal = table::read_columns(
             &calendar,
             &[("date", "date".into()), ("wm_yr_wk", "wm_yr_wk".into())],
@@ -116,33 +119,60 @@ fn m5(path: &Path) -> Result<(WeeklyDataset, QualityReport)> {
             ],
         )
         .ctx(|| "calendar".into())?;
-        let pr = table::scan(&prices)?.select([
-            col("item_id"),
-            col("store_id"),
-            col("wm_yr_wk").cast(DataType::Int64),
-            col("sell_price"),
-        ]);
-        daily
-            .lazy()
-            .join(
-                cal.lazy(),
-                [col(columns::DS)],
-                [col(columns::DS)],
-                JoinArgs::new(JoinType::Left),
-            )
-            .join(
-                pr,
-                [col("item_id"), col("store_id"), col("wm_yr_wk")],
-                [col("item_id"), col("store_id"), col("wm_yr_wk")],
-                JoinArgs::new(JoinType::Left),
-            )
-            .with_column(col("sell_price").alias(columns::PRICE))
-            .drop(cols(["sell_price", "wm_yr_wk"]))
+        let pr = table::scan(&prices)?
+            .select([
+                col("item_id"),
+                col("store_id"),
+                col("wm_yr_wk").cast(DataType::Int64),
+                col("sell_price"),
+            ])
             .collect()
-            .ctx(|| format!("{}: joining prices", prices.display()))?
+            .map_err(|source| Error::Read {
+                path: prices.clone(),
+                source,
+            })?;
+        Some((cal, pr))
     } else {
-        daily
+        None
     };
+    let mut sums = WeeklySums::new(&statics);
+    let mut skus = HashSet::new();
+    let raw = table::read_columns_lazy(&sales, &wanted)?;
+    table::for_each_batch(&sales, raw, BATCH_ROWS, |batch, first| {
+        let daily = canonicalize(
+            &sales,
+            &batch,
+            &map,
+            "%Y-%m-%d",
+            &clean,
+            &mut skus,
+            &mut report,
+        )
+        .map_err(|e| in_file(e, first))?;
+        let daily = match &price_tables {
+            Some((cal, pr)) => daily
+                .lazy()
+                .join(
+                    cal.clone().lazy(),
+                    [col(columns::DS)],
+                    [col(columns::DS)],
+                    JoinArgs::new(JoinType::Left),
+                )
+                .join(
+                    pr.clone().lazy(),
+                    [col("item_id"), col("store_id"), col("wm_yr_wk")],
+                    [col("item_id"), col("store_id"), col("wm_yr_wk")],
+                    JoinArgs::new(JoinType::Left),
+                )
+                .with_column(col("sell_price").alias(columns::PRICE))
+                .drop(cols(["sell_price", "wm_yr_wk"]))
+                .collect()
+                .ctx(|| format!("{}: joining prices", prices.display()))?,
+            None => daily,
+        };
+        sums.add(&sales, daily)
+    })?;
+    report.input_skus = skus.len();
     let events = if calendar.exists() {
         Some(read_calendar_days(
             &CalendarConfig {
@@ -155,14 +185,7 @@ fn m5(path: &Path) -> Result<(WeeklyDataset, QualityReport)> {
     } else {
         None
     };
-    let ds = aggregate(
-        &sales,
-        daily,
-        &statics,
-        &clean,
-        events.as_deref(),
-        &mut report,
-    )?;
+    let ds = weekly_dataset(&sales, &sums, &clean, events.as_deref(), &mut report)?;
     Ok((ds, report))
 }
 

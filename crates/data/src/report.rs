@@ -60,25 +60,51 @@ pub struct QualityReport {
 }
 
 impl QualityReport {
+    /// Count `count` rows (or weeks, `unit`) removed for `reason`, with their demand `units`;
+    /// added to an earlier entry of the same reason and unit (a file read in batches).
     pub(crate) fn remove(&mut self, reason: &str, unit: &str, count: usize, units: f64) {
-        if count > 0 {
-            self.removed.push(Removal {
+        if count == 0 {
+            return;
+        }
+        match self
+            .removed
+            .iter_mut()
+            .find(|r| r.reason == reason && r.unit == unit)
+        {
+            Some(r) => {
+                r.count += count;
+                r.units += units;
+            }
+            None => self.removed.push(Removal {
                 reason: reason.into(),
                 unit: unit.into(),
                 count,
                 units,
-            });
+            }),
         }
     }
 
+    /// Count `count` rows (or weeks) changed for `reason`, changing demand by `units_delta`;
+    /// added to an earlier entry of the same reason and unit.
     pub(crate) fn change(&mut self, reason: &str, unit: &str, count: usize, units_delta: f64) {
-        if count > 0 {
-            self.changed.push(Change {
+        if count == 0 {
+            return;
+        }
+        match self
+            .changed
+            .iter_mut()
+            .find(|c| c.reason == reason && c.unit == unit)
+        {
+            Some(c) => {
+                c.count += count;
+                c.units_delta += units_delta;
+            }
+            None => self.changed.push(Change {
                 reason: reason.into(),
                 unit: unit.into(),
                 count,
                 units_delta,
-            });
+            }),
         }
     }
 

@@ -101,6 +101,53 @@ pub fn read_columns_lazy(path: &Path, columns: &[(&str, String)]) -> Result<Lazy
     Ok(scan(path)?.select(exprs))
 }
 
+/// Read `lf` (a scan of `path`) with polars' streaming engine in batches of about `rows` rows,
+/// in file order, handing each to `each` with the 0-based index of its first row. Memory is
+/// bounded by a few batches: the engine reads ahead by one while `each` works. An error from
+/// `each` stops the read and is returned.
+pub fn for_each_batch(
+    path: &Path,
+    lf: LazyFrame,
+    rows: usize,
+    mut each: impl FnMut(DataFrame, usize) -> Result<()>,
+) -> Result<()> {
+    let read_err = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let (send, recv) = std::sync::mpsc::sync_channel::<DataFrame>(1);
+    // The callback's `true` stops the engine: once `each` failed and the receiver is gone.
+    let sink = lf
+        .sink_batches(
+            PlanCallback::new(move |df: DataFrame| Ok(send.send(df).is_err())),
+            true,
+            std::num::NonZeroUsize::new(rows.max(1)),
+        )
+        .map_err(read_err)?;
+    let engine =
+        std::thread::spawn(move || sink.collect_with_engine(Engine::Streaming).map(|_| ()));
+    let mut offset = 0;
+    let mut failed = None;
+    for df in recv.iter() {
+        let n = df.height();
+        if let Err(e) = each(df, offset) {
+            failed = Some(e);
+            break;
+        }
+        offset += n;
+    }
+    drop(recv);
+    let read = engine.join().unwrap_or_else(|_| {
+        Err(PolarsError::ComputeError(
+            "the streaming reader panicked".into(),
+        ))
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => read.map_err(read_err),
+    }
+}
+
 /// Write `df` to `path` (CSV or Parquet by extension) atomically.
 pub fn write(df: &mut DataFrame, path: &Path) -> Result<()> {
     let format = TableFormat::of(path)?;
@@ -280,5 +327,40 @@ mod tests {
             TableFormat::of(Path::new("a.txt")),
             Err(Error::Format { .. })
         ));
+    }
+
+    #[test]
+    fn batches_come_in_order_and_an_error_stops_the_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = 10_000i64;
+        let mut df = df!("a" => (0..n).collect::<Vec<_>>()).unwrap();
+        for name in ["b.parquet", "b.csv"] {
+            let p = dir.path().join(name);
+            write(&mut df, &p).unwrap();
+            let mut seen = Vec::new();
+            let mut batches = 0;
+            for_each_batch(&p, scan(&p).unwrap(), 1000, |b, first| {
+                let col = b.column("a").unwrap().cast(&DataType::Int64).unwrap();
+                let a: Vec<i64> = col.i64().unwrap().into_no_null_iter().collect();
+                assert_eq!(a[0], first as i64, "{name}: a batch's first row");
+                seen.extend(a);
+                batches += 1;
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(seen, (0..n).collect::<Vec<_>>(), "{name}");
+            assert!(batches >= 2, "{name}: {batches} batches");
+            let err = for_each_batch(&p, scan(&p).unwrap(), 1000, |_, first| {
+                if first > 0 {
+                    return Err(Error::Empty {
+                        path: p.clone(),
+                        why: "stop".into(),
+                    });
+                }
+                Ok(())
+            })
+            .unwrap_err();
+            assert!(err.to_string().contains("stop"), "{err}");
+        }
     }
 }
