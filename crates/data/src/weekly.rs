@@ -256,15 +256,17 @@ impl WeeklyDataset {
             problem: problem.into(),
         };
         let mut series: Vec<SkuSeries> = Vec::new();
-        let mut event_by_week: std::collections::BTreeMap<Week, f64> = Default::default();
+        // Events by week, from the first row's week on (a week before it shifts the vector).
+        let mut events_from: Option<Week> = None;
+        let mut event_by_week: Vec<Option<f64>> = Vec::new();
         let (mut first, mut last) = (i32::MAX, i32::MIN);
-        for i in 0..df.height() {
-            let id = ids
-                .get(i)
-                .ok_or_else(|| bad(i, columns::UNIQUE_ID, "null".into(), "missing unique_id"))?;
-            let day = ds
-                .get(i)
-                .ok_or_else(|| bad(i, columns::DS, "null".into(), "missing date"))?;
+        let mut cov_iters: Vec<_> = covs.iter().map(|c| c.iter()).collect();
+        let mut event_iter = events.as_ref().map(|e| e.iter());
+        let rows = ids.iter().zip(ds.iter()).zip(y.iter()).enumerate();
+        for (i, ((id, day), yv)) in rows {
+            let id =
+                id.ok_or_else(|| bad(i, columns::UNIQUE_ID, "null".into(), "missing unique_id"))?;
+            let day = day.ok_or_else(|| bad(i, columns::DS, "null".into(), "missing date"))?;
             let week = Week::containing_day(day);
             if week.day_number() != day {
                 return Err(bad(
@@ -274,17 +276,21 @@ impl WeeklyDataset {
                     "not a Monday: weekly data is labelled by Mondays",
                 ));
             }
-            let yv = y.get(i).filter(|v| v.is_finite()).ok_or_else(|| {
+            let yv = yv.filter(|v| v.is_finite()).ok_or_else(|| {
                 bad(
                     i,
                     columns::Y,
-                    format!("{:?}", y.get(i)),
+                    format!("{yv:?}"),
                     "demand must be a finite number",
                 )
             })?;
             first = first.min(day);
             last = last.max(day);
-            if series.last().is_some_and(|s| s.unique_id.as_str() > id) {
+            let order = series
+                .last()
+                .map(|s| s.unique_id.as_str().cmp(id))
+                .unwrap_or(std::cmp::Ordering::Less);
+            if order == std::cmp::Ordering::Greater {
                 return Err(bad(
                     i,
                     columns::UNIQUE_ID,
@@ -292,8 +298,7 @@ impl WeeklyDataset {
                     "rows are not sorted by unique_id, ds (restock ingest writes them sorted)",
                 ));
             }
-            let new_sku = series.last().is_none_or(|s| s.unique_id != id);
-            if new_sku {
+            if order == std::cmp::Ordering::Less {
                 series.push(SkuSeries {
                     unique_id: id.to_string(),
                     start: week,
@@ -326,11 +331,22 @@ impl WeeklyDataset {
                 ));
             }
             s.y.push(yv);
-            for (c, col) in covs.iter().enumerate() {
-                s.covariates[c].push(col.get(i).unwrap_or(f64::NAN));
+            for (c, it) in cov_iters.iter_mut().enumerate() {
+                s.covariates[c].push(it.next().flatten().unwrap_or(f64::NAN));
             }
-            if let Some(ev) = &events {
-                event_by_week.insert(week, ev.get(i).unwrap_or(0.0));
+            if let Some(it) = event_iter.as_mut() {
+                let v = it.next().flatten().unwrap_or(0.0);
+                let from = *events_from.get_or_insert(week);
+                if week < from {
+                    let shift = week.weeks_until(from) as usize;
+                    event_by_week.splice(0..0, std::iter::repeat_n(None, shift));
+                    events_from = Some(week);
+                }
+                let at = events_from.unwrap_or(week).weeks_until(week) as usize;
+                if event_by_week.len() <= at {
+                    event_by_week.resize(at + 1, None);
+                }
+                event_by_week[at] = Some(v);
             }
         }
         if series.is_empty() {
@@ -341,13 +357,16 @@ impl WeeklyDataset {
         }
         let first_week = Week::containing_day(first);
         let last_week = Week::containing_day(last);
+        drop(event_iter);
         let event_days = events.map(|_| {
             let n = first_week.weeks_until(last_week) as usize + 1;
+            let from = events_from.unwrap_or(first_week);
             (0..n)
                 .map(|i| {
-                    event_by_week
-                        .get(&first_week.offset(i as i64))
-                        .copied()
+                    let at = from.weeks_until(first_week.offset(i as i64));
+                    usize::try_from(at)
+                        .ok()
+                        .and_then(|at| event_by_week.get(at).copied().flatten())
                         .unwrap_or(0.0)
                 })
                 .collect()
