@@ -391,7 +391,7 @@ fn synthetic_chain_and_bad_tables() {
     let (inp, _) = load(&files, &c).unwrap();
     assert_eq!(inp.skus.len(), 60);
     let p = plan(&inp, &c, &no_progress).unwrap();
-    assert_ne!(p.summary.status, "time_limit");
+    assert_ne!(p.summary.status, restock_planner::PlanStatus::TimeLimit);
     // 60 SKUs leave a small duality gap; the plan is proven within 1 % of optimal.
     assert!(
         p.summary.gap_bound.unwrap() < 0.01,
@@ -573,6 +573,6 @@ fn a_limit_exceeded_by_stock_on_hand_is_priced_at_its_penalty_at_once() {
             s.gap_bound.unwrap() <= 0.005 + 1e-9,
             "integer {integer}: {s:?}"
         );
-        assert_ne!(s.status, "time_limit");
+        assert_ne!(s.status, restock_planner::PlanStatus::TimeLimit);
     }
 }

@@ -262,7 +262,7 @@ pub fn simulate_with(
     let mut demand_weeks = 0usize;
     let mut total_demand = 0.0;
     let mut solver = String::new();
-    let mut plan_status = "optimal".to_string();
+    let mut plan_status = restock_planner::PlanStatus::Optimal;
     let mut max_plan_gap: Option<f64> = None;
     // Position of each simulated SKU (the catalogue cut at a review week holds them in this
     // order, plus SKUs that started later, which are dropped).
@@ -387,10 +387,7 @@ pub fn simulate_with(
             };
             let plan = restock_planner::plan(&inputs, cfg, &|_| {})?;
             solver = plan.summary.how_solved();
-            let rank = restock_planner::plan::status_rank;
-            if rank(&plan.summary.status) > rank(&plan_status) {
-                plan_status = plan.summary.status.clone();
-            }
+            plan_status = plan_status.max(plan.summary.status);
             if let Some(g) = plan.summary.gap_bound {
                 max_plan_gap = Some(max_plan_gap.map_or(g, |m: f64| m.max(g)));
             }

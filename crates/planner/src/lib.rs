@@ -9,9 +9,10 @@ pub mod io;
 mod lp;
 pub mod plan;
 pub mod service;
+mod status;
 
 pub use config::PlanConfig;
 pub use error::{Error, Result};
 pub use inputs::{PlanInputs, SkuInput, SkuParams};
-pub use plan::{Economics, Plan, PlanSummary, expected_demand, plan};
+pub use plan::{Economics, Plan, PlanStatus, PlanSummary, expected_demand, plan};
 pub use service::{FillRateAllocation, allocate_fill_rate, protection_level, safety_stock};

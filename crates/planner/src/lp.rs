@@ -11,6 +11,7 @@ use good_lp::{
 };
 
 use crate::config::SolverKind;
+use crate::status::PlanStatus;
 use crate::{Error, Result};
 
 /// A column: bounds, objective coefficient, integrality.
@@ -53,7 +54,7 @@ pub(crate) struct LpSolution {
     /// Row duals (HiGHS, continuous problems only).
     pub duals: Option<Vec<f64>>,
     /// `optimal`, or `time_limit` / `gap_limit` when stopped early with a feasible plan.
-    pub status: &'static str,
+    pub status: PlanStatus,
 }
 
 impl Lp {
@@ -127,9 +128,9 @@ impl Lp {
             message: e.to_string(),
         };
         let status_of = |s: SolutionStatus| match s {
-            SolutionStatus::Optimal => "optimal",
-            SolutionStatus::TimeLimit => "time_limit",
-            SolutionStatus::GapLimit => "gap_limit",
+            SolutionStatus::Optimal => PlanStatus::Optimal,
+            SolutionStatus::TimeLimit => PlanStatus::TimeLimit,
+            SolutionStatus::GapLimit => PlanStatus::GapLimit,
         };
         let problem = vars.minimise(objective);
         match solver {

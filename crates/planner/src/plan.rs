@@ -61,7 +61,7 @@ use assemble::assemble;
 use greedy::improve_within_limits;
 use model::{GroupModel, GroupResult, build_group, complete, shared_duals};
 pub use report::{
-    ConstraintReport, CostBreakdown, Plan, PlanSummary, SkuPlan, SkuShort, WeekUsage, status_rank,
+    ConstraintReport, CostBreakdown, Plan, PlanStatus, PlanSummary, SkuPlan, SkuShort, WeekUsage,
 };
 pub use sku::{Economics, expected_demand};
 use sku::{Prepared, prepare};
@@ -130,13 +130,13 @@ fn solve_relaxed(
     let bound = r.bound.min(objective);
     let gap = (objective - bound) / objective.abs().max(1e-9);
     let status = if r.optimal || gap <= 1e-9 {
-        "optimal"
+        PlanStatus::Optimal
     } else if gap <= sv.mip_gap + 1e-9 {
-        "gap_limit"
+        PlanStatus::GapLimit
     } else if r.timed_out {
-        "time_limit"
+        PlanStatus::TimeLimit
     } else {
-        "gap_open"
+        PlanStatus::GapOpen
     };
     if solver_log() {
         eprintln!(
@@ -195,7 +195,7 @@ fn solve_whole_cases(
         objective: model.lp.objective_of(&x),
         x,
         duals: None,
-        status: "optimal",
+        status: PlanStatus::Optimal,
     };
     // Each starting plan: repaired to the limits, then what they leave goes to the moves that
     // save the most per unit of priced limit (`improve_within_limits`); the cheapest wins.
@@ -263,7 +263,7 @@ fn solve_whole_cases(
             .lp
             .solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, false)
         {
-            if s.status == "optimal" {
+            if s.status == PlanStatus::Optimal {
                 bound = bound.max(s.objective * (1.0 - sv.mip_gap));
             }
             let candidate = plan_of(complete(&model, items, s.x));
@@ -282,14 +282,14 @@ fn solve_whole_cases(
     let gap = |obj: f64| (obj - bound) / obj.abs().max(1e-9);
     sol.status = if gap(sol.objective) <= sv.mip_gap + 1e-9 {
         if model.shared.is_empty() {
-            "optimal"
+            PlanStatus::Optimal
         } else {
-            "gap_limit"
+            PlanStatus::GapLimit
         }
     } else if relaxation.timed_out {
-        "time_limit"
+        PlanStatus::TimeLimit
     } else {
-        "gap_open"
+        PlanStatus::GapOpen
     };
     let duals = shared_duals(&model, &relaxation.prices);
     if solver_log() {

@@ -143,9 +143,9 @@ pub struct SimulationSummary {
     pub warehouse_volume: Option<f64>,
     /// Solver used by the planner.
     pub solver: String,
-    /// The planner's worst status over the reviews (see `restock_planner::plan::status_rank`).
+    /// The planner's worst status over the reviews.
     #[serde(default)]
-    pub plan_status: String,
+    pub plan_status: restock_planner::PlanStatus,
     /// The largest MIP gap bound of a review's plan.
     pub max_plan_gap: Option<f64>,
     /// Calibration cases behind restock's protection levels at the last review (0: the normal

@@ -28,7 +28,7 @@ pub(super) fn assemble(
     let mut spend = vec![0.0; t_len];
     let mut volume = vec![0.0; t_len];
     let mut shorts = Vec::new();
-    let (mut objective, mut bound_sum, mut status) = (0.0, Some(0.0), "optimal");
+    let (mut objective, mut bound_sum, mut status) = (0.0, Some(0.0), PlanStatus::Optimal);
     let rank = |m: &str| {
         ["dynamic_program", "column_generation", "lagrangian"]
             .iter()
@@ -42,7 +42,7 @@ pub(super) fn assemble(
             (Some(a), Some(b)) => Some(a + b),
             _ => None,
         };
-        status = worst_status(status, r.sol.status);
+        status = status.max(r.sol.status);
         if rank(r.method).unwrap_or(usize::MAX) > rank(method).unwrap_or(usize::MAX) {
             method = r.method;
         }
@@ -198,7 +198,7 @@ pub(super) fn assemble(
     let summary = PlanSummary {
         solver: cfg.solver.backend.as_str().into(),
         method: method.into(),
-        status: status.into(),
+        status,
         integer,
         models: n_models,
         objective,

@@ -4,6 +4,8 @@
 use restock_core::OrderLine;
 use serde::{Deserialize, Serialize};
 
+pub use crate::status::PlanStatus;
+
 /// Projected stock of one SKU under the plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SkuPlan {
@@ -99,9 +101,8 @@ pub struct PlanSummary {
     /// `column_generation` (the LP relaxation: Lagrangian prices, then a master LP over each
     /// SKU's plans by `solver`); the most involved over the models.
     pub method: String,
-    /// `optimal`, `gap_limit` (within `solver.mip_gap` of the bound), `gap_open` (the bound
-    /// settled above it) or `time_limit`: the worst over the models solved.
-    pub status: String,
+    /// The worst status over the models solved.
+    pub status: PlanStatus,
     /// MILP (whole cases, on/off MOQ) or LP relaxation.
     pub integer: bool,
     /// Independent models solved (SKUs without shared constraints are solved separately, in parallel).
@@ -173,23 +174,4 @@ pub struct Plan {
     pub skus: Vec<SkuPlan>,
     /// The summary.
     pub summary: PlanSummary,
-}
-
-/// How far a plan status is from proven optimal: `optimal` 0, `gap_limit` 1 (within the target
-/// gap), `gap_open` 2 (stopped above it), `time_limit` (or anything else) 3.
-pub fn status_rank(status: &str) -> u8 {
-    match status {
-        "optimal" => 0,
-        "gap_limit" => 1,
-        "gap_open" => 2,
-        _ => 3,
-    }
-}
-
-pub(super) fn worst_status(a: &'static str, b: &'static str) -> &'static str {
-    if status_rank(b) > status_rank(a) {
-        b
-    } else {
-        a
-    }
 }
