@@ -497,3 +497,36 @@ fn batches_of_any_size_give_the_same_weekly_data() {
         .to_string();
     assert!(err.contains("late.csv") && err.contains("row 5"), "{err}");
 }
+
+/// A weekly file read in chunks gives back its series whole and in order, whatever the chunk
+/// size: one row (every SKU longer than a chunk), a few rows, or the whole file at once.
+#[test]
+fn weekly_chunks_hand_out_whole_skus_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 30, 40, false);
+    let cfg = IngestConfig::load(&dir.path().join("ingest.toml")).unwrap();
+    let (ds, _) = ingest(&cfg).unwrap();
+    let path = dir.path().join("weekly.parquet");
+    ds.write(&path).unwrap();
+    for rows in [1, 7, 100, usize::MAX >> 1] {
+        let mut chunks = restock_data::weekly::WeeklyChunks::open(&path, rows).unwrap();
+        let mut series = Vec::new();
+        while let Some(chunk) = chunks.next_chunk().unwrap() {
+            assert_eq!(
+                (chunk.first_week, chunk.last_week),
+                (ds.first_week, ds.last_week)
+            );
+            // Events are known for the weeks the chunk's SKUs have rows in.
+            let from = chunk.series.iter().map(|s| s.start).min().unwrap();
+            let skip = ds.first_week.weeks_until(from) as usize;
+            let (got, all) = (
+                chunk.event_days.as_ref().unwrap(),
+                ds.event_days.as_ref().unwrap(),
+            );
+            assert_eq!(got[skip..], all[skip..], "chunks of {rows} rows");
+            series.extend(chunk.series);
+        }
+        assert_eq!(series, ds.series, "chunks of {rows} rows");
+        assert_eq!(chunks.rows_read(), ds.rows());
+    }
+}

@@ -101,51 +101,84 @@ pub fn read_columns_lazy(path: &Path, columns: &[(&str, String)]) -> Result<Lazy
     Ok(scan(path)?.select(exprs))
 }
 
-/// Read `lf` (a scan of `path`) with polars' streaming engine in batches of about `rows` rows,
-/// in file order, handing each to `each` with the 0-based index of its first row. Memory is
-/// bounded by a few batches: the engine reads ahead by one while `each` works. An error from
-/// `each` stops the read and is returned.
+/// Batches of a table read by polars' streaming engine on its own thread, in file order, pulled
+/// one at a time: memory is bounded by a few batches (the engine reads ahead by one while the
+/// caller works on the last). Dropping the reader stops the engine.
+pub struct BatchReader {
+    path: PathBuf,
+    batches: std::sync::mpsc::Receiver<DataFrame>,
+    engine: Option<std::thread::JoinHandle<PolarsResult<()>>>,
+}
+
+impl std::fmt::Debug for BatchReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchReader")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BatchReader {
+    /// Start reading `lf` (a scan of `path`) in batches of about `rows` rows.
+    pub fn start(path: &Path, lf: LazyFrame, rows: usize) -> Result<Self> {
+        let (send, batches) = std::sync::mpsc::sync_channel::<DataFrame>(1);
+        // The callback's `true` stops the engine: once the reader is dropped.
+        let sink = lf
+            .sink_batches(
+                PlanCallback::new(move |df: DataFrame| Ok(send.send(df).is_err())),
+                true,
+                std::num::NonZeroUsize::new(rows.max(1)),
+            )
+            .map_err(|source| Error::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let engine =
+            std::thread::spawn(move || sink.collect_with_engine(Engine::Streaming).map(|_| ()));
+        Ok(BatchReader {
+            path: path.to_path_buf(),
+            batches,
+            engine: Some(engine),
+        })
+    }
+
+    /// The next batch; `None` at the end of the table, or the engine's error.
+    pub fn next_batch(&mut self) -> Result<Option<DataFrame>> {
+        if let Ok(df) = self.batches.recv() {
+            return Ok(Some(df));
+        }
+        // The engine finished: successfully, or with the error that stopped it.
+        match self.engine.take().map(std::thread::JoinHandle::join) {
+            None | Some(Ok(Ok(()))) => Ok(None),
+            Some(Ok(Err(source))) => Err(Error::Read {
+                path: self.path.clone(),
+                source,
+            }),
+            Some(Err(_)) => Err(Error::Read {
+                path: self.path.clone(),
+                source: PolarsError::ComputeError("the streaming reader panicked".into()),
+            }),
+        }
+    }
+}
+
+/// Read `lf` (a scan of `path`) in batches of about `rows` rows ([`BatchReader`]), handing
+/// each to `each` with the 0-based index of its first row. An error from `each` stops the read
+/// and is returned.
 pub fn for_each_batch(
     path: &Path,
     lf: LazyFrame,
     rows: usize,
     mut each: impl FnMut(DataFrame, usize) -> Result<()>,
 ) -> Result<()> {
-    let read_err = |source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let (send, recv) = std::sync::mpsc::sync_channel::<DataFrame>(1);
-    // The callback's `true` stops the engine: once `each` failed and the receiver is gone.
-    let sink = lf
-        .sink_batches(
-            PlanCallback::new(move |df: DataFrame| Ok(send.send(df).is_err())),
-            true,
-            std::num::NonZeroUsize::new(rows.max(1)),
-        )
-        .map_err(read_err)?;
-    let engine =
-        std::thread::spawn(move || sink.collect_with_engine(Engine::Streaming).map(|_| ()));
+    let mut reader = BatchReader::start(path, lf, rows)?;
     let mut offset = 0;
-    let mut failed = None;
-    for df in recv.iter() {
+    while let Some(df) = reader.next_batch()? {
         let n = df.height();
-        if let Err(e) = each(df, offset) {
-            failed = Some(e);
-            break;
-        }
+        each(df, offset)?;
         offset += n;
     }
-    drop(recv);
-    let read = engine.join().unwrap_or_else(|_| {
-        Err(PolarsError::ComputeError(
-            "the streaming reader panicked".into(),
-        ))
-    });
-    match failed {
-        Some(e) => Err(e),
-        None => read.map_err(read_err),
-    }
+    Ok(())
 }
 
 /// Write `df` to `path` (CSV or Parquet by extension) atomically.

@@ -432,9 +432,11 @@ impl Layout {
     }
 }
 
-/// Reads a weekly Parquet dataset a slice of rows at a time, whole SKUs per chunk, so memory is
-/// bounded by the chunk size and not by the catalogue. The file must be sorted by
-/// `unique_id, ds`, as [`WeeklyDataset::write`] leaves it.
+/// Reads a weekly Parquet dataset a chunk of rows at a time, whole SKUs per chunk, so memory is
+/// bounded by the chunk size and not by the catalogue. The file is read once, front to back, by
+/// polars' streaming engine on its own thread ([`table::BatchReader`]), decoding the next rows
+/// while the caller works. It must be sorted by `unique_id, ds`, as [`WeeklyDataset::write`]
+/// leaves it.
 #[derive(Debug)]
 pub struct WeeklyChunks {
     path: std::path::PathBuf,
@@ -444,6 +446,12 @@ pub struct WeeklyChunks {
     rows_per_chunk: usize,
     first_week: Week,
     last_week: Week,
+    /// Started by the first chunk.
+    reader: Option<table::BatchReader>,
+    /// Rows read and not yet handed out (the start of a SKU that runs into the next batch).
+    pending: Option<DataFrame>,
+    /// Whether the reader reached the end of the file.
+    read_all: bool,
 }
 
 impl WeeklyChunks {
@@ -494,7 +502,40 @@ impl WeeklyChunks {
             rows_per_chunk: rows_per_chunk.max(1),
             first_week: Week::containing_day(day("first")?),
             last_week: Week::containing_day(day("last")?),
+            reader: None,
+            pending: None,
+            read_all: false,
         })
+    }
+
+    /// Read batches until `pending` holds at least `want` rows or the file ends.
+    fn fill(&mut self, want: usize) -> Result<()> {
+        while !self.read_all && self.pending.as_ref().map_or(0, DataFrame::height) < want {
+            if self.reader.is_none() {
+                let lf = table::read_columns_lazy(&self.path, &self.layout.wanted())?;
+                let batch = self.rows_per_chunk.min(1 << 18);
+                self.reader = Some(table::BatchReader::start(&self.path, lf, batch)?);
+            }
+            let Some(reader) = self.reader.as_mut() else {
+                break;
+            };
+            match reader.next_batch()? {
+                Some(batch) => match self.pending.as_mut() {
+                    Some(p) => {
+                        p.vstack_mut(&batch).map_err(|source| Error::Read {
+                            path: self.path.clone(),
+                            source,
+                        })?;
+                    }
+                    None => self.pending = Some(batch),
+                },
+                None => {
+                    self.read_all = true;
+                    self.reader = None;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Rows in the file.
@@ -522,20 +563,16 @@ impl WeeklyChunks {
     pub fn next_chunk(&mut self) -> Result<Option<WeeklyDataset>> {
         let mut want = self.rows_per_chunk;
         loop {
-            if self.offset >= self.rows {
+            self.fill(want)?;
+            let Some(df) = self.pending.take() else {
+                return Ok(None);
+            };
+            let height = df.height();
+            if height == 0 {
                 return Ok(None);
             }
-            let df = table::read_columns_lazy(&self.path, &self.layout.wanted())?
-                .slice(self.offset as i64, want as IdxSize)
-                .collect()
-                .map_err(|source| Error::Read {
-                    path: self.path.clone(),
-                    source,
-                })?;
-            let height = df.height();
-            let at_end = self.offset + height >= self.rows;
             // Keep whole SKUs: cut before the first row of the last SKU unless at the end.
-            let keep = if at_end {
+            let keep = if self.read_all {
                 height
             } else {
                 let ids = df
@@ -553,9 +590,13 @@ impl WeeklyChunks {
                 r
             };
             if keep == 0 {
-                // One SKU longer than the chunk: read a larger slice.
-                want *= 2;
+                // One SKU longer than the rows read: read more.
+                self.pending = Some(df);
+                want = height * 2;
                 continue;
+            }
+            if keep < height {
+                self.pending = Some(df.slice(keep as i64, height - keep));
             }
             let df = df.slice(0, keep);
             let mut chunk = WeeklyDataset::from_frame(&df, &self.path, &self.layout, self.offset)?;
