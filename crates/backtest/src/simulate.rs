@@ -29,23 +29,28 @@
 //! config's fixed order cost; total = holding + shortage + ordering (purchases are reported
 //! apart: the units bought are the units sold plus the change in stock).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Instant;
 
-use restock_core::{Horizon, Week};
+use restock_core::Week;
 use restock_data::WeeklyDataset;
-use restock_data::future::KnownFuture;
 use restock_infer::Network;
-use restock_infer::protection::calibration_origins;
-use restock_planner::{Economics, PlanConfig, PlanInputs, SkuInput, SkuParams};
-use restock_stats::{Baseline, ProtectionCalibration, ProtectionCase};
+use restock_planner::{PlanConfig, SkuParams};
+use restock_stats::Baseline;
 
 use crate::backtest::RunWeeks;
 use crate::order_up_to::{fit_budget, order_up_to, rule_forecasts};
 use crate::{Error, Result};
 
+mod memo;
+mod replay;
+mod restock_buyer;
 mod results;
 mod serving;
+
+pub use memo::ReplayMemo;
+use replay::Replay;
+use restock_buyer::RestockBuyer;
 
 use results::by_class;
 pub use results::{
@@ -112,21 +117,6 @@ pub fn simulate(
     )
 }
 
-/// What a replay forecasts that depends neither on the policy nor on the service target (each
-/// week's history is the recorded demand): restock's served forecasts and protection
-/// calibration, and the classical buyers' forecasts, by review week. A sweep keeps one across
-/// its replays, so each week is forecast once; the time it took is still counted in every
-/// replay's `decision_seconds`.
-#[derive(Debug, Default)]
-pub struct ReplayMemo {
-    /// The options it was filled under: (first week, weeks, protection calibrated).
-    key: Option<(Week, usize, bool)>,
-    /// restock's forecasts per SKU, its calibration (and its cases), and the seconds they took.
-    restock: BTreeMap<usize, (Vec<Vec<f64>>, Option<ProtectionCalibration>, usize, f64)>,
-    /// Each buyer's forecasts per SKU, and the seconds they took, by (rule, week).
-    rules: BTreeMap<(usize, usize), (Vec<Vec<f64>>, f64)>,
-}
-
 /// [`simulate`], reusing and filling `memo`.
 #[allow(clippy::too_many_arguments)]
 pub fn simulate_with(
@@ -141,74 +131,19 @@ pub fn simulate_with(
 ) -> Result<Simulation> {
     let started = Instant::now();
     let o = options;
-    let plan_weeks = cfg.horizon.weeks;
     let review = cfg.horizon.review_period_weeks.max(1);
-    if plan_weeks > network.horizon() {
-        return Err(Error::Option(format!(
-            "the plan config's horizon.weeks = {plan_weeks} is longer than the run's forecasts \
-             ({} weeks, its window.horizon)",
-            network.horizon()
-        )));
-    }
-    let total_weeks = ds.first_week.weeks_until(ds.last_week) + 1;
-    if o.weeks == 0 || o.weeks as i64 >= total_weeks {
-        return Err(Error::Option(format!(
-            "--weeks {}: must be between 1 and {} (the data has {total_weeks} weeks)",
-            o.weeks,
-            total_weeks - 1
-        )));
-    }
-    let start = ds.last_week.offset(1 - o.weeks as i64);
-    if let Some(t) = run_weeks.train_end
-        && start.offset(-1) < t
-        && !o.allow_in_sample
-    {
-        return Err(Error::InSample {
-            cutoff: start.offset(-1).to_string(),
-            train_end: t.to_string(),
-        });
-    }
-    let history_view = ds
-        .truncate(start.offset(-1))
-        .ok_or_else(|| Error::Option("no history before the simulated weeks".into()))?;
-    let ids: Vec<String> = history_view
-        .series
-        .iter()
-        .map(|s| s.unique_id.clone())
-        .collect();
-    if ids.is_empty() {
-        return Err(Error::Option(format!(
-            "no SKU has history before the first simulated week {start}"
-        )));
-    }
-    let full: HashMap<&str, usize> = ds
-        .series
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.unique_id.as_str(), i))
-        .collect();
-    let mut sku_params = Vec::with_capacity(ids.len());
-    for id in &ids {
-        let p = params.get(id).cloned().ok_or_else(|| Error::Sku {
-            sku: id.clone(),
-            message: "no SKU parameters (unit_cost is required)".into(),
-        })?;
-        p.check(id)?;
-        sku_params.push(p);
-    }
-    // Actual demand per simulated SKU and week.
-    let demand: Vec<Vec<f64>> = ids
-        .iter()
-        .map(|id| {
-            let s = &ds.series[full[id.as_str()]];
-            (0..o.weeks)
-                .map(|w| {
-                    let t = s.start.weeks_until(start.offset(w as i64));
-                    s.y[t as usize]
-                })
-                .collect()
-        })
-        .collect();
+    let replay = Replay::new(run_weeks, ds, params, cfg, o.weeks, o.allow_in_sample)?;
+    let mut restock = RestockBuyer::new(
+        network,
+        ds,
+        cfg,
+        &replay,
+        o.weeks,
+        o.calibrate_protection,
+        o.intermittent_adi,
+        o.batch_size,
+        memo,
+    )?;
     let levels = network.levels().clone();
     let rules: Vec<Baseline> = RULE_FORECASTERS
         .iter()
@@ -216,209 +151,45 @@ pub fn simulate_with(
         .collect::<Result<_>>()?;
     let mut states: Vec<Vec<SkuState>> = POLICIES
         .iter()
-        .map(|_| {
-            history_view
-                .series
-                .iter()
-                .zip(&sku_params)
-                .map(|(s, p)| {
-                    let recent = &s.y[s.y.len().saturating_sub(8)..];
-                    let rate = recent.iter().sum::<f64>() / recent.len().max(1) as f64;
-                    SkuState {
-                        stock: (rate * (p.lead_time_weeks + review) as f64).round(),
-                        pipeline: BTreeMap::new(),
-                    }
-                })
-                .collect()
-        })
+        .map(|_| replay.starting_states(review))
         .collect();
-    let mut results: Vec<PolicyResult> = POLICIES
-        .iter()
-        .map(|p| PolicyResult {
-            policy: p.to_string(),
-            fill_rate: 0.0,
-            stockout_weeks: 0,
-            stockout_share: 0.0,
-            avg_stock_value: 0.0,
-            end_stock_value: 0.0,
-            holding_cost: 0.0,
-            shortage_cost: 0.0,
-            ordering_cost: 0.0,
-            total_cost: 0.0,
-            purchase_cost: 0.0,
-            orders: 0,
-            units_ordered: 0.0,
-            units_short: 0.0,
-            max_weekly_spend: 0.0,
-            weeks_over_budget: 0,
-            max_volume: 0.0,
-            weeks_over_capacity: 0,
-            decision_seconds: 0.0,
-        })
-        .collect();
-    let economics: Vec<Economics> = sku_params.iter().map(|p| Economics::of(p, cfg)).collect();
+    let mut results: Vec<PolicyResult> = POLICIES.iter().map(|p| PolicyResult::named(p)).collect();
+    let n = replay.ids.len();
     let mut weekly = Vec::new();
-    let mut trajectories = Vec::with_capacity(POLICIES.len() * ids.len() * o.weeks);
-    let mut demand_weeks = 0usize;
-    let mut total_demand = 0.0;
-    let mut solver = String::new();
-    let mut plan_status = restock_planner::PlanStatus::Optimal;
-    let mut max_plan_gap: Option<f64> = None;
-    // Position of each simulated SKU (the catalogue cut at a review week holds them in this
-    // order, plus SKUs that started later, which are dropped).
-    let pos: HashMap<&str, usize> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
-    let horizon = Horizon::new(plan_weeks).map_err(|e| Error::Option(e.to_string()))?;
-    let k = levels.len();
-    // restock's protection calibration: cases from its forecasts before the replay, then from
-    // the replay's own forecasts (by week made) as their weeks are sold.
-    let mut cases: Vec<ProtectionCase> = Vec::new();
-    let mut made: Vec<(usize, Vec<Vec<f64>>, usize)> = Vec::new();
-    let mut protection_cases = 0usize;
-    let key = (start, o.weeks, o.calibrate_protection);
-    if memo.key != Some(key) {
-        *memo = ReplayMemo {
-            key: Some(key),
-            ..ReplayMemo::default()
-        };
-    }
-    let cached = (0..o.weeks)
-        .step_by(review)
-        .all(|w| memo.restock.contains_key(&w));
-    if o.calibrate_protection && !cached {
-        cases = network.protection_cases(
-            ds,
-            &calibration_origins(start.offset(-1), plan_weeks),
-            plan_weeks,
-            network.min_context().max(8),
-            o.intermittent_adi,
-            o.batch_size,
-        )?;
-    }
+    let mut trajectories = Vec::with_capacity(POLICIES.len() * n * o.weeks);
+    let (mut demand_weeks, mut total_demand) = (0usize, 0.0);
     for w in 0..o.weeks {
-        let week = start.offset(w as i64);
+        let week = replay.start.offset(w as i64);
         // Orders placed this week, per policy and SKU.
-        let mut ordered: Vec<Vec<f64>> = vec![vec![0.0; ids.len()]; POLICIES.len()];
+        let mut ordered: Vec<Vec<f64>> = vec![vec![0.0; n]; POLICIES.len()];
         if w % review == 0 {
-            let mut view = ds
-                .truncate(week.offset(-1))
-                .ok_or_else(|| Error::Option("no history before a review week".into()))?;
-            view.series
-                .retain(|s| pos.contains_key(s.unique_id.as_str()));
-            // restock: forecasts + planner.
-            let t = Instant::now();
-            if !cached {
-                // The plan recorded for the weeks ahead (unknown past the data's end).
-                let recorded = KnownFuture::recorded(ds, week, plan_weeks, &network.plan_columns());
-                let f = network.forecast_catalogue(
-                    &view,
-                    horizon,
-                    network.min_context().max(8),
-                    o.intermittent_adi,
-                    o.batch_size,
-                    Some(&recorded),
-                )?;
-                let protection = if o.calibrate_protection {
-                    // The replay's forecasts add their P-week cases once those weeks are sold.
-                    for (made_at, values, added) in &mut made {
-                        let known = (w - *made_at).min(plan_weeks);
-                        if known <= *added {
-                            continue;
-                        }
-                        for (i, v) in values.iter().enumerate() {
-                            let actual = &demand[i][*made_at..*made_at + known];
-                            cases.extend(
-                                ProtectionCalibration::cases_of(v, levels.levels(), actual)
-                                    .into_iter()
-                                    .filter(|c| c.weeks > *added),
-                            );
-                        }
-                        *added = known;
-                    }
-                    made.push((w, f.values.clone(), 0));
-                    ProtectionCalibration::fit(plan_weeks, &cases)
-                } else {
-                    None
-                };
-                let used = protection.as_ref().map_or(0, ProtectionCalibration::cases);
-                memo.restock
-                    .insert(w, (f.values, protection, used, t.elapsed().as_secs_f64()));
-            }
-            let (values, protection, n_cases, seconds) = &memo.restock[&w];
-            protection_cases = *n_cases;
-            if cached {
-                results[0].decision_seconds += seconds;
-            }
-            let f_values = values;
-            let inputs = PlanInputs {
-                protection: protection.clone(),
-                start: week,
-                levels: levels.clone(),
-                skus: ids
-                    .iter()
-                    .enumerate()
-                    .map(|(i, id)| {
-                        let st = &states[0][i];
-                        let backlog = (-st.stock).max(0.0);
-                        let forecast: Vec<Vec<f64>> = (0..plan_weeks)
-                            .map(|h| {
-                                let q = &f_values[i][h * k..(h + 1) * k];
-                                q.iter()
-                                    .map(|v| v + if h == 0 { backlog } else { 0.0 })
-                                    .collect()
-                            })
-                            .collect();
-                        SkuInput {
-                            unique_id: id.clone(),
-                            forecast,
-                            on_hand: st.stock.max(0.0),
-                            on_order: st
-                                .pipeline
-                                .iter()
-                                .map(|(a, q)| (week.weeks_until(*a).max(0) as usize, *q))
-                                .collect(),
-                            params: sku_params[i].clone(),
-                        }
-                    })
-                    .collect(),
-            };
-            let plan = restock_planner::plan(&inputs, cfg, &|_| {})?;
-            solver = plan.summary.how_solved();
-            plan_status = plan_status.max(plan.summary.status);
-            if let Some(g) = plan.summary.gap_bound {
-                max_plan_gap = Some(max_plan_gap.map_or(g, |m: f64| m.max(g)));
-            }
-            for line in plan.orders.iter().filter(|l| l.order_week == week) {
-                ordered[0][pos[line.unique_id.as_str()]] += line.quantity;
-            }
-            results[0].decision_seconds += t.elapsed().as_secs_f64();
-
+            let view = replay.view_at(ds, week)?;
+            let (orders, seconds) = restock.orders(memo, &replay, w, week, &view, &states[0])?;
+            ordered[0] = orders;
+            results[0].decision_seconds += seconds;
             // The order-up-to buyers: each its forecaster + the same safety-stock rule.
             for (pi, rule) in rules.iter().enumerate().map(|(r, f)| (r + 1, f)) {
                 let t = Instant::now();
+                let key = (pi, w);
+                if let Some((_, seconds)) = memo.rules.get(&key) {
+                    results[pi].decision_seconds += seconds;
+                } else {
+                    let values = rule_forecasts(rule, &view, &replay.sku_params, &levels, review)?;
+                    memo.rules.insert(key, (values, t.elapsed().as_secs_f64()));
+                }
                 let positions: Vec<f64> = states[pi]
                     .iter()
                     .map(|st| st.stock + st.pipeline.values().sum::<f64>())
                     .collect();
-                let mkey = (pi, w);
-                if !memo.rules.contains_key(&mkey) {
-                    let values = rule_forecasts(rule, &view, &sku_params, &levels, review)?;
-                    memo.rules.insert(mkey, (values, t.elapsed().as_secs_f64()));
-                } else {
-                    results[pi].decision_seconds += memo.rules[&mkey].1;
-                }
                 let wanted = order_up_to(
-                    &memo.rules[&mkey].0,
+                    &memo.rules[&key].0,
                     &positions,
-                    &sku_params,
-                    &economics,
+                    &replay.sku_params,
+                    &replay.economics,
                     &levels,
                     review,
                 );
-                ordered[pi] = fit_budget(wanted, &sku_params, cfg);
+                ordered[pi] = fit_budget(wanted, &replay.sku_params, cfg);
                 results[pi].decision_seconds += t.elapsed().as_secs_f64();
             }
         }
@@ -427,9 +198,9 @@ pub fn simulate_with(
         let serving = Serving {
             week,
             w,
-            demand: &demand,
-            sku_params: &sku_params,
-            economics: &economics,
+            demand: &replay.demand,
+            sku_params: &replay.sku_params,
+            economics: &replay.economics,
             shortage: o.shortage,
             weeks: o.weeks,
             cfg,
@@ -446,40 +217,32 @@ pub fn simulate_with(
         progress(w + 1, o.weeks);
     }
     for r in &mut results {
-        let served = total_demand - r.units_short;
-        r.fill_rate = if total_demand > 0.0 {
-            served / total_demand
-        } else {
-            1.0
-        };
-        r.stockout_share = r.stockout_weeks as f64 / demand_weeks.max(1) as f64;
-        r.ordering_cost = r.orders as f64 * cfg.defaults.order_cost;
-        r.total_cost = r.holding_cost + r.shortage_cost + r.ordering_cost;
+        r.finish(total_demand, demand_weeks, cfg.defaults.order_cost);
     }
     let summary = SimulationSummary {
-        start: start.to_string(),
+        start: replay.start.to_string(),
         end: ds.last_week.to_string(),
         weeks: o.weeks,
         review_period_weeks: review,
         shortage: o.shortage,
-        skus: ids.len(),
-        skus_without_history: ds.series.len() - ids.len(),
+        skus: n,
+        skus_without_history: ds.series.len() - n,
         service_level: cfg.service.level,
         weekly_budget: cfg.budget.weekly,
         warehouse_volume: cfg.capacity.warehouse_volume,
-        solver,
-        plan_status,
-        max_plan_gap,
-        protection_cases,
+        solver: restock.solver,
+        plan_status: restock.plan_status,
+        max_plan_gap: restock.max_plan_gap,
+        protection_cases: restock.protection_cases,
         policies: results,
         by_class: by_class(
             &trajectories,
-            &crate::classes::classify(&history_view, start.offset(-1))
+            &crate::classes::classify(&replay.history, replay.start.offset(-1))
                 .iter()
                 .map(|c| c.label())
                 .collect::<Vec<_>>(),
-            &sku_params,
-            &economics,
+            &replay.sku_params,
+            &replay.economics,
             o.weeks,
         ),
         seconds: started.elapsed().as_secs_f64(),
@@ -487,8 +250,8 @@ pub fn simulate_with(
     Ok(Simulation {
         summary,
         weekly,
-        skus: ids,
-        start,
+        skus: replay.ids,
+        start: replay.start,
         trajectories,
     })
 }

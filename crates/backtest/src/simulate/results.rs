@@ -74,6 +74,47 @@ pub struct PolicyResult {
     pub decision_seconds: f64,
 }
 
+impl PolicyResult {
+    /// A policy's result before any week is replayed.
+    pub(super) fn named(policy: &str) -> Self {
+        PolicyResult {
+            policy: policy.to_string(),
+            fill_rate: 0.0,
+            stockout_weeks: 0,
+            stockout_share: 0.0,
+            avg_stock_value: 0.0,
+            end_stock_value: 0.0,
+            holding_cost: 0.0,
+            shortage_cost: 0.0,
+            ordering_cost: 0.0,
+            total_cost: 0.0,
+            purchase_cost: 0.0,
+            orders: 0,
+            units_ordered: 0.0,
+            units_short: 0.0,
+            max_weekly_spend: 0.0,
+            weeks_over_budget: 0,
+            max_volume: 0.0,
+            weeks_over_capacity: 0,
+            decision_seconds: 0.0,
+        }
+    }
+
+    /// The rates and totals once every week is replayed: `total_demand` units asked for in
+    /// `demand_weeks` SKU-weeks, `order_cost` per order line.
+    pub(super) fn finish(&mut self, total_demand: f64, demand_weeks: usize, order_cost: f64) {
+        let served = total_demand - self.units_short;
+        self.fill_rate = if total_demand > 0.0 {
+            served / total_demand
+        } else {
+            1.0
+        };
+        self.stockout_share = self.stockout_weeks as f64 / demand_weeks.max(1) as f64;
+        self.ordering_cost = self.orders as f64 * order_cost;
+        self.total_cost = self.holding_cost + self.shortage_cost + self.ordering_cost;
+    }
+}
+
 /// One week of one policy, all SKUs together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeekRecord {
