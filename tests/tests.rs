@@ -1,6 +1,7 @@
 //! restock's integration tests: one binary, one module per stage.
 
 mod backtest;
+mod database;
 mod forecast;
 mod ingest;
 mod planner;

@@ -42,6 +42,25 @@ enum Command {
     Report(crate::report_cmd::ReportArgs),
     /// Run the whole job on a synthetic catalogue generated on the spot.
     Demo(crate::demo_cmd::DemoArgs),
+    /// Load a sales file (CSV or Parquet) into a PostgreSQL or MySQL/MariaDB table, replacing
+    /// it, in one transaction: to try `ingest` from a database.
+    DbLoad(DbLoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DbLoadArgs {
+    /// The file to load (all its columns, as text).
+    #[arg(long)]
+    input: PathBuf,
+    /// `postgres` or `mysql`.
+    #[arg(long)]
+    kind: String,
+    /// The environment variable holding the connection URL.
+    #[arg(long, default_value = "RESTOCK_DATABASE_URL")]
+    url_env: String,
+    /// The table to create (replaced if it exists).
+    #[arg(long)]
+    table: String,
 }
 
 #[derive(Debug, Args)]
@@ -133,7 +152,33 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Simulate(a) => crate::backtest_cmd::simulate(a, &mut progress).map(|_| ()),
         Command::Report(a) => crate::report_cmd::report(a, &mut progress).map(|_| ()),
         Command::Demo(a) => crate::demo_cmd::demo(a, &mut progress),
+        Command::DbLoad(a) => db_load(&a, &mut progress),
     }
+}
+
+fn db_load(a: &DbLoadArgs, progress: &mut Progress) -> Result<()> {
+    use restock_data::config::{DatabaseKind, DatabaseSource};
+    let kind = match a.kind.as_str() {
+        "postgres" | "postgresql" => DatabaseKind::Postgres,
+        "mysql" | "mariadb" => DatabaseKind::Mysql,
+        other => bail!("--kind {other:?}: expected postgres or mysql"),
+    };
+    let db = DatabaseSource {
+        kind,
+        url_env: a.url_env.clone(),
+        table: a.table.clone(),
+    };
+    progress.stage(&format!("reading {}", a.input.display()));
+    let df = restock_data::table::scan(&a.input)?
+        .collect()
+        .with_context(|| format!("reading {}", a.input.display()))?;
+    progress.stage(&format!("loading {} rows into {}", df.height(), a.table));
+    let n = restock_data::database::load_table(&db, &df)?;
+    progress.done(&format!(
+        "{n} rows in {}",
+        restock_data::database::location(&db).display()
+    ));
+    Ok(())
 }
 
 /// Refuse to replace an existing output unless `--force`.

@@ -23,15 +23,41 @@ pub struct IngestConfig {
     pub calendar: Option<CalendarConfig>,
 }
 
-/// Where the raw sales are.
+/// Where the raw sales are: a file (`path`) or a database table (`database`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// A `.csv` or `.parquet` file, long format: one row per SKU and day (or week).
+    #[serde(default)]
     pub path: PathBuf,
-    /// chrono format of text dates (CSV).
+    /// chrono format of text dates (CSV, or text columns of a table).
     #[serde(default = "default_date_format")]
     pub date_format: String,
+    /// A table of a PostgreSQL or MySQL/MariaDB database instead of a file.
+    pub database: Option<DatabaseSource>,
+}
+
+/// A table in a database, read in batches through its driver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSource {
+    /// `postgres` or `mysql` (MySQL and MariaDB).
+    pub kind: DatabaseKind,
+    /// The environment variable holding the connection URL (credentials never go in a config
+    /// file), e.g. `postgres://user:password@localhost/shop`.
+    pub url_env: String,
+    /// The table (or `schema.table`) of long-format sales, columns named by `[columns]`.
+    pub table: String,
+}
+
+/// A database server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseKind {
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    Mysql,
 }
 
 fn default_date_format() -> String {
@@ -229,7 +255,9 @@ impl IngestConfig {
             message: e.to_string(),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        cfg.source.path = base.join(&cfg.source.path);
+        if cfg.source.database.is_none() {
+            cfg.source.path = base.join(&cfg.source.path);
+        }
         if let Some(cal) = &mut cfg.calendar {
             cal.path = base.join(&cal.path);
         }
@@ -245,6 +273,25 @@ impl IngestConfig {
                 message,
             })
         };
+        match (
+            &self.source.database,
+            self.source.path.as_os_str().is_empty(),
+        ) {
+            (None, true) => {
+                return bad("source.path (a file) or [source.database] is required".into());
+            }
+            (Some(_), false) => {
+                return bad("give source.path or [source.database], not both".into());
+            }
+            (Some(db), true) => {
+                if db.url_env.trim().is_empty() || db.table.trim().is_empty() {
+                    return bad(
+                        "source.database.url_env and source.database.table must be named".into(),
+                    );
+                }
+            }
+            (None, false) => {}
+        }
         if !(self.clean.outlier_threshold > 0.0 && self.clean.outlier_threshold.is_finite()) {
             return bad(format!(
                 "clean.outlier_threshold must be a positive number, got {}",

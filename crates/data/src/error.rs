@@ -40,6 +40,14 @@ pub enum Error {
         /// The columns the file has.
         present: String,
     },
+    /// A database could not be reached, or a query on it failed.
+    #[error("{path}: {message}")]
+    Database {
+        /// The table, as `postgres:<table>` or `mysql:<table>`.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
     /// A column has a type that cannot hold what it should.
     #[error("{path}: column `{column}` has type {dtype}, expected {expected}")]
     ColumnType {

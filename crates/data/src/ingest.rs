@@ -51,26 +51,39 @@ pub fn ingest_in_batches(
     for s in &cfg.columns.statics {
         wanted.push(("columns.static", s.clone()));
     }
+    let db_location = cfg.source.database.as_ref().map(crate::database::location);
+    let path = db_location.as_deref().unwrap_or(path);
     let mut report = QualityReport {
         source: path.display().to_string(),
         ..Default::default()
     };
     let mut sums = WeeklySums::new(&cfg.columns.statics);
     let mut skus = HashSet::new();
-    let raw = table::read_columns_lazy(path, &wanted)?;
-    table::for_each_batch(path, raw, batch_rows, |batch, first| {
+    let mut add = |batch: DataFrame, first: usize, date_format: &str| {
         let daily = canonicalize(
             path,
             &batch,
             &cfg.columns,
-            &cfg.source.date_format,
+            date_format,
             &cfg.clean,
             &mut skus,
             &mut report,
         )
         .map_err(|e| in_file(e, first))?;
         sums.add(path, daily)
-    })?;
+    };
+    match &cfg.source.database {
+        None => {
+            let raw = table::read_columns_lazy(path, &wanted)?;
+            table::for_each_batch(path, raw, batch_rows, |batch, first| {
+                add(batch, first, &cfg.source.date_format)
+            })?;
+        }
+        Some(db) => {
+            let dates = (cfg.columns.date.as_str(), cfg.source.date_format.as_str());
+            crate::database::for_each_batch(db, &wanted, dates, batch_rows, &mut add)?;
+        }
+    }
     report.input_skus = skus.len();
     let calendar = cfg
         .calendar

@@ -1,10 +1,11 @@
-//! restock's data stage: ingest long-format sales (CSV/Parquet) with polars, validate, clean, aggregate
+//! restock's data stage: ingest long-format sales (CSV/Parquet files or a PostgreSQL/MySQL table) with polars, validate, clean, aggregate
 //! to Monday..Sunday weeks, report data quality, build model features and training windows, and
 //! generate a seeded synthetic catalogue.
 //!
 //! Everything here reads and writes tables; nothing knows about tensors or solvers.
 
 pub mod config;
+pub mod database;
 mod error;
 pub mod features;
 pub mod future;

@@ -1,0 +1,602 @@
+//! Sales in a database table: PostgreSQL or MySQL/MariaDB through sqlx, read in batches of text
+//! columns that go through the same validation as a file's rows, and written in bulk (to load a
+//! catalogue into a table).
+//!
+//! The connection URL comes from the environment variable the config names (credentials are
+//! never written in a config). The table and every mapped column are checked first, through
+//! `information_schema`, with an error naming what is missing. PostgreSQL streams the table with
+//! `COPY (SELECT …) TO STDOUT` in its text format (one line per row, tab-separated, `\N` for
+//! null), parsed by polars batch by batch; MySQL streams the query's rows. Date and timestamp
+//! columns are read as `YYYY-MM-DD`, whatever `source.date_format` says of text dates.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use futures_util::TryStreamExt;
+use polars::prelude::*;
+use sqlx::{Connection, MySqlConnection, PgConnection, Row};
+
+use crate::config::{DatabaseKind, DatabaseSource};
+use crate::{Error, Result};
+
+/// How a table is named in messages, where a file's path would be: `postgres:sales`.
+pub fn location(db: &DatabaseSource) -> PathBuf {
+    let kind = match db.kind {
+        DatabaseKind::Postgres => "postgres",
+        DatabaseKind::Mysql => "mysql",
+    };
+    PathBuf::from(format!("{kind}:{}", db.table))
+}
+
+/// A mapped column of the table, and whether it holds dates (read as `YYYY-MM-DD`).
+struct Wanted {
+    name: String,
+    is_date: bool,
+}
+
+/// What the reading thread hands over: the columns' names and the dates' format first, then
+/// raw batches, turned into frames on the caller's thread (polars must not run inside the
+/// driver's async runtime).
+enum Message {
+    Columns(Vec<String>, String),
+    /// Lines of PostgreSQL's COPY text format.
+    Copy(Vec<u8>),
+    /// MySQL rows, column by column.
+    Rows(Vec<Vec<Option<String>>>),
+}
+
+/// Read `columns` (config key, column name) of the table in batches of about `rows` rows, each
+/// a frame of text columns named as in the table, handed to `each` with the 0-based index of
+/// its first row and the format of its dates: `dates` names the date column and the format of
+/// text dates; a date or timestamp column is read as `%Y-%m-%d` text. The driver reads on its
+/// own thread, one batch ahead of `each`.
+pub fn for_each_batch(
+    db: &DatabaseSource,
+    columns: &[(&str, String)],
+    dates: (&str, &str),
+    rows: usize,
+    each: &mut dyn FnMut(DataFrame, usize, &str) -> Result<()>,
+) -> Result<()> {
+    let at = location(db);
+    let url = connection_url(db, &at)?;
+    std::thread::scope(|scope| {
+        let (send, messages) = std::sync::mpsc::sync_channel::<Message>(1);
+        let reader = scope.spawn(|| read_table(db, &at, &url, columns, dates, rows, send));
+        let (mut names, mut format, mut first) = (Vec::new(), dates.1.to_string(), 0usize);
+        let mut failed = None;
+        for message in messages.iter() {
+            let df = match message {
+                Message::Columns(n, f) => {
+                    (names, format) = (n, f);
+                    continue;
+                }
+                Message::Copy(bytes) => parse_copy_text(&bytes, &names, &at),
+                Message::Rows(cols) => rows_frame(cols, &names, &at),
+            };
+            let done = df.and_then(|df| {
+                let n = df.height();
+                each(df, first, &format).map(|()| n)
+            });
+            match done {
+                Ok(n) => first += n,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        // Gone, the receiver stops the reader at its next batch.
+        drop(messages);
+        let read = reader
+            .join()
+            .unwrap_or_else(|_| Err(database_error(&at, "the database reader panicked".into())));
+        match failed {
+            Some(e) => Err(e),
+            None => read,
+        }
+    })
+}
+
+/// The reading thread: connect, check the columns, stream the rows to `send` (stopping
+/// quietly when the receiver is gone).
+fn read_table(
+    db: &DatabaseSource,
+    at: &Path,
+    url: &str,
+    columns: &[(&str, String)],
+    dates: (&str, &str),
+    rows: usize,
+    send: std::sync::mpsc::SyncSender<Message>,
+) -> Result<()> {
+    let (date_column, text_format) = dates;
+    let announce = |wanted: &[Wanted]| {
+        let format = if wanted.iter().any(|w| w.is_date) {
+            "%Y-%m-%d"
+        } else {
+            text_format
+        };
+        let names = wanted.iter().map(|w| w.name.clone()).collect();
+        send.send(Message::Columns(names, format.to_string()))
+            .is_ok()
+    };
+    let mut pass = |m: Message| send.send(m).is_ok();
+    runtime(at)?.block_on(async {
+        match db.kind {
+            DatabaseKind::Postgres => {
+                let mut conn = PgConnection::connect(url)
+                    .await
+                    .map_err(|e| database_error(at, format!("connecting: {e}")))?;
+                let present = pg_columns(&mut conn, &db.table, at).await?;
+                let wanted = check_columns(present, db, at, columns, date_column)?;
+                if !announce(&wanted) {
+                    return Ok(());
+                }
+                pg_batches(&mut conn, db, at, &wanted, rows, &mut pass).await
+            }
+            DatabaseKind::Mysql => {
+                let mut conn = MySqlConnection::connect(url)
+                    .await
+                    .map_err(|e| database_error(at, format!("connecting: {e}")))?;
+                let present = mysql_columns(&mut conn, &db.table, at).await?;
+                let wanted = check_columns(present, db, at, columns, date_column)?;
+                if !announce(&wanted) {
+                    return Ok(());
+                }
+                mysql_batches(&mut conn, db, at, &wanted, rows, &mut pass).await
+            }
+        }
+    })
+}
+
+/// Create (or replace) the table with `df`'s columns (dates as `DATE`, numbers as `DOUBLE
+/// PRECISION` or `BIGINT`, the rest as text) and copy its rows in; on PostgreSQL in one
+/// transaction, so a load that fails leaves the table as it was (MySQL commits the `CREATE`
+/// on its own; the rows still go in one transaction). For loading a catalogue's sales into a
+/// database (`restock db-load`) and for tests.
+pub fn load_table(db: &DatabaseSource, df: &DataFrame) -> Result<u64> {
+    let at = location(db);
+    let url = connection_url(db, &at)?;
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let sql_types: Vec<&str> = df
+        .columns()
+        .iter()
+        .map(|c| match c.dtype() {
+            DataType::Date => "DATE",
+            d if d.is_float() => "DOUBLE PRECISION",
+            d if d.is_integer() => "BIGINT",
+            _ => "TEXT",
+        })
+        .collect();
+    let text: Vec<StringChunked> = df
+        .columns()
+        .iter()
+        .map(|c| {
+            Ok(c.cast(&DataType::String)
+                .map_err(|e| database_error(&at, format!("column {}: {e}", c.name())))?
+                .str()
+                .map_err(|e| database_error(&at, e.to_string()))?
+                .clone())
+        })
+        .collect::<Result<_>>()?;
+    let fail = |e: sqlx::Error| database_error(&at, e.to_string());
+    runtime(&at)?.block_on(async {
+        match db.kind {
+            DatabaseKind::Postgres => {
+                let mut conn = PgConnection::connect(&url).await.map_err(fail)?;
+                let mut tx = conn.begin().await.map_err(fail)?;
+                let table = quote_pg_table(&db.table);
+                let cols: Vec<String> = names.iter().map(|n| quote_pg(n)).collect();
+                sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+                let defs: Vec<String> = cols
+                    .iter()
+                    .zip(&sql_types)
+                    .map(|(c, t)| format!("{c} {t}"))
+                    .collect();
+                sqlx::query(&format!("CREATE TABLE {table} ({})", defs.join(", ")))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+                let mut copy = tx
+                    .copy_in_raw(&format!("COPY {table} ({}) FROM STDIN", cols.join(", ")))
+                    .await
+                    .map_err(fail)?;
+                let mut buf = Vec::with_capacity(1 << 20);
+                for i in 0..df.height() {
+                    for (c, col) in text.iter().enumerate() {
+                        if c > 0 {
+                            buf.push(b'\t');
+                        }
+                        match col.get(i) {
+                            Some(v) => pg_text_escape(v, &mut buf),
+                            None => buf.extend_from_slice(b"\\N"),
+                        }
+                    }
+                    buf.push(b'\n');
+                    if buf.len() >= 1 << 20 {
+                        copy.send(std::mem::take(&mut buf)).await.map_err(fail)?;
+                    }
+                }
+                copy.send(buf).await.map_err(fail)?;
+                let n = copy.finish().await.map_err(fail)?;
+                tx.commit().await.map_err(fail)?;
+                Ok(n)
+            }
+            DatabaseKind::Mysql => {
+                let mut conn = MySqlConnection::connect(&url).await.map_err(fail)?;
+                let table = quote_mysql_table(&db.table);
+                let cols: Vec<String> = names.iter().map(|n| quote_mysql(n)).collect();
+                // DDL commits on its own in MySQL: the rows go in one transaction after it.
+                sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(fail)?;
+                let defs: Vec<String> = cols
+                    .iter()
+                    .zip(&sql_types)
+                    .map(|(c, t)| format!("{c} {t}"))
+                    .collect();
+                sqlx::query(&format!("CREATE TABLE {table} ({})", defs.join(", ")))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(fail)?;
+                let mut tx = conn.begin().await.map_err(fail)?;
+                let per_insert = (60_000 / names.len().max(1)).max(1);
+                let mut start = 0;
+                while start < df.height() {
+                    let end = (start + per_insert).min(df.height());
+                    let row = format!("({})", vec!["?"; names.len()].join(", "));
+                    let sql = format!(
+                        "INSERT INTO {table} ({}) VALUES {}",
+                        cols.join(", "),
+                        vec![row; end - start].join(", ")
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for i in start..end {
+                        for col in &text {
+                            q = q.bind(col.get(i));
+                        }
+                    }
+                    q.execute(&mut *tx).await.map_err(fail)?;
+                    start = end;
+                }
+                tx.commit().await.map_err(fail)?;
+                Ok(df.height() as u64)
+            }
+        }
+    })
+}
+
+fn connection_url(db: &DatabaseSource, at: &Path) -> Result<String> {
+    std::env::var(&db.url_env).map_err(|_| Error::Config {
+        path: at.to_path_buf(),
+        message: format!(
+            "source.database.url_env names {:?}, which is not set (it holds the connection URL)",
+            db.url_env
+        ),
+    })
+}
+
+fn runtime(at: &Path) -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| database_error(at, format!("starting the database runtime: {e}")))
+}
+
+fn database_error(at: &Path, message: String) -> Error {
+    Error::Database {
+        path: at.to_path_buf(),
+        message,
+    }
+}
+
+/// `schema.table` split; `None`: the connection's schema (database in MySQL).
+fn split_table(table: &str) -> (Option<&str>, &str) {
+    match table.split_once('.') {
+        Some((schema, name)) => (Some(schema), name),
+        None => (None, table),
+    }
+}
+
+fn sql_string(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn quote_pg(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn quote_pg_table(table: &str) -> String {
+    match split_table(table) {
+        (Some(s), t) => format!("{}.{}", quote_pg(s), quote_pg(t)),
+        (None, t) => quote_pg(t),
+    }
+}
+
+fn quote_mysql(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+fn quote_mysql_table(table: &str) -> String {
+    match split_table(table) {
+        (Some(s), t) => format!("{}.{}", quote_mysql(s), quote_mysql(t)),
+        (None, t) => quote_mysql(t),
+    }
+}
+
+/// PostgreSQL's COPY text format: backslash, tab, newline and carriage return escaped.
+fn pg_text_escape(v: &str, out: &mut Vec<u8>) {
+    for b in v.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// The table's (column, data type) pairs.
+async fn pg_columns(
+    conn: &mut PgConnection,
+    table: &str,
+    at: &Path,
+) -> Result<Vec<(String, String)>> {
+    let (schema, name) = split_table(table);
+    let schema = schema.map_or("current_schema()".to_string(), sql_string);
+    let query = format!(
+        "SELECT column_name::text, data_type::text FROM information_schema.columns \
+         WHERE table_schema = {schema} AND table_name = {} ORDER BY ordinal_position",
+        sql_string(name)
+    );
+    sqlx::query_as(&query)
+        .fetch_all(conn)
+        .await
+        .map_err(|e| database_error(at, format!("reading the table's columns: {e}")))
+}
+
+async fn mysql_columns(
+    conn: &mut MySqlConnection,
+    table: &str,
+    at: &Path,
+) -> Result<Vec<(String, String)>> {
+    let (schema, name) = split_table(table);
+    let schema = schema.map_or("database()".to_string(), sql_string);
+    let query = format!(
+        "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR) FROM \
+         information_schema.columns WHERE table_schema = {schema} AND table_name = {} \
+         ORDER BY ordinal_position",
+        sql_string(name)
+    );
+    sqlx::query_as(&query)
+        .fetch_all(conn)
+        .await
+        .map_err(|e| database_error(at, format!("reading the table's columns: {e}")))
+}
+
+/// The mapped columns, each checked to exist (an error names the missing one, its config key
+/// and the columns present).
+fn check_columns(
+    present: Vec<(String, String)>,
+    db: &DatabaseSource,
+    at: &Path,
+    columns: &[(&str, String)],
+    date_column: &str,
+) -> Result<Vec<Wanted>> {
+    if present.is_empty() {
+        return Err(database_error(
+            at,
+            format!("no table {:?} (or one without columns)", db.table),
+        ));
+    }
+    columns
+        .iter()
+        .map(|(key, name)| {
+            let Some((_, dtype)) = present.iter().find(|(c, _)| c == name) else {
+                return Err(Error::MissingColumn {
+                    path: at.to_path_buf(),
+                    column: name.clone(),
+                    key: key.to_string(),
+                    present: present
+                        .iter()
+                        .map(|(c, _)| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            };
+            let dtype = dtype.to_ascii_lowercase();
+            let dated = dtype == "date" || dtype == "datetime" || dtype.starts_with("timestamp");
+            Ok(Wanted {
+                name: name.clone(),
+                is_date: name == date_column && dated,
+            })
+        })
+        .collect()
+}
+
+/// Stream the table through `COPY … TO STDOUT` and cut it into pieces of `rows` lines.
+async fn pg_batches(
+    conn: &mut PgConnection,
+    db: &DatabaseSource,
+    at: &Path,
+    wanted: &[Wanted],
+    rows: usize,
+    pass: &mut dyn FnMut(Message) -> bool,
+) -> Result<()> {
+    let select: Vec<String> = wanted
+        .iter()
+        .map(|w| {
+            let c = quote_pg(&w.name);
+            if w.is_date {
+                format!("to_char({c}, 'YYYY-MM-DD')")
+            } else {
+                format!("{c}::text")
+            }
+        })
+        .collect();
+    let statement = format!(
+        "COPY (SELECT {} FROM {}) TO STDOUT",
+        select.join(", "),
+        quote_pg_table(&db.table)
+    );
+    let mut stream = conn
+        .copy_out_raw(&statement)
+        .await
+        .map_err(|e| database_error(at, format!("reading: {e}")))?;
+    let (mut buf, mut lines) = (Vec::<u8>::new(), 0usize);
+    while let Some(bytes) = stream
+        .try_next()
+        .await
+        .map_err(|e| database_error(at, format!("reading: {e}")))?
+    {
+        lines += bytes.iter().filter(|b| **b == b'\n').count();
+        buf.extend_from_slice(&bytes);
+        if lines >= rows {
+            // Everything up to the last complete line.
+            let cut = buf.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+            let rest = buf.split_off(cut);
+            if !pass(Message::Copy(std::mem::replace(&mut buf, rest))) {
+                return Ok(());
+            }
+            lines = buf.iter().filter(|b| **b == b'\n').count();
+        }
+    }
+    if !buf.is_empty() {
+        pass(Message::Copy(buf));
+    }
+    Ok(())
+}
+
+/// COPY's text format (tab-separated, `\N` for null, backslash escapes) as text columns.
+fn parse_copy_text(bytes: &[u8], names: &[String], at: &Path) -> Result<DataFrame> {
+    let schema: Schema = names
+        .iter()
+        .map(|n| Field::new(n.as_str().into(), DataType::String))
+        .collect();
+    let needs_unescape = bytes.contains(&b'\\');
+    let df = CsvReadOptions::default()
+        .with_has_header(false)
+        .with_schema(Some(Arc::new(schema)))
+        .with_parse_options(
+            CsvParseOptions::default()
+                .with_separator(b'\t')
+                .with_quote_char(None)
+                .with_null_values(Some(NullValues::AllColumnsSingle("\\N".into()))),
+        )
+        .into_reader_with_file_handle(Cursor::new(bytes))
+        .finish()
+        .map_err(|source| Error::Read {
+            path: at.to_path_buf(),
+            source,
+        })?;
+    if !needs_unescape {
+        return Ok(df);
+    }
+    // Rare: a value with a backslash, tab or newline in it, escaped by COPY.
+    let columns = df
+        .columns()
+        .iter()
+        .map(|c| {
+            let ca = c.str().map_err(|source| Error::Read {
+                path: at.to_path_buf(),
+                source,
+            })?;
+            let un: StringChunked = ca.iter().map(|v| v.map(unescape_copy_text)).collect();
+            Ok(un.with_name(c.name().clone()).into_column())
+        })
+        .collect::<Result<Vec<Column>>>()?;
+    DataFrame::new(df.height(), columns).map_err(|source| Error::Read {
+        path: at.to_path_buf(),
+        source,
+    })
+}
+
+fn unescape_copy_text(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// MySQL's rows of a batch as a frame of text columns.
+fn rows_frame(cols: Vec<Vec<Option<String>>>, names: &[String], at: &Path) -> Result<DataFrame> {
+    let n = cols.first().map_or(0, Vec::len);
+    let columns: Vec<Column> = cols
+        .into_iter()
+        .zip(names)
+        .map(|(v, name)| Column::new(name.as_str().into(), v))
+        .collect();
+    DataFrame::new(n, columns).map_err(|source| Error::Read {
+        path: at.to_path_buf(),
+        source,
+    })
+}
+
+/// Stream the query's rows and gather them into batches of `rows` rows.
+async fn mysql_batches(
+    conn: &mut MySqlConnection,
+    db: &DatabaseSource,
+    at: &Path,
+    wanted: &[Wanted],
+    rows: usize,
+    pass: &mut dyn FnMut(Message) -> bool,
+) -> Result<()> {
+    let select: Vec<String> = wanted
+        .iter()
+        .map(|w| {
+            let c = quote_mysql(&w.name);
+            if w.is_date {
+                format!("DATE_FORMAT({c}, '%Y-%m-%d')")
+            } else {
+                format!("CAST({c} AS CHAR)")
+            }
+        })
+        .collect();
+    let query = format!(
+        "SELECT {} FROM {}",
+        select.join(", "),
+        quote_mysql_table(&db.table)
+    );
+    let empty = || vec![Vec::with_capacity(rows.min(1 << 20)); wanted.len()];
+    let mut cols: Vec<Vec<Option<String>>> = empty();
+    let mut stream = sqlx::query(&query).fetch(&mut *conn);
+    while let Some(row) = stream
+        .try_next()
+        .await
+        .map_err(|e| database_error(at, format!("reading: {e}")))?
+    {
+        for (c, col) in cols.iter_mut().enumerate() {
+            let v: Option<String> = row
+                .try_get(c)
+                .map_err(|e| database_error(at, format!("reading: {e}")))?;
+            col.push(v);
+        }
+        if cols[0].len() >= rows && !pass(Message::Rows(std::mem::replace(&mut cols, empty()))) {
+            return Ok(());
+        }
+    }
+    if !cols[0].is_empty() {
+        pass(Message::Rows(cols));
+    }
+    Ok(())
+}
