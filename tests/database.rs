@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use polars::prelude::*;
 use restock_data::config::{DatabaseKind, DatabaseSource, IngestConfig};
-use restock_data::database::load_table;
+use restock_data::database::{Replace, load_table};
 use restock_data::synth::{SynthCatalogue, SynthConfig};
 
 const SERVERS: [(DatabaseKind, &str); 2] = [
@@ -54,7 +54,10 @@ fn sales_from_a_database_ingest_as_from_the_file() {
             url_env: var.into(),
             table: "restock_test_sales".into(),
         };
-        assert_eq!(load_table(&db, &sales).unwrap(), sales.height() as u64);
+        assert_eq!(
+            load_table(&db, &sales, &Replace::Table).unwrap(),
+            sales.height() as u64
+        );
         let mut db_cfg = cfg.clone();
         db_cfg.source.path = PathBuf::new();
         db_cfg.source.database = Some(db.clone());
@@ -145,7 +148,7 @@ fn database_rows_are_validated_like_a_files() {
         // Dates as text, not in the config's format: the first row is named.
         let text_days: Vec<String> = (8..17).map(|d| format!("2024-01-{d:02}")).collect();
         let df = df!("sku" => &ids, "day" => &text_days, "units" => &units).unwrap();
-        load_table(&db("restock_test_text_days"), &df).unwrap();
+        load_table(&db("restock_test_text_days"), &df, &Replace::Table).unwrap();
         let err = ingest_of("restock_test_text_days");
         assert!(
             err.contains("row 1") && err.contains("2024-01-08"),
@@ -164,11 +167,92 @@ fn database_rows_are_validated_like_a_files() {
             days.column("d").unwrap().clone().with_name("day".into()),
         )
         .unwrap();
-        load_table(&db("restock_test_date_days"), &df).unwrap();
+        load_table(&db("restock_test_date_days"), &df, &Replace::Table).unwrap();
         let err = ingest_of("restock_test_date_days");
         assert!(
             err.contains("row 6") && err.contains("lots"),
             "{kind:?}: {err}"
+        );
+    }
+}
+
+/// Rows of `table` per value of its `cycle` column, read back through restock's reader.
+fn rows_per_cycle(db: &DatabaseSource) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    restock_data::database::for_each_batch(
+        db,
+        &[("cycle", "cycle".to_string())],
+        ("cycle", "%Y-%m-%d"),
+        1000,
+        &mut |df, _, _| {
+            let cycles = df.column("cycle").unwrap().str().unwrap().clone();
+            for c in cycles.iter() {
+                *counts.entry(c.unwrap_or("null").to_string()).or_insert(0) += 1;
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    counts
+}
+
+/// A weekly cycle's outputs (forecasts here) replace that cycle's rows and keep the others:
+/// loading the same cycle twice leaves one copy, and a load that fails part-way leaves the
+/// table as it was (one transaction).
+#[test]
+fn a_cycle_is_replaced_in_one_transaction() {
+    for (kind, var) in servers("a_cycle_is_replaced_in_one_transaction") {
+        let db = DatabaseSource {
+            kind,
+            url_env: var.into(),
+            table: "restock_test_forecasts".into(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let forecasts = |q50: Vec<String>| {
+            let n = q50.len();
+            let ids: Vec<String> = (0..n).map(|i| format!("SKU{i:03}")).collect();
+            let mut df = df!("unique_id" => ids, "q50" => q50).unwrap();
+            let path = dir.path().join("f.csv");
+            restock_data::table::write(&mut df, &path).unwrap();
+            path
+        };
+        let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        let good = forecasts((0..100).map(|i| i.to_string()).collect());
+        // A fresh table holding cycle 05-06 (numbers as text columns: CSV reads as text).
+        let mut first = restock_data::table::scan(&good)
+            .unwrap()
+            .with_column(lit(day("2024-05-06")).cast(DataType::Date).alias("cycle"))
+            .collect()
+            .unwrap();
+        first = first
+            .lazy()
+            .with_column(col("q50").cast(DataType::Float64))
+            .collect()
+            .unwrap();
+        load_table(&db, &first, &Replace::Table).unwrap();
+        for _ in 0..2 {
+            let n = restock_data::database::load_file(&db, &good, Some(day("2024-05-13"))).unwrap();
+            assert_eq!(n, 100);
+        }
+        let expected: std::collections::BTreeMap<String, usize> = [
+            ("2024-05-06".to_string(), 100),
+            ("2024-05-13".to_string(), 100),
+        ]
+        .into();
+        assert_eq!(rows_per_cycle(&db), expected, "{kind:?}");
+        // Cycle 05-13 again, with a value the number column refuses at row 51: an error, and
+        // the 100 rows of 05-13 are still there.
+        let mut q50: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+        q50[50] = "not a number".into();
+        let bad = forecasts(q50);
+        let err = restock_data::database::load_file(&db, &bad, Some(day("2024-05-13")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("restock_test_forecasts"), "{err}");
+        assert_eq!(
+            rows_per_cycle(&db),
+            expected,
+            "{kind:?} after a failed load"
         );
     }
 }

@@ -42,8 +42,8 @@ enum Command {
     Report(crate::report_cmd::ReportArgs),
     /// Run the whole job on a synthetic catalogue generated on the spot.
     Demo(crate::demo_cmd::DemoArgs),
-    /// Load a sales file (CSV or Parquet) into a PostgreSQL or MySQL/MariaDB table, replacing
-    /// it, in one transaction: to try `ingest` from a database.
+    /// Load a file (CSV or Parquet: sales, forecasts, orders) into a PostgreSQL or MySQL/MariaDB
+    /// table in one transaction, replacing the table or one cycle's rows.
     DbLoad(DbLoadArgs),
 }
 
@@ -58,9 +58,14 @@ pub(crate) struct DbLoadArgs {
     /// The environment variable holding the connection URL.
     #[arg(long, default_value = "RESTOCK_DATABASE_URL")]
     url_env: String,
-    /// The table to create (replaced if it exists).
+    /// The table (created if it does not exist).
     #[arg(long)]
     table: String,
+    /// The weekly cycle the rows belong to (YYYY-MM-DD): they get a `cycle` column, and the
+    /// table's rows of that cycle are replaced, the others kept (loading a cycle twice leaves
+    /// one copy). Without it the whole table is replaced.
+    #[arg(long)]
+    cycle: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -168,12 +173,16 @@ fn db_load(a: &DbLoadArgs, progress: &mut Progress) -> Result<()> {
         url_env: a.url_env.clone(),
         table: a.table.clone(),
     };
-    progress.stage(&format!("reading {}", a.input.display()));
-    let df = restock_data::table::scan(&a.input)?
-        .collect()
-        .with_context(|| format!("reading {}", a.input.display()))?;
-    progress.stage(&format!("loading {} rows into {}", df.height(), a.table));
-    let n = restock_data::database::load_table(&db, &df)?;
+    let cycle = a
+        .cycle
+        .as_deref()
+        .map(|c| {
+            chrono::NaiveDate::parse_from_str(c, "%Y-%m-%d")
+                .with_context(|| format!("--cycle {c:?}: expected YYYY-MM-DD"))
+        })
+        .transpose()?;
+    progress.stage(&format!("loading {} into {}", a.input.display(), a.table));
+    let n = restock_data::database::load_file(&db, &a.input, cycle)?;
     progress.done(&format!(
         "{n} rows in {}",
         restock_data::database::location(&db).display()

@@ -148,129 +148,247 @@ fn read_table(
     })
 }
 
-/// Create (or replace) the table with `df`'s columns (dates as `DATE`, numbers as `DOUBLE
-/// PRECISION` or `BIGINT`, the rest as text) and copy its rows in; on PostgreSQL in one
-/// transaction, so a load that fails leaves the table as it was (MySQL commits the `CREATE`
-/// on its own; the rows still go in one transaction). For loading a catalogue's sales into a
-/// database (`restock db-load`) and for tests.
-pub fn load_table(db: &DatabaseSource, df: &DataFrame) -> Result<u64> {
+/// What a load replaces of the table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Replace {
+    /// The whole table: dropped and created again with the frame's columns.
+    Table,
+    /// The rows whose `column` equals `value` (e.g. one weekly cycle's outputs): the table is
+    /// created if it does not exist, those rows are deleted and the frame's rows inserted, in
+    /// one transaction, so loading the same cycle twice leaves one copy.
+    Rows {
+        /// The key column (in the frame and the table).
+        column: String,
+        /// Its value, as text.
+        value: String,
+    },
+}
+
+/// Load `df` into the table (dates as `DATE`, numbers as `DOUBLE PRECISION` or `BIGINT`, the
+/// rest as text), replacing what `replace` says. The rows go in in one transaction, so a load
+/// that fails leaves the rows as they were (on MySQL a `CREATE`/`DROP` commits on its own, before
+/// the rows' transaction). Returns the rows written. For `restock db-load` and the tests.
+pub fn load_table(db: &DatabaseSource, df: &DataFrame, replace: &Replace) -> Result<u64> {
     let at = location(db);
     let url = connection_url(db, &at)?;
-    let names: Vec<String> = df
-        .get_column_names()
-        .iter()
-        .map(|n| n.to_string())
-        .collect();
-    let sql_types: Vec<&str> = df
-        .columns()
-        .iter()
-        .map(|c| match c.dtype() {
-            DataType::Date => "DATE",
-            d if d.is_float() => "DOUBLE PRECISION",
-            d if d.is_integer() => "BIGINT",
-            _ => "TEXT",
-        })
-        .collect();
-    let text: Vec<StringChunked> = df
-        .columns()
-        .iter()
-        .map(|c| {
-            Ok(c.cast(&DataType::String)
-                .map_err(|e| database_error(&at, format!("column {}: {e}", c.name())))?
-                .str()
-                .map_err(|e| database_error(&at, e.to_string()))?
-                .clone())
-        })
-        .collect::<Result<_>>()?;
+    if let Replace::Rows { column, .. } = replace
+        && df.column(column).is_err()
+    {
+        return Err(database_error(
+            &at,
+            format!("the rows to load have no column {column:?} to replace by"),
+        ));
+    }
+    let rows = TextRows::of(df, &at)?;
     let fail = |e: sqlx::Error| database_error(&at, e.to_string());
     runtime(&at)?.block_on(async {
         match db.kind {
             DatabaseKind::Postgres => {
                 let mut conn = PgConnection::connect(&url).await.map_err(fail)?;
-                let mut tx = conn.begin().await.map_err(fail)?;
-                let table = quote_pg_table(&db.table);
-                let cols: Vec<String> = names.iter().map(|n| quote_pg(n)).collect();
-                sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
-                    .execute(&mut *tx)
+                pg_load(&mut conn, &db.table, &rows, replace)
                     .await
-                    .map_err(fail)?;
-                let defs: Vec<String> = cols
-                    .iter()
-                    .zip(&sql_types)
-                    .map(|(c, t)| format!("{c} {t}"))
-                    .collect();
-                sqlx::query(&format!("CREATE TABLE {table} ({})", defs.join(", ")))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(fail)?;
-                let mut copy = tx
-                    .copy_in_raw(&format!("COPY {table} ({}) FROM STDIN", cols.join(", ")))
-                    .await
-                    .map_err(fail)?;
-                let mut buf = Vec::with_capacity(1 << 20);
-                for i in 0..df.height() {
-                    for (c, col) in text.iter().enumerate() {
-                        if c > 0 {
-                            buf.push(b'\t');
-                        }
-                        match col.get(i) {
-                            Some(v) => pg_text_escape(v, &mut buf),
-                            None => buf.extend_from_slice(b"\\N"),
-                        }
-                    }
-                    buf.push(b'\n');
-                    if buf.len() >= 1 << 20 {
-                        copy.send(std::mem::take(&mut buf)).await.map_err(fail)?;
-                    }
-                }
-                copy.send(buf).await.map_err(fail)?;
-                let n = copy.finish().await.map_err(fail)?;
-                tx.commit().await.map_err(fail)?;
-                Ok(n)
+                    .map_err(fail)
             }
             DatabaseKind::Mysql => {
                 let mut conn = MySqlConnection::connect(&url).await.map_err(fail)?;
-                let table = quote_mysql_table(&db.table);
-                let cols: Vec<String> = names.iter().map(|n| quote_mysql(n)).collect();
-                // DDL commits on its own in MySQL: the rows go in one transaction after it.
-                sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
-                    .execute(&mut conn)
+                mysql_load(&mut conn, &db.table, &rows, replace)
                     .await
-                    .map_err(fail)?;
-                let defs: Vec<String> = cols
-                    .iter()
-                    .zip(&sql_types)
-                    .map(|(c, t)| format!("{c} {t}"))
-                    .collect();
-                sqlx::query(&format!("CREATE TABLE {table} ({})", defs.join(", ")))
-                    .execute(&mut conn)
-                    .await
-                    .map_err(fail)?;
-                let mut tx = conn.begin().await.map_err(fail)?;
-                let per_insert = (60_000 / names.len().max(1)).max(1);
-                let mut start = 0;
-                while start < df.height() {
-                    let end = (start + per_insert).min(df.height());
-                    let row = format!("({})", vec!["?"; names.len()].join(", "));
-                    let sql = format!(
-                        "INSERT INTO {table} ({}) VALUES {}",
-                        cols.join(", "),
-                        vec![row; end - start].join(", ")
-                    );
-                    let mut q = sqlx::query(&sql);
-                    for i in start..end {
-                        for col in &text {
-                            q = q.bind(col.get(i));
-                        }
-                    }
-                    q.execute(&mut *tx).await.map_err(fail)?;
-                    start = end;
-                }
-                tx.commit().await.map_err(fail)?;
-                Ok(df.height() as u64)
+                    .map_err(fail)
             }
         }
     })
+}
+
+/// Load a CSV or Parquet file into the table: the whole table replaced, or with `cycle` the
+/// rows get a `cycle` date column and replace that cycle's rows ([`Replace::Rows`]).
+pub fn load_file(
+    db: &DatabaseSource,
+    path: &Path,
+    cycle: Option<chrono::NaiveDate>,
+) -> Result<u64> {
+    let mut lf = crate::table::scan(path)?;
+    let replace = match cycle {
+        None => Replace::Table,
+        Some(day) => {
+            lf = lf.with_column(lit(day).cast(DataType::Date).alias("cycle"));
+            Replace::Rows {
+                column: "cycle".into(),
+                value: day.to_string(),
+            }
+        }
+    };
+    let df = lf.collect().map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    load_table(db, &df, &replace)
+}
+
+/// A frame's columns as text, with the SQL type each is created as.
+struct TextRows {
+    names: Vec<String>,
+    sql_types: Vec<&'static str>,
+    text: Vec<StringChunked>,
+    height: usize,
+}
+
+impl TextRows {
+    fn of(df: &DataFrame, at: &Path) -> Result<Self> {
+        let names = df
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        let sql_types = df
+            .columns()
+            .iter()
+            .map(|c| match c.dtype() {
+                DataType::Date => "DATE",
+                d if d.is_float() => "DOUBLE PRECISION",
+                d if d.is_integer() => "BIGINT",
+                _ => "TEXT",
+            })
+            .collect();
+        let text = df
+            .columns()
+            .iter()
+            .map(|c| {
+                Ok(c.cast(&DataType::String)
+                    .map_err(|e| database_error(at, format!("column {}: {e}", c.name())))?
+                    .str()
+                    .map_err(|e| database_error(at, e.to_string()))?
+                    .clone())
+            })
+            .collect::<Result<_>>()?;
+        Ok(TextRows {
+            names,
+            sql_types,
+            text,
+            height: df.height(),
+        })
+    }
+
+    /// `(name type, …)` with `quote` for the names.
+    fn definitions(&self, quote: fn(&str) -> String) -> String {
+        let defs: Vec<String> = self
+            .names
+            .iter()
+            .zip(&self.sql_types)
+            .map(|(n, t)| format!("{} {t}", quote(n)))
+            .collect();
+        defs.join(", ")
+    }
+
+    fn column_list(&self, quote: fn(&str) -> String) -> String {
+        let cols: Vec<String> = self.names.iter().map(|n| quote(n)).collect();
+        cols.join(", ")
+    }
+}
+
+async fn pg_load(
+    conn: &mut PgConnection,
+    table: &str,
+    rows: &TextRows,
+    replace: &Replace,
+) -> std::result::Result<u64, sqlx::Error> {
+    let table = quote_pg_table(table);
+    let mut tx = conn.begin().await?;
+    match replace {
+        Replace::Table => {
+            sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
+                .execute(&mut *tx)
+                .await?;
+            let sql = format!("CREATE TABLE {table} ({})", rows.definitions(quote_pg));
+            sqlx::query(&sql).execute(&mut *tx).await?;
+        }
+        Replace::Rows { column, value } => {
+            let sql = format!(
+                "CREATE TABLE IF NOT EXISTS {table} ({})",
+                rows.definitions(quote_pg)
+            );
+            sqlx::query(&sql).execute(&mut *tx).await?;
+            let sql = format!("DELETE FROM {table} WHERE {}::text = $1", quote_pg(column));
+            sqlx::query(&sql).bind(value).execute(&mut *tx).await?;
+        }
+    }
+    let statement = format!("COPY {table} ({}) FROM STDIN", rows.column_list(quote_pg));
+    let mut copy = tx.copy_in_raw(&statement).await?;
+    let mut buf = Vec::with_capacity(1 << 20);
+    for i in 0..rows.height {
+        for (c, col) in rows.text.iter().enumerate() {
+            if c > 0 {
+                buf.push(b'\t');
+            }
+            match col.get(i) {
+                Some(v) => pg_text_escape(v, &mut buf),
+                None => buf.extend_from_slice(b"\\N"),
+            }
+        }
+        buf.push(b'\n');
+        if buf.len() >= 1 << 20 {
+            copy.send(std::mem::take(&mut buf)).await?;
+        }
+    }
+    copy.send(buf).await?;
+    let n = copy.finish().await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+async fn mysql_load(
+    conn: &mut MySqlConnection,
+    table: &str,
+    rows: &TextRows,
+    replace: &Replace,
+) -> std::result::Result<u64, sqlx::Error> {
+    let table = quote_mysql_table(table);
+    // DDL commits on its own in MySQL: the rows go in one transaction after it.
+    match replace {
+        Replace::Table => {
+            sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
+                .execute(&mut *conn)
+                .await?;
+            let sql = format!("CREATE TABLE {table} ({})", rows.definitions(quote_mysql));
+            sqlx::query(&sql).execute(&mut *conn).await?;
+        }
+        Replace::Rows { .. } => {
+            let sql = format!(
+                "CREATE TABLE IF NOT EXISTS {table} ({})",
+                rows.definitions(quote_mysql)
+            );
+            sqlx::query(&sql).execute(&mut *conn).await?;
+        }
+    }
+    let mut tx = conn.begin().await?;
+    if let Replace::Rows { column, value } = replace {
+        let sql = format!(
+            "DELETE FROM {table} WHERE CAST({} AS CHAR) = ?",
+            quote_mysql(column)
+        );
+        sqlx::query(&sql).bind(value).execute(&mut *tx).await?;
+    }
+    let k = rows.names.len().max(1);
+    let per_insert = (60_000 / k).max(1);
+    let placeholders = format!("({})", vec!["?"; k].join(", "));
+    let mut start = 0;
+    while start < rows.height {
+        let end = (start + per_insert).min(rows.height);
+        let sql = format!(
+            "INSERT INTO {table} ({}) VALUES {}",
+            rows.column_list(quote_mysql),
+            vec![placeholders.as_str(); end - start].join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for i in start..end {
+            for col in &rows.text {
+                q = q.bind(col.get(i));
+            }
+        }
+        q.execute(&mut *tx).await?;
+        start = end;
+    }
+    tx.commit().await?;
+    Ok(rows.height as u64)
 }
 
 fn connection_url(db: &DatabaseSource, at: &Path) -> Result<String> {
