@@ -10,6 +10,23 @@ use super::model::GroupResult;
 use super::report::*;
 use super::sku::Prepared;
 
+/// What the solved groups add up to.
+struct Totals {
+    costs: CostBreakdown,
+    /// Purchase spend by order week.
+    spend: Vec<f64>,
+    /// End-of-week stock volume by week.
+    volume: Vec<f64>,
+    orders: Vec<OrderLine>,
+    /// Each SKU's projection, with its index in the inputs.
+    sku_plans: Vec<(usize, SkuPlan)>,
+    shorts: Vec<SkuShort>,
+    constraints: Vec<ConstraintReport>,
+}
+
+/// Tolerance for a quantity, a slack or a shortfall to count.
+const EPS: f64 = 1e-6;
+
 pub(super) fn assemble(
     inputs: &PlanInputs,
     cfg: &PlanConfig,
@@ -19,15 +36,15 @@ pub(super) fn assemble(
     seconds: f64,
 ) -> Plan {
     let t_len = cfg.horizon.weeks;
-    let week = |t: usize| inputs.start.offset(t as i64);
-    let eps = 1e-6;
-    let mut costs = CostBreakdown::default();
-    let mut orders = Vec::new();
-    let mut sku_plans: Vec<(usize, SkuPlan)> = Vec::new();
-    let mut constraints = Vec::new();
-    let mut spend = vec![0.0; t_len];
-    let mut volume = vec![0.0; t_len];
-    let mut shorts = Vec::new();
+    let mut totals = Totals {
+        costs: CostBreakdown::default(),
+        spend: vec![0.0; t_len],
+        volume: vec![0.0; t_len],
+        orders: Vec::new(),
+        sku_plans: Vec::new(),
+        shorts: Vec::new(),
+        constraints: Vec::new(),
+    };
     let (mut objective, mut bound_sum, mut status) = (0.0, Some(0.0), PlanStatus::Optimal);
     let rank = |m: &str| {
         ["dynamic_program", "column_generation", "lagrangian"]
@@ -36,7 +53,6 @@ pub(super) fn assemble(
     };
     let mut method = "dynamic_program";
     for r in &results {
-        let x = &r.sol.x;
         objective += r.sol.objective;
         bound_sum = match (bound_sum, r.bound) {
             (Some(a), Some(b)) => Some(a + b),
@@ -46,129 +62,20 @@ pub(super) fn assemble(
         if rank(r.method).unwrap_or(usize::MAX) > rank(method).unwrap_or(usize::MAX) {
             method = r.method;
         }
-        // Which weeks have a binding or violated shared row in this group.
-        let mut tight_weeks = vec![false; t_len];
-        for sr in &r.model.shared {
-            let row = &r.model.lp.rows[sr.row];
-            let used = sr.used(&r.model.lp, x);
-            let violated_by = x[sr.slack].max(0.0);
-            // With whole cases a limit binds once not even the smallest case fits in what is left.
-            let step = row
-                .coefs
-                .iter()
-                .filter(|(i, a)| *i != sr.slack && r.model.lp.cols[*i].integer && *a > 0.0)
-                .map(|(_, a)| *a)
-                .fold(f64::INFINITY, f64::min);
-            let tolerance =
-                if step.is_finite() { step } else { 0.0 }.max(eps * sr.limit.abs().max(1.0));
-            let shadow = r.duals.as_ref().map(|d| -d[sr.row]);
-            // ... or once the relaxation prices it and the plan leaves next to nothing of it.
-            let priced = shadow.is_some_and(|p| p > 1e-9) && used >= 0.999 * sr.limit;
-            let binding = sr.limit - used < tolerance || priced;
-            costs.constraint_violation += violated_by * r.model.lp.cols[sr.slack].cost;
-            if binding || violated_by > eps {
-                tight_weeks[sr.week] = true;
-                constraints.push(ConstraintReport {
-                    name: sr.name.clone(),
-                    week: week(sr.week).to_string(),
-                    limit: sr.limit,
-                    used,
-                    binding,
-                    violated_by,
-                    shadow_price: shadow,
-                });
-            }
-        }
+        let tight_weeks = constraint_reports(r, inputs, t_len, &mut totals);
         for (k, &i) in r.members.iter().enumerate() {
-            let p = &prepared[i];
-            let c = &r.model.cols[k];
-            let sku = &inputs.skus[i];
-            let inv: Vec<f64> = c.inv.iter().map(|&j| x[j].max(0.0)).collect();
-            let unmet: Vec<f64> = c.unmet.iter().map(|&j| x[j].max(0.0)).collect();
-            let below: Vec<f64> = c
-                .below
-                .iter()
-                .map(|b| b.map(|j| x[j].max(0.0)).unwrap_or(0.0))
-                .collect();
-            for t in 0..t_len {
-                costs.holding += p.holding * inv[t];
-                costs.shortage += p.shortage * unmet[t];
-                costs.safety_shortfall += p.safety_cost * below[t];
-                volume[t] += p.volume * inv[t];
-                if let Some(o) = c.over[t] {
-                    costs.constraint_violation += x[o].max(0.0) * r.model.lp.cols[o].cost;
-                }
-            }
-            costs.salvage_credit += p.cost * inv[t_len - 1];
-            for (s, &n) in c.cases.iter().enumerate() {
-                let cases = if cfg.solver.integer {
-                    x[n].round()
-                } else {
-                    x[n].max(0.0)
-                };
-                let qty = cases * p.pack;
-                if qty <= eps {
-                    continue;
-                }
-                if let Some(u) = c.used[s] {
-                    // What the objective charges: order cost × switch (whole in the MILP).
-                    let on = if cfg.solver.integer {
-                        x[u].round()
-                    } else {
-                        x[u].max(0.0)
-                    };
-                    costs.fixed_order += cfg.defaults.order_cost * on;
-                }
-                costs.purchase += qty * p.cost;
-                spend[s] += qty * p.cost;
-                let a = s + p.lead;
-                let reason = order_reason(
-                    Stock {
-                        pack: p.pack,
-                        moq: p.moq,
-                        safety_stock: p.safety_stock,
-                        floor: p.floor,
-                    },
-                    qty,
-                    // Stock at the end of the arrival week without this order.
-                    inv[a] - qty,
-                    // Short (or below the floor) in the week this order arrives...
-                    unmet[a],
-                    unmet[a] > eps || below[a] > eps,
-                    // ... while a limit binds in the week it is placed.
-                    tight_weeks[s],
-                );
-                orders.push(OrderLine {
-                    unique_id: sku.unique_id.clone(),
-                    order_week: week(s),
-                    arrival_week: week(a),
-                    quantity: qty,
-                    cases,
-                    cost: qty * p.cost,
-                    reason,
-                });
-            }
-            let total_short: f64 = unmet.iter().sum();
-            if total_short > eps {
-                shorts.push(SkuShort {
-                    unique_id: sku.unique_id.clone(),
-                    units_short: total_short,
-                    units_short_within_lead_time: unmet[..p.lead.min(t_len)].iter().sum(),
-                });
-            }
-            sku_plans.push((
-                i,
-                SkuPlan {
-                    unique_id: sku.unique_id.clone(),
-                    safety_stock: p.safety_stock,
-                    demand: p.d.clone(),
-                    inventory: inv,
-                    unmet,
-                    below_floor: below,
-                },
-            ));
+            sku_outputs(r, k, i, prepared, inputs, cfg, &tight_weeks, &mut totals);
         }
     }
+    let Totals {
+        mut costs,
+        spend,
+        volume,
+        mut orders,
+        mut sku_plans,
+        mut shorts,
+        mut constraints,
+    } = totals;
     costs.total = costs.purchase
         + costs.fixed_order
         + costs.holding
@@ -186,20 +93,19 @@ pub(super) fn assemble(
     constraints.sort_by(|a, b| a.name.cmp(&b.name).then(a.week.cmp(&b.week)));
     let weeks = (0..t_len)
         .map(|t| WeekUsage {
-            week: week(t).to_string(),
+            week: inputs.start.offset(t as i64).to_string(),
             spend: spend[t],
             budget: cfg.budget.weekly,
             volume: volume[t],
             warehouse_volume: cfg.capacity.warehouse_volume,
         })
         .collect();
-    let integer = cfg.solver.integer;
     let gap_bound = bound_sum.map(|b| ((objective - b) / objective.abs().max(1e-9)).max(0.0));
     let summary = PlanSummary {
         solver: cfg.solver.backend.as_str().into(),
         method: method.into(),
         status,
-        integer,
+        integer: cfg.solver.integer,
         models: n_models,
         objective,
         lp_bound: bound_sum,
@@ -229,6 +135,154 @@ pub(super) fn assemble(
         skus: sku_plans.into_iter().map(|(_, p)| p).collect(),
         summary,
     }
+}
+
+/// The group's shared rows that bind or are violated, reported (and their slack's penalty
+/// counted); returns which weeks have one.
+fn constraint_reports(
+    r: &GroupResult,
+    inputs: &PlanInputs,
+    t_len: usize,
+    totals: &mut Totals,
+) -> Vec<bool> {
+    let x = &r.sol.x;
+    let mut tight_weeks = vec![false; t_len];
+    for sr in &r.model.shared {
+        let row = &r.model.lp.rows[sr.row];
+        let used = sr.used(&r.model.lp, x);
+        let violated_by = x[sr.slack].max(0.0);
+        // With whole cases a limit binds once not even the smallest case fits in what is left.
+        let step = row
+            .coefs
+            .iter()
+            .filter(|(i, a)| *i != sr.slack && r.model.lp.cols[*i].integer && *a > 0.0)
+            .map(|(_, a)| *a)
+            .fold(f64::INFINITY, f64::min);
+        let tolerance =
+            if step.is_finite() { step } else { 0.0 }.max(EPS * sr.limit.abs().max(1.0));
+        let shadow = r.duals.as_ref().map(|d| -d[sr.row]);
+        // ... or once the relaxation prices it and the plan leaves next to nothing of it.
+        let priced = shadow.is_some_and(|p| p > 1e-9) && used >= 0.999 * sr.limit;
+        let binding = sr.limit - used < tolerance || priced;
+        totals.costs.constraint_violation += violated_by * r.model.lp.cols[sr.slack].cost;
+        if binding || violated_by > EPS {
+            tight_weeks[sr.week] = true;
+            totals.constraints.push(ConstraintReport {
+                name: sr.name.clone(),
+                week: inputs.start.offset(sr.week as i64).to_string(),
+                limit: sr.limit,
+                used,
+                binding,
+                violated_by,
+                shadow_price: shadow,
+            });
+        }
+    }
+    tight_weeks
+}
+
+/// SKU `i` (the group's `k`-th member): its costs, stock volume and spend, its order lines
+/// with their reasons, its shortfall and its projection.
+#[allow(clippy::too_many_arguments)]
+fn sku_outputs(
+    r: &GroupResult,
+    k: usize,
+    i: usize,
+    prepared: &[Prepared],
+    inputs: &PlanInputs,
+    cfg: &PlanConfig,
+    tight_weeks: &[bool],
+    totals: &mut Totals,
+) {
+    let t_len = cfg.horizon.weeks;
+    let week = |t: usize| inputs.start.offset(t as i64);
+    let x = &r.sol.x;
+    let p = &prepared[i];
+    let c = &r.model.cols[k];
+    let sku = &inputs.skus[i];
+    let inv: Vec<f64> = c.inv.iter().map(|&j| x[j].max(0.0)).collect();
+    let unmet: Vec<f64> = c.unmet.iter().map(|&j| x[j].max(0.0)).collect();
+    let below: Vec<f64> = c
+        .below
+        .iter()
+        .map(|b| b.map(|j| x[j].max(0.0)).unwrap_or(0.0))
+        .collect();
+    let costs = &mut totals.costs;
+    for t in 0..t_len {
+        costs.holding += p.holding * inv[t];
+        costs.shortage += p.shortage * unmet[t];
+        costs.safety_shortfall += p.safety_cost * below[t];
+        totals.volume[t] += p.volume * inv[t];
+        if let Some(o) = c.over[t] {
+            costs.constraint_violation += x[o].max(0.0) * r.model.lp.cols[o].cost;
+        }
+    }
+    costs.salvage_credit += p.cost * inv[t_len - 1];
+    let whole = |v: f64| {
+        if cfg.solver.integer {
+            v.round()
+        } else {
+            v.max(0.0)
+        }
+    };
+    for (s, &n) in c.cases.iter().enumerate() {
+        let cases = whole(x[n]);
+        let qty = cases * p.pack;
+        if qty <= EPS {
+            continue;
+        }
+        if let Some(u) = c.used[s] {
+            // What the objective charges: order cost × switch (whole in the MILP).
+            costs.fixed_order += cfg.defaults.order_cost * whole(x[u]);
+        }
+        costs.purchase += qty * p.cost;
+        totals.spend[s] += qty * p.cost;
+        let a = s + p.lead;
+        let reason = order_reason(
+            Stock {
+                pack: p.pack,
+                moq: p.moq,
+                safety_stock: p.safety_stock,
+                floor: p.floor,
+            },
+            qty,
+            // Stock at the end of the arrival week without this order.
+            inv[a] - qty,
+            // Short (or below the floor) in the week this order arrives...
+            unmet[a],
+            unmet[a] > EPS || below[a] > EPS,
+            // ... while a limit binds in the week it is placed.
+            tight_weeks[s],
+        );
+        totals.orders.push(OrderLine {
+            unique_id: sku.unique_id.clone(),
+            order_week: week(s),
+            arrival_week: week(a),
+            quantity: qty,
+            cases,
+            cost: qty * p.cost,
+            reason,
+        });
+    }
+    let total_short: f64 = unmet.iter().sum();
+    if total_short > EPS {
+        totals.shorts.push(SkuShort {
+            unique_id: sku.unique_id.clone(),
+            units_short: total_short,
+            units_short_within_lead_time: unmet[..p.lead.min(t_len)].iter().sum(),
+        });
+    }
+    totals.sku_plans.push((
+        i,
+        SkuPlan {
+            unique_id: sku.unique_id.clone(),
+            safety_stock: p.safety_stock,
+            demand: p.d.clone(),
+            inventory: inv,
+            unmet,
+            below_floor: below,
+        },
+    ));
 }
 
 /// What an order's reason is judged by: the SKU's case pack, MOQ, safety stock and floor
