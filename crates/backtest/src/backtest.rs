@@ -230,6 +230,118 @@ pub fn backtest(
 ) -> Result<Backtest> {
     let started = Instant::now();
     let o = options;
+    let plan = checked_plan(network, ds, o)?;
+    let cuts = &plan.cuts;
+    let mut infos = cutoff_infos(cuts, run_weeks, o.allow_in_sample)?;
+    let levels = network.levels().clone();
+    let baselines: Vec<Baseline> = Baseline::NAMES
+        .iter()
+        .map(|n| Baseline::parse(n).map_err(|e| Error::Option(e.to_string())))
+        .collect::<Result<_>>()?;
+    let mut models = vec!["restock".to_string(), "lstm".to_string()];
+    models.extend(baselines.iter().map(|b| b.name().to_string()));
+    let classes = classify(ds, cuts[0]);
+    let scorer = Scorer {
+        network,
+        ds,
+        options: o,
+        horizon: plan.horizon,
+        min_history: plan.min_history,
+        baselines: &baselines,
+        index: ds
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.unique_id.as_str(), i))
+            .collect(),
+    };
+
+    // Calibration origins (`restock_infer::protection`): a year of weeks before the first cutoff
+    // whose forecast weeks all lie before it, so that every cutoff's protection levels are calibrated on demand known by then.
+    let warm: Vec<Week> = calibration_origins(cuts[0], o.horizon)
+        .into_iter()
+        .filter(|&c| c >= ds.first_week.offset(plan.min_history as i64 - 1))
+        .collect();
+    let mut forecasts = Vec::new();
+    let mut warm_forecasts = Vec::new();
+    let all_cuts: Vec<Week> = warm.iter().chain(cuts).copied().collect();
+    for (ai, &cut) in all_cuts.iter().enumerate() {
+        let scoring = ai >= warm.len();
+        let ci = ai.saturating_sub(warm.len());
+        if let Some((rows, series, short)) = scorer.at(cut, ci)? {
+            if scoring {
+                (infos[ci].series, infos[ci].short_series) = (series, short);
+                forecasts.extend(rows);
+            } else {
+                warm_forecasts.extend(rows);
+            }
+        }
+        debug_assert!(
+            forecasts
+                .iter()
+                .all(|f| f.values.len() == o.horizon * levels.len())
+        );
+        progress(ai + 1, all_cuts.len());
+    }
+    if forecasts.is_empty() {
+        return Err(Error::Option(format!(
+            "no series has {} weeks of history before the first cutoff {}",
+            plan.min_history, cuts[0]
+        )));
+    }
+    let (overall, slices) = accuracy_slices(
+        &forecasts,
+        &classes,
+        &infos,
+        ds,
+        plan.group_col.zip(o.group_by.as_deref()),
+        &models,
+        levels.levels(),
+    );
+    let protection = protection_coverage(
+        &forecasts,
+        &warm_forecasts,
+        ds,
+        (&warm, cuts),
+        &models,
+        levels.levels(),
+        o,
+    );
+    let summary = BacktestSummary {
+        horizon: o.horizon,
+        step: o.step,
+        levels: levels.levels().to_vec(),
+        models,
+        cutoffs: infos,
+        train_end: run_weeks.train_end.map(|t| t.to_string()),
+        classes_at: cuts[0].to_string(),
+        overall,
+        protection,
+        slices,
+        backend: network.backend().to_string(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok(Backtest {
+        summary,
+        forecasts,
+        classes,
+    })
+}
+
+/// The checked options of a backtest: its horizon, the history a series needs, the static
+/// attribute to group by, and the cutoffs.
+struct BacktestPlan {
+    horizon: Horizon,
+    min_history: usize,
+    group_col: Option<usize>,
+    cuts: Vec<Week>,
+}
+
+fn checked_plan(
+    network: &Network,
+    ds: &WeeklyDataset,
+    o: &BacktestOptions,
+) -> Result<BacktestPlan> {
     if o.windows == 0 || o.step == 0 {
         return Err(Error::Option(
             "--windows and --step must be at least 1".into(),
@@ -271,71 +383,74 @@ pub fn backtest(
             ds.first_week, ds.last_week, o.windows, o.step, o.horizon, min_history, cuts[0]
         )));
     }
+    Ok(BacktestPlan {
+        horizon,
+        min_history,
+        group_col,
+        cuts,
+    })
+}
+
+/// Each cutoff's description; a cutoff inside the run's training weeks is an error unless
+/// `allow_in_sample`.
+fn cutoff_infos(
+    cuts: &[Week],
+    run_weeks: RunWeeks,
+    allow_in_sample: bool,
+) -> Result<Vec<CutoffInfo>> {
     let train_end = run_weeks.train_end;
-    let mut infos = Vec::with_capacity(cuts.len());
-    for &c in &cuts {
-        let in_training = train_end.is_some_and(|t| c < t);
-        if in_training && !o.allow_in_sample {
-            return Err(Error::InSample {
+    cuts.iter()
+        .map(|&c| {
+            let in_training = train_end.is_some_and(|t| c < t);
+            if in_training && !allow_in_sample {
+                return Err(Error::InSample {
+                    cutoff: c.to_string(),
+                    train_end: train_end.map(|t| t.to_string()).unwrap_or_default(),
+                });
+            }
+            Ok(CutoffInfo {
                 cutoff: c.to_string(),
-                train_end: train_end.map(|t| t.to_string()).unwrap_or_default(),
-            });
-        }
-        infos.push(CutoffInfo {
-            cutoff: c.to_string(),
-            series: 0,
-            short_series: 0,
-            in_validation: !in_training && run_weeks.valid_end.is_some_and(|v| c < v),
-            in_training,
-        });
-    }
+                series: 0,
+                short_series: 0,
+                in_validation: !in_training && run_weeks.valid_end.is_some_and(|v| c < v),
+                in_training,
+            })
+        })
+        .collect()
+}
 
-    let levels = network.levels().clone();
-    let k = levels.len();
-    let baselines: Vec<Baseline> = Baseline::NAMES
-        .iter()
-        .map(|n| Baseline::parse(n).map_err(|e| Error::Option(e.to_string())))
-        .collect::<Result<_>>()?;
-    let mut models = vec!["restock".to_string(), "lstm".to_string()];
-    models.extend(baselines.iter().map(|b| b.name().to_string()));
-    let classes = classify(ds, cuts[0]);
-    let index: BTreeMap<&str, usize> = ds
-        .series
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.unique_id.as_str(), i))
-        .collect();
+/// Forecasts and scores every model at one cutoff.
+struct Scorer<'a> {
+    network: &'a Network,
+    ds: &'a WeeklyDataset,
+    options: &'a BacktestOptions,
+    horizon: Horizon,
+    min_history: usize,
+    baselines: &'a [Baseline],
+    /// Each SKU's index in `ds`.
+    index: BTreeMap<&'a str, usize>,
+}
 
-    // Calibration origins (`restock_infer::protection`): a year of weeks before the first cutoff
-    // whose forecast weeks all lie before it, so that every cutoff's protection levels are calibrated on demand known by then.
-    let warm: Vec<Week> = calibration_origins(cuts[0], o.horizon)
-        .into_iter()
-        .filter(|&c| c >= ds.first_week.offset(min_history as i64 - 1))
-        .collect();
-    let mut forecasts = Vec::new();
-    let mut warm_forecasts = Vec::new();
-    let all_cuts: Vec<Week> = warm.iter().chain(&cuts).copied().collect();
-    for (ai, &cut) in all_cuts.iter().enumerate() {
-        let scoring = ai >= warm.len();
-        let ci = ai.saturating_sub(warm.len());
+impl Scorer<'_> {
+    /// The scored forecasts of every model at `cut` (the `ci`-th cutoff), with the series
+    /// scored and those too short; `None` when no series has history by then.
+    fn at(&self, cut: Week, ci: usize) -> Result<Option<(Vec<ScoredForecast>, usize, usize)>> {
+        let (network, ds, o) = (self.network, self.ds, self.options);
+        let levels = network.levels();
         let Some(view) = ds.truncate(cut) else {
-            continue;
+            return Ok(None);
         };
         // Series long enough to score (indices into `view.series`).
         let scored: Vec<usize> = (0..view.series.len())
-            .filter(|&i| view.series[i].y.len() >= min_history)
+            .filter(|&i| view.series[i].y.len() >= self.min_history)
             .collect();
-        if scoring {
-            infos[ci].series = scored.len();
-            infos[ci].short_series = view.series.len() - scored.len();
-        }
         // The plan (events, prices, promotions) recorded for the forecast weeks, as the buyer
         // had it when forecasting.
         let plan = KnownFuture::recorded(ds, cut.offset(1), o.horizon, &network.plan_columns());
         let served = network.forecast_catalogue(
             &view,
-            horizon,
-            min_history.min(network.min_context().max(8)),
+            self.horizon,
+            self.min_history.min(network.min_context().max(8)),
             o.intermittent_adi,
             o.batch_size,
             Some(&plan),
@@ -349,80 +464,72 @@ pub fn backtest(
         let (other_values, _, _) =
             network.forecast_network(&view, &others, o.horizon, o.batch_size, Some(&plan))?;
         let mut lstm: BTreeMap<usize, Vec<f64>> = others.into_iter().zip(other_values).collect();
+        let score = |sku: usize,
+                     history: &[f64],
+                     values: Vec<f64>,
+                     model: usize|
+         -> Result<ScoredForecast> {
+            let actual = &ds.series[sku].y[history.len()..history.len() + o.horizon];
+            let score =
+                SeriesScore::new(history, actual, &values, levels.levels()).map_err(|e| {
+                    Error::Sku {
+                        sku: ds.series[sku].unique_id.clone(),
+                        message: e.to_string(),
+                    }
+                })?;
+            Ok(ScoredForecast {
+                sku,
+                cutoff: ci,
+                model,
+                values,
+                score,
+            })
+        };
         let rows: Vec<Vec<ScoredForecast>> = scored
             .par_iter()
             .map(|&i| -> Result<Vec<ScoredForecast>> {
                 let s = &view.series[i];
-                let sku = index[s.unique_id.as_str()];
-                let history = &s.y;
-                let full = &ds.series[sku].y;
-                let actual = &full[s.y.len()..s.y.len() + o.horizon];
-                let mut out = Vec::with_capacity(2 + baselines.len());
-                let mut push = |model: usize, values: Vec<f64>| -> Result<()> {
-                    let score = SeriesScore::new(history, actual, &values, levels.levels())
-                        .map_err(|e| Error::Sku {
-                            sku: s.unique_id.clone(),
-                            message: e.to_string(),
-                        })?;
-                    out.push(ScoredForecast {
-                        sku,
-                        cutoff: ci,
-                        model,
-                        values,
-                        score,
-                    });
-                    Ok(())
-                };
-                push(0, served.values[i].clone())?;
-                for (b, baseline) in baselines.iter().enumerate() {
-                    let fitted = baseline.fit(history).map_err(|e| Error::Sku {
+                let sku = self.index[s.unique_id.as_str()];
+                let mut out = Vec::with_capacity(2 + self.baselines.len());
+                out.push(score(sku, &s.y, served.values[i].clone(), 0)?);
+                for (b, baseline) in self.baselines.iter().enumerate() {
+                    let fitted = baseline.fit(&s.y).map_err(|e| Error::Sku {
                         sku: s.unique_id.clone(),
                         message: e.to_string(),
                     })?;
-                    push(2 + b, fitted.predict(horizon, &levels))?;
+                    out.push(score(
+                        sku,
+                        &s.y,
+                        fitted.predict(self.horizon, levels),
+                        2 + b,
+                    )?);
                 }
                 Ok(out)
             })
             .collect::<Result<_>>()?;
+        let mut all = Vec::with_capacity(rows.len() * (2 + self.baselines.len()));
         for (&i, mut r) in scored.iter().zip(rows) {
             let net = lstm.remove(&i).unwrap_or_else(|| served.values[i].clone());
-            let s = &view.series[i];
-            let sku = r[0].sku;
-            let actual = &ds.series[sku].y[s.y.len()..s.y.len() + o.horizon];
-            let score =
-                SeriesScore::new(&s.y, actual, &net, levels.levels()).map_err(|e| Error::Sku {
-                    sku: s.unique_id.clone(),
-                    message: e.to_string(),
-                })?;
-            r.insert(
-                1,
-                ScoredForecast {
-                    sku,
-                    cutoff: ci,
-                    model: 1,
-                    values: net,
-                    score,
-                },
-            );
-            if scoring {
-                forecasts.extend(r);
-            } else {
-                warm_forecasts.extend(r);
-            }
+            r.insert(1, score(r[0].sku, &view.series[i].y, net, 1)?);
+            all.extend(r);
         }
-        debug_assert!(forecasts.iter().all(|f| f.values.len() == o.horizon * k));
-        progress(ai + 1, all_cuts.len());
+        Ok(Some((all, scored.len(), view.series.len() - scored.len())))
     }
-    if forecasts.is_empty() {
-        return Err(Error::Option(format!(
-            "no series has {min_history} weeks of history before the first cutoff {}",
-            cuts[0]
-        )));
-    }
+}
 
-    // Aggregates.
+/// Accuracy over everything (`overall`) and by cutoff, ABC, XYZ, ABC×XYZ class and the
+/// `group` static attribute (`slices`), per model.
+fn accuracy_slices(
+    forecasts: &[ScoredForecast],
+    classes: &[SkuClass],
+    infos: &[CutoffInfo],
+    ds: &WeeklyDataset,
+    group: Option<(usize, &str)>,
+    models: &[String],
+    levels: &[f64],
+) -> (Vec<SliceAccuracy>, Vec<SliceAccuracy>) {
     let mut acc: BTreeMap<(String, String, usize), AccuracyAccumulator> = BTreeMap::new();
-    for f in &forecasts {
+    for f in forecasts {
         let c = &classes[f.sku];
         let mut keys = vec![
             ("all".to_string(), "all".to_string()),
@@ -431,12 +538,12 @@ pub fn backtest(
             ("xyz".to_string(), c.xyz.to_string()),
             ("abc_xyz".to_string(), c.label()),
         ];
-        if let (Some(col), Some(name)) = (group_col, &o.group_by) {
-            keys.push((name.clone(), ds.series[f.sku].statics[col].clone()));
+        if let Some((col, name)) = group {
+            keys.push((name.to_string(), ds.series[f.sku].statics[col].clone()));
         }
         for (d, v) in keys {
             acc.entry((d, v, f.model))
-                .or_insert_with(|| AccuracyAccumulator::new(levels.levels()))
+                .or_insert_with(|| AccuracyAccumulator::new(levels))
                 .add(&f.score);
         }
     }
@@ -455,34 +562,7 @@ pub fn backtest(
             slices.push(row);
         }
     }
-    let protection = protection_coverage(
-        &forecasts,
-        &warm_forecasts,
-        ds,
-        (&warm, &cuts),
-        &models,
-        levels.levels(),
-        o,
-    );
-    let summary = BacktestSummary {
-        horizon: o.horizon,
-        step: o.step,
-        levels: levels.levels().to_vec(),
-        models,
-        cutoffs: infos,
-        train_end: train_end.map(|t| t.to_string()),
-        classes_at: cuts[0].to_string(),
-        overall,
-        protection,
-        slices,
-        backend: network.backend().to_string(),
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    Ok(Backtest {
-        summary,
-        forecasts,
-        classes,
-    })
+    (overall, slices)
 }
 
 impl BacktestSummary {
