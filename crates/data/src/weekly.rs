@@ -194,60 +194,14 @@ impl WeeklyDataset {
     fn from_frame(df: &DataFrame, path: &Path, layout: &Layout, row_offset: usize) -> Result<Self> {
         let covariates = layout.covariates.clone();
         let statics = layout.statics.clone();
-        let has_events = layout.has_events;
-        let bad_type = |column: &str, expected: &str, dtype: &DataType| Error::ColumnType {
-            path: path.to_path_buf(),
-            column: column.into(),
-            dtype: dtype.to_string(),
-            expected: expected.into(),
-        };
-        let get = |name: &str| {
-            df.column(name)
-                .ctx(|| format!("{}: column {name}", path.display()))
-        };
-        let id_col = get(columns::UNIQUE_ID)?;
-        let ids = id_col
-            .str()
-            .map_err(|_| bad_type(columns::UNIQUE_ID, "text", id_col.dtype()))?;
-        let ds_col = get(columns::DS)?;
-        let ds = ds_col
-            .date()
-            .map_err(|_| bad_type(columns::DS, "date", ds_col.dtype()))?
-            .physical()
-            .clone();
-        let f64_col = |name: &str| -> Result<Float64Chunked> {
-            let c = get(name)?;
-            if !c.dtype().is_primitive_numeric() {
-                return Err(bad_type(name, "a number", c.dtype()));
-            }
-            Ok(c.cast(&DataType::Float64)
-                .ctx(|| name.to_string())?
-                .f64()
-                .ctx(|| name.to_string())?
-                .clone())
-        };
-        let y = f64_col(columns::Y)?;
-        let covs: Vec<Float64Chunked> = covariates
-            .iter()
-            .map(|c| f64_col(c))
-            .collect::<Result<_>>()?;
-        let events = if has_events {
-            Some(f64_col(columns::EVENT_DAYS)?)
-        } else {
-            None
-        };
-        let stat_cols: Vec<StringChunked> = statics
-            .iter()
-            .map(|c| {
-                Ok(get(c)?
-                    .cast(&DataType::String)
-                    .ctx(|| c.clone())?
-                    .str()
-                    .ctx(|| c.clone())?
-                    .clone())
-            })
-            .collect::<Result<_>>()?;
-
+        let FrameColumns {
+            ids,
+            ds,
+            y,
+            covs,
+            events,
+            statics: stat_cols,
+        } = FrameColumns::of(df, path, layout)?;
         let bad = |row: usize, column: &str, value: String, problem: &str| Error::BadValue {
             path: path.to_path_buf(),
             row: row_offset + row + 1,
@@ -429,6 +383,85 @@ impl Layout {
         }
         wanted.extend(self.statics.iter().map(|c| ("static", c.clone())));
         wanted
+    }
+}
+
+/// A weekly frame's columns, typed: ids, Monday day numbers, demand, covariates, events and
+/// static attributes (an error names a column of the wrong type).
+struct FrameColumns {
+    ids: StringChunked,
+    ds: Int32Chunked,
+    y: Float64Chunked,
+    covs: Vec<Float64Chunked>,
+    events: Option<Float64Chunked>,
+    statics: Vec<StringChunked>,
+}
+
+impl FrameColumns {
+    fn of(df: &DataFrame, path: &Path, layout: &Layout) -> Result<Self> {
+        let bad_type = |column: &str, expected: &str, dtype: &DataType| Error::ColumnType {
+            path: path.to_path_buf(),
+            column: column.into(),
+            dtype: dtype.to_string(),
+            expected: expected.into(),
+        };
+        let get = |name: &str| {
+            df.column(name)
+                .ctx(|| format!("{}: column {name}", path.display()))
+        };
+        let id_col = get(columns::UNIQUE_ID)?;
+        let ids = id_col
+            .str()
+            .map_err(|_| bad_type(columns::UNIQUE_ID, "text", id_col.dtype()))?
+            .clone();
+        let ds_col = get(columns::DS)?;
+        let ds = ds_col
+            .date()
+            .map_err(|_| bad_type(columns::DS, "date", ds_col.dtype()))?
+            .physical()
+            .clone();
+        let f64_col = |name: &str| -> Result<Float64Chunked> {
+            let c = get(name)?;
+            if !c.dtype().is_primitive_numeric() {
+                return Err(bad_type(name, "a number", c.dtype()));
+            }
+            Ok(c.cast(&DataType::Float64)
+                .ctx(|| name.to_string())?
+                .f64()
+                .ctx(|| name.to_string())?
+                .clone())
+        };
+        let y = f64_col(columns::Y)?;
+        let covs = layout
+            .covariates
+            .iter()
+            .map(|c| f64_col(c))
+            .collect::<Result<_>>()?;
+        let events = if layout.has_events {
+            Some(f64_col(columns::EVENT_DAYS)?)
+        } else {
+            None
+        };
+        let statics = layout
+            .statics
+            .iter()
+            .map(|c| {
+                Ok(get(c)?
+                    .cast(&DataType::String)
+                    .ctx(|| c.clone())?
+                    .str()
+                    .ctx(|| c.clone())?
+                    .clone())
+            })
+            .collect::<Result<_>>()?;
+        Ok(FrameColumns {
+            ids,
+            ds,
+            y,
+            covs,
+            events,
+            statics,
+        })
     }
 }
 
