@@ -98,145 +98,17 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
         .as_deref()
         .map(read_protection)
         .transpose()?;
-
-    // Forecasts.
     let fpath = &files.forecasts;
-    let names = table::column_names(fpath)?;
-    let mut qcols: Vec<(f64, String)> = names
-        .iter()
-        .filter_map(|n| level_of(n).map(|l| (l, n.clone())))
-        .collect();
-    qcols.sort_by(|a, b| a.0.total_cmp(&b.0));
-    if qcols.is_empty() {
-        return Err(input_err(
-            fpath,
-            format!(
-                "no quantile columns (q10, q50, q90, ...); columns: {}",
-                names.join(", ")
-            ),
-        ));
-    }
-    let levels = Quantiles::new(qcols.iter().map(|(l, _)| *l).collect())
-        .map_err(|e| input_err(fpath, e.to_string()))?;
-    let mut wanted: Vec<(&str, String)> = vec![
-        ("unique_id", columns::UNIQUE_ID.into()),
-        ("ds", columns::DS.into()),
-    ];
-    wanted.extend(qcols.iter().map(|(_, n)| ("quantile", n.clone())));
-    let df = table::read_columns(fpath, &wanted)?;
-    let fid = ids(fpath, &df)?;
-    let days = parse_days(
-        fpath,
-        columns::DS,
-        df.column(columns::DS)
-            .map_err(|e| input_err(fpath, e.to_string()))?,
-        "%Y-%m-%d",
-    )?;
-    let qvals: Vec<Vec<Option<f64>>> = qcols
-        .iter()
-        .map(|(_, n)| numbers(fpath, &df, n))
-        .collect::<Result<_>>()?;
-    let start_day = *days
-        .iter()
-        .min()
-        .ok_or_else(|| input_err(fpath, "no rows".into()))?;
-    let start = Week::containing_day(start_day);
-    let mut forecasts: BTreeMap<String, Vec<Option<Vec<f64>>>> = BTreeMap::new();
-    for row in 0..df.height() {
-        let week = Week::containing_day(days[row]);
-        if week.day_number() != days[row] {
-            return Err(input_err(
-                fpath,
-                format!("row {}: ds {} is not a Monday", row + 1, week),
-            ));
-        }
-        let t = start.weeks_until(week) as usize;
-        let mut q = Vec::with_capacity(qcols.len());
-        for (k, (_, name)) in qcols.iter().enumerate() {
-            let v = required(fpath, name, row, qvals[k][row])?;
-            if v < 0.0 {
-                return Err(input_err(
-                    fpath,
-                    format!("row {}: {name} = {v} is negative", row + 1),
-                ));
-            }
-            q.push(v);
-        }
-        if q.windows(2).any(|w| w[0] > w[1]) {
-            return Err(input_err(
-                fpath,
-                format!("row {} (SKU {}): quantiles cross: {q:?}", row + 1, fid[row]),
-            ));
-        }
-        let weeks = forecasts.entry(fid[row].clone()).or_default();
-        if weeks.len() <= t {
-            weeks.resize(t + 1, None);
-        }
-        weeks[t] = Some(q);
-    }
-    // Inventory.
-    let ipath = &files.inventory;
-    let df = table::read_columns(
-        ipath,
-        &[
-            ("unique_id", columns::UNIQUE_ID.into()),
-            ("on_hand", "on_hand".into()),
-        ],
-    )?;
-    let iid = ids(ipath, &df)?;
-    let on_hand = numbers(ipath, &df, "on_hand")?;
-    let mut stock: HashMap<String, f64> = HashMap::new();
-    for (row, id) in iid.into_iter().enumerate() {
-        let v = required(ipath, "on_hand", row, on_hand[row])?;
-        if v < 0.0 {
-            return Err(input_err(
-                ipath,
-                format!("row {} (SKU {id}): on_hand = {v} is negative", row + 1),
-            ));
-        }
-        stock.insert(id, v);
-    }
-    // Open orders.
-    let mut open: HashMap<String, Vec<(usize, f64)>> = HashMap::new();
-    if let Some(opath) = &files.open_orders {
-        let df = table::read_columns(
-            opath,
-            &[
-                ("unique_id", columns::UNIQUE_ID.into()),
-                ("arrival_ds", "arrival_ds".into()),
-                ("quantity", "quantity".into()),
-            ],
-        )?;
-        let oid = ids(opath, &df)?;
-        let arr = parse_days(
-            opath,
-            "arrival_ds",
-            df.column("arrival_ds")
-                .map_err(|e| input_err(opath, e.to_string()))?,
-            "%Y-%m-%d",
-        )?;
-        let qty = numbers(opath, &df, "quantity")?;
-        let mut overdue = 0;
-        for (row, id) in oid.into_iter().enumerate() {
-            let q = required(opath, "quantity", row, qty[row])?;
-            if q < 0.0 {
-                return Err(input_err(
-                    opath,
-                    format!("row {} (SKU {id}): quantity = {q} is negative", row + 1),
-                ));
-            }
-            let w = start.weeks_until(Week::containing_day(arr[row]));
-            if w < 0 {
-                overdue += 1;
-            }
-            open.entry(id).or_default().push((w.max(0) as usize, q));
-        }
-        if overdue > 0 {
-            warnings.push(format!(
-                "{overdue} open orders were due before {start}; assumed to arrive in the first week"
-            ));
-        }
-    }
+    let Forecasts {
+        levels,
+        start,
+        by_sku: forecasts,
+    } = read_forecasts(fpath)?;
+    let stock = read_inventory(&files.inventory)?;
+    let mut open = match &files.open_orders {
+        Some(opath) => read_open_orders(opath, start, &mut warnings)?,
+        None => HashMap::new(),
+    };
     let ppath = &files.sku_params;
     let mut params = read_sku_params(ppath, cfg)?;
 
@@ -297,6 +169,170 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
         },
         warnings,
     ))
+}
+
+/// A forecasts file: its quantile levels, its first week, and each SKU's quantiles by week
+/// from it (`None` for a week it lacks).
+struct Forecasts {
+    levels: Quantiles,
+    start: Week,
+    by_sku: BTreeMap<String, Vec<Option<Vec<f64>>>>,
+}
+
+/// Read a forecasts file (`unique_id`, `ds` Mondays, `q..` columns): quantiles present, not
+/// negative and not crossing, each error naming the row.
+fn read_forecasts(fpath: &Path) -> Result<Forecasts> {
+    let names = table::column_names(fpath)?;
+    let mut qcols: Vec<(f64, String)> = names
+        .iter()
+        .filter_map(|n| level_of(n).map(|l| (l, n.clone())))
+        .collect();
+    qcols.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if qcols.is_empty() {
+        return Err(input_err(
+            fpath,
+            format!(
+                "no quantile columns (q10, q50, q90, ...); columns: {}",
+                names.join(", ")
+            ),
+        ));
+    }
+    let levels = Quantiles::new(qcols.iter().map(|(l, _)| *l).collect())
+        .map_err(|e| input_err(fpath, e.to_string()))?;
+    let mut wanted: Vec<(&str, String)> = vec![
+        ("unique_id", columns::UNIQUE_ID.into()),
+        ("ds", columns::DS.into()),
+    ];
+    wanted.extend(qcols.iter().map(|(_, n)| ("quantile", n.clone())));
+    let df = table::read_columns(fpath, &wanted)?;
+    let fid = ids(fpath, &df)?;
+    let days = parse_days(
+        fpath,
+        columns::DS,
+        df.column(columns::DS)
+            .map_err(|e| input_err(fpath, e.to_string()))?,
+        "%Y-%m-%d",
+    )?;
+    let qvals: Vec<Vec<Option<f64>>> = qcols
+        .iter()
+        .map(|(_, n)| numbers(fpath, &df, n))
+        .collect::<Result<_>>()?;
+    let start_day = *days
+        .iter()
+        .min()
+        .ok_or_else(|| input_err(fpath, "no rows".into()))?;
+    let start = Week::containing_day(start_day);
+    let mut by_sku: BTreeMap<String, Vec<Option<Vec<f64>>>> = BTreeMap::new();
+    for row in 0..df.height() {
+        let week = Week::containing_day(days[row]);
+        if week.day_number() != days[row] {
+            return Err(input_err(
+                fpath,
+                format!("row {}: ds {} is not a Monday", row + 1, week),
+            ));
+        }
+        let t = start.weeks_until(week) as usize;
+        let mut q = Vec::with_capacity(qcols.len());
+        for (k, (_, name)) in qcols.iter().enumerate() {
+            let v = required(fpath, name, row, qvals[k][row])?;
+            if v < 0.0 {
+                return Err(input_err(
+                    fpath,
+                    format!("row {}: {name} = {v} is negative", row + 1),
+                ));
+            }
+            q.push(v);
+        }
+        if q.windows(2).any(|w| w[0] > w[1]) {
+            return Err(input_err(
+                fpath,
+                format!("row {} (SKU {}): quantiles cross: {q:?}", row + 1, fid[row]),
+            ));
+        }
+        let weeks = by_sku.entry(fid[row].clone()).or_default();
+        if weeks.len() <= t {
+            weeks.resize(t + 1, None);
+        }
+        weeks[t] = Some(q);
+    }
+    Ok(Forecasts {
+        levels,
+        start,
+        by_sku,
+    })
+}
+
+/// Stock on hand per SKU (`unique_id`, `on_hand` ≥ 0).
+fn read_inventory(ipath: &Path) -> Result<HashMap<String, f64>> {
+    let df = table::read_columns(
+        ipath,
+        &[
+            ("unique_id", columns::UNIQUE_ID.into()),
+            ("on_hand", "on_hand".into()),
+        ],
+    )?;
+    let iid = ids(ipath, &df)?;
+    let on_hand = numbers(ipath, &df, "on_hand")?;
+    let mut stock: HashMap<String, f64> = HashMap::new();
+    for (row, id) in iid.into_iter().enumerate() {
+        let v = required(ipath, "on_hand", row, on_hand[row])?;
+        if v < 0.0 {
+            return Err(input_err(
+                ipath,
+                format!("row {} (SKU {id}): on_hand = {v} is negative", row + 1),
+            ));
+        }
+        stock.insert(id, v);
+    }
+    Ok(stock)
+}
+
+/// Open orders per SKU as (week from `start`, quantity); orders due before `start` arrive in
+/// the first week, with a warning.
+fn read_open_orders(
+    opath: &Path,
+    start: Week,
+    warnings: &mut Vec<String>,
+) -> Result<HashMap<String, Vec<(usize, f64)>>> {
+    let df = table::read_columns(
+        opath,
+        &[
+            ("unique_id", columns::UNIQUE_ID.into()),
+            ("arrival_ds", "arrival_ds".into()),
+            ("quantity", "quantity".into()),
+        ],
+    )?;
+    let oid = ids(opath, &df)?;
+    let arr = parse_days(
+        opath,
+        "arrival_ds",
+        df.column("arrival_ds")
+            .map_err(|e| input_err(opath, e.to_string()))?,
+        "%Y-%m-%d",
+    )?;
+    let qty = numbers(opath, &df, "quantity")?;
+    let mut open: HashMap<String, Vec<(usize, f64)>> = HashMap::new();
+    let mut overdue = 0;
+    for (row, id) in oid.into_iter().enumerate() {
+        let q = required(opath, "quantity", row, qty[row])?;
+        if q < 0.0 {
+            return Err(input_err(
+                opath,
+                format!("row {} (SKU {id}): quantity = {q} is negative", row + 1),
+            ));
+        }
+        let w = start.weeks_until(Week::containing_day(arr[row]));
+        if w < 0 {
+            overdue += 1;
+        }
+        open.entry(id).or_default().push((w.max(0) as usize, q));
+    }
+    if overdue > 0 {
+        warnings.push(format!(
+            "{overdue} open orders were due before {start}; assumed to arrive in the first week"
+        ));
+    }
+    Ok(open)
 }
 
 /// Read a protection-interval calibration (JSON); errors name the file and what is wrong.
