@@ -584,7 +584,8 @@ async fn pg_batches(
             if !pass(Message::Copy(std::mem::replace(&mut buf, rest))) {
                 return Ok(());
             }
-            lines = buf.iter().filter(|b| **b == b'\n').count();
+            // What is left follows the last newline.
+            lines = 0;
         }
     }
     if !buf.is_empty() {
@@ -599,7 +600,6 @@ fn parse_copy_text(bytes: &[u8], names: &[String], at: &Path) -> Result<DataFram
         .iter()
         .map(|n| Field::new(n.as_str().into(), DataType::String))
         .collect();
-    let needs_unescape = bytes.contains(&b'\\');
     let df = CsvReadOptions::default()
         .with_has_header(false)
         .with_schema(Some(Arc::new(schema)))
@@ -615,10 +615,8 @@ fn parse_copy_text(bytes: &[u8], names: &[String], at: &Path) -> Result<DataFram
             path: at.to_path_buf(),
             source,
         })?;
-    if !needs_unescape {
-        return Ok(df);
-    }
-    // Rare: a value with a backslash, tab or newline in it, escaped by COPY.
+    // Rare: a value with a backslash, tab or newline in it, escaped by COPY (`\N`, null, is
+    // already a null). Only such values are rewritten.
     let columns = df
         .columns()
         .iter()
@@ -627,7 +625,21 @@ fn parse_copy_text(bytes: &[u8], names: &[String], at: &Path) -> Result<DataFram
                 path: at.to_path_buf(),
                 source,
             })?;
-            let un: StringChunked = ca.iter().map(|v| v.map(unescape_copy_text)).collect();
+            if !ca.iter().flatten().any(|v| v.contains('\\')) {
+                return Ok(c.clone());
+            }
+            let un: StringChunked = ca
+                .iter()
+                .map(|v| {
+                    v.map(|v| {
+                        if v.contains('\\') {
+                            unescape_copy_text(v)
+                        } else {
+                            v.to_string()
+                        }
+                    })
+                })
+                .collect();
             Ok(un.with_name(c.name().clone()).into_column())
         })
         .collect::<Result<Vec<Column>>>()?;
@@ -717,4 +729,45 @@ async fn mysql_batches(
         pass(Message::Rows(cols));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_text_escapes_round_trip() {
+        for v in [
+            "plain",
+            "tab\there",
+            "line\nbreak",
+            "back\\slash",
+            "\\N",
+            "cr\r",
+        ] {
+            let mut out = Vec::new();
+            pg_text_escape(v, &mut out);
+            let escaped = String::from_utf8(out).unwrap();
+            assert!(
+                !escaped.contains('\t') && !escaped.contains('\n'),
+                "{escaped:?}"
+            );
+            assert_eq!(unescape_copy_text(&escaped), v);
+        }
+        // A batch: escaped values come back whole, `\N` is null.
+        let mut bytes = Vec::new();
+        for (id, v) in [("A", Some("x\ty")), ("B", None), ("C", Some("a\\b"))] {
+            bytes.extend_from_slice(id.as_bytes());
+            bytes.push(b'\t');
+            match v {
+                Some(v) => pg_text_escape(v, &mut bytes),
+                None => bytes.extend_from_slice(b"\\N"),
+            }
+            bytes.push(b'\n');
+        }
+        let names = ["id".to_string(), "v".to_string()];
+        let df = parse_copy_text(&bytes, &names, Path::new("postgres:t")).unwrap();
+        let v: Vec<Option<&str>> = df.column("v").unwrap().str().unwrap().iter().collect();
+        assert_eq!(v, vec![Some("x\ty"), None, Some("a\\b")]);
+    }
 }
