@@ -2,6 +2,9 @@
 # Ingest benchmark: the two real data sets of ../shared/data and a synthetic catalogue.
 # Prints a table: data set, input rows, weekly rows, SKUs, wall seconds, peak RSS.
 # Usage: scripts/bench_ingest.sh [SYNTH_SKUS]
+# With RESTOCK_DATABASE_URL set (a postgres:// or mysql:// URL), the synthetic catalogue's sales
+# are also loaded into a table `synth_sales` (restock db-load, not timed here) and ingested from
+# it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/restock/target}"
@@ -31,3 +34,17 @@ echo "|------------------------|------------|-----------|--------|--------|-----
 [ -d "$shared/online_retail" ] && row "Online Retail (preset)" --preset online-retail --input "$shared/online_retail"
 "$bin" --quiet synth --skus "$synth_skus" --weeks 156 --out "$work/synth"
 row "synthetic $synth_skus SKUs" --config "$work/synth/ingest.toml"
+if [ -n "${RESTOCK_DATABASE_URL:-}" ]; then
+  kind=postgres; case "$RESTOCK_DATABASE_URL" in mysql:*|mariadb:*) kind=mysql;; esac
+  "$bin" --quiet db-load --kind "$kind" --input "$work/synth/sales.csv" --table synth_sales
+  python3 - "$work/synth/ingest.toml" "$kind" > "$work/synth/ingest_db.toml" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+old = '[source]\npath = "sales.csv"\n'
+assert old in text, "unexpected synthetic ingest.toml"
+text = text.replace(old, '[source.database]\nkind = "%s"\nurl_env = "RESTOCK_DATABASE_URL"\n'
+                    'table = "synth_sales"\n[source]\n' % sys.argv[2])
+print(text)
+PY
+  row "synthetic $synth_skus ($kind)" --config "$work/synth/ingest_db.toml"
+fi
