@@ -39,8 +39,8 @@ struct Wanted {
 /// driver's async runtime).
 enum Message {
     Columns(Vec<String>, String),
-    /// Lines of PostgreSQL's COPY text format.
-    Copy(Vec<u8>),
+    /// Lines of PostgreSQL's COPY text format, parsed on the reading thread.
+    Frame(Result<DataFrame>),
     /// MySQL rows, column by column.
     Rows(Vec<Vec<Option<String>>>),
 }
@@ -70,7 +70,7 @@ pub fn for_each_batch(
                     (names, format) = (n, f);
                     continue;
                 }
-                Message::Copy(bytes) => parse_copy_text(&bytes, &names, &at),
+                Message::Frame(df) => df,
                 Message::Rows(cols) => rows_frame(cols, &names, &at),
             };
             let done = df.and_then(|df| {
@@ -549,6 +549,7 @@ async fn pg_batches(
     rows: usize,
     pass: &mut dyn FnMut(Message) -> bool,
 ) -> Result<()> {
+    let names: Vec<String> = wanted.iter().map(|w| w.name.clone()).collect();
     let select: Vec<String> = wanted
         .iter()
         .map(|w| {
@@ -581,7 +582,8 @@ async fn pg_batches(
             // Everything up to the last complete line.
             let cut = buf.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
             let rest = buf.split_off(cut);
-            if !pass(Message::Copy(std::mem::replace(&mut buf, rest))) {
+            let batch = std::mem::replace(&mut buf, rest);
+            if !pass(Message::Frame(parse_copy_text(&batch, &names, at))) {
                 return Ok(());
             }
             // What is left follows the last newline.
@@ -589,7 +591,7 @@ async fn pg_batches(
         }
     }
     if !buf.is_empty() {
-        pass(Message::Copy(buf));
+        pass(Message::Frame(parse_copy_text(&buf, &names, at)));
     }
     Ok(())
 }
