@@ -353,23 +353,13 @@ mod tests {
             result: PolicyResult {
                 policy: policy.into(),
                 fill_rate: fill,
-                stockout_weeks: 0,
                 stockout_share: 1.0 - fill,
                 avg_stock_value: stock,
                 end_stock_value: stock,
-                holding_cost: 0.0,
-                shortage_cost: 0.0,
-                ordering_cost: 0.0,
                 total_cost: cost,
-                purchase_cost: 0.0,
                 orders: 1,
                 units_ordered: 1.0,
-                units_short: 0.0,
-                max_weekly_spend: 0.0,
-                weeks_over_budget: 0,
-                max_volume: 0.0,
-                weeks_over_capacity: 0,
-                decision_seconds: 0.0,
+                ..PolicyResult::default()
             },
         }
     }

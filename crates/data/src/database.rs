@@ -126,7 +126,10 @@ fn read_table(
                 let mut conn = PgConnection::connect(url)
                     .await
                     .map_err(|e| database_error(at, format!("connecting: {e}")))?;
-                let present = pg_columns(&mut conn, &db.table, at).await?;
+                let present = sqlx::query_as(&db.kind.columns_query(&db.table))
+                    .fetch_all(&mut conn)
+                    .await
+                    .map_err(|e| database_error(at, format!("reading the table's columns: {e}")))?;
                 let wanted = check_columns(present, db, at, columns, date_column)?;
                 if !announce(&wanted) {
                     return Ok(());
@@ -137,7 +140,10 @@ fn read_table(
                 let mut conn = MySqlConnection::connect(url)
                     .await
                     .map_err(|e| database_error(at, format!("connecting: {e}")))?;
-                let present = mysql_columns(&mut conn, &db.table, at).await?;
+                let present = sqlx::query_as(&db.kind.columns_query(&db.table))
+                    .fetch_all(&mut conn)
+                    .await
+                    .map_err(|e| database_error(at, format!("reading the table's columns: {e}")))?;
                 let wanted = check_columns(present, db, at, columns, date_column)?;
                 if !announce(&wanted) {
                     return Ok(());
@@ -268,19 +274,19 @@ impl TextRows {
         })
     }
 
-    /// `(name type, …)` with `quote` for the names.
-    fn definitions(&self, quote: fn(&str) -> String) -> String {
+    /// `name type, …` for a `CREATE TABLE` on `kind`.
+    fn definitions(&self, kind: DatabaseKind) -> String {
         let defs: Vec<String> = self
             .names
             .iter()
             .zip(&self.sql_types)
-            .map(|(n, t)| format!("{} {t}", quote(n)))
+            .map(|(n, t)| format!("{} {t}", kind.quote(n)))
             .collect();
         defs.join(", ")
     }
 
-    fn column_list(&self, quote: fn(&str) -> String) -> String {
-        let cols: Vec<String> = self.names.iter().map(|n| quote(n)).collect();
+    fn column_list(&self, kind: DatabaseKind) -> String {
+        let cols: Vec<String> = self.names.iter().map(|n| kind.quote(n)).collect();
         cols.join(", ")
     }
 }
@@ -291,27 +297,36 @@ async fn pg_load(
     rows: &TextRows,
     replace: &Replace,
 ) -> std::result::Result<u64, sqlx::Error> {
-    let table = quote_pg_table(table);
+    let table = DatabaseKind::Postgres.quote_table(table);
     let mut tx = conn.begin().await?;
     match replace {
         Replace::Table => {
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
                 .execute(&mut *tx)
                 .await?;
-            let sql = format!("CREATE TABLE {table} ({})", rows.definitions(quote_pg));
+            let sql = format!(
+                "CREATE TABLE {table} ({})",
+                rows.definitions(DatabaseKind::Postgres)
+            );
             sqlx::query(&sql).execute(&mut *tx).await?;
         }
         Replace::Rows { column, value } => {
             let sql = format!(
                 "CREATE TABLE IF NOT EXISTS {table} ({})",
-                rows.definitions(quote_pg)
+                rows.definitions(DatabaseKind::Postgres)
             );
             sqlx::query(&sql).execute(&mut *tx).await?;
-            let sql = format!("DELETE FROM {table} WHERE {}::text = $1", quote_pg(column));
+            let sql = format!(
+                "DELETE FROM {table} WHERE {}::text = $1",
+                DatabaseKind::Postgres.quote(column)
+            );
             sqlx::query(&sql).bind(value).execute(&mut *tx).await?;
         }
     }
-    let statement = format!("COPY {table} ({}) FROM STDIN", rows.column_list(quote_pg));
+    let statement = format!(
+        "COPY {table} ({}) FROM STDIN",
+        rows.column_list(DatabaseKind::Postgres)
+    );
     let mut copy = tx.copy_in_raw(&statement).await?;
     let mut buf = Vec::with_capacity(1 << 20);
     for i in 0..rows.height {
@@ -341,20 +356,23 @@ async fn mysql_load(
     rows: &TextRows,
     replace: &Replace,
 ) -> std::result::Result<u64, sqlx::Error> {
-    let table = quote_mysql_table(table);
+    let table = DatabaseKind::Mysql.quote_table(table);
     // DDL commits on its own in MySQL: the rows go in one transaction after it.
     match replace {
         Replace::Table => {
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
                 .execute(&mut *conn)
                 .await?;
-            let sql = format!("CREATE TABLE {table} ({})", rows.definitions(quote_mysql));
+            let sql = format!(
+                "CREATE TABLE {table} ({})",
+                rows.definitions(DatabaseKind::Mysql)
+            );
             sqlx::query(&sql).execute(&mut *conn).await?;
         }
         Replace::Rows { .. } => {
             let sql = format!(
                 "CREATE TABLE IF NOT EXISTS {table} ({})",
-                rows.definitions(quote_mysql)
+                rows.definitions(DatabaseKind::Mysql)
             );
             sqlx::query(&sql).execute(&mut *conn).await?;
         }
@@ -363,7 +381,7 @@ async fn mysql_load(
     if let Replace::Rows { column, value } = replace {
         let sql = format!(
             "DELETE FROM {table} WHERE CAST({} AS CHAR) = ?",
-            quote_mysql(column)
+            DatabaseKind::Mysql.quote(column)
         );
         sqlx::query(&sql).bind(value).execute(&mut *tx).await?;
     }
@@ -375,7 +393,7 @@ async fn mysql_load(
         let end = (start + per_insert).min(rows.height);
         let sql = format!(
             "INSERT INTO {table} ({}) VALUES {}",
-            rows.column_list(quote_mysql),
+            rows.column_list(DatabaseKind::Mysql),
             vec![placeholders.as_str(); end - start].join(", ")
         );
         let mut q = sqlx::query(&sql);
@@ -427,25 +445,61 @@ fn sql_string(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-fn quote_pg(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-fn quote_pg_table(table: &str) -> String {
-    match split_table(table) {
-        (Some(s), t) => format!("{}.{}", quote_pg(s), quote_pg(t)),
-        (None, t) => quote_pg(t),
+/// How each server spells what restock asks of it.
+impl DatabaseKind {
+    /// An identifier, quoted.
+    fn quote(self, name: &str) -> String {
+        match self {
+            DatabaseKind::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
+            DatabaseKind::Mysql => format!("`{}`", name.replace('`', "``")),
+        }
     }
-}
 
-fn quote_mysql(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
+    /// `table` or `schema.table`, quoted.
+    fn quote_table(self, table: &str) -> String {
+        match split_table(table) {
+            (Some(schema), t) => format!("{}.{}", self.quote(schema), self.quote(t)),
+            (None, t) => self.quote(t),
+        }
+    }
 
-fn quote_mysql_table(table: &str) -> String {
-    match split_table(table) {
-        (Some(s), t) => format!("{}.{}", quote_mysql(s), quote_mysql(t)),
-        (None, t) => quote_mysql(t),
+    /// A column read as text; a date column as `YYYY-MM-DD`.
+    fn as_text(self, w: &Wanted) -> String {
+        let c = self.quote(&w.name);
+        match (self, w.is_date) {
+            (DatabaseKind::Postgres, true) => format!("to_char({c}, 'YYYY-MM-DD')"),
+            (DatabaseKind::Postgres, false) => format!("{c}::text"),
+            (DatabaseKind::Mysql, true) => format!("DATE_FORMAT({c}, '%Y-%m-%d')"),
+            (DatabaseKind::Mysql, false) => format!("CAST({c} AS CHAR)"),
+        }
+    }
+
+    /// `SELECT` of the wanted columns as text.
+    fn select_text(self, wanted: &[Wanted], table: &str) -> String {
+        let cols: Vec<String> = wanted.iter().map(|w| self.as_text(w)).collect();
+        format!(
+            "SELECT {} FROM {}",
+            cols.join(", "),
+            self.quote_table(table)
+        )
+    }
+
+    /// The table's (column, data type) pairs, as text, in `information_schema`.
+    fn columns_query(self, table: &str) -> String {
+        let (schema, name) = split_table(table);
+        let (current, text) = match self {
+            DatabaseKind::Postgres => ("current_schema()", "{}::text"),
+            DatabaseKind::Mysql => ("database()", "CAST({} AS CHAR)"),
+        };
+        let schema = schema.map_or(current.to_string(), sql_string);
+        let as_text = |c: &str| text.replace("{}", c);
+        format!(
+            "SELECT {}, {} FROM information_schema.columns WHERE table_schema = {schema} \
+             AND table_name = {} ORDER BY ordinal_position",
+            as_text("column_name"),
+            as_text("data_type"),
+            sql_string(name)
+        )
     }
 }
 
@@ -460,44 +514,6 @@ fn pg_text_escape(v: &str, out: &mut Vec<u8>) {
             _ => out.push(b),
         }
     }
-}
-
-/// The table's (column, data type) pairs.
-async fn pg_columns(
-    conn: &mut PgConnection,
-    table: &str,
-    at: &Path,
-) -> Result<Vec<(String, String)>> {
-    let (schema, name) = split_table(table);
-    let schema = schema.map_or("current_schema()".to_string(), sql_string);
-    let query = format!(
-        "SELECT column_name::text, data_type::text FROM information_schema.columns \
-         WHERE table_schema = {schema} AND table_name = {} ORDER BY ordinal_position",
-        sql_string(name)
-    );
-    sqlx::query_as(&query)
-        .fetch_all(conn)
-        .await
-        .map_err(|e| database_error(at, format!("reading the table's columns: {e}")))
-}
-
-async fn mysql_columns(
-    conn: &mut MySqlConnection,
-    table: &str,
-    at: &Path,
-) -> Result<Vec<(String, String)>> {
-    let (schema, name) = split_table(table);
-    let schema = schema.map_or("database()".to_string(), sql_string);
-    let query = format!(
-        "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR) FROM \
-         information_schema.columns WHERE table_schema = {schema} AND table_name = {} \
-         ORDER BY ordinal_position",
-        sql_string(name)
-    );
-    sqlx::query_as(&query)
-        .fetch_all(conn)
-        .await
-        .map_err(|e| database_error(at, format!("reading the table's columns: {e}")))
 }
 
 /// The mapped columns, each checked to exist (an error names the missing one, its config key
@@ -550,21 +566,9 @@ async fn pg_batches(
     pass: &mut dyn FnMut(Message) -> bool,
 ) -> Result<()> {
     let names: Vec<String> = wanted.iter().map(|w| w.name.clone()).collect();
-    let select: Vec<String> = wanted
-        .iter()
-        .map(|w| {
-            let c = quote_pg(&w.name);
-            if w.is_date {
-                format!("to_char({c}, 'YYYY-MM-DD')")
-            } else {
-                format!("{c}::text")
-            }
-        })
-        .collect();
     let statement = format!(
-        "COPY (SELECT {} FROM {}) TO STDOUT",
-        select.join(", "),
-        quote_pg_table(&db.table)
+        "COPY ({}) TO STDOUT",
+        DatabaseKind::Postgres.select_text(wanted, &db.table)
     );
     let mut stream = conn
         .copy_out_raw(&statement)
@@ -693,22 +697,7 @@ async fn mysql_batches(
     rows: usize,
     pass: &mut dyn FnMut(Message) -> bool,
 ) -> Result<()> {
-    let select: Vec<String> = wanted
-        .iter()
-        .map(|w| {
-            let c = quote_mysql(&w.name);
-            if w.is_date {
-                format!("DATE_FORMAT({c}, '%Y-%m-%d')")
-            } else {
-                format!("CAST({c} AS CHAR)")
-            }
-        })
-        .collect();
-    let query = format!(
-        "SELECT {} FROM {}",
-        select.join(", "),
-        quote_mysql_table(&db.table)
-    );
+    let query = DatabaseKind::Mysql.select_text(wanted, &db.table);
     let empty = || vec![Vec::with_capacity(rows.min(1 << 20)); wanted.len()];
     let mut cols: Vec<Vec<Option<String>>> = empty();
     let mut stream = sqlx::query(&query).fetch(&mut *conn);

@@ -24,8 +24,8 @@ use crate::{Error, Result, table};
 mod weekly_sums;
 
 pub use weekly_sums::BATCH_ROWS;
-use weekly_sums::{WeekRow, count_distinct};
-pub(crate) use weekly_sums::{WeeklySums, in_file};
+pub(crate) use weekly_sums::WeeklySums;
+use weekly_sums::{WeekRow, count_distinct, in_file};
 
 /// Ingest a raw sales file as described by `cfg`, read in batches of [`BATCH_ROWS`] rows.
 pub fn ingest(cfg: &IngestConfig) -> Result<(WeeklyDataset, QualityReport)> {
@@ -57,20 +57,10 @@ pub fn ingest_in_batches(
         source: path.display().to_string(),
         ..Default::default()
     };
-    let mut sums = WeeklySums::new(&cfg.columns.statics);
-    let mut skus = HashSet::new();
+    let mut batches = Batches::new(path, &cfg.columns, &cfg.clean);
     let mut add = |batch: DataFrame, first: usize, date_format: &str| {
-        let daily = canonicalize(
-            path,
-            &batch,
-            &cfg.columns,
-            date_format,
-            &cfg.clean,
-            &mut skus,
-            &mut report,
-        )
-        .map_err(|e| in_file(e, first))?;
-        sums.add(path, daily)
+        let daily = batches.validate(&batch, first, date_format, &mut report)?;
+        batches.sums.add(path, daily)
     };
     match &cfg.source.database {
         None => {
@@ -84,7 +74,7 @@ pub fn ingest_in_batches(
             crate::database::for_each_batch(db, &wanted, dates, batch_rows, &mut add)?;
         }
     }
-    report.input_skus = skus.len();
+    let sums = batches.finish(&mut report);
     let calendar = cfg
         .calendar
         .as_ref()
@@ -92,6 +82,56 @@ pub fn ingest_in_batches(
         .transpose()?;
     let ds = weekly_dataset(path, &sums, &cfg.clean, calendar.as_deref(), &mut report)?;
     Ok((ds, report))
+}
+
+/// A source's batches as they are read: each validated into canonical daily rows
+/// ([`canonicalize`], errors counting rows in the whole source), then added to the weekly sums.
+pub(crate) struct Batches<'a> {
+    path: &'a Path,
+    map: &'a ColumnMap,
+    clean: &'a CleanConfig,
+    /// The weekly sums so far.
+    pub(crate) sums: WeeklySums,
+    /// Distinct input SKUs so far.
+    skus: HashSet<String>,
+}
+
+impl<'a> Batches<'a> {
+    pub(crate) fn new(path: &'a Path, map: &'a ColumnMap, clean: &'a CleanConfig) -> Self {
+        Batches {
+            path,
+            map,
+            clean,
+            sums: WeeklySums::new(&map.statics),
+            skus: HashSet::new(),
+        }
+    }
+
+    /// The canonical daily rows of `batch`, whose first row is the source's `first`.
+    pub(crate) fn validate(
+        &mut self,
+        batch: &DataFrame,
+        first: usize,
+        date_format: &str,
+        report: &mut QualityReport,
+    ) -> Result<DataFrame> {
+        canonicalize(
+            self.path,
+            batch,
+            self.map,
+            date_format,
+            self.clean,
+            &mut self.skus,
+            report,
+        )
+        .map_err(|e| in_file(e, first))
+    }
+
+    /// The weekly sums of every batch; the report gets the input's distinct SKUs.
+    pub(crate) fn finish(self, report: &mut QualityReport) -> WeeklySums {
+        report.input_skus = self.skus.len();
+        self.sums
+    }
 }
 
 /// Validate the raw mapped columns and turn them into the canonical daily frame:

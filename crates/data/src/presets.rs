@@ -1,6 +1,5 @@
 //! Presets for the two real data sets of `shared/data/` (see its README for the protocol).
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use polars::prelude::*;
@@ -9,8 +8,7 @@ use restock_core::columns;
 use crate::config::{CalendarConfig, CleanConfig, ColumnMap};
 use crate::error::PolarsContext;
 use crate::ingest::{
-    BATCH_ROWS, WeeklySums, aggregate, canonicalize, in_file, parse_days, read_calendar_days,
-    weekly_dataset,
+    BATCH_ROWS, Batches, aggregate, parse_days, read_calendar_days, weekly_dataset,
 };
 use crate::report::QualityReport;
 use crate::weekly::WeeklyDataset;
@@ -135,20 +133,10 @@ fn m5(path: &Path) -> Result<(WeeklyDataset, QualityReport)> {
     } else {
         None
     };
-    let mut sums = WeeklySums::new(&statics);
-    let mut skus = HashSet::new();
+    let mut batches = Batches::new(&sales, &map, &clean);
     let raw = table::read_columns_lazy(&sales, &wanted)?;
     table::for_each_batch(&sales, raw, BATCH_ROWS, |batch, first| {
-        let daily = canonicalize(
-            &sales,
-            &batch,
-            &map,
-            "%Y-%m-%d",
-            &clean,
-            &mut skus,
-            &mut report,
-        )
-        .map_err(|e| in_file(e, first))?;
+        let daily = batches.validate(&batch, first, "%Y-%m-%d", &mut report)?;
         let daily = match &price_tables {
             Some((cal, pr)) => daily
                 .lazy()
@@ -170,9 +158,9 @@ fn m5(path: &Path) -> Result<(WeeklyDataset, QualityReport)> {
                 .ctx(|| format!("{}: joining prices", prices.display()))?,
             None => daily,
         };
-        sums.add(&sales, daily)
+        batches.sums.add(&sales, daily)
     })?;
-    report.input_skus = skus.len();
+    let sums = batches.finish(&mut report);
     let events = if calendar.exists() {
         Some(read_calendar_days(
             &CalendarConfig {

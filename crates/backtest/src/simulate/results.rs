@@ -32,7 +32,7 @@ pub const POLICIES: [&str; 4] = [
 ];
 
 /// Results of one policy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PolicyResult {
     /// One of [`POLICIES`].
     pub policy: String,
@@ -79,24 +79,7 @@ impl PolicyResult {
     pub(super) fn named(policy: &str) -> Self {
         PolicyResult {
             policy: policy.to_string(),
-            fill_rate: 0.0,
-            stockout_weeks: 0,
-            stockout_share: 0.0,
-            avg_stock_value: 0.0,
-            end_stock_value: 0.0,
-            holding_cost: 0.0,
-            shortage_cost: 0.0,
-            ordering_cost: 0.0,
-            total_cost: 0.0,
-            purchase_cost: 0.0,
-            orders: 0,
-            units_ordered: 0.0,
-            units_short: 0.0,
-            max_weekly_spend: 0.0,
-            weeks_over_budget: 0,
-            max_volume: 0.0,
-            weeks_over_capacity: 0,
-            decision_seconds: 0.0,
+            ..PolicyResult::default()
         }
     }
 
