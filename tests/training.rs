@@ -130,6 +130,7 @@ fn an_interrupted_run_resumes_to_the_same_weights() {
     let cut = RunDir::create(&dir.path().join("cut"), false).unwrap();
     let stop = SessionOptions {
         stop_after_epoch: Some(1),
+        ..SessionOptions::default()
     };
     let partial = restock_train::train(&cfg, &cut, &data, &stop, &mut Silent).unwrap();
     assert_eq!(partial.epochs, 1);

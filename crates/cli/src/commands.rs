@@ -42,6 +42,9 @@ enum Command {
     Report(crate::report_cmd::ReportArgs),
     /// Run the whole job on a synthetic catalogue generated on the spot.
     Demo(crate::demo_cmd::DemoArgs),
+    /// One week of the weekly job from a job config: inputs, model update, forecasts, orders,
+    /// feedback, alerts, report, and the outputs written back; idempotent per week.
+    Run(crate::run_cmd::RunArgs),
     /// Load a file (CSV or Parquet: sales, forecasts, orders) into a PostgreSQL or MySQL/MariaDB
     /// table in one transaction, replacing the table or one cycle's rows.
     DbLoad(DbLoadArgs),
@@ -157,6 +160,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Simulate(a) => crate::backtest_cmd::simulate(a, &mut progress).map(|_| ()),
         Command::Report(a) => crate::report_cmd::report(a, &mut progress).map(|_| ()),
         Command::Demo(a) => crate::demo_cmd::demo(a, &mut progress),
+        Command::Run(a) => crate::run_cmd::run(a, &mut progress),
         Command::DbLoad(a) => db_load(&a, &mut progress),
     }
 }

@@ -7,6 +7,7 @@ mod forecast_cmd;
 mod plan_cmd;
 mod progress;
 mod report_cmd;
+mod run_cmd;
 mod train_cmd;
 
 use std::process::ExitCode;

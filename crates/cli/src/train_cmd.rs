@@ -89,6 +89,7 @@ pub(crate) fn train_config(
 pub(crate) fn train(args: TrainArgs, progress: &mut Progress) -> Result<PathBuf> {
     let options = SessionOptions {
         stop_after_epoch: args.stop_after_epoch,
+        ..SessionOptions::default()
     };
     let mut observer = EpochBars::new(progress.is_quiet());
     let (run, prepared, summary) = if let Some(dir) = &args.resume {
@@ -251,7 +252,7 @@ pub(crate) fn calibrate(args: CalibrateArgs, progress: &mut Progress) -> Result<
 }
 
 /// One progress bar per epoch on a terminal; a line every 10 s and per epoch otherwise.
-struct EpochBars {
+pub(crate) struct EpochBars {
     quiet: bool,
     bar: Option<ProgressBar>,
     started: Instant,
@@ -263,7 +264,7 @@ struct EpochBars {
 }
 
 impl EpochBars {
-    fn new(quiet: bool) -> Self {
+    pub(crate) fn new(quiet: bool) -> Self {
         EpochBars {
             quiet,
             bar: None,
@@ -276,7 +277,7 @@ impl EpochBars {
         }
     }
 
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }

@@ -64,9 +64,10 @@ fn default_date_format() -> String {
     "%Y-%m-%d".to_string()
 }
 
-/// Raw column names; the defaults are Nixtla's long format.
+/// Raw column names; the defaults are Nixtla's long format, so a `[columns]` section names only
+/// what differs from them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ColumnMap {
     /// The SKU id column.
     pub id: String,
@@ -343,6 +344,23 @@ mod tests {
         assert_eq!(cfg.columns.id, "unique_id");
         assert_eq!(cfg.clean.duplicates, DuplicatePolicy::Sum);
         assert!(cfg.check(Path::new("x")).is_ok());
+    }
+
+    /// A `[columns]` section names what differs from the defaults; the rest stay defaults.
+    #[test]
+    fn a_columns_section_keeps_the_defaults_it_does_not_name() {
+        let cfg = parse("[source]\npath = \"a.csv\"\n[columns]\nprice = \"price\"\n").unwrap();
+        assert_eq!(
+            (cfg.columns.id.as_str(), cfg.columns.date.as_str()),
+            ("unique_id", "ds")
+        );
+        assert_eq!(cfg.columns.target, "y");
+        assert_eq!(cfg.columns.price.as_deref(), Some("price"));
+        let cfg = parse("[source]\npath = \"a.csv\"\n[columns]\nid = \"sku\"\n").unwrap();
+        assert_eq!(
+            (cfg.columns.id.as_str(), cfg.columns.target.as_str()),
+            ("sku", "y")
+        );
     }
 
     #[test]

@@ -97,6 +97,71 @@ pub fn for_each_batch(
     })
 }
 
+/// The columns of the table, with their SQL types, in order; empty when there is no such table.
+pub fn table_columns(db: &DatabaseSource) -> Result<Vec<(String, String)>> {
+    let at = location(db);
+    let url = connection_url(db, &at)?;
+    let query = db.kind.columns_query(&db.table);
+    let fail = |e: sqlx::Error| database_error(&at, format!("reading the table's columns: {e}"));
+    runtime(&at)?.block_on(async {
+        match db.kind {
+            DatabaseKind::Postgres => {
+                let mut conn = PgConnection::connect(&url)
+                    .await
+                    .map_err(|e| database_error(&at, format!("connecting: {e}")))?;
+                sqlx::query_as(&query)
+                    .fetch_all(&mut conn)
+                    .await
+                    .map_err(fail)
+            }
+            DatabaseKind::Mysql => {
+                let mut conn = MySqlConnection::connect(&url)
+                    .await
+                    .map_err(|e| database_error(&at, format!("connecting: {e}")))?;
+                sqlx::query_as(&query)
+                    .fetch_all(&mut conn)
+                    .await
+                    .map_err(fail)
+            }
+        }
+    })
+}
+
+/// A whole (small) table as text columns: the `required` columns, an error naming any the
+/// table lacks, and those of `optional` it has; dates as `%Y-%m-%d`. For the weekly job's
+/// stock, open orders and SKU parameters.
+pub fn read_frame(db: &DatabaseSource, required: &[&str], optional: &[&str]) -> Result<DataFrame> {
+    let at = location(db);
+    let present = table_columns(db)?;
+    let mut columns: Vec<(&str, String)> = required.iter().map(|c| (*c, c.to_string())).collect();
+    for c in optional {
+        if present.iter().any(|(name, _)| name == c) {
+            columns.push((c, c.to_string()));
+        }
+    }
+    let mut frames: Option<DataFrame> = None;
+    for_each_batch(db, &columns, ("", "%Y-%m-%d"), 1 << 16, &mut |df, _, _| {
+        match &mut frames {
+            None => frames = Some(df),
+            Some(all) => {
+                all.vstack_mut(&df)
+                    .map_err(|e| database_error(&at, e.to_string()))?;
+            }
+        }
+        Ok(())
+    })?;
+    match frames {
+        Some(df) => Ok(df),
+        None => {
+            let empty: Vec<Column> = columns
+                .iter()
+                .map(|(c, _)| Column::new_empty((*c).into(), &DataType::String))
+                .collect();
+            DataFrame::new(0, empty).map_err(|e| database_error(&at, e.to_string()))
+        }
+    }
+}
+
 /// The reading thread: connect, check the columns, stream the rows to `send` (stopping
 /// quietly when the receiver is gone).
 fn read_table(
@@ -175,29 +240,45 @@ pub enum Replace {
 /// that fails leaves the rows as they were (on MySQL a `CREATE`/`DROP` commits on its own, before
 /// the rows' transaction). Returns the rows written. For `restock db-load` and the tests.
 pub fn load_table(db: &DatabaseSource, df: &DataFrame, replace: &Replace) -> Result<u64> {
+    load_tables(db, &[(db.table.as_str(), df)], replace, None)
+}
+
+/// Load several frames into their tables (`db.table` is not used) in **one** transaction, each
+/// as [`load_table`] would: a weekly cycle's forecasts, orders, alerts and history land
+/// together or not at all. `before_commit` runs after the last row is sent and before the
+/// commit (the job's fault injection uses it to die there). Returns the rows written.
+pub fn load_tables(
+    db: &DatabaseSource,
+    tables: &[(&str, &DataFrame)],
+    replace: &Replace,
+    before_commit: Option<&dyn Fn()>,
+) -> Result<u64> {
     let at = location(db);
     let url = connection_url(db, &at)?;
-    if let Replace::Rows { column, .. } = replace
-        && df.column(column).is_err()
-    {
-        return Err(database_error(
-            &at,
-            format!("the rows to load have no column {column:?} to replace by"),
-        ));
+    let mut loads = Vec::with_capacity(tables.len());
+    for (table, df) in tables {
+        if let Replace::Rows { column, .. } = replace
+            && df.column(column).is_err()
+        {
+            return Err(database_error(
+                &at,
+                format!("the rows for {table} have no column {column:?} to replace by"),
+            ));
+        }
+        loads.push((db.kind.quote_table(table), TextRows::of(df, &at)?));
     }
-    let rows = TextRows::of(df, &at)?;
     let fail = |e: sqlx::Error| database_error(&at, e.to_string());
     runtime(&at)?.block_on(async {
         match db.kind {
             DatabaseKind::Postgres => {
                 let mut conn = PgConnection::connect(&url).await.map_err(fail)?;
-                pg_load(&mut conn, &db.table, &rows, replace)
+                pg_load(&mut conn, &loads, replace, before_commit)
                     .await
                     .map_err(fail)
             }
             DatabaseKind::Mysql => {
                 let mut conn = MySqlConnection::connect(&url).await.map_err(fail)?;
-                mysql_load(&mut conn, &db.table, &rows, replace)
+                mysql_load(&mut conn, &loads, replace, before_commit)
                     .await
                     .map_err(fail)
             }
@@ -291,122 +372,122 @@ impl TextRows {
     }
 }
 
+/// The tables (quoted) and their rows, in one transaction: DDL is transactional in PostgreSQL.
 async fn pg_load(
     conn: &mut PgConnection,
-    table: &str,
-    rows: &TextRows,
+    loads: &[(String, TextRows)],
     replace: &Replace,
+    before_commit: Option<&dyn Fn()>,
 ) -> std::result::Result<u64, sqlx::Error> {
-    let table = DatabaseKind::Postgres.quote_table(table);
+    let kind = DatabaseKind::Postgres;
     let mut tx = conn.begin().await?;
-    match replace {
-        Replace::Table => {
-            sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
-                .execute(&mut *tx)
-                .await?;
-            let sql = format!(
-                "CREATE TABLE {table} ({})",
-                rows.definitions(DatabaseKind::Postgres)
-            );
-            sqlx::query(&sql).execute(&mut *tx).await?;
-        }
-        Replace::Rows { column, value } => {
-            let sql = format!(
-                "CREATE TABLE IF NOT EXISTS {table} ({})",
-                rows.definitions(DatabaseKind::Postgres)
-            );
-            sqlx::query(&sql).execute(&mut *tx).await?;
-            let sql = format!(
-                "DELETE FROM {table} WHERE {}::text = $1",
-                DatabaseKind::Postgres.quote(column)
-            );
-            sqlx::query(&sql).bind(value).execute(&mut *tx).await?;
-        }
-    }
-    let statement = format!(
-        "COPY {table} ({}) FROM STDIN",
-        rows.column_list(DatabaseKind::Postgres)
-    );
-    let mut copy = tx.copy_in_raw(&statement).await?;
-    let mut buf = Vec::with_capacity(1 << 20);
-    for i in 0..rows.height {
-        for (c, col) in rows.text.iter().enumerate() {
-            if c > 0 {
-                buf.push(b'\t');
+    let mut n = 0;
+    for (table, rows) in loads {
+        match replace {
+            Replace::Table => {
+                sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
+                    .execute(&mut *tx)
+                    .await?;
+                let sql = format!("CREATE TABLE {table} ({})", rows.definitions(kind));
+                sqlx::query(&sql).execute(&mut *tx).await?;
             }
-            match col.get(i) {
-                Some(v) => pg_text_escape(v, &mut buf),
-                None => buf.extend_from_slice(b"\\N"),
+            Replace::Rows { column, value } => {
+                let sql = format!(
+                    "CREATE TABLE IF NOT EXISTS {table} ({})",
+                    rows.definitions(kind)
+                );
+                sqlx::query(&sql).execute(&mut *tx).await?;
+                let sql = format!(
+                    "DELETE FROM {table} WHERE {}::text = $1",
+                    kind.quote(column)
+                );
+                sqlx::query(&sql).bind(value).execute(&mut *tx).await?;
             }
         }
-        buf.push(b'\n');
-        if buf.len() >= 1 << 20 {
-            copy.send(std::mem::take(&mut buf)).await?;
+        let statement = format!("COPY {table} ({}) FROM STDIN", rows.column_list(kind));
+        let mut copy = tx.copy_in_raw(&statement).await?;
+        let mut buf = Vec::with_capacity(1 << 20);
+        for i in 0..rows.height {
+            for (c, col) in rows.text.iter().enumerate() {
+                if c > 0 {
+                    buf.push(b'\t');
+                }
+                match col.get(i) {
+                    Some(v) => pg_text_escape(v, &mut buf),
+                    None => buf.extend_from_slice(b"\\N"),
+                }
+            }
+            buf.push(b'\n');
+            if buf.len() >= 1 << 20 {
+                copy.send(std::mem::take(&mut buf)).await?;
+            }
         }
+        copy.send(buf).await?;
+        n += copy.finish().await?;
     }
-    copy.send(buf).await?;
-    let n = copy.finish().await?;
+    if let Some(hook) = before_commit {
+        hook();
+    }
     tx.commit().await?;
     Ok(n)
 }
 
+/// The tables (quoted) and their rows: tables created or replaced first (DDL commits on its own
+/// in MySQL), then every table's rows in one transaction.
 async fn mysql_load(
     conn: &mut MySqlConnection,
-    table: &str,
-    rows: &TextRows,
+    loads: &[(String, TextRows)],
     replace: &Replace,
+    before_commit: Option<&dyn Fn()>,
 ) -> std::result::Result<u64, sqlx::Error> {
-    let table = DatabaseKind::Mysql.quote_table(table);
-    // DDL commits on its own in MySQL: the rows go in one transaction after it.
-    match replace {
-        Replace::Table => {
+    let kind = DatabaseKind::Mysql;
+    for (table, rows) in loads {
+        if *replace == Replace::Table {
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
                 .execute(&mut *conn)
                 .await?;
-            let sql = format!(
-                "CREATE TABLE {table} ({})",
-                rows.definitions(DatabaseKind::Mysql)
-            );
-            sqlx::query(&sql).execute(&mut *conn).await?;
         }
-        Replace::Rows { .. } => {
-            let sql = format!(
-                "CREATE TABLE IF NOT EXISTS {table} ({})",
-                rows.definitions(DatabaseKind::Mysql)
-            );
-            sqlx::query(&sql).execute(&mut *conn).await?;
-        }
+        let sql = format!(
+            "CREATE TABLE IF NOT EXISTS {table} ({})",
+            rows.definitions(kind)
+        );
+        sqlx::query(&sql).execute(&mut *conn).await?;
     }
     let mut tx = conn.begin().await?;
-    if let Replace::Rows { column, value } = replace {
-        let sql = format!(
-            "DELETE FROM {table} WHERE CAST({} AS CHAR) = ?",
-            DatabaseKind::Mysql.quote(column)
-        );
-        sqlx::query(&sql).bind(value).execute(&mut *tx).await?;
-    }
-    let k = rows.names.len().max(1);
-    let per_insert = (60_000 / k).max(1);
-    let placeholders = format!("({})", vec!["?"; k].join(", "));
-    let mut start = 0;
-    while start < rows.height {
-        let end = (start + per_insert).min(rows.height);
-        let sql = format!(
-            "INSERT INTO {table} ({}) VALUES {}",
-            rows.column_list(DatabaseKind::Mysql),
-            vec![placeholders.as_str(); end - start].join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for i in start..end {
-            for col in &rows.text {
-                q = q.bind(col.get(i));
-            }
+    for (table, rows) in loads {
+        if let Replace::Rows { column, value } = replace {
+            let sql = format!(
+                "DELETE FROM {table} WHERE CAST({} AS CHAR) = ?",
+                kind.quote(column)
+            );
+            sqlx::query(&sql).bind(value).execute(&mut *tx).await?;
         }
-        q.execute(&mut *tx).await?;
-        start = end;
+        let k = rows.names.len().max(1);
+        let per_insert = (60_000 / k).max(1);
+        let placeholders = format!("({})", vec!["?"; k].join(", "));
+        let mut start = 0;
+        while start < rows.height {
+            let end = (start + per_insert).min(rows.height);
+            let sql = format!(
+                "INSERT INTO {table} ({}) VALUES {}",
+                rows.column_list(kind),
+                vec![placeholders.as_str(); end - start].join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for i in start..end {
+                for col in &rows.text {
+                    q = q.bind(col.get(i));
+                }
+            }
+            q.execute(&mut *tx).await?;
+            start = end;
+        }
+    }
+    if let Some(hook) = before_commit {
+        hook();
     }
     tx.commit().await?;
-    Ok(rows.height as u64)
+    Ok(loads.iter().map(|(_, r)| r.height as u64).sum())
 }
 
 fn connection_url(db: &DatabaseSource, at: &Path) -> Result<String> {

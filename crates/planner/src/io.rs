@@ -263,7 +263,7 @@ fn read_forecasts(fpath: &Path) -> Result<Forecasts> {
 }
 
 /// Stock on hand per SKU (`unique_id`, `on_hand` ≥ 0).
-fn read_inventory(ipath: &Path) -> Result<HashMap<String, f64>> {
+pub fn read_inventory(ipath: &Path) -> Result<HashMap<String, f64>> {
     let df = table::read_columns(
         ipath,
         &[
@@ -289,7 +289,7 @@ fn read_inventory(ipath: &Path) -> Result<HashMap<String, f64>> {
 
 /// Open orders per SKU as (week from `start`, quantity); orders due before `start` arrive in
 /// the first week, with a warning.
-fn read_open_orders(
+pub fn read_open_orders(
     opath: &Path,
     start: Week,
     warnings: &mut Vec<String>,

@@ -24,4 +24,4 @@ pub use evaluate::{Evaluation, evaluate};
 pub use prepare::Prepared;
 pub use run::{RunDir, RunSummary};
 pub use select::{Serving, select_serving};
-pub use trainer::{Observer, SessionOptions, Silent, resume, train};
+pub use trainer::{Observer, SessionOptions, Silent, resume, score_run, train, warm_start_problem};

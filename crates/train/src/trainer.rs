@@ -12,6 +12,7 @@
 //! materialised dataset), the checkpoint must carry restock's own state (early-stopping counter,
 //! history) atomically, and the progress display belongs to the CLI.
 
+use std::path::Path;
 use std::time::Instant;
 
 use burn::grad_clipping::GradientClippingConfig;
@@ -63,6 +64,10 @@ pub struct SessionOptions {
     /// End this session after this many epochs in total (an interruption, for tests); the run
     /// stays resumable.
     pub stop_after_epoch: Option<usize>,
+    /// Start a new run from these weights (a finished run's `model.bpk`) instead of fresh
+    /// ones: a warm start, e.g. the weekly job fine-tuning last week's model on the new weeks.
+    /// The network's shape must be the same ([`warm_start_problem`]).
+    pub warm_start: Option<std::path::PathBuf>,
 }
 
 /// Start a new run in `run` (created by the caller with [`RunDir::create`]).
@@ -185,20 +190,31 @@ fn float2(v: &[f32], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
     )
 }
 
-/// The network, optimiser and state a session starts from: fresh weights from the run's seed,
-/// or the last checkpoint of `state`'s run.
+/// The network, optimiser and state a session starts from: fresh weights from the run's seed
+/// (or the `warm_start` weights), or the last checkpoint of `state`'s run.
 fn start_or_resume(
     config: &TrainConfig,
     model_config: &DemandModelConfig,
     run: &RunDir,
     state: Option<RunState>,
+    warm_start: Option<&Path>,
     ad: &Device,
     observer: &mut dyn Observer,
 ) -> Result<(DemandModel, ModuleOptimizer, RunState)> {
     match state {
         None => {
             ad.seed(config.seed);
-            let model = model_config.init(ad);
+            let model = match warm_start {
+                None => model_config.init(ad),
+                Some(path) => {
+                    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                    observer.message(&format!("starting from the weights in {}", path.display()));
+                    load_model_unlocked(model_config, bytes, ad)?
+                }
+            };
             let state = RunState {
                 epochs_done: 0,
                 best_epoch: 0,
@@ -537,6 +553,62 @@ pub fn validation_loss(
     })
 }
 
+/// Why the run in `base` cannot warm-start a run of `config` on `prepared`, if it cannot: the
+/// network's shape would differ (other features, static vocabularies, window or layers).
+pub fn warm_start_problem(
+    base: &RunDir,
+    config: &TrainConfig,
+    prepared: &Prepared,
+) -> Result<Option<String>> {
+    let recorded = base.model_config()?;
+    let wanted = model_config(config, prepared);
+    Ok((recorded != wanted).then(|| {
+        let mut what = Vec::new();
+        if recorded.static_cardinalities != wanted.static_cardinalities {
+            what.push(format!(
+                "static vocabularies {:?} -> {:?}",
+                recorded.static_cardinalities, wanted.static_cardinalities
+            ));
+        }
+        if (recorded.past_features, recorded.future_features)
+            != (wanted.past_features, wanted.future_features)
+        {
+            what.push(format!(
+                "features {}+{} -> {}+{}",
+                recorded.past_features,
+                recorded.future_features,
+                wanted.past_features,
+                wanted.future_features
+            ));
+        }
+        if what.is_empty() {
+            what.push("window or layer sizes".into());
+        }
+        format!("the network's shape changed ({})", what.join(", "))
+    }))
+}
+
+/// The validation loss of a finished run's best weights on `prepared`'s validation windows,
+/// scored as `config` scores its epochs: to compare last week's model with one fine-tuned on
+/// the new weeks, on the same latest weeks.
+pub fn score_run(run: &RunDir, config: &TrainConfig, prepared: &Prepared) -> Result<f64> {
+    let model_config = run.model_config()?;
+    let (model, device) = load_best(run, config, &model_config)?;
+    let (windows, indices) = prepared.valid_windows();
+    let parallel = !backend::select(config.backend.kind, config.backend.device)?.is_wgpu;
+    validation_loss(
+        &model,
+        &model_config,
+        &windows,
+        &indices,
+        (&prepared.plan_inputs, prepared.hide_plan),
+        config.optim.batch_size.max(1024),
+        config.model.loss_weight,
+        &device,
+        parallel,
+    )
+}
+
 /// burn's random streams (weight initialisation, dropout) are seeded per backend, not per model,
 /// and may be process-global: sessions in one process take turns so each sees only its seeds.
 static SESSION: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -604,8 +676,15 @@ fn session(
         prepared.valid_end
     ));
 
-    let (mut model, mut optim, mut state) =
-        start_or_resume(config, model_config, run, state, &ad, observer)?;
+    let (mut model, mut optim, mut state) = start_or_resume(
+        config,
+        model_config,
+        run,
+        state,
+        options.warm_start.as_deref(),
+        &ad,
+        observer,
+    )?;
     let parameters = model.num_params();
 
     let mut buffer = train_windows.new_batch(batch);

@@ -1,0 +1,406 @@
+//! The feedback loop: each cycle scores the earlier cycles' forecasts against the weeks that
+//! have happened since (WAPE, bias, q-low..q-high coverage per model and ABC class), and the
+//! previous cycle's orders against what then sold (demand replayed on its stock, open orders
+//! and orders: fill rate, stock-outs, overstock). The rows form the `history` table.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use restock_core::Week;
+use restock_data::WeeklyDataset;
+use restock_planner::io as plan_io;
+use serde::{Deserialize, Serialize};
+
+use crate::record::JobDir;
+use crate::{Error, Result};
+
+/// Earlier cycles whose forecasts a cycle scores (a forecast older than this has no new week).
+pub const SCORED_CYCLES: usize = 26;
+
+/// One number of the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryRow {
+    /// The cycle that scored.
+    pub cycle: String,
+    /// The cycle whose forecasts or orders were scored.
+    pub scored_cycle: String,
+    /// `accuracy` (forecasts) or `service` (orders).
+    pub kind: String,
+    /// The forecast's model (`network`, `tsb`, …, or `all`), `restock` for orders.
+    pub model: String,
+    /// ABC class of the SKUs (`A`, `B`, `C`) or `all`.
+    pub class: String,
+    /// `wape`, `bias`, `coverage`, `sku_weeks`, `units` (accuracy); `fill_rate`,
+    /// `units_short`, `stockout_skus`, `overstock_skus`, `skus`, `demand`, `end_stock`
+    /// (service).
+    pub metric: String,
+    /// Its value.
+    pub value: f64,
+}
+
+/// The actual demand of a SKU in a week, when the data has that week.
+struct Actuals<'a> {
+    series: HashMap<&'a str, &'a restock_data::SkuSeries>,
+    last: Week,
+}
+
+impl<'a> Actuals<'a> {
+    fn new(ds: &'a WeeklyDataset) -> Self {
+        Actuals {
+            series: ds
+                .series
+                .iter()
+                .map(|s| (s.unique_id.as_str(), s))
+                .collect(),
+            last: ds.last_week,
+        }
+    }
+
+    fn get(&self, id: &str, week: Week) -> Option<f64> {
+        if week > self.last {
+            return None;
+        }
+        let Some(s) = self.series.get(id) else {
+            // A SKU the data does not know sold nothing.
+            return Some(0.0);
+        };
+        let i = s.start.weeks_until(week);
+        if i < 0 {
+            Some(0.0)
+        } else {
+            s.y.get(i as usize).copied()
+        }
+    }
+}
+
+/// Sums of one accuracy group.
+#[derive(Default)]
+struct Scores {
+    abs_error: f64,
+    error: f64,
+    actual: f64,
+    covered: f64,
+    n: f64,
+}
+
+impl Scores {
+    fn add(&mut self, y: f64, lo: f64, median: f64, hi: f64) {
+        self.abs_error += (median - y).abs();
+        self.error += median - y;
+        self.actual += y;
+        self.covered += f64::from(u8::from(lo <= y && y <= hi));
+        self.n += 1.0;
+    }
+
+    fn metrics(&self) -> [(&'static str, f64); 5] {
+        let scale = self.actual.max(f64::MIN_POSITIVE);
+        [
+            ("wape", self.abs_error / scale),
+            ("bias", self.error / scale),
+            ("coverage", self.covered / self.n.max(1.0)),
+            ("sku_weeks", self.n),
+            ("units", self.actual),
+        ]
+    }
+}
+
+/// Score the forecasts of `earlier` cycles (oldest first) against the weeks of `ds` (which ends
+/// before `week`), by model and ABC class (`class_of`).
+pub(crate) fn accuracy(
+    job: &JobDir,
+    week: Week,
+    earlier: &[Week],
+    ds: &WeeklyDataset,
+    class_of: &HashMap<String, char>,
+) -> Result<Vec<HistoryRow>> {
+    let actuals = Actuals::new(ds);
+    let mut rows = Vec::new();
+    for &c in earlier.iter().rev().take(SCORED_CYCLES).rev() {
+        let path = job.cycle(c).join("forecasts.parquet");
+        let f = Forecasts::read(&path)?;
+        let mut groups: BTreeMap<(String, String), Scores> = BTreeMap::new();
+        for i in 0..f.ids.len() {
+            let Some(y) = actuals.get(&f.ids[i], f.weeks[i]) else {
+                continue;
+            };
+            let class = class_of.get(&f.ids[i]).copied().unwrap_or('C').to_string();
+            let (lo, median, hi) = (f.lo[i], f.median[i], f.hi[i]);
+            for key in [
+                (f.models[i].clone(), class.clone()),
+                (f.models[i].clone(), "all".into()),
+                ("all".into(), class),
+                ("all".into(), "all".into()),
+            ] {
+                groups.entry(key).or_default().add(y, lo, median, hi);
+            }
+        }
+        for ((model, class), s) in groups {
+            for (metric, value) in s.metrics() {
+                rows.push(HistoryRow {
+                    cycle: week.to_string(),
+                    scored_cycle: c.to_string(),
+                    kind: "accuracy".into(),
+                    model: model.clone(),
+                    class: class.clone(),
+                    metric: metric.into(),
+                    value,
+                });
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// A cycle's forecasts, long: the lowest, median and highest quantile of each SKU-week.
+struct Forecasts {
+    ids: Vec<String>,
+    weeks: Vec<Week>,
+    models: Vec<String>,
+    lo: Vec<f64>,
+    median: Vec<f64>,
+    hi: Vec<f64>,
+}
+
+impl Forecasts {
+    fn read(path: &Path) -> Result<Self> {
+        let df = restock_data::table::scan(path)?
+            .collect()
+            .map_err(|e| Error::file(path, e))?;
+        let mut qs: Vec<(f64, String)> = df
+            .get_column_names()
+            .iter()
+            .filter_map(|n| {
+                let level: f64 = n.strip_prefix('q')?.parse().ok()?;
+                Some((level, n.to_string()))
+            })
+            .collect();
+        qs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (Some(lo), Some(hi)) = (qs.first(), qs.last()) else {
+            return Err(Error::file(path, "no quantile columns (q10, q50, …)"));
+        };
+        let median = qs
+            .iter()
+            .min_by(|a, b| (a.0 - 50.0).abs().total_cmp(&(b.0 - 50.0).abs()))
+            .map(|q| q.1.clone())
+            .unwrap_or_default();
+        Ok(Forecasts {
+            ids: strings(&df, "unique_id", path)?,
+            weeks: weeks(&df, "ds", path)?,
+            models: strings(&df, "model", path)?,
+            lo: numbers(&df, &lo.1, path)?,
+            median: numbers(&df, &median, path)?,
+            hi: numbers(&df, &hi.1, path)?,
+        })
+    }
+}
+
+pub(crate) fn strings(df: &DataFrame, name: &str, path: &Path) -> Result<Vec<String>> {
+    let c = df
+        .column(name)
+        .and_then(|c| c.cast(&DataType::String))
+        .map_err(|e| Error::file(path, format!("column {name}: {e}")))?;
+    let ca = c.str().map_err(|e| Error::file(path, e))?;
+    Ok(ca
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect())
+}
+
+pub(crate) fn numbers(df: &DataFrame, name: &str, path: &Path) -> Result<Vec<f64>> {
+    let c = df
+        .column(name)
+        .and_then(|c| c.cast(&DataType::Float64))
+        .map_err(|e| Error::file(path, format!("column {name}: {e}")))?;
+    let ca = c.f64().map_err(|e| Error::file(path, e))?;
+    Ok(ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+}
+
+/// A date column (a date, or `YYYY-MM-DD` text) as the weeks containing each date.
+pub(crate) fn weeks(df: &DataFrame, name: &str, path: &Path) -> Result<Vec<Week>> {
+    strings(df, name, path)?
+        .iter()
+        .enumerate()
+        .map(|(row, text)| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map(Week::containing)
+                .map_err(|_| {
+                    Error::file(
+                        path,
+                        format!("row {}: {name} = {text:?} is not a date", row + 1),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// One SKU replayed over the weeks since its cycle.
+#[derive(Default)]
+struct Replay {
+    demand: f64,
+    short: f64,
+    end_stock: f64,
+    overstocked: bool,
+}
+
+/// Replay the demand of the weeks from `previous` to the week before `week` on the stock, open
+/// orders and orders `previous` planned from and placed; score by ABC class.
+pub(crate) fn service(
+    job: &JobDir,
+    week: Week,
+    previous: Week,
+    ds: &WeeklyDataset,
+    class_of: &HashMap<String, char>,
+    overstock_weeks: f64,
+) -> Result<Vec<HistoryRow>> {
+    let dir = job.cycle(previous);
+    let inputs = dir.join("inputs");
+    let find = |name: &str| -> Option<PathBuf> {
+        ["csv", "parquet"]
+            .iter()
+            .map(|ext| inputs.join(format!("{name}.{ext}")))
+            .find(|p| p.exists())
+    };
+    let inventory =
+        find("inventory").ok_or_else(|| Error::file(&inputs, "no inventory snapshot"))?;
+    let stock = plan_io::read_inventory(&inventory)?;
+    let open = match find("open_orders") {
+        Some(p) => plan_io::read_open_orders(&p, previous, &mut Vec::new())?,
+        None => HashMap::new(),
+    };
+    let orders_path = dir.join("orders.csv");
+    let orders = restock_data::table::scan(&orders_path)?
+        .collect()
+        .map_err(|e| Error::file(&orders_path, e))?;
+    let mut placed: HashMap<String, Vec<(i64, f64)>> = HashMap::new();
+    let ids = strings(&orders, "unique_id", &orders_path)?;
+    let arrivals = weeks(&orders, "arrival_ds", &orders_path)?;
+    let quantity = numbers(&orders, "quantity", &orders_path)?;
+    for i in 0..ids.len() {
+        placed
+            .entry(ids[i].clone())
+            .or_default()
+            .push((previous.weeks_until(arrivals[i]), quantity[i]));
+    }
+    let forecasts = Forecasts::read(&dir.join("forecasts.parquet"))?;
+    let mut weekly: HashMap<&str, (f64, f64)> = HashMap::new();
+    for i in 0..forecasts.ids.len() {
+        let e = weekly.entry(forecasts.ids[i].as_str()).or_default();
+        e.0 += forecasts.median[i];
+        e.1 += 1.0;
+    }
+    let actuals = Actuals::new(ds);
+    let span = previous.weeks_until(week).max(0) as usize;
+    let mut ids: Vec<&String> = stock.keys().collect();
+    ids.sort();
+    let mut groups: BTreeMap<String, Vec<Replay>> = BTreeMap::new();
+    for id in ids {
+        let mut r = Replay::default();
+        let mut on_hand = stock[id];
+        for t in 0..span {
+            let arriving: f64 = open
+                .get(id.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|(w, _)| *w == t)
+                .map(|(_, q)| q)
+                .chain(
+                    placed
+                        .get(id.as_str())
+                        .into_iter()
+                        .flatten()
+                        .filter(|(w, _)| *w == t as i64)
+                        .map(|(_, q)| q),
+                )
+                .sum();
+            let available = on_hand + arriving;
+            let d = actuals.get(id, previous.offset(t as i64)).unwrap_or(0.0);
+            let sold = d.min(available);
+            r.demand += d;
+            r.short += d - sold;
+            on_hand = available - sold;
+        }
+        r.end_stock = on_hand;
+        let (sum, n) = weekly.get(id.as_str()).copied().unwrap_or((0.0, 0.0));
+        let per_week = if n > 0.0 { sum / n } else { 0.0 };
+        r.overstocked = on_hand > overstock_weeks * per_week && on_hand > 0.0;
+        let class = class_of
+            .get(id.as_str())
+            .copied()
+            .unwrap_or('C')
+            .to_string();
+        groups.entry(class).or_default().push(r);
+    }
+    let all: Vec<Replay> = groups
+        .values()
+        .flatten()
+        .map(|r| Replay {
+            demand: r.demand,
+            short: r.short,
+            end_stock: r.end_stock,
+            overstocked: r.overstocked,
+        })
+        .collect();
+    groups.insert("all".into(), all);
+    let mut rows = Vec::new();
+    for (class, replays) in &groups {
+        let demand: f64 = replays.iter().map(|r| r.demand).sum();
+        let short: f64 = replays.iter().map(|r| r.short).sum();
+        let metrics = [
+            ("skus", replays.len() as f64),
+            ("demand", demand),
+            ("units_short", short),
+            (
+                "fill_rate",
+                if demand > 0.0 {
+                    1.0 - short / demand
+                } else {
+                    1.0
+                },
+            ),
+            (
+                "stockout_skus",
+                replays.iter().filter(|r| r.short > 0.0).count() as f64,
+            ),
+            (
+                "overstock_skus",
+                replays.iter().filter(|r| r.overstocked).count() as f64,
+            ),
+            ("end_stock", replays.iter().map(|r| r.end_stock).sum()),
+        ];
+        for (metric, value) in metrics {
+            rows.push(HistoryRow {
+                cycle: week.to_string(),
+                scored_cycle: previous.to_string(),
+                kind: "service".into(),
+                model: "restock".into(),
+                class: class.clone(),
+                metric: metric.into(),
+                value,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// The history rows as a table.
+pub fn frame(rows: &[HistoryRow]) -> Result<DataFrame> {
+    let text = |name: &str, f: &dyn Fn(&HistoryRow) -> &str| {
+        Column::new(name.into(), rows.iter().map(f).collect::<Vec<&str>>())
+    };
+    DataFrame::new(
+        rows.len(),
+        vec![
+            text("scored_cycle", &|r| &r.scored_cycle),
+            text("kind", &|r| &r.kind),
+            text("model", &|r| &r.model),
+            text("class", &|r| &r.class),
+            text("metric", &|r| &r.metric),
+            Column::new(
+                "value".into(),
+                rows.iter().map(|r| r.value).collect::<Vec<f64>>(),
+            ),
+        ],
+    )
+    .map_err(|e| restock_data::Error::from_polars(e).into())
+}

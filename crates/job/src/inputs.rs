@@ -1,0 +1,190 @@
+//! The cycle's inputs, read once at its start: the sales history cut before the cycle's week,
+//! and a snapshot of stock, open orders and SKU parameters in the cycle's folder, checked before
+//! anything is trained, so a bad row stops the cycle with nothing written but the snapshot.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use restock_core::Week;
+use restock_data::{IngestConfig, QualityReport, WeeklyDataset};
+use restock_planner::PlanConfig;
+use restock_planner::io as plan_io;
+
+use crate::config::{Input, JobConfig};
+use crate::{Error, Result};
+
+/// The SKU parameter columns the planner reads besides the required ones.
+const SKU_PARAM_COLUMNS: [&str; 11] = [
+    "unit_price",
+    "lead_time_weeks",
+    "case_pack",
+    "moq",
+    "supplier",
+    "unit_volume",
+    "min_stock",
+    "max_stock",
+    "holding_rate_per_week",
+    "shortage_cost",
+    "service_level",
+];
+
+/// Where the snapshot of the cycle's tables is.
+#[derive(Debug, Clone)]
+pub(crate) struct Snapshot {
+    pub(crate) inventory: PathBuf,
+    pub(crate) open_orders: Option<PathBuf>,
+    pub(crate) sku_params: PathBuf,
+}
+
+/// The cycle's week (by default the week after the last week of sales) and the sales history
+/// up to the week before it: the whole source ingested, then cut. The data must reach that
+/// week: a cycle never plans from stale sales.
+pub(crate) fn sales(
+    cfg: &JobConfig,
+    week: Option<Week>,
+) -> Result<(Week, WeeklyDataset, QualityReport)> {
+    let ingest = IngestConfig::load(&cfg.sales.ingest)?;
+    let (ds, report) = restock_data::ingest(&ingest)?;
+    let week = week.unwrap_or(ds.last_week.offset(1));
+    let last = week.offset(-1);
+    let bad = |message: String| Error::Week {
+        week: week.to_string(),
+        message,
+    };
+    if ds.last_week < last {
+        return Err(bad(format!(
+            "the sales ({}) end with the week of {}, but the cycle needs the week before it, {last}; \
+             load the latest sales first",
+            source_name(&ingest),
+            ds.last_week
+        )));
+    }
+    let ds = ds.truncate(last).ok_or_else(|| {
+        bad(format!(
+            "no sales before it (the sales start with the week of {})",
+            ds.first_week
+        ))
+    })?;
+    Ok((week, ds, report))
+}
+
+fn source_name(ingest: &IngestConfig) -> String {
+    match &ingest.source.database {
+        Some(db) => format!("table {}", db.table),
+        None => ingest.source.path.display().to_string(),
+    }
+}
+
+/// Copy (or read from the database) stock, open orders and SKU parameters into `dir`, then check
+/// them as the planner will read them; an error names the input, where it came from, the row
+/// and the SKU.
+pub(crate) fn snapshot(
+    cfg: &JobConfig,
+    plan: &PlanConfig,
+    week: Week,
+    dir: &Path,
+) -> Result<Snapshot> {
+    let inputs = &cfg.inputs;
+    let inventory = take(
+        cfg,
+        &inputs.inventory,
+        dir,
+        "inventory",
+        &["unique_id", "on_hand"],
+        &[],
+    )?;
+    let open_orders = inputs
+        .open_orders
+        .as_ref()
+        .map(|i| {
+            take(
+                cfg,
+                i,
+                dir,
+                "open_orders",
+                &["unique_id", "arrival_ds", "quantity"],
+                &[],
+            )
+        })
+        .transpose()?;
+    let sku_params = take(
+        cfg,
+        &inputs.sku_params,
+        dir,
+        "sku_params",
+        &["unique_id", "unit_cost"],
+        &SKU_PARAM_COLUMNS,
+    )?;
+    fn wrap<'a>(
+        what: &'static str,
+        input: &'a Input,
+    ) -> impl Fn(restock_planner::Error) -> Error + 'a {
+        move |e| Error::Input {
+            what,
+            from: input.describe(),
+            message: e.to_string(),
+        }
+    }
+    plan_io::read_inventory(&inventory).map_err(wrap("inventory", &inputs.inventory))?;
+    if let (Some(path), Some(input)) = (&open_orders, &inputs.open_orders) {
+        plan_io::read_open_orders(path, week, &mut Vec::new())
+            .map_err(wrap("open orders", input))?;
+    }
+    plan_io::read_sku_params(&sku_params, plan)
+        .map_err(wrap("SKU parameters", &inputs.sku_params))?;
+    Ok(Snapshot {
+        inventory,
+        open_orders,
+        sku_params,
+    })
+}
+
+/// One input into `dir/<name>.<csv|parquet>`: a file copied as it is, a table read whole,
+/// sorted, and written as CSV.
+fn take(
+    cfg: &JobConfig,
+    input: &Input,
+    dir: &Path,
+    name: &str,
+    required: &[&str],
+    optional: &[&str],
+) -> Result<PathBuf> {
+    match (&input.file, &input.table, &cfg.database) {
+        (Some(file), _, _) => {
+            let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("csv");
+            let out = dir.join(format!("{name}.{ext}"));
+            let bytes = std::fs::read(file).map_err(|e| Error::Input {
+                what: "input",
+                from: file.display().to_string(),
+                message: format!("cannot read: {e}"),
+            })?;
+            write_bytes(&out, &bytes)?;
+            Ok(out)
+        }
+        (None, Some(table), Some(db)) => {
+            let mut df = restock_data::database::read_frame(&db.table(table), required, optional)?;
+            let by: Vec<PlSmallStr> = df.get_column_names().into_iter().cloned().collect();
+            df = df
+                .sort(by, SortMultipleOptions::default())
+                .map_err(|e| Error::file(&dir.join(name), e))?;
+            let out = dir.join(format!("{name}.csv"));
+            restock_data::table::write(&mut df, &out)?;
+            Ok(out)
+        }
+        _ => Err(Error::Input {
+            what: "input",
+            from: input.describe(),
+            message: "neither a file nor a table of [database]".into(),
+        }),
+    }
+}
+
+/// Write bytes whole: a temp file renamed into place.
+pub(crate) fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, e))?;
+    }
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes).map_err(|e| Error::file(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::file(path, e))
+}

@@ -1,0 +1,113 @@
+//! The job's folder and its record of cycles.
+//!
+//! ```text
+//! <dir>/cycles.json                 the cycles that finished, one record each, by week
+//! <dir>/cycles/<week>/              a cycle: weekly.parquet, inputs/ (the snapshot of stock,
+//!                                   open orders and SKU parameters it planned from),
+//!                                   forecasts.parquet, orders.csv, alerts.csv, history.csv,
+//!                                   report.html, model.json
+//! <dir>/runs/<week>/                the model run the cycle trained (a training run directory)
+//! ```
+//!
+//! Every file is written whole (temp file + rename); `cycles.json` last, so a cycle is recorded
+//! only when all its outputs are in place.
+
+use std::path::{Path, PathBuf};
+
+use restock_core::Week;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// What the record keeps of a finished cycle (also the row of the `cycles` table).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CycleRecord {
+    /// The cycle's week: its Monday, the first forecast and planned week.
+    pub cycle: String,
+    /// The last week of sales it read.
+    pub data_end: String,
+    /// SKUs forecast.
+    pub skus: usize,
+    /// How the model was updated: `fine_tuned` or `retrained`.
+    pub model: String,
+    /// The served model's validation loss on the latest weeks.
+    pub valid_loss: f64,
+    /// Order lines to place in the cycle's week.
+    pub orders_now: usize,
+    /// Their cost.
+    pub orders_now_cost: f64,
+    /// All planned order lines (this week and later).
+    pub order_lines: usize,
+    /// SKUs at risk of a stock-out before a new order can arrive.
+    pub stockout_alerts: usize,
+    /// SKUs covering more than the configured weeks of demand.
+    pub overstock_alerts: usize,
+}
+
+/// The job's folder.
+#[derive(Debug, Clone)]
+pub struct JobDir {
+    root: PathBuf,
+}
+
+impl JobDir {
+    /// The folder (created when the first cycle writes).
+    pub fn new(root: &Path) -> Self {
+        JobDir {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// The folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A cycle's folder.
+    pub fn cycle(&self, week: Week) -> PathBuf {
+        self.root.join("cycles").join(week.to_string())
+    }
+
+    /// A cycle's model run.
+    pub fn run(&self, week: Week) -> PathBuf {
+        self.root.join("runs").join(week.to_string())
+    }
+
+    fn record_path(&self) -> PathBuf {
+        self.root.join("cycles.json")
+    }
+
+    /// The recorded cycles, oldest first.
+    pub fn cycles(&self) -> Result<Vec<CycleRecord>> {
+        let path = self.record_path();
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::file(&path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::file(&path, format!("not a record of cycles: {e}")))
+    }
+
+    /// Record a finished cycle, replacing an earlier record of its week.
+    pub fn record(&self, cycle: CycleRecord) -> Result<()> {
+        let mut all = self.cycles()?;
+        all.retain(|c| c.cycle != cycle.cycle);
+        all.push(cycle);
+        all.sort_by(|a, b| a.cycle.cmp(&b.cycle));
+        let path = self.record_path();
+        let text = serde_json::to_string_pretty(&all).map_err(|e| Error::file(&path, e))?;
+        restock_data::table::write_text(&path, &text)?;
+        Ok(())
+    }
+}
+
+/// The week of a record.
+pub(crate) fn week_of(record: &CycleRecord) -> Result<Week> {
+    chrono::NaiveDate::parse_from_str(&record.cycle, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| Week::from_monday(d).ok())
+        .ok_or_else(|| Error::Week {
+            week: record.cycle.clone(),
+            message: "the record of cycles holds a week that is not a Monday".into(),
+        })
+}
