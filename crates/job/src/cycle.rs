@@ -149,9 +149,9 @@ pub fn run_cycle(
         ds.series.len(),
         ds.last_week
     ));
+    let snapshot = inputs::snapshot(cfg, &plan_cfg, week, &dir.join("inputs"))?;
     let weekly = dir.join("weekly.parquet");
     ds.write(&weekly)?;
-    let snapshot = inputs::snapshot(cfg, &plan_cfg, week, &dir.join("inputs"))?;
     options.checkpoint("inputs");
 
     // 2. train

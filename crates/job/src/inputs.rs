@@ -84,6 +84,30 @@ pub(crate) fn snapshot(
     week: Week,
     dir: &Path,
 ) -> Result<Snapshot> {
+    // Taken into a side folder, checked, then moved into place: a bad input leaves nothing.
+    let partial = dir.with_extension("partial");
+    let _ = std::fs::remove_dir_all(&partial);
+    let taken = match take_and_check(cfg, plan, week, &partial) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(e);
+        }
+    };
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| Error::file(dir, e))?;
+    }
+    std::fs::rename(&partial, dir).map_err(|e| Error::file(dir, e))?;
+    let moved = |p: &Path| dir.join(p.file_name().unwrap_or_default());
+    Ok(Snapshot {
+        inventory: moved(&taken.inventory),
+        open_orders: taken.open_orders.as_deref().map(moved),
+        sku_params: moved(&taken.sku_params),
+    })
+}
+
+/// Take the inputs into `dir` and check them.
+fn take_and_check(cfg: &JobConfig, plan: &PlanConfig, week: Week, dir: &Path) -> Result<Snapshot> {
     let inputs = &cfg.inputs;
     let inventory = take(
         cfg,

@@ -1,0 +1,462 @@
+//! `restock run`, the weekly job, end to end through the binary: two consecutive weeks of a
+//! synthetic catalogue, the second warm-started; a cycle killed (aborted, as by a kill) at every
+//! stage and run again ends as an uninterrupted one; bad inputs stop it with nothing written;
+//! and against real PostgreSQL and MariaDB servers (`.ci/run` starts them and sets
+//! `RESTOCK_TEST_POSTGRES_URL` / `RESTOCK_TEST_MYSQL_URL`; without them those tests say SKIPPED).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use restock_data::config::{DatabaseKind, DatabaseSource};
+
+/// The two cycles' weeks: the synthetic catalogue's 70 weeks of sales end with the week of
+/// 2024-04-29, so the first cycle reads them up to 2024-04-22 and the second up to 2024-04-29.
+const W1: &str = "2024-04-29";
+const W2: &str = "2024-05-06";
+
+fn restock(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_restock"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn run(d: &Path, week: &str) -> Output {
+    restock(
+        &["--quiet", "run", "--config", "job.toml", "--week", week],
+        d,
+    )
+}
+
+fn run_ok(d: &Path, week: &str) {
+    let o = run(d, week);
+    assert!(o.status.success(), "week {week}: {}", stderr(&o));
+}
+
+const TRAIN: &str = "name = \"job\"\nseed = 7\n[data]\nweekly = \"replaced-by-the-job.parquet\"\n\
+    valid_weeks = 8\nmin_history = 12\n[window]\ncontext = 16\nhorizon = 8\nmin_context = 4\n\
+    windows_per_epoch = 512\n[model]\nhidden = 16\nlayers = 1\ndropout = 0.0\nembedding_dim = 2\n\
+    decoder_hidden = 16\nhorizon_embedding = 2\n[optim]\nlearning_rate = 3e-3\n\
+    min_learning_rate = 3e-4\nbatch_size = 128\nepochs = 3\npatience = 2\n[backend]\nkind = \"cpu\"\n";
+
+/// A synthetic catalogue of 40 SKUs and a job over it; `extra` is appended to the job config,
+/// `inventory` replaces its inventory line.
+fn setup(d: &Path, retrain: &str, inventory: &str, extra: &str) {
+    let o = restock(
+        &["synth", "--skus", "40", "--weeks", "70", "--out", "cat"],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(d.join("train.toml"), TRAIN).unwrap();
+    let job = format!(
+        "dir = \"job\"\n[sales]\ningest = \"cat/ingest.toml\"\n[inputs]\n{inventory}\n\
+         open_orders = {{ file = \"cat/open_orders.csv\" }}\nsku_params = {{ file = \"cat/sku_params.csv\" }}\n\
+         [train]\nconfig = \"train.toml\"\nretrain = \"{retrain}\"\nfine_tune_epochs = 2\n{extra}"
+    );
+    std::fs::write(d.join("job.toml"), job).unwrap();
+}
+
+const FILE_INVENTORY: &str = "inventory = { file = \"cat/inventory.csv\" }";
+
+/// Everything a cycle leaves that must not depend on how it got there.
+fn outputs(d: &Path, week: &str) -> Vec<(String, Vec<u8>)> {
+    let cycle = d.join("job/cycles").join(week);
+    let mut out: Vec<(String, Vec<u8>)> = [
+        "orders.csv",
+        "alerts.csv",
+        "history.csv",
+        "forecasts.parquet",
+        "forecasts.parquet.protection.json",
+        "model.json",
+        "report.html",
+    ]
+    .iter()
+    .map(|f| {
+        (
+            f.to_string(),
+            std::fs::read(cycle.join(f)).unwrap_or_default(),
+        )
+    })
+    .collect();
+    // The weights show in the forecasts (model.bpk's bytes are not compared: burn's record
+    // is not byte-stable across writes of the same weights).
+    out.push((
+        "cycles.json".into(),
+        std::fs::read(d.join("job/cycles.json")).unwrap_or_default(),
+    ));
+    out
+}
+
+fn assert_same(a: &[(String, Vec<u8>)], b: &[(String, Vec<u8>)]) {
+    for ((name, x), (_, y)) in a.iter().zip(b) {
+        assert!(!x.is_empty(), "{name} is missing");
+        assert!(x == y, "{name} differs");
+    }
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Two consecutive weeks, the second fine-tuned from the first's model; the second week killed
+/// at every stage in turn (twice during its training) and run again after each kill ends with
+/// the outputs, byte for byte, of the same week never interrupted; and a week run twice
+/// replaces its outputs.
+#[test]
+fn a_week_killed_at_every_stage_and_run_again_ends_as_an_uninterrupted_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for d in [&a, &b] {
+        std::fs::create_dir_all(d).unwrap();
+        setup(d, "never", FILE_INVENTORY, "");
+        run_ok(d, W1);
+    }
+    run_ok(&a, W2);
+    let model = json(&a.join("job/cycles").join(W2).join("model.json"));
+    assert_eq!(model["mode"], "fine_tuned", "{model}");
+    assert_eq!(model["base"], W1, "{model}");
+    assert_eq!(model["epochs"], 2, "{model}");
+    let cycles = json(&a.join("job/cycles.json"));
+    assert_eq!(cycles.as_array().map(Vec::len), Some(2), "{cycles}");
+    // The second week scores the first's forecasts and orders on the week between them.
+    let history =
+        std::fs::read_to_string(a.join("job/cycles").join(W2).join("history.csv")).unwrap();
+    assert!(
+        history.contains(&format!("{W1},accuracy,all,all,wape,")),
+        "{history}"
+    );
+    assert!(
+        history.contains(&format!("{W1},service,restock,all,fill_rate,")),
+        "{history}"
+    );
+    let report =
+        std::fs::read_to_string(a.join("job/cycles").join(W2).join("report.html")).unwrap();
+    let orders_at = report.find("Orders to place this week").unwrap();
+    let accuracy_at = report.find("Accuracy and service over the cycles").unwrap();
+    assert!(
+        orders_at < accuracy_at,
+        "the report opens with the decision"
+    );
+    let uninterrupted = outputs(&a, W2);
+
+    for stage in [
+        "inputs",
+        "train-epoch",
+        "train-epoch",
+        "train",
+        "forecast",
+        "plan",
+        "feedback",
+        "report",
+        "publish",
+    ] {
+        let o = restock(
+            &[
+                "--quiet",
+                "run",
+                "--config",
+                "job.toml",
+                "--week",
+                W2,
+                "--abort-at",
+                stage,
+            ],
+            &b,
+        );
+        assert!(!o.status.success(), "not killed at {stage}");
+        assert!(
+            stderr(&o).contains(&format!("aborting at {stage}")),
+            "{}",
+            stderr(&o)
+        );
+        let recorded = json(&b.join("job/cycles.json"));
+        assert_eq!(
+            recorded.as_array().map(Vec::len),
+            Some(1),
+            "recorded after a kill at {stage}"
+        );
+    }
+    run_ok(&b, W2);
+    assert_same(&uninterrupted, &outputs(&b, W2));
+
+    // The same week again: its outputs replaced, not added to.
+    run_ok(&a, W2);
+    assert_same(&uninterrupted, &outputs(&a, W2));
+}
+
+/// With `retrain = "when_worse"`, the fine-tuned model is kept only when it scores no worse than
+/// last week's on the latest weeks, and a full retraining replaces it otherwise.
+#[test]
+fn a_fine_tuned_model_that_scores_worse_than_last_weeks_is_replaced_by_a_full_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, "when_worse", FILE_INVENTORY, "");
+    run_ok(d, W1);
+    let first = json(&d.join("job/cycles").join(W1).join("model.json"));
+    assert_eq!(first["mode"], "retrained");
+    assert!(
+        first["reason"].as_str().unwrap().contains("first cycle"),
+        "{first}"
+    );
+    run_ok(d, W2);
+    let second = json(&d.join("job/cycles").join(W2).join("model.json"));
+    let base = second["base_loss"]
+        .as_f64()
+        .expect("last week's model scored");
+    let tuned = second["fine_tuned_loss"]
+        .as_f64()
+        .expect("a fine-tuning tried");
+    if tuned <= base {
+        assert_eq!(second["mode"], "fine_tuned", "{second}");
+        assert_eq!(second["valid_loss"].as_f64(), Some(tuned));
+    } else {
+        assert_eq!(second["mode"], "retrained", "{second}");
+        assert!(
+            second["reason"].as_str().unwrap().contains("worse"),
+            "{second}"
+        );
+        assert_eq!(second["epochs"], 3, "a full training: {second}");
+    }
+}
+
+/// Bad input stops a cycle with an error naming what and where, and nothing of the cycle written.
+#[test]
+fn bad_input_stops_a_cycle_with_a_named_cause_and_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, "when_worse", FILE_INVENTORY, "");
+    let nothing_of = |week: &str| {
+        assert!(
+            !d.join("job/cycles")
+                .join(week)
+                .join("weekly.parquet")
+                .exists()
+        );
+        assert!(!d.join("job/cycles").join(week).join("inputs").exists());
+        assert!(!d.join("job/runs").join(week).exists());
+    };
+    // Negative stock.
+    let good = std::fs::read_to_string(d.join("cat/inventory.csv")).unwrap();
+    std::fs::write(
+        d.join("cat/inventory.csv"),
+        good.replacen("SKU00001,54.0", "SKU00001,-3.0", 1),
+    )
+    .unwrap();
+    let o = run(d, W1);
+    let e = stderr(&o);
+    assert!(!o.status.success());
+    assert!(
+        e.contains("inventory") && e.contains("SKU00001") && e.contains("negative"),
+        "{e}"
+    );
+    assert!(e.contains("row 2"), "{e}");
+    nothing_of(W1);
+    std::fs::write(d.join("cat/inventory.csv"), &good).unwrap();
+    // Not a Monday; sales that stop before the week.
+    let o = run(d, "2024-04-30");
+    assert!(
+        !o.status.success() && stderr(&o).contains("not a Monday"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(d, "2024-06-03");
+    assert!(
+        !o.status.success() && stderr(&o).contains("load the latest sales"),
+        "{}",
+        stderr(&o)
+    );
+    nothing_of("2024-06-03");
+    // Duplicate sales rows, refused by the ingest config.
+    let ingest = std::fs::read_to_string(d.join("cat/ingest.toml")).unwrap();
+    std::fs::write(
+        d.join("cat/ingest.toml"),
+        ingest.replace("duplicates = \"sum\"", "duplicates = \"reject\""),
+    )
+    .unwrap();
+    let o = run(d, W1);
+    assert!(
+        !o.status.success() && stderr(&o).contains("duplicate"),
+        "{}",
+        stderr(&o)
+    );
+    nothing_of(W1);
+    std::fs::write(d.join("cat/ingest.toml"), &ingest).unwrap();
+    // A week older than the last recorded.
+    run_ok(d, W2);
+    let o = run(d, W1);
+    assert!(
+        !o.status.success()
+            && stderr(&o).contains("older than the last recorded cycle, 2024-05-06"),
+        "{}",
+        stderr(&o)
+    );
+    nothing_of(W1);
+    assert_eq!(
+        json(&d.join("job/cycles.json")).as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
+const SERVERS: [(DatabaseKind, &str, &str); 2] = [
+    (
+        DatabaseKind::Postgres,
+        "postgres",
+        "RESTOCK_TEST_POSTGRES_URL",
+    ),
+    (DatabaseKind::Mysql, "mysql", "RESTOCK_TEST_MYSQL_URL"),
+];
+
+/// Rows per cycle of a table.
+fn rows_by_cycle(
+    kind: DatabaseKind,
+    url_env: &str,
+    table: &str,
+) -> std::collections::BTreeMap<String, usize> {
+    let db = DatabaseSource {
+        kind,
+        url_env: url_env.into(),
+        table: table.into(),
+    };
+    let df = restock_data::database::read_frame(&db, &["cycle"], &[]).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for v in df.column("cycle").unwrap().str().unwrap().iter().flatten() {
+        *out.entry(v.to_string()).or_insert(0) += 1;
+    }
+    out
+}
+
+/// The job against each database server: stock read from a table, outputs written to tables;
+/// a cycle killed just before its commit leaves none of its rows; run again, and run twice, it
+/// leaves one copy; the cycles table holds both weeks. A missing table or column and a wrong
+/// password are errors that name them, with nothing written.
+#[test]
+fn the_job_reads_and_writes_a_real_database_once_per_week() {
+    for (kind, name, var) in SERVERS {
+        if std::env::var(var).is_err() {
+            eprintln!(
+                "SKIPPED the_job_reads_and_writes_a_real_database_once_per_week on {var}: not set (.ci/run starts the server)"
+            );
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let prefix = format!("job_{}_", std::process::id());
+        let output = format!(
+            "[database]\nkind = \"{name}\"\nurl_env = \"{var}\"\n[output]\ntable_prefix = \"{prefix}\"\n"
+        );
+        let inventory = format!("inventory = {{ table = \"{prefix}inventory\" }}");
+        setup(d, "never", &inventory, &output);
+        let o = restock(
+            &[
+                "db-load",
+                "--kind",
+                name,
+                "--url-env",
+                var,
+                "--input",
+                "cat/inventory.csv",
+                "--table",
+                &format!("{prefix}inventory"),
+            ],
+            d,
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        run_ok(d, W1);
+        let o = restock(
+            &[
+                "--quiet",
+                "run",
+                "--config",
+                "job.toml",
+                "--week",
+                W2,
+                "--abort-at",
+                "publish-commit",
+            ],
+            d,
+        );
+        assert!(
+            !o.status.success() && stderr(&o).contains("aborting at publish-commit"),
+            "{}",
+            stderr(&o)
+        );
+        let forecasts = format!("{prefix}forecasts");
+        let after_kill = rows_by_cycle(kind, var, &forecasts);
+        assert_eq!(
+            after_kill.len(),
+            1,
+            "{name}: rows of the killed cycle were committed: {after_kill:?}"
+        );
+        run_ok(d, W2);
+        run_ok(d, W2);
+        let rows = rows_by_cycle(kind, var, &forecasts);
+        assert_eq!(rows.get(W1), Some(&320), "{name}: {rows:?}");
+        assert_eq!(rows.get(W2), Some(&320), "{name}: {rows:?}");
+        let cycles = rows_by_cycle(kind, var, &format!("{prefix}cycles"));
+        assert_eq!(cycles.len(), 2, "{name}: {cycles:?}");
+        assert!(cycles.values().all(|n| *n == 1), "{name}: {cycles:?}");
+        let history = rows_by_cycle(kind, var, &format!("{prefix}history"));
+        let file_rows = std::fs::read_to_string(d.join("job/cycles").join(W2).join("history.csv"))
+            .unwrap()
+            .lines()
+            .count()
+            - 1;
+        assert_eq!(history.get(W2), Some(&file_rows), "{name}: {history:?}");
+        let orders = rows_by_cycle(kind, var, &format!("{prefix}orders"));
+        let order_rows = std::fs::read_to_string(d.join("job/cycles").join(W2).join("orders.csv"))
+            .unwrap()
+            .lines()
+            .count()
+            - 1;
+        assert_eq!(orders.get(W2), Some(&order_rows), "{name}: {orders:?}");
+
+        // A missing table, a missing column, a wrong password: named, and nothing written.
+        let job = std::fs::read_to_string(d.join("job.toml")).unwrap();
+        let w3 = "2024-05-13";
+        for (broken, expect) in [
+            (
+                job.replace(&format!("{prefix}inventory"), &format!("{prefix}nope")),
+                format!("{prefix}nope"),
+            ),
+            (
+                job.replace(&format!("{prefix}inventory"), &format!("{prefix}orders")),
+                "missing column `on_hand`".to_string(),
+            ),
+        ] {
+            std::fs::write(d.join("job.toml"), broken).unwrap();
+            let o = run(d, W2);
+            assert!(
+                !o.status.success() && stderr(&o).contains(&expect),
+                "{name}: {}",
+                stderr(&o)
+            );
+        }
+        std::fs::write(d.join("job.toml"), job.replace(var, "RESTOCK_TEST_BAD_URL")).unwrap();
+        let url = std::env::var(var).unwrap();
+        let bad = url.replacen(":restock@", ":wrong@", 1);
+        let o = Command::new(env!("CARGO_BIN_EXE_restock"))
+            .args(["--quiet", "run", "--config", "job.toml", "--week", W2])
+            .env("RESTOCK_TEST_BAD_URL", bad)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{name}: a wrong password was accepted");
+        let e = stderr(&o);
+        assert!(
+            e.contains(&format!("{prefix}inventory"))
+                && (e.contains("password") || e.contains("denied")),
+            "{name}: {e}"
+        );
+        assert_eq!(
+            rows_by_cycle(kind, var, &forecasts),
+            rows,
+            "{name}: rows changed by failed cycles"
+        );
+        assert!(!d.join("job/cycles").join(w3).exists());
+    }
+}
