@@ -218,25 +218,7 @@ pub fn run_cycle(
     options.checkpoint("feedback");
 
     // 6. report
-    let mut all_history = Vec::new();
-    for w in &earlier {
-        all_history.extend(read_history(&job, *w)?);
-    }
-    all_history.extend(history.iter().cloned());
-    let before = match previous {
-        Some(p) => read_previous(&job, p)?,
-        None => Previous::default(),
-    };
-    let html = CycleReport {
-        week,
-        orders: &plan.orders,
-        alerts: &alerts,
-        update: &update,
-        previous: &before,
-        history: &all_history,
-        summary: &plan.summary,
-    }
-    .html();
+    let html = report_stage(&job, week, &earlier, &plan, &alerts, &update, &history)?;
     restock_data::table::write_text(&dir.join("report.html"), &html)?;
     options.checkpoint("report");
 
@@ -305,6 +287,37 @@ fn feedback_stage(
     }
     restock_data::table::write(&mut feedback::frame(&history)?, &dir.join("history.csv"))?;
     Ok((alerts, history))
+}
+
+/// The decision-first report, with every cycle's history so far.
+fn report_stage(
+    job: &JobDir,
+    week: Week,
+    earlier: &[Week],
+    plan: &Plan,
+    alerts: &[Alert],
+    update: &ModelUpdate,
+    history: &[HistoryRow],
+) -> Result<String> {
+    let mut all_history = Vec::new();
+    for w in earlier {
+        all_history.extend(read_history(job, *w)?);
+    }
+    all_history.extend(history.iter().cloned());
+    let before = match earlier.last() {
+        Some(p) => read_previous(job, *p)?,
+        None => Previous::default(),
+    };
+    Ok(CycleReport {
+        week,
+        orders: &plan.orders,
+        alerts,
+        update,
+        previous: &before,
+        history: &all_history,
+        summary: &plan.summary,
+    }
+    .html())
 }
 
 /// The outputs into the database, when `[output]` names a table prefix.

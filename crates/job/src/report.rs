@@ -64,13 +64,13 @@ impl CycleReport<'_> {
     /// The report as one HTML page.
     pub(crate) fn html(&self) -> String {
         let mut out = String::new();
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<!doctype html><html><head><meta charset=\"utf-8\"><title>restock: week of {w}</title>\
              <style>body{{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em}}\
              table{{border-collapse:collapse;margin:.5em 0 1.5em}}td,th{{border:1px solid #ccc;\
              padding:.2em .5em;text-align:left}}th{{background:#f3f3f3}}.note{{color:#555}}</style>\
-             </head><body><h1>restock: the week of {w}</h1>\n",
+             </head><body><h1>restock: the week of {w}</h1>",
             w = self.week
         );
         self.orders_section(&mut out);
@@ -100,10 +100,10 @@ impl CycleReport<'_> {
         let now = self.orders_now();
         let cost: f64 = now.iter().map(|o| o.cost).sum();
         let later = self.orders.len() - now.len();
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<h2>Orders to place this week</h2><p>{} order lines, {:.0} units, cost {:.2}; \
-             {later} more lines are planned for later weeks (orders.csv).</p>\n",
+             {later} more lines are planned for later weeks (orders.csv).</p>",
             now.len(),
             now.iter().map(|o| o.quantity).sum::<f64>(),
             cost
