@@ -41,7 +41,14 @@ pub struct JobConfig {
 pub struct SalesConfig {
     /// An ingest config (`configs/ingest/`): a sales file or a `[source.database]` table, read
     /// whole each cycle and cut before the cycle's week.
-    pub ingest: PathBuf,
+    #[serde(default)]
+    pub ingest: Option<PathBuf>,
+    /// Or a preset for a known data set (`m5`, `online-retail`) with its `input` folder or file.
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// The data set of `preset`.
+    #[serde(default)]
+    pub input: Option<PathBuf>,
 }
 
 /// `[inputs]`.
@@ -203,7 +210,20 @@ impl JobConfig {
         let mut cfg: JobConfig = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.dir = base.join(&cfg.dir);
-        cfg.sales.ingest = base.join(&cfg.sales.ingest);
+        let sales = &mut cfg.sales;
+        match (&mut sales.ingest, &sales.preset, &mut sales.input) {
+            (Some(i), None, None) => *i = base.join(&*i),
+            (None, Some(p), Some(i)) => {
+                p.parse::<restock_data::Preset>()
+                    .map_err(|e| bad(format!("sales.preset: {e}")))?;
+                *i = base.join(&*i);
+            }
+            _ => {
+                return Err(bad(
+                    "[sales]: give ingest (an ingest config), or preset and input".into(),
+                ));
+            }
+        }
         cfg.train.config = base.join(&cfg.train.config);
         if let Some(p) = &mut cfg.plan.config {
             *p = base.join(&*p);
@@ -284,6 +304,10 @@ config = "train.toml"
         let cfg = JobConfig::parse(MINIMAL, Path::new("configs/job/x.toml")).unwrap();
         assert_eq!(cfg.dir, Path::new("configs/job/job"));
         assert_eq!(
+            cfg.sales.ingest.as_deref(),
+            Some(Path::new("configs/job/ingest.toml"))
+        );
+        assert_eq!(
             cfg.inputs.inventory.file.as_deref(),
             Some(Path::new("configs/job/inventory.csv"))
         );
@@ -320,6 +344,10 @@ config = "train.toml"
             "{}",
             err(&prefix)
         );
+        let preset = MINIMAL.replace("ingest = \"ingest.toml\"", "preset = \"m6\"\ninput = \"d\"");
+        assert!(err(&preset).contains("sales.preset"), "{}", err(&preset));
+        let neither = MINIMAL.replace("ingest = \"ingest.toml\"", "input = \"d\"");
+        assert!(err(&neither).contains("[sales]"), "{}", err(&neither));
         let unknown = format!("{MINIMAL}[alerts]\noverstock = 3\n");
         assert!(err(&unknown).contains("overstock"), "{}", err(&unknown));
         let prefix = MINIMAL.replace(

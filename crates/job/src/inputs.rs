@@ -43,8 +43,24 @@ pub(crate) fn sales(
     cfg: &JobConfig,
     week: Option<Week>,
 ) -> Result<(Week, WeeklyDataset, QualityReport)> {
-    let ingest = IngestConfig::load(&cfg.sales.ingest)?;
-    let (ds, report) = restock_data::ingest(&ingest)?;
+    let sales = &cfg.sales;
+    let (ds, report, source) = match (&sales.ingest, &sales.preset, &sales.input) {
+        (Some(path), _, _) => {
+            let ingest = IngestConfig::load(path)?;
+            let (ds, report) = restock_data::ingest(&ingest)?;
+            (ds, report, source_name(&ingest))
+        }
+        (None, Some(preset), Some(input)) => {
+            let (ds, report) = preset.parse::<restock_data::Preset>()?.ingest(input)?;
+            (ds, report, input.display().to_string())
+        }
+        _ => {
+            return Err(Error::Config {
+                path: cfg.dir.clone(),
+                message: "[sales]: give ingest, or preset and input".into(),
+            });
+        }
+    };
     let week = week.unwrap_or(ds.last_week.offset(1));
     let last = week.offset(-1);
     let bad = |message: String| Error::Week {
@@ -55,7 +71,7 @@ pub(crate) fn sales(
         return Err(bad(format!(
             "the sales ({}) end with the week of {}, but the cycle needs the week before it, {last}; \
              load the latest sales first",
-            source_name(&ingest),
+            source,
             ds.last_week
         )));
     }
