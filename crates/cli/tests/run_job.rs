@@ -302,6 +302,113 @@ fn bad_input_stops_a_cycle_with_a_named_cause_and_nothing_written() {
     );
 }
 
+/// A cycle's forecasts as sorted rows (SKU, week, model, quantiles).
+fn forecast_rows(path: &Path) -> Vec<(String, String, String, Vec<u64>)> {
+    use polars::prelude::*;
+    let df = restock_data::table::scan(path).unwrap().collect().unwrap();
+    let text = |name: &str| -> Vec<String> {
+        let c = df.column(name).unwrap().cast(&DataType::String).unwrap();
+        c.str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap().to_string())
+            .collect()
+    };
+    let (ids, ds, models) = (text("unique_id"), text("ds"), text("model"));
+    let qs: Vec<Vec<f64>> = ["q10", "q50", "q90"]
+        .iter()
+        .map(|q| {
+            df.column(q)
+                .unwrap()
+                .f64()
+                .unwrap()
+                .iter()
+                .map(|v| v.unwrap())
+                .collect()
+        })
+        .collect();
+    let mut rows: Vec<_> = (0..ids.len())
+        .map(|i| {
+            let bits = qs.iter().map(|q| q[i].to_bits()).collect();
+            (ids[i].clone(), ds[i].clone(), models[i].clone(), bits)
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The week split over machines: the model step once, three shards (in any order), then the
+/// finish step; each SKU's forecasts are those of the unsharded week, bit for bit. A shard
+/// before the model step, and a finish with a shard missing, are refused with the reason.
+#[test]
+fn a_week_sharded_over_three_machines_forecasts_each_sku_as_one_machine_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (one, three) = (tmp.path().join("one"), tmp.path().join("three"));
+    for d in [&one, &three] {
+        std::fs::create_dir_all(d).unwrap();
+        setup(d, "never", FILE_INVENTORY, "");
+        run_ok(d, W1);
+    }
+    run_ok(&one, W2);
+    let step = |args: &[&str]| {
+        let mut all = vec!["--quiet", "run", "--config", "job.toml", "--week", W2];
+        all.extend_from_slice(args);
+        restock(&all, &three)
+    };
+    let o = step(&["--shard", "1/3"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("run its model step first"),
+        "{}",
+        stderr(&o)
+    );
+    let o = step(&["--model-only"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for shard in ["2/3", "0/3"] {
+        let o = step(&["--shard", shard]);
+        assert!(o.status.success(), "{shard}: {}", stderr(&o));
+    }
+    let o = step(&["--finish-shards", "3"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("shards 1/3 have not finished"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        json(&three.join("job/cycles.json"))
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    let o = step(&["--shard", "1/3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = step(&["--finish-shards", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let cycle = |d: &Path| d.join("job/cycles").join(W2);
+    assert_eq!(
+        forecast_rows(&cycle(&three).join("forecasts.parquet")),
+        forecast_rows(&cycle(&one).join("forecasts.parquet"))
+    );
+    // The same model; the week recorded once, scored and reported with every shard's plan.
+    assert_eq!(
+        std::fs::read(cycle(&three).join("model.json")).unwrap(),
+        std::fs::read(cycle(&one).join("model.json")).unwrap()
+    );
+    let cycles = json(&three.join("job/cycles.json"));
+    assert_eq!(cycles.as_array().map(Vec::len), Some(2), "{cycles}");
+    assert_eq!(cycles[1]["skus"], 40);
+    let history = std::fs::read_to_string(cycle(&three).join("history.csv")).unwrap();
+    assert!(
+        history.contains(&format!("{W1},accuracy,all,all,wape,")),
+        "{history}"
+    );
+    let report = std::fs::read_to_string(cycle(&three).join("report.html")).unwrap();
+    assert!(
+        report.contains("Shard 2 of 3"),
+        "the plan of each shard is reported"
+    );
+}
+
 const SERVERS: [(DatabaseKind, &str, &str); 2] = [
     (
         DatabaseKind::Postgres,

@@ -150,6 +150,33 @@ pub fn frame(alerts: &[Alert]) -> Result<DataFrame> {
     .map_err(|e| restock_data::Error::from_polars(e).into())
 }
 
+/// The alerts of a table written by [`frame`].
+pub(crate) fn rows(df: &DataFrame, path: &std::path::Path) -> Result<Vec<Alert>> {
+    use crate::feedback::{numbers, strings};
+    let ids = strings(df, "unique_id", path)?;
+    let kinds = strings(df, "alert", path)?;
+    let on_hand = numbers(df, "on_hand", path)?;
+    let on_order = numbers(df, "on_order", path)?;
+    let demand = numbers(df, "demand", path)?;
+    let size = numbers(df, "size", path)?;
+    let reason = strings(df, "reason", path)?;
+    Ok((0..ids.len())
+        .map(|i| Alert {
+            unique_id: ids[i].clone(),
+            alert: kinds[i].clone(),
+            on_hand: on_hand[i],
+            on_order: on_order[i],
+            demand: demand[i],
+            size: if size[i].is_nan() {
+                f64::INFINITY
+            } else {
+                size[i]
+            },
+            reason: reason[i].clone(),
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

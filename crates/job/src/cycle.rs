@@ -1,15 +1,19 @@
-//! One cycle of the weekly job, stage by stage:
+//! One cycle of the weekly job, in three steps, each a list of stages:
 //!
-//! 1. **inputs**: the sales read whole and cut before the cycle's week (`weekly.parquet`), and a
-//!    snapshot of stock, open orders and SKU parameters (`inputs/`), checked;
-//! 2. **train**: last cycle's model fine-tuned on the new weeks, or trained from scratch
-//!    ([`crate::model`]);
-//! 3. **forecast**: the catalogue, with the protection calibration the planner reads;
-//! 4. **plan**: the orders;
-//! 5. **feedback**: alerts, and the earlier cycles' forecasts and orders scored ([`crate::feedback`]);
-//! 6. **report**: `report.html`, the decision first;
-//! 7. **publish**: the outputs into the database, in one transaction (with `[output]`);
-//! 8. **record**: the cycle added to `cycles.json`.
+//! - **model** — *inputs*: the sales read whole and cut before the cycle's week
+//!   (`weekly.parquet`) and a snapshot of stock, open orders and SKU parameters (`inputs/`),
+//!   checked; *train*: last cycle's model fine-tuned on the new weeks, or trained from scratch
+//!   ([`crate::model`]);
+//! - **shard** `I/N` (SKUs by a hash of their id, as `restock forecast --shard`) — *forecast*
+//!   the shard's SKUs with the protection calibration the planner reads; *plan* their orders;
+//!   their alerts (`shards/I-of-N/`, `done.json` last);
+//! - **finish** — the shards' outputs merged (`forecasts.parquet`, `orders.csv`, `alerts.csv`);
+//!   *feedback*: the earlier cycles' forecasts and orders scored ([`crate::feedback`]);
+//!   *report*: `report.html`, the decision first; *publish*: the outputs into the database in
+//!   one transaction (with `[output]`); *record*: the cycle added to `cycles.json`.
+//!
+//! `restock run` runs the three for one shard; on several machines, the model step once, the
+//! shards in parallel (an Indexed Job), then the finish step (docs/sharding.md).
 //!
 //! Every file is written whole and every stage recomputes what it needs from the stages before
 //! (a finished model is reused, an interrupted one resumed), so a cycle killed anywhere and run
@@ -17,22 +21,24 @@
 //! outputs.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use polars::prelude::*;
 use restock_core::Week;
 use restock_data::WeeklyDataset;
-use restock_infer::ForecastOptions;
+use restock_infer::{ForecastOptions, Shard};
 use restock_planner::io::{self as plan_io, PlanFiles};
-use restock_planner::{Plan, PlanConfig, PlanInputs};
+use restock_planner::{PlanConfig, PlanSummary};
 use restock_train::Observer;
 use restock_train::run::EpochMetrics;
+use serde::{Deserialize, Serialize};
 
-use crate::alerts::{self, Alert, STOCKOUT_RISK};
+use crate::alerts::{self, STOCKOUT_RISK};
 use crate::config::JobConfig;
-use crate::feedback::{self, HistoryRow};
-use crate::model::{self, ModelUpdate};
+use crate::feedback::{self, HistoryRow, numbers, strings, weeks};
+use crate::model::{self, ModelUpdate, read_json, write_json};
 use crate::record::{CycleRecord, JobDir, week_of};
-use crate::report::{CycleReport, Previous};
+use crate::report::{CycleReport, OrderRow, Previous};
 use crate::{Error, Result, inputs};
 
 /// The stages a cycle can be told to die after (`abort_at`), for the tests that kill it.
@@ -48,26 +54,45 @@ pub const ABORT_POINTS: [&str; 9] = [
     "publish",
 ];
 
+/// Which part of a cycle to run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Step {
+    /// The whole cycle on one machine.
+    #[default]
+    All,
+    /// Inputs and the model only.
+    Model,
+    /// Forecast, plan and alerts of one shard of the SKUs (the week's model step done).
+    Shard(Shard),
+    /// Merge the outputs of this many shards, score, report, publish, record.
+    Finish(usize),
+}
+
 /// How to run a cycle.
 #[derive(Debug, Clone, Default)]
 pub struct CycleOptions {
     /// The cycle's week (a Monday): its first forecast and planned week; the sales are read up
-    /// to the week before. Default: the week after the last week of sales.
+    /// to the week before. Default: the week after the last week of sales (the model step) or
+    /// the week of the last model trained (the shard and finish steps).
     pub week: Option<chrono::NaiveDate>,
+    /// Which part of the cycle.
+    pub step: Step,
     /// Fault injection for the tests: die (`std::process::abort`, as a kill would) when this
     /// point of [`ABORT_POINTS`] is reached.
     pub abort_at: Option<String>,
 }
 
-/// What a cycle did.
+/// What a cycle (or a step of it) did.
 #[derive(Debug, Clone)]
 pub struct CycleSummary {
-    /// The record written to `cycles.json`.
-    pub record: CycleRecord,
+    /// The cycle's week.
+    pub week: Week,
     /// The cycle's folder.
     pub dir: PathBuf,
-    /// How the model was updated.
-    pub update: ModelUpdate,
+    /// How the model was updated (the model step).
+    pub update: Option<ModelUpdate>,
+    /// The record written to `cycles.json` (the finish step).
+    pub record: Option<CycleRecord>,
     /// Rows written to the database, when the job writes there.
     pub rows_published: Option<u64>,
 }
@@ -81,7 +106,7 @@ impl CycleOptions {
     }
 }
 
-/// An observer that dies after the first epoch when told to, and passes everything on.
+/// An observer that dies after an epoch when told to, and passes everything on.
 struct Killable<'a> {
     inner: &'a mut dyn Observer,
     options: &'a CycleOptions,
@@ -103,7 +128,7 @@ impl Observer for Killable<'_> {
     }
 }
 
-/// Run one cycle of the job.
+/// Run a cycle of the job, or one step of it.
 pub fn run_cycle(
     cfg: &JobConfig,
     options: &CycleOptions,
@@ -118,14 +143,11 @@ pub fn run_cycle(
         });
     }
     let job = JobDir::new(&cfg.dir);
-    let records = job.cycles()?;
-    let recorded: Vec<Week> = records.iter().map(week_of).collect::<Result<_>>()?;
+    let recorded: Vec<Week> = job.cycles()?.iter().map(week_of).collect::<Result<_>>()?;
     let plan_cfg = match &cfg.plan.config {
         Some(p) => PlanConfig::load(p)?,
         None => PlanConfig::default(),
     };
-
-    // 1. inputs
     let asked = options
         .week
         .map(|day| {
@@ -138,108 +160,78 @@ pub fn run_cycle(
     if let Some(week) = asked {
         check_order(week, &recorded)?;
     }
-    observer.message("reading the sales");
-    let (week, ds, _quality) = inputs::sales(cfg, asked)?;
-    check_order(week, &recorded)?;
-    let earlier: Vec<Week> = recorded.iter().copied().filter(|w| *w < week).collect();
-    let previous = earlier.last().copied();
-    let dir = job.cycle(week);
-    observer.message(&format!(
-        "cycle of the week of {week}: {} SKUs, sales up to the week of {}",
-        ds.series.len(),
-        ds.last_week
-    ));
-    let snapshot = inputs::snapshot(cfg, &plan_cfg, week, &dir.join("inputs"))?;
-    let weekly = dir.join("weekly.parquet");
-    ds.write(&weekly)?;
-    options.checkpoint("inputs");
-
-    // 2. train
-    let base_dir = previous.map(|p| (p, job.run(p)));
-    let update = model::update(
-        cfg,
-        &ds,
-        &weekly,
-        &job.run(week),
-        base_dir.as_ref().map(|(w, d)| (*w, d.as_path())),
-        &mut Killable {
-            inner: observer,
-            options,
-        },
-    )?;
-    model::write_json(&dir.join("model.json"), &update)?;
-    options.checkpoint("train");
-
-    // 3. forecast
-    let forecasts = dir.join("forecasts.parquet");
-    let protection = dir.join("forecasts.parquet.protection.json");
-    let horizon = restock_train::RunDir::open(&job.run(week))?
-        .config()?
-        .window
-        .horizon;
-    observer.message(&format!(
-        "forecasting {} SKUs, {horizon} weeks",
-        ds.series.len()
-    ));
-    restock_infer::forecast(
-        &job.run(week),
-        &weekly,
-        &forecasts,
-        &ForecastOptions {
-            horizon,
-            future: cfg.inputs.future.clone(),
-            protection: Some(protection.clone()),
-            ..ForecastOptions::default()
-        },
-        &mut |_, _, _| {},
-    )?;
-    options.checkpoint("forecast");
-
-    // 4. plan
-    observer.message("planning the orders");
-    let files = PlanFiles {
-        forecasts: forecasts.clone(),
-        inventory: snapshot.inventory.clone(),
-        open_orders: snapshot.open_orders.clone(),
-        sku_params: snapshot.sku_params.clone(),
-        protection: Some(protection),
+    let (week, update) = match options.step {
+        Step::All | Step::Model => {
+            let (week, update) =
+                model_step(cfg, &job, &recorded, asked, &plan_cfg, options, observer)?;
+            (week, Some(update))
+        }
+        Step::Shard(_) | Step::Finish(_) => (model_week(&job, asked)?, None),
     };
-    let (plan_inputs, _warnings) = plan_io::load(&files, &plan_cfg)?;
-    let plan = restock_planner::plan(&plan_inputs, &plan_cfg, &|_| {})?;
-    plan_io::write(
-        &plan,
-        &dir.join("orders.csv"),
-        &dir.join("orders.summary.json"),
-    )?;
-    options.checkpoint("plan");
-
-    // 5. feedback
-    let (alerts, history) = feedback_stage(cfg, &job, week, &earlier, &ds, &plan_inputs)?;
-    options.checkpoint("feedback");
-
-    // 6. report
-    let html = report_stage(&job, week, &earlier, &plan, &alerts, &update, &history)?;
-    restock_data::table::write_text(&dir.join("report.html"), &html)?;
-    options.checkpoint("report");
-
-    // 7. publish
-    let record = record_of(week, &ds, &update, &plan, &alerts);
-    let rows_published = publish_stage(
-        cfg, week, &forecasts, &plan, &alerts, &history, &record, options,
-    )?;
-    options.checkpoint("publish");
-
-    // 8. record
-    job.record(record.clone())?;
-    observer.message(&format!(
-        "cycle {week} recorded: {} orders to place now, {} stock-out risks, {} overstocked",
-        record.orders_now, record.stockout_alerts, record.overstock_alerts
-    ));
-    Ok(CycleSummary {
-        record,
-        dir,
+    let mut summary = CycleSummary {
+        week,
+        dir: job.cycle(week),
         update,
-        rows_published,
+        record: None,
+        rows_published: None,
+    };
+    match options.step {
+        Step::Model => {}
+        Step::Shard(shard) => shard_step(cfg, &job, week, shard, &plan_cfg, options, observer)?,
+        Step::All => {
+            let one = Shard { index: 0, count: 1 };
+            shard_step(cfg, &job, week, one, &plan_cfg, options, observer)?;
+            finish_step(
+                cfg,
+                &job,
+                &recorded,
+                week,
+                1,
+                options,
+                observer,
+                &mut summary,
+            )?;
+        }
+        Step::Finish(n) => finish_step(
+            cfg,
+            &job,
+            &recorded,
+            week,
+            n,
+            options,
+            observer,
+            &mut summary,
+        )?,
+    }
+    Ok(summary)
+}
+
+/// The week of the model the shard and finish steps use: the one asked, which must have been
+/// trained, or the latest trained.
+fn model_week(job: &JobDir, asked: Option<Week>) -> Result<Week> {
+    if let Some(week) = asked {
+        return Ok(week);
+    }
+    let dir = job.root().join("cycles");
+    let mut trained: Vec<String> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.path().join("model.json").is_file())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    trained.sort();
+    let last = trained.pop().ok_or_else(|| Error::Week {
+        week: "(none given)".into(),
+        message: format!(
+            "no model trained in {}: run the model step first",
+            dir.display()
+        ),
+    })?;
+    week_of(&CycleRecord {
+        cycle: last,
+        ..CycleRecord::default()
     })
 }
 
@@ -258,18 +250,274 @@ fn check_order(week: Week, recorded: &[Week]) -> Result<()> {
     }
 }
 
-/// Alerts and history rows of the cycle, written to `alerts.csv` and `history.csv`.
+/// Inputs and model: the week, and how its model came about (`model.json`).
+fn model_step(
+    cfg: &JobConfig,
+    job: &JobDir,
+    recorded: &[Week],
+    asked: Option<Week>,
+    plan_cfg: &PlanConfig,
+    options: &CycleOptions,
+    observer: &mut dyn Observer,
+) -> Result<(Week, ModelUpdate)> {
+    observer.message("reading the sales");
+    let (week, ds, _quality) = inputs::sales(cfg, asked)?;
+    check_order(week, recorded)?;
+    let previous = recorded.iter().copied().filter(|w| *w < week).last();
+    let dir = job.cycle(week);
+    observer.message(&format!(
+        "cycle of the week of {week}: {} SKUs, sales up to the week of {}",
+        ds.series.len(),
+        ds.last_week
+    ));
+    inputs::snapshot(cfg, plan_cfg, week, &dir.join("inputs"))?;
+    let weekly = dir.join("weekly.parquet");
+    ds.write(&weekly)?;
+    options.checkpoint("inputs");
+
+    let base_dir = previous.map(|p| (p, job.run(p)));
+    let update = model::update(
+        cfg,
+        &ds,
+        &weekly,
+        &job.run(week),
+        base_dir.as_ref().map(|(w, d)| (*w, d.as_path())),
+        &mut Killable {
+            inner: observer,
+            options,
+        },
+    )?;
+    write_json(&dir.join("model.json"), &update)?;
+    options.checkpoint("train");
+    Ok((week, update))
+}
+
+/// What a finished shard step leaves last in its folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ShardDone {
+    index: usize,
+    count: usize,
+    /// The model it forecast with (`ModelUpdate::fingerprint`).
+    model: String,
+}
+
+fn shard_dir(job: &JobDir, week: Week, shard: Shard) -> PathBuf {
+    job.cycle(week)
+        .join("shards")
+        .join(format!("{}-of-{}", shard.index, shard.count))
+}
+
+/// Forecast, plan and alerts of one shard.
+fn shard_step(
+    cfg: &JobConfig,
+    job: &JobDir,
+    week: Week,
+    shard: Shard,
+    plan_cfg: &PlanConfig,
+    options: &CycleOptions,
+    observer: &mut dyn Observer,
+) -> Result<()> {
+    let cycle = job.cycle(week);
+    let update: ModelUpdate = read_json(&cycle.join("model.json"))?.ok_or_else(|| Error::Week {
+        week: week.to_string(),
+        message: "no model for this week: run its model step first".into(),
+    })?;
+    let dir = shard_dir(job, week, shard);
+    let _ = std::fs::remove_file(dir.join("done.json"));
+    let run = job.run(week);
+    let horizon = restock_train::RunDir::open(&run)?.config()?.window.horizon;
+    let forecasts = dir.join("forecasts.parquet");
+    let protection = dir.join("forecasts.parquet.protection.json");
+    observer.message(&format!(
+        "forecasting shard {}/{}, {horizon} weeks",
+        shard.index, shard.count
+    ));
+    restock_infer::forecast(
+        &run,
+        &cycle.join("weekly.parquet"),
+        &forecasts,
+        &ForecastOptions {
+            horizon,
+            shard: (shard.count > 1).then_some(shard),
+            future: cfg.inputs.future.clone(),
+            protection: Some(protection.clone()),
+            ..ForecastOptions::default()
+        },
+        &mut |_, _, _| {},
+    )?;
+    options.checkpoint("forecast");
+
+    observer.message("planning the orders");
+    let snapshot = inputs::Snapshot::of(&cycle.join("inputs"))?;
+    let files = PlanFiles {
+        forecasts,
+        inventory: snapshot.inventory,
+        open_orders: snapshot.open_orders,
+        sku_params: snapshot.sku_params,
+        protection: Some(protection),
+    };
+    let (plan_inputs, _warnings) = plan_io::load(&files, plan_cfg)?;
+    let plan = restock_planner::plan(&plan_inputs, plan_cfg, &|_| {})?;
+    let mut orders = plan_io::orders_frame(&plan.orders)?;
+    restock_data::table::write(&mut orders, &dir.join("orders.parquet"))?;
+    write_json(&dir.join("orders.summary.json"), &plan.summary)?;
+    let alerts = alerts::alerts(&plan_inputs, cfg.alerts.overstock_weeks);
+    restock_data::table::write(&mut alerts::frame(&alerts)?, &dir.join("alerts.parquet"))?;
+    options.checkpoint("plan");
+    write_json(
+        &dir.join("done.json"),
+        &ShardDone {
+            index: shard.index,
+            count: shard.count,
+            model: update.fingerprint,
+        },
+    )
+}
+
+/// The shards' tables, concatenated in shard order.
+fn concat(dirs: &[PathBuf], name: &str) -> Result<DataFrame> {
+    let mut all: Option<DataFrame> = None;
+    for d in dirs {
+        let path = d.join(name);
+        let df = restock_data::table::scan(&path)?
+            .collect()
+            .map_err(|e| Error::file(&path, e))?;
+        match &mut all {
+            None => all = Some(df),
+            Some(a) => {
+                a.vstack_mut(&df).map_err(|e| Error::file(&path, e))?;
+            }
+        }
+    }
+    all.ok_or_else(|| Error::file(Path::new(name), "no shard"))
+}
+
+/// Merge the shards, score, report, publish and record the cycle.
+#[allow(clippy::too_many_arguments)]
+fn finish_step(
+    cfg: &JobConfig,
+    job: &JobDir,
+    recorded: &[Week],
+    week: Week,
+    count: usize,
+    options: &CycleOptions,
+    observer: &mut dyn Observer,
+    summary: &mut CycleSummary,
+) -> Result<()> {
+    let dir = job.cycle(week);
+    let update: ModelUpdate = read_json(&dir.join("model.json"))?.ok_or_else(|| Error::Week {
+        week: week.to_string(),
+        message: "no model for this week: run its model step first".into(),
+    })?;
+    let shards: Vec<PathBuf> = (0..count)
+        .map(|index| shard_dir(job, week, Shard { index, count }))
+        .collect();
+    let missing: Vec<String> = shards
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| {
+            read_json::<ShardDone>(&d.join("done.json"))
+                .ok()
+                .flatten()
+                .is_none_or(|done| done.model != update.fingerprint)
+        })
+        .map(|(i, _)| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Week {
+            week: week.to_string(),
+            message: format!(
+                "shards {} have not finished with this week's model",
+                missing.join(", ")
+            ),
+        });
+    }
+    let mut forecasts = concat(&shards, "forecasts.parquet")?;
+    restock_data::table::write(&mut forecasts, &dir.join("forecasts.parquet"))?;
+    let protection = shards[0].join("forecasts.parquet.protection.json");
+    let bytes = std::fs::read(&protection).map_err(|e| Error::file(&protection, e))?;
+    inputs::write_bytes(&dir.join("forecasts.parquet.protection.json"), &bytes)?;
+    let mut orders = concat(&shards, "orders.parquet")?;
+    restock_data::table::write(&mut orders, &dir.join("orders.csv"))?;
+    let mut alert_frame = concat(&shards, "alerts.parquet")?;
+    restock_data::table::write(&mut alert_frame, &dir.join("alerts.csv"))?;
+    let summaries = shards
+        .iter()
+        .map(|d| {
+            read_json::<PlanSummary>(&d.join("orders.summary.json"))?
+                .ok_or_else(|| Error::file(d, "no orders.summary.json"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    let earlier: Vec<Week> = recorded.iter().copied().filter(|w| *w < week).collect();
+    let ds = WeeklyDataset::read(&dir.join("weekly.parquet"))?;
+    let history = feedback_stage(cfg, job, week, &earlier, &ds)?;
+    options.checkpoint("feedback");
+
+    let order_rows = order_rows(&orders, &dir.join("orders.csv"))?;
+    let alert_rows = alerts::rows(&alert_frame, &dir.join("alerts.csv"))?;
+    let html = report_stage(
+        job,
+        week,
+        &earlier,
+        &order_rows,
+        &alert_rows,
+        &update,
+        &history,
+        &summaries,
+    )?;
+    restock_data::table::write_text(&dir.join("report.html"), &html)?;
+    options.checkpoint("report");
+
+    let now: Vec<&OrderRow> = order_rows.iter().filter(|o| o.order_week == week).collect();
+    let risks = alert_rows
+        .iter()
+        .filter(|a| a.alert == STOCKOUT_RISK)
+        .count();
+    let record = CycleRecord {
+        cycle: week.to_string(),
+        data_end: ds.last_week.to_string(),
+        skus: ds.series.len(),
+        model: update.mode.clone(),
+        valid_loss: update.valid_loss,
+        orders_now: now.len(),
+        orders_now_cost: now.iter().map(|o| o.cost).sum(),
+        order_lines: order_rows.len(),
+        stockout_alerts: risks,
+        overstock_alerts: alert_rows.len() - risks,
+    };
+    if let (Some(prefix), Some(db)) = (&cfg.output.table_prefix, &cfg.database) {
+        let frames = [forecasts, orders, alert_frame, feedback::frame(&history)?];
+        let die = || options.checkpoint("publish-commit");
+        summary.rows_published = Some(crate::publish::publish(
+            db,
+            prefix,
+            week,
+            frames,
+            &record,
+            Some(&die),
+        )?);
+    }
+    options.checkpoint("publish");
+
+    job.record(record.clone())?;
+    observer.message(&format!(
+        "cycle {week} recorded: {} orders to place now, {} stock-out risks, {} overstocked",
+        record.orders_now, record.stockout_alerts, record.overstock_alerts
+    ));
+    summary.record = Some(record);
+    summary.update = Some(update);
+    Ok(())
+}
+
+/// The earlier cycles' forecasts and last cycle's orders scored, written to `history.csv`.
 fn feedback_stage(
     cfg: &JobConfig,
     job: &JobDir,
     week: Week,
     earlier: &[Week],
     ds: &WeeklyDataset,
-    plan_inputs: &PlanInputs,
-) -> Result<(Vec<Alert>, Vec<HistoryRow>)> {
-    let dir = job.cycle(week);
-    let alerts = alerts::alerts(plan_inputs, cfg.alerts.overstock_weeks);
-    restock_data::table::write(&mut alerts::frame(&alerts)?, &dir.join("alerts.csv"))?;
+) -> Result<Vec<HistoryRow>> {
     let class_of: HashMap<String, char> = restock_backtest::classes::classify(ds, ds.last_week)
         .into_iter()
         .map(|c| (c.unique_id, c.abc))
@@ -285,19 +533,22 @@ fn feedback_stage(
             cfg.alerts.overstock_weeks,
         )?);
     }
-    restock_data::table::write(&mut feedback::frame(&history)?, &dir.join("history.csv"))?;
-    Ok((alerts, history))
+    let path = job.cycle(week).join("history.csv");
+    restock_data::table::write(&mut feedback::frame(&history)?, &path)?;
+    Ok(history)
 }
 
 /// The decision-first report, with every cycle's history so far.
+#[allow(clippy::too_many_arguments)]
 fn report_stage(
     job: &JobDir,
     week: Week,
     earlier: &[Week],
-    plan: &Plan,
-    alerts: &[Alert],
+    orders: &[OrderRow],
+    alerts: &[alerts::Alert],
     update: &ModelUpdate,
     history: &[HistoryRow],
+    summaries: &[PlanSummary],
 ) -> Result<String> {
     let mut all_history = Vec::new();
     for w in earlier {
@@ -310,69 +561,36 @@ fn report_stage(
     };
     Ok(CycleReport {
         week,
-        orders: &plan.orders,
+        orders,
         alerts,
         update,
         previous: &before,
         history: &all_history,
-        summary: &plan.summary,
+        summaries,
     }
     .html())
 }
 
-/// The outputs into the database, when `[output]` names a table prefix.
-#[allow(clippy::too_many_arguments)]
-fn publish_stage(
-    cfg: &JobConfig,
-    week: Week,
-    forecasts: &std::path::Path,
-    plan: &Plan,
-    alerts: &[Alert],
-    history: &[HistoryRow],
-    record: &CycleRecord,
-    options: &CycleOptions,
-) -> Result<Option<u64>> {
-    let (Some(prefix), Some(db)) = (&cfg.output.table_prefix, &cfg.database) else {
-        return Ok(None);
-    };
-    let forecast_frame = restock_data::table::scan(forecasts)?
-        .collect()
-        .map_err(|e| Error::file(forecasts, e))?;
-    let frames = [
-        forecast_frame,
-        plan_io::orders_frame(&plan.orders)?,
-        alerts::frame(alerts)?,
-        feedback::frame(history)?,
-    ];
-    let die = || options.checkpoint("publish-commit");
-    crate::publish::publish(db, prefix, week, frames, record, Some(&die)).map(Some)
-}
-
-fn record_of(
-    week: Week,
-    ds: &WeeklyDataset,
-    update: &ModelUpdate,
-    plan: &Plan,
-    alerts: &[Alert],
-) -> CycleRecord {
-    let now: Vec<_> = plan
-        .orders
-        .iter()
-        .filter(|o| o.order_week == week)
-        .collect();
-    let risks = alerts.iter().filter(|a| a.alert == STOCKOUT_RISK).count();
-    CycleRecord {
-        cycle: week.to_string(),
-        data_end: ds.last_week.to_string(),
-        skus: ds.series.len(),
-        model: update.mode.clone(),
-        valid_loss: update.valid_loss,
-        orders_now: now.len(),
-        orders_now_cost: now.iter().map(|o| o.cost).sum(),
-        order_lines: plan.orders.len(),
-        stockout_alerts: risks,
-        overstock_alerts: alerts.len() - risks,
-    }
+/// Order lines of an orders table.
+fn order_rows(df: &DataFrame, path: &Path) -> Result<Vec<OrderRow>> {
+    let ids = strings(df, "unique_id", path)?;
+    let order_weeks = weeks(df, "order_ds", path)?;
+    let arrival_weeks = weeks(df, "arrival_ds", path)?;
+    let quantity = numbers(df, "quantity", path)?;
+    let cases = numbers(df, "cases", path)?;
+    let cost = numbers(df, "cost", path)?;
+    let reason = strings(df, "reason", path)?;
+    Ok((0..ids.len())
+        .map(|i| OrderRow {
+            unique_id: ids[i].clone(),
+            order_week: order_weeks[i],
+            arrival_week: arrival_weeks[i],
+            quantity: quantity[i],
+            cases: cases[i],
+            cost: cost[i],
+            reason: reason[i].clone(),
+        })
+        .collect())
 }
 
 /// A recorded cycle's history rows.
@@ -381,7 +599,7 @@ fn read_history(job: &JobDir, week: Week) -> Result<Vec<HistoryRow>> {
     let df = restock_data::table::scan(&path)?
         .collect()
         .map_err(|e| Error::file(&path, e))?;
-    let col = |name: &str| feedback::strings(&df, name, &path);
+    let col = |name: &str| strings(&df, name, &path);
     let (scored, kind, model, class, metric) = (
         col("scored_cycle")?,
         col("kind")?,
@@ -389,7 +607,7 @@ fn read_history(job: &JobDir, week: Week) -> Result<Vec<HistoryRow>> {
         col("class")?,
         col("metric")?,
     );
-    let value = feedback::numbers(&df, "value", &path)?;
+    let value = numbers(&df, "value", &path)?;
     Ok((0..df.height())
         .map(|i| HistoryRow {
             cycle: week.to_string(),
@@ -410,21 +628,18 @@ fn read_previous(job: &JobDir, week: Week) -> Result<Previous> {
     let orders = restock_data::table::scan(&orders_path)?
         .collect()
         .map_err(|e| Error::file(&orders_path, e))?;
-    let ids = feedback::strings(&orders, "unique_id", &orders_path)?;
-    let order_weeks = feedback::weeks(&orders, "order_ds", &orders_path)?;
-    let quantity = feedback::numbers(&orders, "quantity", &orders_path)?;
     let mut orders_now = HashMap::new();
-    for i in 0..ids.len() {
-        if order_weeks[i] == week {
-            *orders_now.entry(ids[i].clone()).or_insert(0.0) += quantity[i];
+    for o in order_rows(&orders, &orders_path)? {
+        if o.order_week == week {
+            *orders_now.entry(o.unique_id).or_insert(0.0) += o.quantity;
         }
     }
     let alerts_path = dir.join("alerts.csv");
     let alerts = restock_data::table::scan(&alerts_path)?
         .collect()
         .map_err(|e| Error::file(&alerts_path, e))?;
-    let alert_ids = feedback::strings(&alerts, "unique_id", &alerts_path)?;
-    let kinds = feedback::strings(&alerts, "alert", &alerts_path)?;
+    let alert_ids = strings(&alerts, "unique_id", &alerts_path)?;
+    let kinds = strings(&alerts, "alert", &alerts_path)?;
     let risks: BTreeSet<String> = alert_ids
         .into_iter()
         .zip(kinds)

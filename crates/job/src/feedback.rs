@@ -4,7 +4,7 @@
 //! and orders: fill rate, stock-outs, overstock). The rows form the `history` table.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use polars::prelude::*;
 use restock_core::Week;
@@ -254,18 +254,10 @@ pub(crate) fn service(
     overstock_weeks: f64,
 ) -> Result<Vec<HistoryRow>> {
     let dir = job.cycle(previous);
-    let inputs = dir.join("inputs");
-    let find = |name: &str| -> Option<PathBuf> {
-        ["csv", "parquet"]
-            .iter()
-            .map(|ext| inputs.join(format!("{name}.{ext}")))
-            .find(|p| p.exists())
-    };
-    let inventory =
-        find("inventory").ok_or_else(|| Error::file(&inputs, "no inventory snapshot"))?;
-    let stock = plan_io::read_inventory(&inventory)?;
-    let open = match find("open_orders") {
-        Some(p) => plan_io::read_open_orders(&p, previous, &mut Vec::new())?,
+    let snapshot = crate::inputs::Snapshot::of(&dir.join("inputs"))?;
+    let stock = plan_io::read_inventory(&snapshot.inventory)?;
+    let open = match &snapshot.open_orders {
+        Some(p) => plan_io::read_open_orders(p, previous, &mut Vec::new())?,
         None => HashMap::new(),
     };
     let orders_path = dir.join("orders.csv");

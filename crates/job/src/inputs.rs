@@ -36,6 +36,24 @@ pub(crate) struct Snapshot {
     pub(crate) sku_params: PathBuf,
 }
 
+impl Snapshot {
+    /// The snapshot taken into `dir`.
+    pub(crate) fn of(dir: &Path) -> Result<Self> {
+        let find = |name: &str| {
+            ["csv", "parquet"]
+                .iter()
+                .map(|ext| dir.join(format!("{name}.{ext}")))
+                .find(|p| p.is_file())
+        };
+        let missing = |name: &str| Error::file(dir, format!("no {name} in the cycle's snapshot"));
+        Ok(Snapshot {
+            inventory: find("inventory").ok_or_else(|| missing("inventory"))?,
+            open_orders: find("open_orders"),
+            sku_params: find("sku_params").ok_or_else(|| missing("sku_params"))?,
+        })
+    }
+}
+
 /// The cycle's week (by default the week after the last week of sales) and the sales history
 /// up to the week before it: the whole source ingested, then cut. The data must reach that
 /// week: a cycle never plans from stale sales.
@@ -71,8 +89,7 @@ pub(crate) fn sales(
         return Err(bad(format!(
             "the sales ({}) end with the week of {}, but the cycle needs the week before it, {last}; \
              load the latest sales first",
-            source,
-            ds.last_week
+            source, ds.last_week
         )));
     }
     let ds = ds.truncate(last).ok_or_else(|| {

@@ -19,7 +19,7 @@ mod report;
 
 pub use alerts::{Alert, OVERSTOCK, STOCKOUT_RISK};
 pub use config::JobConfig;
-pub use cycle::{ABORT_POINTS, CycleOptions, CycleSummary, run_cycle};
+pub use cycle::{ABORT_POINTS, CycleOptions, CycleSummary, Step, run_cycle};
 pub use error::{Error, Result};
 pub use publish::TABLES;
 pub use record::{CycleRecord, JobDir};

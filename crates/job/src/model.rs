@@ -142,8 +142,10 @@ pub(crate) fn update(
         Some(a) if a.fingerprint == fp => a,
         _ => {
             let a = first_attempt(cfg, &tc, &prepared, base, &fp)?;
+            // Whatever an earlier attempt left goes before the new attempt is recorded: a kill
+            // between the two finds no attempt of this fingerprint and starts it again.
+            remove_run(run_dir)?;
             write_json(&attempt_path, &a)?;
-            let _ = std::fs::remove_dir_all(run_dir);
             a
         }
     };
@@ -168,8 +170,10 @@ pub(crate) fn update(
                 attempt.base_loss.unwrap_or(f64::NAN)
             );
             attempt.fine_tune = false;
+            // The fine-tuned run goes first: a kill before the attempt is rewritten repeats the
+            // (deterministic) fine-tuning, never takes it for the full training.
+            remove_run(run_dir)?;
             write_json(&attempt_path, &attempt)?;
-            std::fs::remove_dir_all(run_dir).map_err(|e| Error::file(run_dir, e))?;
             let run = train_or_resume(&tc, run_dir, &prepared, None, observer)?;
             return finish(&run, &prepared, &attempt, &done_path, observer);
         }
@@ -247,6 +251,13 @@ fn train_or_resume(
     let run = RunDir::create(dir, true)?;
     restock_train::train(config, &run, prepared, &options, observer)?;
     Ok(run)
+}
+
+fn remove_run(dir: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::file(dir, e)),
+        _ => Ok(()),
+    }
 }
 
 /// The best validation loss of a finished run.

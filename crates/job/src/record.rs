@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 /// What the record keeps of a finished cycle (also the row of the `cycles` table).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CycleRecord {
     /// The cycle's week: its Monday, the first forecast and planned week.
     pub cycle: String,

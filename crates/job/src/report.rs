@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-use restock_core::{OrderLine, Week};
+use restock_core::Week;
 use restock_planner::PlanSummary;
 
 use crate::alerts::{Alert, OVERSTOCK, STOCKOUT_RISK};
@@ -14,6 +14,18 @@ use crate::model::ModelUpdate;
 
 /// Rows of a table shown before the rest is left to the CSV.
 const SHOWN: usize = 50;
+
+/// An order line as the report shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OrderRow {
+    pub(crate) unique_id: String,
+    pub(crate) order_week: Week,
+    pub(crate) arrival_week: Week,
+    pub(crate) quantity: f64,
+    pub(crate) cases: f64,
+    pub(crate) cost: f64,
+    pub(crate) reason: String,
+}
 
 /// What the previous cycle decided, to say what changed.
 #[derive(Debug, Clone, Default)]
@@ -28,13 +40,14 @@ pub(crate) struct Previous {
 /// Everything the report shows.
 pub(crate) struct CycleReport<'a> {
     pub(crate) week: Week,
-    pub(crate) orders: &'a [OrderLine],
+    pub(crate) orders: &'a [OrderRow],
     pub(crate) alerts: &'a [Alert],
     pub(crate) update: &'a ModelUpdate,
     pub(crate) previous: &'a Previous,
     /// The history rows of every cycle so far, this one's included.
     pub(crate) history: &'a [HistoryRow],
-    pub(crate) summary: &'a PlanSummary,
+    /// The plan summary of each shard (one without sharding).
+    pub(crate) summaries: &'a [PlanSummary],
 }
 
 fn esc(s: &str) -> String {
@@ -82,8 +95,8 @@ impl CycleReport<'_> {
         out
     }
 
-    fn orders_now(&self) -> Vec<&OrderLine> {
-        let mut now: Vec<&OrderLine> = self
+    fn orders_now(&self) -> Vec<&OrderRow> {
+        let mut now: Vec<&OrderRow> = self
             .orders
             .iter()
             .filter(|o| o.order_week == self.week)
@@ -118,7 +131,7 @@ impl CycleReport<'_> {
                     format!("{:.0}", o.cases),
                     format!("{:.2}", o.cost),
                     o.arrival_week.to_string(),
-                    o.reason.as_str().replace('_', " "),
+                    o.reason.replace('_', " "),
                 ]
             })
             .collect();
@@ -343,49 +356,57 @@ impl CycleReport<'_> {
     }
 
     fn plan_section(&self, out: &mut String) {
-        let s = self.summary;
-        let c = &s.costs;
-        let _ = writeln!(
-            out,
-            "<h2>The plan</h2><p>{} SKUs over {} weeks: {} order lines, {:.0} units; solved by {} \
-             ({}, {} model(s)). Costs: purchase {:.0}, holding {:.0}, shortage {:.0}, fixed {:.0}, \
-             below safety stock {:.0}, violations {:.0}. Order-up-to levels: {} at {}.</p>",
-            s.skus,
-            s.weeks.len(),
-            s.order_lines,
-            s.units_ordered,
-            esc(&s.how_solved()),
-            s.status,
-            s.models,
-            c.purchase,
-            c.holding,
-            c.shortage,
-            c.fixed_order,
-            c.safety_shortfall,
-            c.constraint_violation,
-            esc(&s.protection),
-            esc(&s.service_method.replace('_', " "))
-        );
-        let rows: Vec<Vec<String>> = s
-            .constraints
-            .iter()
-            .take(SHOWN)
-            .map(|k| {
-                vec![
-                    k.name.clone(),
-                    k.week.to_string(),
-                    format!("{:.1}", k.used),
-                    format!("{:.1}", k.limit),
-                    format!("{:.1}", k.violated_by),
-                ]
-            })
-            .collect();
-        if !rows.is_empty() {
-            table(
+        out.push_str("<h2>The plan</h2>\n");
+        let shards = self.summaries.len();
+        for (i, s) in self.summaries.iter().enumerate() {
+            let c = &s.costs;
+            let part = if shards > 1 {
+                format!("Shard {i} of {shards}: ")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
                 out,
-                &["binding limit", "week", "used", "limit", "violated by"],
-                &rows,
+                "<p>{part}{} SKUs over {} weeks: {} order lines, {:.0} units; solved by {} ({}, {} \
+                 model(s)). Costs: purchase {:.0}, holding {:.0}, shortage {:.0}, fixed {:.0}, \
+                 below safety stock {:.0}, violations {:.0}. Order-up-to levels: {} at {}.</p>",
+                s.skus,
+                s.weeks.len(),
+                s.order_lines,
+                s.units_ordered,
+                esc(&s.how_solved()),
+                s.status,
+                s.models,
+                c.purchase,
+                c.holding,
+                c.shortage,
+                c.fixed_order,
+                c.safety_shortfall,
+                c.constraint_violation,
+                esc(&s.protection),
+                esc(&s.service_method.replace('_', " "))
             );
+            let rows: Vec<Vec<String>> = s
+                .constraints
+                .iter()
+                .take(SHOWN)
+                .map(|k| {
+                    vec![
+                        k.name.clone(),
+                        k.week.to_string(),
+                        format!("{:.1}", k.used),
+                        format!("{:.1}", k.limit),
+                        format!("{:.1}", k.violated_by),
+                    ]
+                })
+                .collect();
+            if !rows.is_empty() {
+                table(
+                    out,
+                    &["binding limit", "week", "used", "limit", "violated by"],
+                    &rows,
+                );
+            }
         }
     }
 }
