@@ -103,6 +103,15 @@ fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// The same job (always fine-tuning) in each folder, its first week run.
+fn first_week_in(dirs: &[&Path]) {
+    for d in dirs {
+        std::fs::create_dir_all(d).unwrap();
+        setup(d, "never", FILE_INVENTORY, "");
+        run_ok(d, W1);
+    }
+}
+
 /// Two consecutive weeks, the second fine-tuned from the first's model; the second week killed
 /// at every stage in turn (twice during its training) and run again after each kill ends with
 /// the outputs, byte for byte, of the same week never interrupted; and a week run twice
@@ -111,11 +120,7 @@ fn json(path: &Path) -> serde_json::Value {
 fn a_week_killed_at_every_stage_and_run_again_ends_as_an_uninterrupted_one() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    for d in [&a, &b] {
-        std::fs::create_dir_all(d).unwrap();
-        setup(d, "never", FILE_INVENTORY, "");
-        run_ok(d, W1);
-    }
+    first_week_in(&[&a, &b]);
     run_ok(&a, W2);
     let model = json(&a.join("job/cycles").join(W2).join("model.json"));
     assert_eq!(model["mode"], "fine_tuned", "{model}");
@@ -344,11 +349,7 @@ fn forecast_rows(path: &Path) -> Vec<(String, String, String, Vec<u64>)> {
 fn a_week_sharded_over_three_machines_forecasts_each_sku_as_one_machine_does() {
     let tmp = tempfile::tempdir().unwrap();
     let (one, three) = (tmp.path().join("one"), tmp.path().join("three"));
-    for d in [&one, &three] {
-        std::fs::create_dir_all(d).unwrap();
-        setup(d, "never", FILE_INVENTORY, "");
-        run_ok(d, W1);
-    }
+    first_week_in(&[&one, &three]);
     run_ok(&one, W2);
     let step = |args: &[&str]| {
         let mut all = vec!["--quiet", "run", "--config", "job.toml", "--week", W2];

@@ -128,6 +128,16 @@ impl Observer for Killable<'_> {
     }
 }
 
+/// What every step of a cycle reads.
+struct Context<'a> {
+    cfg: &'a JobConfig,
+    job: JobDir,
+    /// The weeks of the recorded cycles, oldest first.
+    recorded: Vec<Week>,
+    plan_cfg: PlanConfig,
+    options: &'a CycleOptions,
+}
+
 /// Run a cycle of the job, or one step of it.
 pub fn run_cycle(
     cfg: &JobConfig,
@@ -148,6 +158,13 @@ pub fn run_cycle(
         Some(p) => PlanConfig::load(p)?,
         None => PlanConfig::default(),
     };
+    let cx = Context {
+        cfg,
+        job,
+        recorded,
+        plan_cfg,
+        options,
+    };
     let asked = options
         .week
         .map(|day| {
@@ -158,51 +175,35 @@ pub fn run_cycle(
         })
         .transpose()?;
     if let Some(week) = asked {
-        check_order(week, &recorded)?;
+        check_order(week, &cx.recorded)?;
     }
     let (week, update) = match options.step {
         Step::All | Step::Model => {
-            let (week, update) =
-                model_step(cfg, &job, &recorded, asked, &plan_cfg, options, observer)?;
+            let (week, update) = model_step(&cx, asked, observer)?;
             (week, Some(update))
         }
-        Step::Shard(_) | Step::Finish(_) => (model_week(&job, asked)?, None),
+        Step::Shard(_) | Step::Finish(_) => (model_week(&cx.job, asked)?, None),
     };
     let mut summary = CycleSummary {
         week,
-        dir: job.cycle(week),
+        dir: cx.job.cycle(week),
         update,
         record: None,
         rows_published: None,
     };
-    match options.step {
-        Step::Model => {}
-        Step::Shard(shard) => shard_step(cfg, &job, week, shard, &plan_cfg, options, observer)?,
-        Step::All => {
-            let one = Shard { index: 0, count: 1 };
-            shard_step(cfg, &job, week, one, &plan_cfg, options, observer)?;
-            finish_step(
-                cfg,
-                &job,
-                &recorded,
-                week,
-                1,
-                options,
-                observer,
-                &mut summary,
-            )?;
+    let shards = match options.step {
+        Step::Model => return Ok(summary),
+        Step::Shard(shard) => {
+            shard_step(&cx, week, shard, observer)?;
+            return Ok(summary);
         }
-        Step::Finish(n) => finish_step(
-            cfg,
-            &job,
-            &recorded,
-            week,
-            n,
-            options,
-            observer,
-            &mut summary,
-        )?,
-    }
+        Step::All => {
+            shard_step(&cx, week, Shard { index: 0, count: 1 }, observer)?;
+            1
+        }
+        Step::Finish(n) => n,
+    };
+    finish_step(&cx, week, shards, observer, &mut summary)?;
     Ok(summary)
 }
 
@@ -252,25 +253,22 @@ fn check_order(week: Week, recorded: &[Week]) -> Result<()> {
 
 /// Inputs and model: the week, and how its model came about (`model.json`).
 fn model_step(
-    cfg: &JobConfig,
-    job: &JobDir,
-    recorded: &[Week],
+    cx: &Context<'_>,
     asked: Option<Week>,
-    plan_cfg: &PlanConfig,
-    options: &CycleOptions,
     observer: &mut dyn Observer,
 ) -> Result<(Week, ModelUpdate)> {
+    let (cfg, job, options) = (cx.cfg, &cx.job, cx.options);
     observer.message("reading the sales");
     let (week, ds, _quality) = inputs::sales(cfg, asked)?;
-    check_order(week, recorded)?;
-    let previous = recorded.iter().copied().filter(|w| *w < week).last();
+    check_order(week, &cx.recorded)?;
+    let previous = cx.recorded.iter().copied().rfind(|w| *w < week);
     let dir = job.cycle(week);
     observer.message(&format!(
         "cycle of the week of {week}: {} SKUs, sales up to the week of {}",
         ds.series.len(),
         ds.last_week
     ));
-    inputs::snapshot(cfg, plan_cfg, week, &dir.join("inputs"))?;
+    inputs::snapshot(cfg, &cx.plan_cfg, week, &dir.join("inputs"))?;
     let weekly = dir.join("weekly.parquet");
     ds.write(&weekly)?;
     options.checkpoint("inputs");
@@ -309,14 +307,12 @@ fn shard_dir(job: &JobDir, week: Week, shard: Shard) -> PathBuf {
 
 /// Forecast, plan and alerts of one shard.
 fn shard_step(
-    cfg: &JobConfig,
-    job: &JobDir,
+    cx: &Context<'_>,
     week: Week,
     shard: Shard,
-    plan_cfg: &PlanConfig,
-    options: &CycleOptions,
     observer: &mut dyn Observer,
 ) -> Result<()> {
+    let (cfg, job, options, plan_cfg) = (cx.cfg, &cx.job, cx.options, &cx.plan_cfg);
     let cycle = job.cycle(week);
     let update: ModelUpdate = read_json(&cycle.join("model.json"))?.ok_or_else(|| Error::Week {
         week: week.to_string(),
@@ -393,17 +389,14 @@ fn concat(dirs: &[PathBuf], name: &str) -> Result<DataFrame> {
 }
 
 /// Merge the shards, score, report, publish and record the cycle.
-#[allow(clippy::too_many_arguments)]
 fn finish_step(
-    cfg: &JobConfig,
-    job: &JobDir,
-    recorded: &[Week],
+    cx: &Context<'_>,
     week: Week,
     count: usize,
-    options: &CycleOptions,
     observer: &mut dyn Observer,
     summary: &mut CycleSummary,
 ) -> Result<()> {
+    let (cfg, job, options) = (cx.cfg, &cx.job, cx.options);
     let dir = job.cycle(week);
     let update: ModelUpdate = read_json(&dir.join("model.json"))?.ok_or_else(|| Error::Week {
         week: week.to_string(),
@@ -449,7 +442,7 @@ fn finish_step(
         })
         .collect::<Result<Vec<_>>>()?;
 
-    let earlier: Vec<Week> = recorded.iter().copied().filter(|w| *w < week).collect();
+    let earlier: Vec<Week> = cx.recorded.iter().copied().filter(|w| *w < week).collect();
     let ds = WeeklyDataset::read(&dir.join("weekly.parquet"))?;
     let history = feedback_stage(cfg, job, week, &earlier, &ds)?;
     options.checkpoint("feedback");

@@ -13,21 +13,6 @@ use restock_planner::io as plan_io;
 use crate::config::{Input, JobConfig};
 use crate::{Error, Result};
 
-/// The SKU parameter columns the planner reads besides the required ones.
-const SKU_PARAM_COLUMNS: [&str; 11] = [
-    "unit_price",
-    "lead_time_weeks",
-    "case_pack",
-    "moq",
-    "supplier",
-    "unit_volume",
-    "min_stock",
-    "max_stock",
-    "holding_rate_per_week",
-    "shortage_cost",
-    "service_level",
-];
-
 /// Where the snapshot of the cycle's tables is.
 #[derive(Debug, Clone)]
 pub(crate) struct Snapshot {
@@ -170,7 +155,7 @@ fn take_and_check(cfg: &JobConfig, plan: &PlanConfig, week: Week, dir: &Path) ->
         dir,
         "sku_params",
         &["unique_id", "unit_cost"],
-        &SKU_PARAM_COLUMNS,
+        &plan_io::SKU_PARAM_COLUMNS,
     )?;
     fn wrap<'a>(
         what: &'static str,

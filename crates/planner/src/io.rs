@@ -372,23 +372,26 @@ pub fn read_protection(path: &Path) -> Result<ProtectionCalibration> {
     Ok(c)
 }
 
+/// The optional columns of the SKU parameter table, besides `unique_id` and `unit_cost`.
+pub const SKU_PARAM_COLUMNS: [&str; 11] = [
+    "unit_price",
+    "lead_time_weeks",
+    "case_pack",
+    "moq",
+    "supplier",
+    "unit_volume",
+    "min_stock",
+    "max_stock",
+    "holding_rate_per_week",
+    "shortage_cost",
+    "service_level",
+];
+
 /// Read the SKU parameter table (see [`PlanFiles::sku_params`]); empty cells take the config's
 /// defaults. Errors name the file, row and SKU.
 pub fn read_sku_params(ppath: &Path, cfg: &PlanConfig) -> Result<HashMap<String, SkuParams>> {
     let pnames = table::column_names(ppath)?;
-    let optional = [
-        "unit_price",
-        "lead_time_weeks",
-        "case_pack",
-        "moq",
-        "supplier",
-        "unit_volume",
-        "min_stock",
-        "max_stock",
-        "holding_rate_per_week",
-        "shortage_cost",
-        "service_level",
-    ];
+    let optional = SKU_PARAM_COLUMNS;
     let mut wanted: Vec<(&str, String)> = vec![
         ("unique_id", columns::UNIQUE_ID.into()),
         ("unit_cost", "unit_cost".into()),
