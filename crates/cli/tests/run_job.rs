@@ -229,6 +229,71 @@ fn a_fine_tuned_model_that_scores_worse_than_last_weeks_is_replaced_by_a_full_tr
     }
 }
 
+/// With `keep_runs = 2`, a third week removes the first week's model run, weekly data and shard
+/// folder, keeps what the feedback loop reads (its forecasts are still scored), and the last week
+/// run again gives the same outputs.
+#[test]
+fn old_model_runs_are_removed_and_the_last_week_still_runs_again_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, "never", FILE_INVENTORY, "keep_runs = 2\n");
+    let w0 = "2024-04-22";
+    for week in [w0, W1, W2] {
+        run_ok(d, week);
+    }
+    let job = d.join("job");
+    assert!(!job.join("runs").join(w0).exists());
+    assert!(!job.join("cycles").join(w0).join("weekly.parquet").exists());
+    assert!(!job.join("cycles").join(w0).join("shards").exists());
+    assert!(
+        job.join("cycles")
+            .join(w0)
+            .join("forecasts.parquet")
+            .exists()
+    );
+    assert!(job.join("runs").join(W1).join("model.bpk").exists());
+    let history = std::fs::read_to_string(job.join("cycles").join(W2).join("history.csv")).unwrap();
+    assert!(
+        history.contains(&format!("{w0},accuracy,all,all,wape,")),
+        "{history}"
+    );
+    let first = outputs(d, W2);
+    run_ok(d, W2);
+    assert_same(&first, &outputs(d, W2));
+}
+
+/// Two cycles of one job at once: the second is refused while the first holds the job's lock,
+/// and runs once it is released.
+#[test]
+fn a_second_cycle_of_the_same_job_is_refused_while_the_first_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, "never", FILE_INVENTORY, "");
+    std::fs::create_dir_all(d.join("job")).unwrap();
+    let lock = std::fs::File::create(d.join("job/job.lock")).unwrap();
+    lock.lock().unwrap();
+    let o = run(d, W1);
+    assert!(
+        !o.status.success() && stderr(&o).contains("holds this lock"),
+        "{}",
+        stderr(&o)
+    );
+    // A shard takes its own lock, not the job's: it gets as far as asking for the week's model.
+    let o = restock(
+        &[
+            "--quiet", "run", "--config", "job.toml", "--week", W1, "--shard", "0/2",
+        ],
+        d,
+    );
+    assert!(
+        stderr(&o).contains("run its model step first"),
+        "{}",
+        stderr(&o)
+    );
+    drop(lock);
+    run_ok(d, W1);
+}
+
 /// Bad input stops a cycle with an error naming what and where, and nothing of the cycle written.
 #[test]
 fn bad_input_stops_a_cycle_with_a_named_cause_and_nothing_written() {

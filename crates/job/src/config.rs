@@ -140,6 +140,16 @@ pub struct JobTrain {
     /// Peak learning rate of a fine-tuning; default: a third of the config's.
     #[serde(default)]
     pub fine_tune_learning_rate: Option<f64>,
+    /// Model runs kept (with their cycles' weekly data and shard folders): those of the latest
+    /// this many recorded cycles; older ones are removed once a cycle is recorded. At least 2,
+    /// so the last week can be run again from the same base. The cycles' forecasts, orders,
+    /// snapshots, history and reports are always kept (the feedback loop reads them).
+    #[serde(default = "default_keep_runs")]
+    pub keep_runs: usize,
+}
+
+fn default_keep_runs() -> usize {
+    4
 }
 
 fn default_fine_tune_epochs() -> usize {
@@ -264,6 +274,12 @@ impl JobConfig {
                 )));
             }
         }
+        if cfg.train.keep_runs < 2 {
+            return Err(bad(format!(
+                "train.keep_runs = {} : at least 2 (the last cycle's run and its base)",
+                cfg.train.keep_runs
+            )));
+        }
         if cfg.train.fine_tune_epochs == 0 {
             return Err(bad("train.fine_tune_epochs must be at least 1".into()));
         }
@@ -348,6 +364,11 @@ config = "train.toml"
         assert!(err(&preset).contains("sales.preset"), "{}", err(&preset));
         let neither = MINIMAL.replace("ingest = \"ingest.toml\"", "input = \"d\"");
         assert!(err(&neither).contains("[sales]"), "{}", err(&neither));
+        let keep = MINIMAL.replace(
+            "config = \"train.toml\"",
+            "config = \"train.toml\"\nkeep_runs = 1",
+        );
+        assert!(err(&keep).contains("train.keep_runs"), "{}", err(&keep));
         let unknown = format!("{MINIMAL}[alerts]\noverstock = 3\n");
         assert!(err(&unknown).contains("overstock"), "{}", err(&unknown));
         let prefix = MINIMAL.replace(

@@ -153,6 +153,12 @@ pub fn run_cycle(
         });
     }
     let job = JobDir::new(&cfg.dir);
+    // One cycle step at a time per job, one process per shard: the OS drops the lock when the
+    // process ends, killed or not.
+    let _lock = match options.step {
+        Step::Shard(s) => job.lock(&format!("shard-{}-of-{}.lock", s.index, s.count))?,
+        _ => job.lock("job.lock")?,
+    };
     let recorded: Vec<Week> = job.cycles()?.iter().map(week_of).collect::<Result<_>>()?;
     let plan_cfg = match &cfg.plan.config {
         Some(p) => PlanConfig::load(p)?,
@@ -494,6 +500,13 @@ fn finish_step(
     options.checkpoint("publish");
 
     job.record(record.clone())?;
+    let pruned = job.prune(cfg.train.keep_runs)?;
+    if !pruned.is_empty() {
+        observer.message(&format!(
+            "removed the model runs and weekly data of cycles {}",
+            pruned.join(", ")
+        ));
+    }
     observer.message(&format!(
         "cycle {week} recorded: {} orders to place now, {} stock-out risks, {} overstocked",
         record.orders_now, record.stockout_alerts, record.overstock_alerts

@@ -101,6 +101,64 @@ impl JobDir {
     }
 }
 
+impl JobDir {
+    /// Take the job's lock `name` (a file in the job's folder), held until the returned file is
+    /// dropped or the process dies (killed included); an error names the folder when another
+    /// process holds it.
+    pub fn lock(&self, name: &str) -> Result<std::fs::File> {
+        std::fs::create_dir_all(&self.root).map_err(|e| Error::file(&self.root, e))?;
+        let path = self.root.join(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::file(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::file(
+                &path,
+                "another `restock run` of this job holds this lock: one cycle (or one shard) at a \
+                 time",
+            )),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::file(&path, e)),
+        }
+    }
+
+    /// Remove the model runs, weekly data and shard folders of the cycles older than the latest
+    /// `keep` recorded ones. Returns the weeks pruned.
+    pub fn prune(&self, keep: usize) -> Result<Vec<String>> {
+        let cycles = self.cycles()?;
+        let old = cycles.len().saturating_sub(keep);
+        let mut pruned = Vec::new();
+        for c in &cycles[..old] {
+            let week = week_of(c)?;
+            let run = self.run(week);
+            let dir = self.cycle(week);
+            let mut any = false;
+            for path in [run.clone(), dir.join("shards")] {
+                if path.exists() {
+                    std::fs::remove_dir_all(&path).map_err(|e| Error::file(&path, e))?;
+                    any = true;
+                }
+            }
+            for path in [
+                run.with_extension("attempt.json"),
+                dir.join("weekly.parquet"),
+            ] {
+                if path.exists() {
+                    std::fs::remove_file(&path).map_err(|e| Error::file(&path, e))?;
+                    any = true;
+                }
+            }
+            if any {
+                pruned.push(c.cycle.clone());
+            }
+        }
+        Ok(pruned)
+    }
+}
+
 /// The week of a record.
 pub(crate) fn week_of(record: &CycleRecord) -> Result<Week> {
     chrono::NaiveDate::parse_from_str(&record.cycle, "%Y-%m-%d")
