@@ -647,10 +647,19 @@ async fn pg_batches(
     pass: &mut dyn FnMut(Message) -> bool,
 ) -> Result<()> {
     let names: Vec<String> = wanted.iter().map(|w| w.name.clone()).collect();
-    let statement = format!(
-        "COPY ({}) TO STDOUT",
-        DatabaseKind::Postgres.select_text(wanted, &db.table)
-    );
+    let kind = DatabaseKind::Postgres;
+    // Without a date column to format, the table's columns are copied as they are (COPY writes
+    // each type's text output, as `::text` would), which spares the server a query's executor.
+    let statement = if wanted.iter().any(|w| w.is_date) {
+        format!("COPY ({}) TO STDOUT", kind.select_text(wanted, &db.table))
+    } else {
+        let cols: Vec<String> = wanted.iter().map(|w| kind.quote(&w.name)).collect();
+        format!(
+            "COPY {} ({}) TO STDOUT",
+            kind.quote_table(&db.table),
+            cols.join(", ")
+        )
+    };
     let mut stream = conn
         .copy_out_raw(&statement)
         .await
