@@ -53,7 +53,10 @@ CREATE TABLE job_history (          -- the feedback loop: earlier cycles scored 
 CREATE TABLE job_cycles (           -- one row per finished cycle
     cycle DATE NOT NULL, data_end TEXT, skus BIGINT, model TEXT, valid_loss DOUBLE PRECISION,
     orders_now BIGINT, orders_now_cost DOUBLE PRECISION, order_lines BIGINT,
-    stockout_alerts BIGINT, overstock_alerts BIGINT
+    stockout_alerts BIGINT, overstock_alerts BIGINT,
+    plan_status TEXT, units_ordered DOUBLE PRECISION,            -- the plan summary
+    purchase_cost DOUBLE PRECISION, holding_cost DOUBLE PRECISION,
+    shortage_cost DOUBLE PRECISION, total_cost DOUBLE PRECISION
 );
 CREATE INDEX job_forecasts_cycle ON job_forecasts (cycle);
 CREATE INDEX job_orders_cycle ON job_orders (cycle);

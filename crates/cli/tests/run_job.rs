@@ -263,7 +263,7 @@ fn old_model_runs_are_removed_and_the_last_week_still_runs_again_the_same() {
 }
 
 /// Two cycles of one job at once: the second is refused while the first holds the job's lock,
-/// and runs once it is released.
+/// and runs once it is released (here with a SKU table whose column names the config maps).
 #[test]
 fn a_second_cycle_of_the_same_job_is_refused_while_the_first_runs() {
     let dir = tempfile::tempdir().unwrap();
@@ -291,7 +291,27 @@ fn a_second_cycle_of_the_same_job_is_refused_while_the_first_runs() {
         stderr(&o)
     );
     drop(lock);
+    // A SKU table whose columns have other names, mapped in the job config.
+    let params = std::fs::read_to_string(d.join("cat/sku_params.csv")).unwrap();
+    let (head, rows) = params.split_once('\n').unwrap();
+    let head = head
+        .replace("unit_cost", "cost")
+        .replace("lead_time_weeks", "lead");
+    std::fs::write(d.join("cat/params.csv"), format!("{head}\n{rows}")).unwrap();
+    let job = std::fs::read_to_string(d.join("job.toml")).unwrap().replace(
+        "sku_params = { file = \"cat/sku_params.csv\" }",
+        "sku_params = { file = \"cat/params.csv\", columns = { unit_cost = \"cost\", lead_time_weeks = \"lead\" } }",
+    );
+    std::fs::write(d.join("job.toml"), job).unwrap();
     run_ok(d, W1);
+    let snapshot =
+        std::fs::read_to_string(d.join("job/cycles").join(W1).join("inputs/sku_params.csv"))
+            .unwrap();
+    assert!(snapshot.starts_with("unique_id,unit_cost,"), "{snapshot}");
+    assert!(
+        snapshot.lines().next().unwrap().contains("lead_time_weeks"),
+        "{snapshot}"
+    );
 }
 
 /// Bad input stops a cycle with an error naming what and where, and nothing of the cycle written.
@@ -495,7 +515,7 @@ fn rows_by_cycle(
         url_env: url_env.into(),
         table: table.into(),
     };
-    let df = restock_data::database::read_frame(&db, &["cycle"], &[]).unwrap();
+    let df = restock_data::database::read_frame(&db, &[("cycle", "cycle".into())], &[]).unwrap();
     let mut out = std::collections::BTreeMap::new();
     for v in df.column("cycle").unwrap().str().unwrap().iter().flatten() {
         *out.entry(v.to_string()).or_insert(0) += 1;
@@ -522,8 +542,17 @@ fn the_job_reads_and_writes_a_real_database_once_per_week() {
         let output = format!(
             "[database]\nkind = \"{name}\"\nurl_env = \"{var}\"\n[output]\ntable_prefix = \"{prefix}\"\n"
         );
-        let inventory = format!("inventory = {{ table = \"{prefix}inventory\" }}");
+        // The stock table names its columns its own way; the job config maps them.
+        let inventory = format!(
+            "inventory = {{ table = \"{prefix}inventory\", columns = {{ unique_id = \"sku\", on_hand = \"qty\" }} }}"
+        );
         setup(d, "never", &inventory, &output);
+        let stock = std::fs::read_to_string(d.join("cat/inventory.csv")).unwrap();
+        std::fs::write(
+            d.join("cat/inventory.csv"),
+            stock.replacen("unique_id,on_hand", "sku,qty", 1),
+        )
+        .unwrap();
         let o = restock(
             &[
                 "db-load",
@@ -598,7 +627,7 @@ fn the_job_reads_and_writes_a_real_database_once_per_week() {
             ),
             (
                 job.replace(&format!("{prefix}inventory"), &format!("{prefix}orders")),
-                "missing column `on_hand`".to_string(),
+                "missing column `sku` (config key `unique_id`)".to_string(),
             ),
         ] {
             std::fs::write(d.join("job.toml"), broken).unwrap();

@@ -127,16 +127,21 @@ pub fn table_columns(db: &DatabaseSource) -> Result<Vec<(String, String)>> {
     })
 }
 
-/// A whole (small) table as text columns: the `required` columns, an error naming any the
-/// table lacks, and those of `optional` it has; dates as `%Y-%m-%d`. For the weekly job's
-/// stock, open orders and SKU parameters.
-pub fn read_frame(db: &DatabaseSource, required: &[&str], optional: &[&str]) -> Result<DataFrame> {
+/// A whole (small) table as text columns: the `required` (name, column) pairs, an error naming
+/// any column the table lacks and its name, and those of `optional` it has; dates as
+/// `%Y-%m-%d`; the frame's columns are the tables' names. For the weekly job's stock, open
+/// orders and SKU parameters.
+pub fn read_frame(
+    db: &DatabaseSource,
+    required: &[(&str, String)],
+    optional: &[(&str, String)],
+) -> Result<DataFrame> {
     let at = location(db);
     let present = table_columns(db)?;
-    let mut columns: Vec<(&str, String)> = required.iter().map(|c| (*c, c.to_string())).collect();
-    for c in optional {
+    let mut columns: Vec<(&str, String)> = required.to_vec();
+    for (key, c) in optional {
         if present.iter().any(|(name, _)| name == c) {
-            columns.push((c, c.to_string()));
+            columns.push((key, c.clone()));
         }
     }
     let mut frames: Option<DataFrame> = None;
@@ -155,7 +160,7 @@ pub fn read_frame(db: &DatabaseSource, required: &[&str], optional: &[&str]) -> 
         None => {
             let empty: Vec<Column> = columns
                 .iter()
-                .map(|(c, _)| Column::new_empty((*c).into(), &DataType::String))
+                .map(|(_, c)| Column::new_empty(c.as_str().into(), &DataType::String))
                 .collect();
             DataFrame::new(0, empty).map_err(|e| database_error(&at, e.to_string()))
         }

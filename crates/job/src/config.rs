@@ -78,6 +78,32 @@ pub struct Input {
     /// A table (or `schema.table`) of `[database]`.
     #[serde(default)]
     pub table: Option<String>,
+    /// The source's names of the columns restock reads, where they differ: e.g.
+    /// `{ unique_id = "sku", on_hand = "qty" }`.
+    #[serde(default)]
+    pub columns: std::collections::BTreeMap<String, String>,
+}
+
+impl Input {
+    /// The source's name of column `name`.
+    pub fn column(&self, name: &str) -> String {
+        self.columns
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_string())
+    }
+}
+
+/// The columns each input can have: (config key, required, optional).
+pub(crate) fn input_columns(key: &str) -> (Vec<&'static str>, Vec<&'static str>) {
+    match key {
+        "inputs.inventory" => (vec!["unique_id", "on_hand"], vec![]),
+        "inputs.open_orders" => (vec!["unique_id", "arrival_ds", "quantity"], vec![]),
+        _ => (
+            vec!["unique_id", "unit_cost"],
+            restock_planner::io::SKU_PARAM_COLUMNS.to_vec(),
+        ),
+    }
 }
 
 impl Input {
@@ -248,6 +274,22 @@ impl JobConfig {
         ];
         for (key, input) in inputs {
             let Some(input) = input else { continue };
+            let (required, optional) = input_columns(key);
+            if let Some(unknown) = input
+                .columns
+                .keys()
+                .find(|k| !required.contains(&k.as_str()) && !optional.contains(&k.as_str()))
+            {
+                return Err(bad(format!(
+                    "{key}.columns: {unknown:?} is none of {}",
+                    required
+                        .iter()
+                        .chain(&optional)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
             match (&mut input.file, &input.table) {
                 (Some(f), None) => *f = base.join(&*f),
                 (None, Some(_)) if cfg.database.is_none() => {
@@ -364,6 +406,15 @@ config = "train.toml"
         assert!(err(&preset).contains("sales.preset"), "{}", err(&preset));
         let neither = MINIMAL.replace("ingest = \"ingest.toml\"", "input = \"d\"");
         assert!(err(&neither).contains("[sales]"), "{}", err(&neither));
+        let columns = MINIMAL.replace(
+            "{ file = \"inventory.csv\" }",
+            "{ file = \"inventory.csv\", columns = { stock = \"qty\" } }",
+        );
+        assert!(
+            err(&columns).contains("inputs.inventory.columns: \"stock\""),
+            "{}",
+            err(&columns)
+        );
         let keep = MINIMAL.replace(
             "config = \"train.toml\"",
             "config = \"train.toml\"\nkeep_runs = 1",

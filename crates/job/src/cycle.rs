@@ -484,6 +484,17 @@ fn finish_step(
         order_lines: order_rows.len(),
         stockout_alerts: risks,
         overstock_alerts: alert_rows.len() - risks,
+        plan_status: summaries
+            .iter()
+            .map(|s| s.status)
+            .max()
+            .unwrap_or_default()
+            .to_string(),
+        units_ordered: summaries.iter().map(|s| s.units_ordered).sum(),
+        purchase_cost: summaries.iter().map(|s| s.costs.purchase).sum(),
+        holding_cost: summaries.iter().map(|s| s.costs.holding).sum(),
+        shortage_cost: summaries.iter().map(|s| s.costs.shortage).sum(),
+        total_cost: summaries.iter().map(|s| s.costs.total).sum(),
     };
     if let (Some(prefix), Some(db)) = (&cfg.output.table_prefix, &cfg.database) {
         let frames = [forecasts, orders, alert_frame, feedback::frame(&history)?];

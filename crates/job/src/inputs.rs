@@ -10,7 +10,7 @@ use restock_data::{IngestConfig, QualityReport, WeeklyDataset};
 use restock_planner::PlanConfig;
 use restock_planner::io as plan_io;
 
-use crate::config::{Input, JobConfig};
+use crate::config::{Input, JobConfig, input_columns};
 use crate::{Error, Result};
 
 /// Where the snapshot of the cycle's tables is.
@@ -127,36 +127,13 @@ pub(crate) fn snapshot(
 /// Take the inputs into `dir` and check them.
 fn take_and_check(cfg: &JobConfig, plan: &PlanConfig, week: Week, dir: &Path) -> Result<Snapshot> {
     let inputs = &cfg.inputs;
-    let inventory = take(
-        cfg,
-        &inputs.inventory,
-        dir,
-        "inventory",
-        &["unique_id", "on_hand"],
-        &[],
-    )?;
+    let inventory = take(cfg, &inputs.inventory, dir, "inventory")?;
     let open_orders = inputs
         .open_orders
         .as_ref()
-        .map(|i| {
-            take(
-                cfg,
-                i,
-                dir,
-                "open_orders",
-                &["unique_id", "arrival_ds", "quantity"],
-                &[],
-            )
-        })
+        .map(|i| take(cfg, i, dir, "open_orders"))
         .transpose()?;
-    let sku_params = take(
-        cfg,
-        &inputs.sku_params,
-        dir,
-        "sku_params",
-        &["unique_id", "unit_cost"],
-        &plan_io::SKU_PARAM_COLUMNS,
-    )?;
+    let sku_params = take(cfg, &inputs.sku_params, dir, "sku_params")?;
     fn wrap<'a>(
         what: &'static str,
         input: &'a Input,
@@ -181,18 +158,25 @@ fn take_and_check(cfg: &JobConfig, plan: &PlanConfig, week: Week, dir: &Path) ->
     })
 }
 
-/// One input into `dir/<name>.<csv|parquet>`: a file copied as it is, a table read whole,
-/// sorted, and written as CSV.
-fn take(
-    cfg: &JobConfig,
-    input: &Input,
-    dir: &Path,
-    name: &str,
-    required: &[&str],
-    optional: &[&str],
-) -> Result<PathBuf> {
+/// One input into `dir/<name>.<csv|parquet>` with restock's column names: a file copied as it
+/// is (read and renamed when `columns` maps its names), a table read whole, sorted, renamed and
+/// written as CSV.
+fn take(cfg: &JobConfig, input: &Input, dir: &Path, name: &str) -> Result<PathBuf> {
+    let (required, optional) = input_columns(&format!("inputs.{name}"));
+    let pairs = |names: &[&'static str]| -> Vec<(&'static str, String)> {
+        names.iter().map(|n| (*n, input.column(n))).collect()
+    };
+    let renamed = |mut df: DataFrame, at: &Path| -> Result<DataFrame> {
+        for (canonical, source) in &input.columns {
+            if df.column(source).is_ok() {
+                df.rename(source, canonical.as_str().into())
+                    .map_err(|e| Error::file(at, e))?;
+            }
+        }
+        Ok(df)
+    };
     match (&input.file, &input.table, &cfg.database) {
-        (Some(file), _, _) => {
+        (Some(file), _, _) if input.columns.is_empty() => {
             let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("csv");
             let out = dir.join(format!("{name}.{ext}"));
             let bytes = std::fs::read(file).map_err(|e| Error::Input {
@@ -203,8 +187,22 @@ fn take(
             write_bytes(&out, &bytes)?;
             Ok(out)
         }
+        (Some(file), _, _) => {
+            let df = restock_data::table::scan(file)?
+                .collect()
+                .map_err(|e| Error::file(file, e))?;
+            let mut df = renamed(df, file)?;
+            let out = dir.join(format!("{name}.csv"));
+            restock_data::table::write(&mut df, &out)?;
+            Ok(out)
+        }
         (None, Some(table), Some(db)) => {
-            let mut df = restock_data::database::read_frame(&db.table(table), required, optional)?;
+            let df = restock_data::database::read_frame(
+                &db.table(table),
+                &pairs(&required),
+                &pairs(&optional),
+            )?;
+            let mut df = renamed(df, &dir.join(name))?;
             let by: Vec<PlSmallStr> = df.get_column_names().into_iter().cloned().collect();
             df = df
                 .sort(by, SortMultipleOptions::default())

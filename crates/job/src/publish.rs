@@ -68,6 +68,12 @@ fn record_frame(r: &CycleRecord) -> Result<DataFrame> {
             count("order_lines", r.order_lines),
             count("stockout_alerts", r.stockout_alerts),
             count("overstock_alerts", r.overstock_alerts),
+            text("plan_status", &r.plan_status),
+            number("units_ordered", r.units_ordered),
+            number("purchase_cost", r.purchase_cost),
+            number("holding_cost", r.holding_cost),
+            number("shortage_cost", r.shortage_cost),
+            number("total_cost", r.total_cost),
         ],
     )
     .map_err(|e| Error::from(restock_data::Error::from_polars(e)))

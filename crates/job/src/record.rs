@@ -42,6 +42,20 @@ pub struct CycleRecord {
     pub stockout_alerts: usize,
     /// SKUs covering more than the configured weeks of demand.
     pub overstock_alerts: usize,
+    /// How the plan ended (the worst of its shards): `optimal`, `time_limit`, ….
+    pub plan_status: String,
+    /// Units ordered over the planned weeks.
+    pub units_ordered: f64,
+    /// The plan's expected costs over its weeks (summed over shards): purchase, holding,
+    /// shortage (lost demand), and the total with fixed order costs, penalties and the
+    /// ending-stock credit.
+    pub purchase_cost: f64,
+    /// See `purchase_cost`.
+    pub holding_cost: f64,
+    /// See `purchase_cost`.
+    pub shortage_cost: f64,
+    /// See `purchase_cost`.
+    pub total_cost: f64,
 }
 
 /// The job's folder.
