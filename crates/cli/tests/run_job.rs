@@ -568,6 +568,28 @@ fn the_job_reads_and_writes_a_real_database_once_per_week() {
             d,
         );
         assert!(o.status.success(), "{}", stderr(&o));
+        // A cycles table left by an older restock, with fewer columns and a row of its own:
+        // the job adds the columns it writes and keeps the row.
+        std::fs::write(
+            d.join("old_cycles.csv"),
+            "cycle,data_end\n2020-01-06,2019-12-30\n",
+        )
+        .unwrap();
+        let o = restock(
+            &[
+                "db-load",
+                "--kind",
+                name,
+                "--url-env",
+                var,
+                "--input",
+                "old_cycles.csv",
+                "--table",
+                &format!("{prefix}cycles"),
+            ],
+            d,
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
         run_ok(d, W1);
         let o = restock(
             &[
@@ -600,8 +622,9 @@ fn the_job_reads_and_writes_a_real_database_once_per_week() {
         assert_eq!(rows.get(W1), Some(&320), "{name}: {rows:?}");
         assert_eq!(rows.get(W2), Some(&320), "{name}: {rows:?}");
         let cycles = rows_by_cycle(kind, var, &format!("{prefix}cycles"));
-        assert_eq!(cycles.len(), 2, "{name}: {cycles:?}");
+        assert_eq!(cycles.len(), 3, "{name}: {cycles:?}");
         assert!(cycles.values().all(|n| *n == 1), "{name}: {cycles:?}");
+        assert!(cycles.contains_key("2020-01-06"), "{name}: {cycles:?}");
         let history = rows_by_cycle(kind, var, &format!("{prefix}history"));
         let file_rows = std::fs::read_to_string(d.join("job/cycles").join(W2).join("history.csv"))
             .unwrap()

@@ -270,7 +270,7 @@ pub fn load_tables(
                 format!("the rows for {table} have no column {column:?} to replace by"),
             ));
         }
-        loads.push((db.kind.quote_table(table), TextRows::of(df, &at)?));
+        loads.push((table.to_string(), TextRows::of(df, &at)?));
     }
     let fail = |e: sqlx::Error| database_error(&at, e.to_string());
     runtime(&at)?.block_on(async {
@@ -377,7 +377,30 @@ impl TextRows {
     }
 }
 
-/// The tables (quoted) and their rows, in one transaction: DDL is transactional in PostgreSQL.
+/// `ALTER TABLE … ADD COLUMN` statements for the columns of `rows` that the existing table
+/// (`present` columns) lacks: an output table created by an older restock gains the new
+/// columns (empty in its old rows) instead of refusing the load.
+fn added_columns(
+    kind: DatabaseKind,
+    table: &str,
+    rows: &TextRows,
+    present: &[(String, String)],
+) -> Vec<String> {
+    rows.names
+        .iter()
+        .zip(&rows.sql_types)
+        .filter(|(n, _)| !present.iter().any(|(p, _)| p == *n))
+        .map(|(n, t)| {
+            format!(
+                "ALTER TABLE {} ADD COLUMN {} {t}",
+                kind.quote_table(table),
+                kind.quote(n)
+            )
+        })
+        .collect()
+}
+
+/// The tables and their rows, in one transaction: DDL is transactional in PostgreSQL.
 async fn pg_load(
     conn: &mut PgConnection,
     loads: &[(String, TextRows)],
@@ -387,7 +410,8 @@ async fn pg_load(
     let kind = DatabaseKind::Postgres;
     let mut tx = conn.begin().await?;
     let mut n = 0;
-    for (table, rows) in loads {
+    for (raw, rows) in loads {
+        let table = &kind.quote_table(raw);
         match replace {
             Replace::Table => {
                 sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
@@ -402,6 +426,12 @@ async fn pg_load(
                     rows.definitions(kind)
                 );
                 sqlx::query(&sql).execute(&mut *tx).await?;
+                let present: Vec<(String, String)> = sqlx::query_as(&kind.columns_query(raw))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for sql in added_columns(kind, raw, rows, &present) {
+                    sqlx::query(&sql).execute(&mut *tx).await?;
+                }
                 let sql = format!(
                     "DELETE FROM {table} WHERE {}::text = $1",
                     kind.quote(column)
@@ -437,8 +467,8 @@ async fn pg_load(
     Ok(n)
 }
 
-/// The tables (quoted) and their rows: tables created or replaced first (DDL commits on its own
-/// in MySQL), then every table's rows in one transaction.
+/// The tables and their rows: tables created, replaced or given missing columns first (DDL
+/// commits on its own in MySQL), then every table's rows in one transaction.
 async fn mysql_load(
     conn: &mut MySqlConnection,
     loads: &[(String, TextRows)],
@@ -446,7 +476,8 @@ async fn mysql_load(
     before_commit: Option<&dyn Fn()>,
 ) -> std::result::Result<u64, sqlx::Error> {
     let kind = DatabaseKind::Mysql;
-    for (table, rows) in loads {
+    for (raw, rows) in loads {
+        let table = kind.quote_table(raw);
         if *replace == Replace::Table {
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
                 .execute(&mut *conn)
@@ -457,9 +488,16 @@ async fn mysql_load(
             rows.definitions(kind)
         );
         sqlx::query(&sql).execute(&mut *conn).await?;
+        let present: Vec<(String, String)> = sqlx::query_as(&kind.columns_query(raw))
+            .fetch_all(&mut *conn)
+            .await?;
+        for sql in added_columns(kind, raw, rows, &present) {
+            sqlx::query(&sql).execute(&mut *conn).await?;
+        }
     }
     let mut tx = conn.begin().await?;
-    for (table, rows) in loads {
+    for (raw, rows) in loads {
+        let table = &kind.quote_table(raw);
         if let Replace::Rows { column, value } = replace {
             let sql = format!(
                 "DELETE FROM {table} WHERE CAST({} AS CHAR) = ?",
