@@ -139,6 +139,12 @@ fn a_week_killed_at_every_stage_and_run_again_ends_as_an_uninterrupted_one() {
         history.contains(&format!("{W1},service,restock,all,fill_rate,")),
         "{history}"
     );
+    // The rule of thumb, scored on the same SKU-weeks, without an interval to cover.
+    assert!(
+        history.contains(&format!("{W1},accuracy,moving_average_4,all,wape,")),
+        "{history}"
+    );
+    assert!(!history.contains("moving_average_4,all,coverage"), "{history}");
     let report =
         std::fs::read_to_string(a.join("job/cycles").join(W2).join("report.html")).unwrap();
     let orders_at = report.find("Orders to place this week").unwrap();

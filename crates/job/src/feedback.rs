@@ -27,11 +27,13 @@ pub struct HistoryRow {
     pub scored_cycle: String,
     /// `accuracy` (forecasts) or `service` (orders).
     pub kind: String,
-    /// The forecast's model (`network`, `tsb`, …, or `all`), `restock` for orders.
+    /// The forecast's model (`network`, `tsb`, …, or `all`), [`MOVING_AVERAGE`] for the rule of
+    /// thumb on the same SKU-weeks, `restock` for orders.
     pub model: String,
     /// ABC class of the SKUs (`A`, `B`, `C`) or `all`.
     pub class: String,
-    /// `wape`, `bias`, `coverage`, `sku_weeks`, `units` (accuracy); `fill_rate`,
+    /// `wape`, `bias`, `coverage` (not for the moving average), `sku_weeks`, `units`
+    /// (accuracy); `fill_rate`,
     /// `units_short`, `stockout_skus`, `overstock_skus`, `skus`, `demand`, `end_stock`
     /// (service).
     pub metric: String,
@@ -93,17 +95,29 @@ impl Scores {
         self.n += 1.0;
     }
 
-    fn metrics(&self) -> [(&'static str, f64); 5] {
+    /// The metrics; `coverage` only for a forecaster with an interval.
+    fn metrics(&self, interval: bool) -> Vec<(&'static str, f64)> {
         let scale = self.actual.max(f64::MIN_POSITIVE);
-        [
+        let mut m = vec![
             ("wape", self.abs_error / scale),
             ("bias", self.error / scale),
-            ("coverage", self.covered / self.n.max(1.0)),
             ("sku_weeks", self.n),
             ("units", self.actual),
-        ]
+        ];
+        if interval {
+            m.insert(2, ("coverage", self.covered / self.n.max(1.0)));
+        }
+        m
     }
 }
+
+/// The rule of thumb every cycle is compared with: the mean of the last 4 weeks of demand
+/// before the forecast's cycle, for every week forecast (the "4-week moving average" a buyer
+/// feeds an order-up-to rule), scored on the same SKU-weeks as the forecasts.
+pub const MOVING_AVERAGE: &str = "moving_average_4";
+
+/// Weeks of [`MOVING_AVERAGE`].
+const MOVING_AVERAGE_WEEKS: i64 = 4;
 
 /// Score the forecasts of `earlier` cycles (oldest first) against the weeks of `ds` (which ends
 /// before `week`), by model and ABC class (`class_of`).
@@ -129,14 +143,27 @@ pub(crate) fn accuracy(
             for key in [
                 (f.models[i].clone(), class.clone()),
                 (f.models[i].clone(), "all".into()),
-                ("all".into(), class),
+                ("all".into(), class.clone()),
                 ("all".into(), "all".into()),
             ] {
                 groups.entry(key).or_default().add(y, lo, median, hi);
             }
+            let moving_average = (1..=MOVING_AVERAGE_WEEKS)
+                .map(|k| actuals.get(&f.ids[i], c.offset(-k)).unwrap_or(0.0))
+                .sum::<f64>()
+                / MOVING_AVERAGE_WEEKS as f64;
+            for key in [
+                (MOVING_AVERAGE.to_string(), class),
+                (MOVING_AVERAGE.to_string(), "all".into()),
+            ] {
+                groups
+                    .entry(key)
+                    .or_default()
+                    .add(y, f64::NAN, moving_average, f64::NAN);
+            }
         }
         for ((model, class), s) in groups {
-            for (metric, value) in s.metrics() {
+            for (metric, value) in s.metrics(model != MOVING_AVERAGE) {
                 rows.push(HistoryRow {
                     cycle: week.to_string(),
                     scored_cycle: c.to_string(),

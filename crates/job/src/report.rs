@@ -9,7 +9,7 @@ use restock_core::Week;
 use restock_planner::PlanSummary;
 
 use crate::alerts::{Alert, OVERSTOCK, STOCKOUT_RISK};
-use crate::feedback::HistoryRow;
+use crate::feedback::{HistoryRow, MOVING_AVERAGE};
 use crate::model::ModelUpdate;
 
 /// Rows of a table shown before the rest is left to the CSV.
@@ -275,9 +275,13 @@ impl CycleReport<'_> {
             get(&prev_s, "accuracy", "all", "wape"),
             get(&prev_s, "accuracy", "all", "bias"),
         ) {
+            let rule = get(&prev_s, "accuracy", MOVING_AVERAGE, "wape")
+                .map(|m| format!(" (a 4-week moving average: {m:.3})"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "<li>Last week's forecasts on the weeks since: WAPE {wape:.3}, bias {bias:+.3}.</li>"
+                "<li>Last week's forecasts on the weeks since: WAPE {wape:.3}{rule}, bias \
+                 {bias:+.3}.</li>"
             );
         }
         if let (Some(fill), Some(out_skus)) = (
@@ -297,17 +301,21 @@ impl CycleReport<'_> {
         out.push_str(
             "<h2>Accuracy and service over the cycles</h2><p class=note>Each cycle's forecasts \
              scored on the weeks that have happened since (latest scoring; all models and \
-             classes), and each cycle's stock and orders replayed on the demand of the week \
-             after it. Per model and ABC class in history.csv.</p>\n",
+             classes), beside the rule of thumb on the same SKU-weeks (the mean of the 4 weeks \
+             before the cycle), and each cycle's stock and orders replayed on the demand of the \
+             week after it. Per model and ABC class in history.csv.</p>\n",
         );
         // The latest scoring of each scored cycle.
         let mut latest: BTreeMap<(&str, &str, &str), (&str, f64)> = BTreeMap::new();
-        for r in self
-            .history
-            .iter()
-            .filter(|r| r.class == "all" && (r.model == "all" || r.model == "restock"))
-        {
-            let key = (r.scored_cycle.as_str(), r.kind.as_str(), r.metric.as_str());
+        for r in self.history.iter().filter(|r| {
+            r.class == "all" && ["all", "restock", MOVING_AVERAGE].contains(&r.model.as_str())
+        }) {
+            let kind = if r.model == MOVING_AVERAGE {
+                MOVING_AVERAGE
+            } else {
+                r.kind.as_str()
+            };
+            let key = (r.scored_cycle.as_str(), kind, r.metric.as_str());
             if latest.get(&key).is_none_or(|(c, _)| *c <= r.cycle.as_str()) {
                 latest.insert(key, (r.cycle.as_str(), r.value));
             }
@@ -327,7 +335,9 @@ impl CycleReport<'_> {
                     (*c).to_string(),
                     cell(c, "accuracy", "sku_weeks", 0),
                     cell(c, "accuracy", "wape", 3),
+                    cell(c, MOVING_AVERAGE, "wape", 3),
                     cell(c, "accuracy", "bias", 3),
+                    cell(c, MOVING_AVERAGE, "bias", 3),
                     cell(c, "accuracy", "coverage", 3),
                     cell(c, "service", "fill_rate", 3),
                     cell(c, "service", "stockout_skus", 0),
@@ -344,7 +354,9 @@ impl CycleReport<'_> {
                     "cycle",
                     "SKU-weeks scored",
                     "WAPE",
+                    "WAPE of a 4-week moving average",
                     "bias",
+                    "its bias",
                     "coverage",
                     "fill rate",
                     "SKUs out of stock",
