@@ -144,7 +144,10 @@ fn a_week_killed_at_every_stage_and_run_again_ends_as_an_uninterrupted_one() {
         history.contains(&format!("{W1},accuracy,moving_average_4,all,wape,")),
         "{history}"
     );
-    assert!(!history.contains("moving_average_4,all,coverage"), "{history}");
+    assert!(
+        !history.contains("moving_average_4,all,coverage"),
+        "{history}"
+    );
     let report =
         std::fs::read_to_string(a.join("job/cycles").join(W2).join("report.html")).unwrap();
     let orders_at = report.find("Orders to place this week").unwrap();
@@ -201,38 +204,51 @@ fn a_week_killed_at_every_stage_and_run_again_ends_as_an_uninterrupted_one() {
 }
 
 /// With `retrain = "when_worse"`, the fine-tuned model is kept only when it scores no worse than
-/// last week's on the latest weeks, and a full retraining replaces it otherwise.
+/// last week's on the latest weeks (by more than `worse_by`), and a full retraining replaces it
+/// otherwise. On this seeded catalogue the fine-tuning scores 0.9 % worse: a full training with
+/// `worse_by = 0`, the fine-tuned model kept with the default 1 %.
 #[test]
 fn a_fine_tuned_model_that_scores_worse_than_last_weeks_is_replaced_by_a_full_training() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    setup(d, "when_worse", FILE_INVENTORY, "");
-    run_ok(d, W1);
-    let first = json(&d.join("job/cycles").join(W1).join("model.json"));
-    assert_eq!(first["mode"], "retrained");
-    assert!(
-        first["reason"].as_str().unwrap().contains("first cycle"),
-        "{first}"
-    );
-    run_ok(d, W2);
-    let second = json(&d.join("job/cycles").join(W2).join("model.json"));
-    let base = second["base_loss"]
-        .as_f64()
-        .expect("last week's model scored");
-    let tuned = second["fine_tuned_loss"]
-        .as_f64()
-        .expect("a fine-tuning tried");
-    if tuned <= base {
-        assert_eq!(second["mode"], "fine_tuned", "{second}");
-        assert_eq!(second["valid_loss"].as_f64(), Some(tuned));
-    } else {
-        assert_eq!(second["mode"], "retrained", "{second}");
-        assert!(
-            second["reason"].as_str().unwrap().contains("worse"),
-            "{second}"
+    let mut modes = Vec::new();
+    for worse_by in [0.0, 0.01] {
+        let d = dir.path().join(format!("worse_by_{worse_by}"));
+        std::fs::create_dir_all(&d).unwrap();
+        setup(
+            &d,
+            "when_worse",
+            FILE_INVENTORY,
+            &format!("worse_by = {worse_by:?}\n"),
         );
-        assert_eq!(second["epochs"], 3, "a full training: {second}");
+        run_ok(&d, W1);
+        let first = json(&d.join("job/cycles").join(W1).join("model.json"));
+        assert_eq!(first["mode"], "retrained");
+        assert!(
+            first["reason"].as_str().unwrap().contains("first cycle"),
+            "{first}"
+        );
+        run_ok(&d, W2);
+        let second = json(&d.join("job/cycles").join(W2).join("model.json"));
+        let base = second["base_loss"]
+            .as_f64()
+            .expect("last week's model scored");
+        let tuned = second["fine_tuned_loss"]
+            .as_f64()
+            .expect("a fine-tuning tried");
+        if tuned <= base * (1.0 + worse_by) {
+            assert_eq!(second["mode"], "fine_tuned", "{second}");
+            assert_eq!(second["valid_loss"].as_f64(), Some(tuned));
+        } else {
+            assert_eq!(second["mode"], "retrained", "{second}");
+            assert!(
+                second["reason"].as_str().unwrap().contains("worse"),
+                "{second}"
+            );
+            assert_eq!(second["epochs"], 3, "a full training: {second}");
+        }
+        modes.push(second["mode"].as_str().unwrap().to_string());
     }
+    assert_eq!(modes, ["retrained", "fine_tuned"]);
 }
 
 /// With `keep_runs = 2`, a third week removes the first week's model run, weekly data and shard

@@ -166,6 +166,12 @@ pub struct JobTrain {
     /// Peak learning rate of a fine-tuning; default: a third of the config's.
     #[serde(default)]
     pub fine_tune_learning_rate: Option<f64>,
+    /// With `retrain = "when_worse"`: how much worse (relative) the fine-tuned model's loss on
+    /// the latest weeks must be than last cycle's model's for a full training; below it the
+    /// difference is taken as noise (a full training is no better on average, and costs 3-4
+    /// times a fine-tuning: docs/benchmarks.md, "Session 10").
+    #[serde(default = "default_worse_by")]
+    pub worse_by: f64,
     /// Model runs kept (with their cycles' weekly data and shard folders): those of the latest
     /// this many recorded cycles; older ones are removed once a cycle is recorded. At least 2,
     /// so the last week can be run again from the same base. The cycles' forecasts, orders,
@@ -176,6 +182,10 @@ pub struct JobTrain {
 
 fn default_keep_runs() -> usize {
     4
+}
+
+fn default_worse_by() -> f64 {
+    0.01
 }
 
 fn default_fine_tune_epochs() -> usize {
@@ -315,6 +325,12 @@ impl JobConfig {
                     "output.table_prefix {prefix:?}: letters, digits and _ only"
                 )));
             }
+        }
+        let w = cfg.train.worse_by;
+        if !(w >= 0.0 && w.is_finite()) {
+            return Err(bad(format!(
+                "train.worse_by must be a number >= 0 (a share, e.g. 0.01), got {w}"
+            )));
         }
         if cfg.train.keep_runs < 2 {
             return Err(bad(format!(

@@ -162,12 +162,15 @@ pub(crate) fn update(
     let mut attempt = attempt;
     if attempt.fine_tune {
         attempt.fine_tuned_loss = Some(loss);
-        let worse = attempt.base_loss.is_some_and(|b| loss > b);
+        let worse = attempt
+            .base_loss
+            .is_some_and(|b| loss > b * (1.0 + cfg.train.worse_by));
         if worse && cfg.train.retrain == Retrain::WhenWorse {
             attempt.reason = format!(
                 "the fine-tuned model scored {loss:.5} on the latest weeks, worse than last cycle's \
-                 {:.5}: trained from scratch",
-                attempt.base_loss.unwrap_or(f64::NAN)
+                 {:.5} by more than {:.1} %: trained from scratch",
+                attempt.base_loss.unwrap_or(f64::NAN),
+                100.0 * cfg.train.worse_by
             );
             attempt.fine_tune = false;
             // The fine-tuned run goes first: a kill before the attempt is rewritten repeats the
