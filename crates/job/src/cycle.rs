@@ -37,7 +37,7 @@ use crate::alerts::{self, STOCKOUT_RISK};
 use crate::config::JobConfig;
 use crate::feedback::{self, HistoryRow, numbers, strings, weeks};
 use crate::model::{self, ModelUpdate, read_json, write_json};
-use crate::record::{CycleRecord, JobDir, week_of};
+use crate::record::{CycleRecord, JobDir, parse_week, week_of};
 use crate::report::{CycleReport, OrderRow, Previous};
 use crate::{Error, Result, inputs};
 
@@ -236,10 +236,7 @@ fn model_week(job: &JobDir, asked: Option<Week>) -> Result<Week> {
             dir.display()
         ),
     })?;
-    week_of(&CycleRecord {
-        cycle: last,
-        ..CycleRecord::default()
-    })
+    parse_week(&last)
 }
 
 /// Cycles run in order: a week older than the last recorded cycle is refused (running the last

@@ -175,11 +175,16 @@ impl JobDir {
 
 /// The week of a record.
 pub(crate) fn week_of(record: &CycleRecord) -> Result<Week> {
-    chrono::NaiveDate::parse_from_str(&record.cycle, "%Y-%m-%d")
+    parse_week(&record.cycle)
+}
+
+/// A week named by its Monday, `YYYY-MM-DD`, as the job's folders and records name them.
+pub(crate) fn parse_week(text: &str) -> Result<Week> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
         .and_then(|d| Week::from_monday(d).ok())
         .ok_or_else(|| Error::Week {
-            week: record.cycle.clone(),
-            message: "the record of cycles holds a week that is not a Monday".into(),
+            week: text.to_string(),
+            message: "the job's folder names a week that is not a Monday".into(),
         })
 }
