@@ -30,6 +30,13 @@ CREATE TABLE job_sku_params (       -- empty cells take the plan config's defaul
     shortage_cost         DOUBLE PRECISION,
     service_level         DOUBLE PRECISION
 );
+CREATE TABLE job_future (           -- optional: the known future of the forecast weeks
+    unique_id  TEXT NOT NULL,       -- (the promotion plan); a SKU it names needs a row for
+    ds         DATE NOT NULL,       -- each forecast week (its Monday)
+    event_days DOUBLE PRECISION,    -- 0..7, the same for every SKU in a week
+    price      DOUBLE PRECISION,
+    promo      DOUBLE PRECISION     -- 0..1
+);
 -- Sales: see sql/sales.sql.
 
 -- Outputs.

@@ -336,6 +336,50 @@ fn a_second_cycle_of_the_same_job_is_refused_while_the_first_runs() {
     );
 }
 
+/// The known future (the catalogue's promotion plan, prices and events for the forecast weeks)
+/// given to the job is taken into the week's snapshot and reaches the forecasts: they differ
+/// from the same week's without it (whether a planned promotion raises its week is
+/// tests/forecast.rs's `a_given_plan_conditions_the_forecast_…`, on a model trained long enough
+/// to learn promotions). A plan that misses one of the forecast weeks is refused, naming the SKU
+/// and week, with nothing written.
+#[test]
+fn the_promotion_plan_given_to_a_week_reaches_its_forecasts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (with, without) = (tmp.path().join("with"), tmp.path().join("without"));
+    let future = format!("{FILE_INVENTORY}\nfuture = {{ file = \"cat/known_future.csv\" }}");
+    for (d, inputs) in [(&with, future.as_str()), (&without, FILE_INVENTORY)] {
+        std::fs::create_dir_all(d).unwrap();
+        setup(d, "never", inputs, "");
+    }
+    // The plan covers the 8 weeks after the sales, not the week before them.
+    let o = run(&with, W1);
+    let e = stderr(&o);
+    assert!(!o.status.success(), "a plan without week {W1} was taken");
+    assert!(
+        e.contains("known future") && e.contains("SKU00000") && e.contains(W1),
+        "{e}"
+    );
+    assert!(!with.join("job/cycles").join(W1).join("inputs").exists());
+    for d in [&with, &without] {
+        run_ok(d, W2);
+    }
+    assert!(
+        with.join("job/cycles")
+            .join(W2)
+            .join("inputs/future.csv")
+            .exists()
+    );
+    let rows = |d: &Path| forecast_rows(&d.join("job/cycles").join(W2).join("forecasts.parquet"));
+    let (a, b) = (rows(&with), rows(&without));
+    assert_eq!(a.len(), b.len());
+    let keys = |r: &[(String, String, String, Vec<u64>)]| -> Vec<(String, String)> {
+        r.iter().map(|x| (x.0.clone(), x.1.clone())).collect()
+    };
+    assert_eq!(keys(&a), keys(&b));
+    let differ = a.iter().zip(&b).filter(|(x, y)| x.3 != y.3).count();
+    assert!(differ > 0, "the plan changed no forecast");
+}
+
 /// Bad input stops a cycle with an error naming what and where, and nothing of the cycle written.
 #[test]
 fn bad_input_stops_a_cycle_with_a_named_cause_and_nothing_written() {

@@ -62,9 +62,11 @@ pub struct InputsConfig {
     pub open_orders: Option<Input>,
     /// SKU parameters: `unique_id, unit_cost, …` (see `restock plan --help`).
     pub sku_params: Input,
-    /// The known future (promotion plan, prices, events of the forecast weeks): a file.
+    /// The known future (Nixtla's `X_df`): `unique_id, ds` and any of `event_days, price,
+    /// promo` for the forecast weeks, e.g. the promotion plan; SKUs it does not name are
+    /// forecast without a plan.
     #[serde(default)]
-    pub future: Option<PathBuf>,
+    pub future: Option<Input>,
 }
 
 /// A table the cycle reads: a file (`{ file = "…" }`) or a table of `[database]`
@@ -99,6 +101,10 @@ pub(crate) fn input_columns(key: &str) -> (Vec<&'static str>, Vec<&'static str>)
     match key {
         "inputs.inventory" => (vec!["unique_id", "on_hand"], vec![]),
         "inputs.open_orders" => (vec!["unique_id", "arrival_ds", "quantity"], vec![]),
+        "inputs.future" => (
+            vec!["unique_id", "ds"],
+            restock_data::future::COLUMNS.iter().map(|c| c.0).collect(),
+        ),
         _ => (
             vec!["unique_id", "unit_cost"],
             restock_planner::io::SKU_PARAM_COLUMNS.to_vec(),
@@ -274,13 +280,11 @@ impl JobConfig {
         if let Some(p) = &mut cfg.plan.config {
             *p = base.join(&*p);
         }
-        if let Some(p) = &mut cfg.inputs.future {
-            *p = base.join(&*p);
-        }
         let inputs = [
             ("inputs.inventory", Some(&mut cfg.inputs.inventory)),
             ("inputs.open_orders", cfg.inputs.open_orders.as_mut()),
             ("inputs.sku_params", Some(&mut cfg.inputs.sku_params)),
+            ("inputs.future", cfg.inputs.future.as_mut()),
         ];
         for (key, input) in inputs {
             let Some(input) = input else { continue };

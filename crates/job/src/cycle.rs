@@ -323,6 +323,7 @@ fn shard_step(
     })?;
     let dir = shard_dir(job, week, shard);
     let _ = std::fs::remove_file(dir.join("done.json"));
+    let snapshot = inputs::Snapshot::of(&cycle.join("inputs"))?;
     let run = job.run(week);
     let horizon = restock_train::RunDir::open(&run)?.config()?.window.horizon;
     let forecasts = dir.join("forecasts.parquet");
@@ -338,7 +339,7 @@ fn shard_step(
         &ForecastOptions {
             horizon,
             shard: (shard.count > 1).then_some(shard),
-            future: cfg.inputs.future.clone(),
+            future: snapshot.future.clone(),
             protection: Some(protection.clone()),
             ..ForecastOptions::default()
         },
@@ -347,7 +348,6 @@ fn shard_step(
     options.checkpoint("forecast");
 
     observer.message("planning the orders");
-    let snapshot = inputs::Snapshot::of(&cycle.join("inputs"))?;
     let files = PlanFiles {
         forecasts,
         inventory: snapshot.inventory,

@@ -19,6 +19,7 @@ pub(crate) struct Snapshot {
     pub(crate) inventory: PathBuf,
     pub(crate) open_orders: Option<PathBuf>,
     pub(crate) sku_params: PathBuf,
+    pub(crate) future: Option<PathBuf>,
 }
 
 impl Snapshot {
@@ -35,6 +36,7 @@ impl Snapshot {
             inventory: find("inventory").ok_or_else(|| missing("inventory"))?,
             open_orders: find("open_orders"),
             sku_params: find("sku_params").ok_or_else(|| missing("sku_params"))?,
+            future: find("future"),
         })
     }
 }
@@ -121,6 +123,7 @@ pub(crate) fn snapshot(
         inventory: moved(&taken.inventory),
         open_orders: taken.open_orders.as_deref().map(moved),
         sku_params: moved(&taken.sku_params),
+        future: taken.future.as_deref().map(moved),
     })
 }
 
@@ -134,6 +137,11 @@ fn take_and_check(cfg: &JobConfig, plan: &PlanConfig, week: Week, dir: &Path) ->
         .map(|i| take(cfg, i, dir, "open_orders"))
         .transpose()?;
     let sku_params = take(cfg, &inputs.sku_params, dir, "sku_params")?;
+    let future = inputs
+        .future
+        .as_ref()
+        .map(|i| take(cfg, i, dir, "future"))
+        .transpose()?;
     fn wrap<'a>(
         what: &'static str,
         input: &'a Input,
@@ -151,10 +159,22 @@ fn take_and_check(cfg: &JobConfig, plan: &PlanConfig, week: Week, dir: &Path) ->
     }
     plan_io::read_sku_params(&sku_params, plan)
         .map_err(wrap("SKU parameters", &inputs.sku_params))?;
+    if let (Some(path), Some(input)) = (&future, &inputs.future) {
+        // Checked for the weeks the cycle forecasts: the model's horizon from the week.
+        let horizon = restock_train::TrainConfig::load(&cfg.train.config)?
+            .window
+            .horizon;
+        restock_data::future::KnownFuture::read(path, week, horizon).map_err(|e| Error::Input {
+            what: "known future",
+            from: input.describe(),
+            message: e.to_string(),
+        })?;
+    }
     Ok(Snapshot {
         inventory,
         open_orders,
         sku_params,
+        future,
     })
 }
 
