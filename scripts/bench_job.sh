@@ -3,7 +3,8 @@
 # cycles ending with the week after the sales, once with retrain = "never" (each week fine-tunes
 # last week's model) and once with retrain = "always". Prints, per mode and cycle: wall seconds,
 # peak RSS, how the model was updated, its validation loss, and the WAPE / bias of its forecasts
-# on the weeks that followed (scored by the last cycle's feedback loop).
+# on the weeks that followed (scored by the last cycle's feedback loop), beside a 4-week moving
+# average's on the same SKU-weeks.
 # Usage: scripts/bench_job.sh [synth|m5] [WEEKS]
 #   synth: the synthetic catalogue (300 SKUs, seed 42, 3 years), configs/train/demo.toml,
 #          its own stock, open orders and SKU parameters; WEEKS default 4.
@@ -67,7 +68,7 @@ sku_params = { file = "cat/sku_params.csv" }'
   *) echo "usage: $0 [synth|m5] [WEEKS]" >&2; exit 2 ;;
 esac
 echo "catalogue $catalogue, $weeks cycles, commit $(git rev-parse --short HEAD)"
-echo "mode    cycle       seconds  peak_MB  model       valid_loss  wape_after  bias_after"
+echo "mode    cycle       seconds  peak_MB  model       valid_loss  wape_after  bias_after  4-week MA wape / bias"
 for mode in never always; do
   cat > "$work/job_$mode.toml" <<TOML
 dir = "job_$mode"
@@ -95,14 +96,16 @@ cycles = json.load(open(f"{work}/job_{mode}/cycles.json"))
 last = cycles[-1]["cycle"]
 scores = {}
 for r in csv.DictReader(open(f"{work}/job_{mode}/cycles/{last}/history.csv")):
-    if r["kind"] == "accuracy" and r["model"] == "all" and r["class"] == "all":
-        scores.setdefault(r["scored_cycle"], {})[r["metric"]] = float(r["value"])
+    if r["kind"] == "accuracy" and r["model"] in ("all", "moving_average_4") and r["class"] == "all":
+        prefix = "ma_" if r["model"] == "moving_average_4" else ""
+        scores.setdefault(r["scored_cycle"], {})[prefix + r["metric"]] = float(r["value"])
 times = {l.split()[0]: l.split()[1:] for l in open(f"{work}/times_{mode}")}
 for c in cycles:
     w = c["cycle"]; s = scores.get(w, {})
     wape = f"{s['wape']:.3f}" if "wape" in s else "-"
     bias = f"{s['bias']:+.3f}" if "bias" in s else "-"
+    ma = f"{s['ma_wape']:.3f} / {s['ma_bias']:+.3f}" if "ma_wape" in s else "-"
     sec, kb = times[w]
-    print(f"{mode:7} {w}  {float(sec):7.1f}  {int(kb)/1024:7.0f}  {c['model']:10}  {c['valid_loss']:10.5f}  {wape:>10}  {bias:>10}")
+    print(f"{mode:7} {w}  {float(sec):7.1f}  {int(kb)/1024:7.0f}  {c['model']:10}  {c['valid_loss']:10.5f}  {wape:>10}  {bias:>10}  {ma:>16}")
 PY
 done
