@@ -18,7 +18,8 @@ catalogue="${1:-synth}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/restock/target}"
 cargo build -q --workspace
 # A copy: a rebuild during the benchmark must not change the binary it times.
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+# KEEP=<dir>: copy the job folders there at the end (for reading their history and forecasts).
+work="$(mktemp -d)"; trap '[ -n "${KEEP:-}" ] && cp -r "$work" "$KEEP"; rm -rf "$work"' EXIT
 cp "$CARGO_TARGET_DIR/debug/restock" "$work/restock"; bin="$work/restock"
 root="$(pwd)"
 monday() { python3 -c "import datetime as d; t=d.date.fromisoformat('$1'); print(t-d.timedelta(days=t.weekday()) + d.timedelta(weeks=$2))"; }
