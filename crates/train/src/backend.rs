@@ -113,19 +113,23 @@ fn cpu() -> Selected {
     }
 }
 
-/// wgpu adapters already opened in this process: a runtime registers once, so a second
-/// `init` of the same adapter fails; later selections reuse the first.
-static OPENED: std::sync::Mutex<Vec<(String, Selected)>> = std::sync::Mutex::new(Vec::new());
+/// wgpu adapters this process has asked for, and what came of it: a runtime registers once, so
+/// a second `init` of the same adapter fails, and later selections reuse the first; an adapter
+/// that is not there is not probed again either (each probe loads the Vulkan driver stack, which
+/// on a headless machine also prints its complaints, once per probe: a weekly cycle selects a
+/// device a dozen times).
+static OPENED: std::sync::Mutex<Vec<(String, std::result::Result<Selected, String>)>> =
+    std::sync::Mutex::new(Vec::new());
 
 fn wgpu(kind: DeviceKind, label: &str, index: usize) -> std::result::Result<Selected, String> {
     let key = format!("{kind:?}");
     let mut opened = OPENED.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, s)) = opened.iter().find(|(k, _)| *k == key) {
-        return Ok(s.clone());
+        return s.clone();
     }
-    let selected = open_wgpu(kind, label, index)?;
+    let selected = open_wgpu(kind, label, index);
     opened.push((key, selected.clone()));
-    Ok(selected)
+    selected
 }
 
 fn open_wgpu(kind: DeviceKind, label: &str, index: usize) -> std::result::Result<Selected, String> {
