@@ -1,19 +1,10 @@
 //! The `restock` binary end to end: exit codes, files written, errors printed once with their cause.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn restock(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_restock"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+mod common;
+use common::{restock, stderr};
 
 #[test]
 fn synth_ingest_plan_chain() {

@@ -14,17 +14,8 @@ use restock_data::config::{DatabaseKind, DatabaseSource};
 const W1: &str = "2024-04-29";
 const W2: &str = "2024-05-06";
 
-fn restock(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_restock"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+mod common;
+use common::{restock, stderr};
 
 fn run(d: &Path, week: &str) -> Output {
     restock(
