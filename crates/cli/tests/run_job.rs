@@ -139,6 +139,10 @@ fn a_week_killed_at_every_stage_and_run_again_ends_as_an_uninterrupted_one() {
         !history.contains("moving_average_4,all,coverage"),
         "{history}"
     );
+    assert!(
+        history.contains(&format!("{W1},accuracy,all,all,bias_mean,")),
+        "{history}"
+    );
     let report =
         std::fs::read_to_string(a.join("job/cycles").join(W2).join("report.html")).unwrap();
     let orders_at = report.find("Orders to place this week").unwrap();

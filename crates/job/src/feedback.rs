@@ -32,8 +32,8 @@ pub struct HistoryRow {
     pub model: String,
     /// ABC class of the SKUs (`A`, `B`, `C`) or `all`.
     pub class: String,
-    /// `wape`, `bias`, `coverage` (not for the moving average), `sku_weeks`, `units`
-    /// (accuracy); `fill_rate`,
+    /// `wape`, `bias` (of the median), `bias_mean` (of the mean of the quantiles), `coverage`
+    /// (not for the moving average), `sku_weeks`, `units` (accuracy); `fill_rate`,
     /// `units_short`, `stockout_skus`, `overstock_skus`, `skus`, `demand`, `end_stock`
     /// (service).
     pub metric: String,
@@ -81,15 +81,18 @@ impl<'a> Actuals<'a> {
 struct Scores {
     abs_error: f64,
     error: f64,
+    /// Of the mean forecast.
+    mean_error: f64,
     actual: f64,
     covered: f64,
     n: f64,
 }
 
 impl Scores {
-    fn add(&mut self, y: f64, lo: f64, median: f64, hi: f64) {
+    fn add(&mut self, y: f64, lo: f64, median: f64, hi: f64, mean: f64) {
         self.abs_error += (median - y).abs();
         self.error += median - y;
+        self.mean_error += mean - y;
         self.actual += y;
         self.covered += f64::from(u8::from(lo <= y && y <= hi));
         self.n += 1.0;
@@ -101,11 +104,12 @@ impl Scores {
         let mut m = vec![
             ("wape", self.abs_error / scale),
             ("bias", self.error / scale),
+            ("bias_mean", self.mean_error / scale),
             ("sku_weeks", self.n),
             ("units", self.actual),
         ];
         if interval {
-            m.insert(2, ("coverage", self.covered / self.n.max(1.0)));
+            m.insert(3, ("coverage", self.covered / self.n.max(1.0)));
         }
         m
     }
@@ -139,14 +143,14 @@ pub(crate) fn accuracy(
                 continue;
             };
             let class = class_of.get(&f.ids[i]).copied().unwrap_or('C').to_string();
-            let (lo, median, hi) = (f.lo[i], f.median[i], f.hi[i]);
+            let (lo, median, hi, mean) = (f.lo[i], f.median[i], f.hi[i], f.mean[i]);
             for key in [
                 (f.models[i].clone(), class.clone()),
                 (f.models[i].clone(), "all".into()),
                 ("all".into(), class.clone()),
                 ("all".into(), "all".into()),
             ] {
-                groups.entry(key).or_default().add(y, lo, median, hi);
+                groups.entry(key).or_default().add(y, lo, median, hi, mean);
             }
             let moving_average = (1..=MOVING_AVERAGE_WEEKS)
                 .map(|k| actuals.get(&f.ids[i], c.offset(-k)).unwrap_or(0.0))
@@ -156,10 +160,13 @@ pub(crate) fn accuracy(
                 (MOVING_AVERAGE.to_string(), class),
                 (MOVING_AVERAGE.to_string(), "all".into()),
             ] {
-                groups
-                    .entry(key)
-                    .or_default()
-                    .add(y, f64::NAN, moving_average, f64::NAN);
+                groups.entry(key).or_default().add(
+                    y,
+                    f64::NAN,
+                    moving_average,
+                    f64::NAN,
+                    moving_average,
+                );
             }
         }
         for ((model, class), s) in groups {
@@ -187,6 +194,8 @@ struct Forecasts {
     lo: Vec<f64>,
     median: Vec<f64>,
     hi: Vec<f64>,
+    /// The mean of each row's quantiles (`restock_planner::expected_demand`).
+    mean: Vec<f64>,
 }
 
 impl Forecasts {
@@ -211,6 +220,18 @@ impl Forecasts {
             .min_by(|a, b| (a.0 - 50.0).abs().total_cmp(&(b.0 - 50.0).abs()))
             .map(|q| q.1.clone())
             .unwrap_or_default();
+        // The mean, from all the quantiles as the planner takes it.
+        let levels: Vec<f64> = qs.iter().map(|q| q.0 / 100.0).collect();
+        let values = qs
+            .iter()
+            .map(|q| numbers(&df, &q.1, path))
+            .collect::<Result<Vec<_>>>()?;
+        let mean = (0..df.height())
+            .map(|i| {
+                let row: Vec<f64> = values.iter().map(|v| v[i]).collect();
+                restock_planner::expected_demand(&row, &levels)
+            })
+            .collect();
         Ok(Forecasts {
             ids: strings(&df, "unique_id", path)?,
             weeks: weeks(&df, "ds", path)?,
@@ -218,6 +239,7 @@ impl Forecasts {
             lo: numbers(&df, &lo.1, path)?,
             median: numbers(&df, &median, path)?,
             hi: numbers(&df, &hi.1, path)?,
+            mean,
         })
     }
 }

@@ -336,7 +336,11 @@ impl CycleReport<'_> {
                     cell(c, "accuracy", "sku_weeks", 0),
                     cell(c, "accuracy", "wape", 3),
                     cell(c, MOVING_AVERAGE, "wape", 3),
-                    cell(c, "accuracy", "bias", 3),
+                    format!(
+                        "{} / {}",
+                        cell(c, "accuracy", "bias", 3),
+                        cell(c, "accuracy", "bias_mean", 3)
+                    ),
                     cell(c, MOVING_AVERAGE, "bias", 3),
                     cell(c, "accuracy", "coverage", 3),
                     cell(c, "service", "fill_rate", 3),
@@ -355,7 +359,7 @@ impl CycleReport<'_> {
                     "SKU-weeks scored",
                     "WAPE",
                     "WAPE of a 4-week moving average",
-                    "bias",
+                    "bias of the median / of the mean",
                     "its bias",
                     "coverage",
                     "fill rate",
