@@ -565,6 +565,25 @@ const SERVERS: [(DatabaseKind, &str, &str); 2] = [
     (DatabaseKind::Mysql, "mysql", "RESTOCK_TEST_MYSQL_URL"),
 ];
 
+/// `restock db-load` of a file into a table of the server `kind` (its URL in `var`).
+fn db_load(d: &Path, kind: &str, var: &str, input: &str, table: &str) {
+    let o = restock(
+        &[
+            "db-load",
+            "--kind",
+            kind,
+            "--url-env",
+            var,
+            "--input",
+            input,
+            "--table",
+            table,
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 /// Rows per cycle of a table.
 fn rows_by_cycle(
     kind: DatabaseKind,
@@ -614,21 +633,13 @@ fn the_job_reads_and_writes_a_real_database_once_per_week() {
             stock.replacen("unique_id,on_hand", "sku,qty", 1),
         )
         .unwrap();
-        let o = restock(
-            &[
-                "db-load",
-                "--kind",
-                name,
-                "--url-env",
-                var,
-                "--input",
-                "cat/inventory.csv",
-                "--table",
-                &format!("{prefix}inventory"),
-            ],
+        db_load(
             d,
+            name,
+            var,
+            "cat/inventory.csv",
+            &format!("{prefix}inventory"),
         );
-        assert!(o.status.success(), "{}", stderr(&o));
         // A cycles table left by an older restock, with fewer columns and a row of its own:
         // the job adds the columns it writes and keeps the row.
         std::fs::write(
@@ -636,21 +647,7 @@ fn the_job_reads_and_writes_a_real_database_once_per_week() {
             "cycle,data_end\n2020-01-06,2019-12-30\n",
         )
         .unwrap();
-        let o = restock(
-            &[
-                "db-load",
-                "--kind",
-                name,
-                "--url-env",
-                var,
-                "--input",
-                "old_cycles.csv",
-                "--table",
-                &format!("{prefix}cycles"),
-            ],
-            d,
-        );
-        assert!(o.status.success(), "{}", stderr(&o));
+        db_load(d, name, var, "old_cycles.csv", &format!("{prefix}cycles"));
         run_ok(d, W1);
         let o = restock(
             &[
