@@ -536,7 +536,11 @@ fn feedback_stage(
         .into_iter()
         .map(|c| (c.unique_id, c.abc))
         .collect();
-    let mut history = feedback::accuracy(job, week, earlier, ds, &class_of)?;
+    // The forecast horizon of the job's model, as its training config gives it now.
+    let horizon = restock_train::TrainConfig::load(&cfg.train.config)?
+        .window
+        .horizon;
+    let mut history = feedback::accuracy(job, week, earlier, horizon, ds, &class_of)?;
     if let Some(previous) = earlier.last() {
         history.extend(feedback::service(
             job,

@@ -15,9 +15,6 @@ use serde::{Deserialize, Serialize};
 use crate::record::JobDir;
 use crate::{Error, Result};
 
-/// Earlier cycles whose forecasts a cycle scores (a forecast older than this has no new week).
-pub const SCORED_CYCLES: usize = 26;
-
 /// One number of the history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryRow {
@@ -123,18 +120,34 @@ pub const MOVING_AVERAGE: &str = "moving_average_4";
 /// Weeks of [`MOVING_AVERAGE`].
 const MOVING_AVERAGE_WEEKS: i64 = 4;
 
-/// Score the forecasts of `earlier` cycles (oldest first) against the weeks of `ds` (which ends
-/// before `week`), by model and ABC class (`class_of`).
+/// Which of the `earlier` cycles (oldest first) a cycle scores: those whose `horizon` forecast
+/// weeks reach past the last of them, i.e. that have a week which has happened since; an older
+/// cycle's weeks were all known at the last cycle, whose history holds its final scores.
+pub(crate) fn to_score(earlier: &[Week], horizon: usize) -> &[Week] {
+    let Some(last) = earlier.last() else {
+        return earlier;
+    };
+    let first = earlier
+        .iter()
+        .position(|c| c.offset(horizon as i64) > *last)
+        .unwrap_or(earlier.len());
+    &earlier[first..]
+}
+
+/// Score the forecasts of `earlier` cycles (oldest first) that have weeks happened since the last
+/// of them ([`to_score`]) against the weeks of `ds` (which ends before `week`), by model and ABC
+/// class (`class_of`).
 pub(crate) fn accuracy(
     job: &JobDir,
     week: Week,
     earlier: &[Week],
+    horizon: usize,
     ds: &WeeklyDataset,
     class_of: &HashMap<String, char>,
 ) -> Result<Vec<HistoryRow>> {
     let actuals = Actuals::new(ds);
     let mut rows = Vec::new();
-    for &c in earlier.iter().rev().take(SCORED_CYCLES).rev() {
+    for &c in to_score(earlier, horizon) {
         let path = job.cycle(c).join("forecasts.parquet");
         let f = Forecasts::read(&path)?;
         let mut groups: BTreeMap<(String, String), Scores> = BTreeMap::new();
@@ -444,4 +457,23 @@ pub fn frame(rows: &[HistoryRow]) -> Result<DataFrame> {
         ],
     )
     .map_err(|e| restock_data::Error::from_polars(e).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With 8-week forecasts, the cycles of the last 8 weeks are scored again; older ones are
+    /// not (their weeks were all known a cycle ago), and gaps between cycles count in weeks.
+    #[test]
+    fn only_cycles_with_weeks_happened_since_the_last_are_scored() {
+        let w = |k: i64| Week::containing_day(0).offset(k);
+        let weekly: Vec<Week> = (0..12).map(w).collect();
+        assert_eq!(to_score(&weekly, 8), &weekly[4..]);
+        assert_eq!(to_score(&weekly[..3], 8), &weekly[..3]);
+        assert!(to_score(&[], 8).is_empty());
+        // A cycle 9 weeks before the last is not scored; one 7 weeks before is.
+        let gaps = [w(0), w(2), w(9)];
+        assert_eq!(to_score(&gaps, 8), &gaps[1..]);
+    }
 }
