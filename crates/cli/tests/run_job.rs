@@ -18,10 +18,14 @@ mod common;
 use common::{restock, stderr};
 
 fn run(d: &Path, week: &str) -> Output {
-    restock(
-        &["--quiet", "run", "--config", "job.toml", "--week", week],
-        d,
-    )
+    run_with(d, week, &[])
+}
+
+/// `restock run` of the job in `d` for `week`, with `extra` arguments.
+fn run_with(d: &Path, week: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["--quiet", "run", "--config", "job.toml", "--week", week];
+    args.extend_from_slice(extra);
+    restock(&args, d)
 }
 
 fn run_ok(d: &Path, week: &str) {
@@ -164,19 +168,7 @@ fn a_week_killed_at_every_stage_and_run_again_ends_as_an_uninterrupted_one() {
         "report",
         "publish",
     ] {
-        let o = restock(
-            &[
-                "--quiet",
-                "run",
-                "--config",
-                "job.toml",
-                "--week",
-                W2,
-                "--abort-at",
-                stage,
-            ],
-            &b,
-        );
+        let o = run_with(&b, W2, &["--abort-at", stage]);
         assert!(!o.status.success(), "not killed at {stage}");
         assert!(
             stderr(&o).contains(&format!("aborting at {stage}")),
@@ -296,12 +288,7 @@ fn a_second_cycle_of_the_same_job_is_refused_while_the_first_runs() {
         stderr(&o)
     );
     // A shard takes its own lock, not the job's: it gets as far as asking for the week's model.
-    let o = restock(
-        &[
-            "--quiet", "run", "--config", "job.toml", "--week", W1, "--shard", "0/2",
-        ],
-        d,
-    );
+    let o = run_with(d, W1, &["--shard", "0/2"]);
     assert!(
         stderr(&o).contains("run its model step first"),
         "{}",
@@ -497,11 +484,7 @@ fn a_week_sharded_over_three_machines_forecasts_each_sku_as_one_machine_does() {
     let (one, three) = (tmp.path().join("one"), tmp.path().join("three"));
     first_week_in(&[&one, &three]);
     run_ok(&one, W2);
-    let step = |args: &[&str]| {
-        let mut all = vec!["--quiet", "run", "--config", "job.toml", "--week", W2];
-        all.extend_from_slice(args);
-        restock(&all, &three)
-    };
+    let step = |args: &[&str]| run_with(&three, W2, args);
     let o = step(&["--shard", "1/3"]);
     assert!(
         !o.status.success() && stderr(&o).contains("run its model step first"),
@@ -649,19 +632,7 @@ fn the_job_reads_and_writes_a_real_database_once_per_week() {
         .unwrap();
         db_load(d, name, var, "old_cycles.csv", &format!("{prefix}cycles"));
         run_ok(d, W1);
-        let o = restock(
-            &[
-                "--quiet",
-                "run",
-                "--config",
-                "job.toml",
-                "--week",
-                W2,
-                "--abort-at",
-                "publish-commit",
-            ],
-            d,
-        );
+        let o = run_with(d, W2, &["--abort-at", "publish-commit"]);
         assert!(
             !o.status.success() && stderr(&o).contains("aborting at publish-commit"),
             "{}",

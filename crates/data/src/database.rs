@@ -57,11 +57,27 @@ pub fn for_each_batch(
     rows: usize,
     each: &mut dyn FnMut(DataFrame, usize, &str) -> Result<()>,
 ) -> Result<()> {
+    read_batches(db, (columns, &[]), dates, rows, each).map(|_| ())
+}
+
+/// Columns to read: the required and the optional (config key, column name) pairs.
+type Mapped<'a, 'k> = (&'a [(&'k str, String)], &'a [(&'k str, String)]);
+
+/// [`for_each_batch`] of the `required` columns and those of `optional` the table has, on one
+/// connection; returns the names of the columns read (also when the table has no rows).
+fn read_batches(
+    db: &DatabaseSource,
+    (required, optional): Mapped<'_, '_>,
+    dates: (&str, &str),
+    rows: usize,
+    each: &mut dyn FnMut(DataFrame, usize, &str) -> Result<()>,
+) -> Result<Vec<String>> {
     let at = location(db);
     let url = connection_url(db, &at)?;
     std::thread::scope(|scope| {
         let (send, messages) = std::sync::mpsc::sync_channel::<Message>(1);
-        let reader = scope.spawn(|| read_table(db, &at, &url, columns, dates, rows, send));
+        let reader =
+            scope.spawn(|| read_table(db, &at, &url, (required, optional), dates, rows, send));
         let (mut names, mut format, mut first) = (Vec::new(), dates.1.to_string(), 0usize);
         let mut failed = None;
         for message in messages.iter() {
@@ -92,37 +108,7 @@ pub fn for_each_batch(
             .unwrap_or_else(|_| Err(database_error(&at, "the database reader panicked".into())));
         match failed {
             Some(e) => Err(e),
-            None => read,
-        }
-    })
-}
-
-/// The columns of the table, with their SQL types, in order; empty when there is no such table.
-pub fn table_columns(db: &DatabaseSource) -> Result<Vec<(String, String)>> {
-    let at = location(db);
-    let url = connection_url(db, &at)?;
-    let query = db.kind.columns_query(&db.table);
-    let fail = |e: sqlx::Error| database_error(&at, format!("reading the table's columns: {e}"));
-    runtime(&at)?.block_on(async {
-        match db.kind {
-            DatabaseKind::Postgres => {
-                let mut conn = PgConnection::connect(&url)
-                    .await
-                    .map_err(|e| database_error(&at, format!("connecting: {e}")))?;
-                sqlx::query_as(&query)
-                    .fetch_all(&mut conn)
-                    .await
-                    .map_err(fail)
-            }
-            DatabaseKind::Mysql => {
-                let mut conn = MySqlConnection::connect(&url)
-                    .await
-                    .map_err(|e| database_error(&at, format!("connecting: {e}")))?;
-                sqlx::query_as(&query)
-                    .fetch_all(&mut conn)
-                    .await
-                    .map_err(fail)
-            }
+            None => read.map(|()| names),
         }
     })
 }
@@ -137,30 +123,29 @@ pub fn read_frame(
     optional: &[(&str, String)],
 ) -> Result<DataFrame> {
     let at = location(db);
-    let present = table_columns(db)?;
-    let mut columns: Vec<(&str, String)> = required.to_vec();
-    for (key, c) in optional {
-        if present.iter().any(|(name, _)| name == c) {
-            columns.push((key, c.clone()));
-        }
-    }
     let mut frames: Option<DataFrame> = None;
-    for_each_batch(db, &columns, ("", "%Y-%m-%d"), 1 << 16, &mut |df, _, _| {
-        match &mut frames {
-            None => frames = Some(df),
-            Some(all) => {
-                all.vstack_mut(&df)
-                    .map_err(|e| database_error(&at, e.to_string()))?;
+    let names = read_batches(
+        db,
+        (required, optional),
+        ("", "%Y-%m-%d"),
+        1 << 16,
+        &mut |df, _, _| {
+            match &mut frames {
+                None => frames = Some(df),
+                Some(all) => {
+                    all.vstack_mut(&df)
+                        .map_err(|e| database_error(&at, e.to_string()))?;
+                }
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     match frames {
         Some(df) => Ok(df),
         None => {
-            let empty: Vec<Column> = columns
+            let empty: Vec<Column> = names
                 .iter()
-                .map(|(_, c)| Column::new_empty(c.as_str().into(), &DataType::String))
+                .map(|c| Column::new_empty(c.as_str().into(), &DataType::String))
                 .collect();
             DataFrame::new(0, empty).map_err(|e| database_error(&at, e.to_string()))
         }
@@ -173,7 +158,7 @@ fn read_table(
     db: &DatabaseSource,
     at: &Path,
     url: &str,
-    columns: &[(&str, String)],
+    columns: Mapped<'_, '_>,
     dates: (&str, &str),
     rows: usize,
     send: std::sync::mpsc::SyncSender<Message>,
@@ -640,13 +625,13 @@ fn pg_text_escape(v: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// The mapped columns, each checked to exist (an error names the missing one, its config key
-/// and the columns present).
+/// The mapped columns, each required one checked to exist (an error names the missing one, its
+/// config key and the columns present), and the optional ones the table has.
 fn check_columns(
     present: Vec<(String, String)>,
     db: &DatabaseSource,
     at: &Path,
-    columns: &[(&str, String)],
+    (required, optional): Mapped<'_, '_>,
     date_column: &str,
 ) -> Result<Vec<Wanted>> {
     if present.is_empty() {
@@ -655,8 +640,12 @@ fn check_columns(
             format!("no table {:?} (or one without columns)", db.table),
         ));
     }
-    columns
+    let there = optional
         .iter()
+        .filter(|(_, name)| present.iter().any(|(c, _)| c == name));
+    required
+        .iter()
+        .chain(there)
         .map(|(key, name)| {
             let Some((_, dtype)) = present.iter().find(|(c, _)| c == name) else {
                 return Err(Error::MissingColumn {
