@@ -520,9 +520,14 @@ fn an_ensemble_serves_the_mean_of_the_network_and_its_members() {
     let ds = &data.dataset;
     let mut network = Network::open(run.path(), None).unwrap();
     let members = restock_infer::parse_members(&["tsb".into(), "auto_ets".into()]).unwrap();
-    network.combine_with(members);
-    let err = restock_infer::parse_members(&["lightgbm".into()]).unwrap_err();
-    assert!(err.to_string().contains("--combine \"lightgbm\""), "{err}");
+    network.combine_with(members).unwrap();
+    let err = restock_infer::parse_members(&["prophet".into()]).unwrap_err();
+    assert!(err.to_string().contains("--combine \"prophet\""), "{err}");
+    // This run has no trees: they cannot be combined.
+    let trees = restock_infer::parse_members(&["lightgbm".into()]).unwrap();
+    let mut alone = Network::open(run.path(), None).unwrap();
+    let err = alone.combine_with(trees).unwrap_err();
+    assert!(err.to_string().contains("this run has no trees"), "{err}");
     let weeks = RunWeeks::of(run.summary().unwrap().as_ref());
     let bt = backtest(&network, weeks, ds, &options(2, 2), &mut |_, _| {}).unwrap();
     let s = &bt.summary;

@@ -779,3 +779,98 @@ fn auto_keeps_a_catalogue_the_cpu_finishes_before_a_gpu_starts_on_the_cpu() {
     );
     assert_eq!(read(&out).len(), big.series.len() * 4);
 }
+
+#[test]
+fn trees_fitted_with_the_run_are_scored_chosen_among_and_served_with_the_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, data) = trained(dir.path());
+    let weekly = weekly_file(dir.path(), &data);
+    let report = restock_train::fit_trees(&run, &data).unwrap().unwrap();
+    assert!(report.rows > 1000 && report.valid_rows > 50, "{report:?}");
+    assert!(
+        report.rounds >= 1 && report.valid_wape.is_finite(),
+        "{report:?}"
+    );
+    assert!(run.trees().unwrap().is_some());
+
+    // The serving choice weighs the trees with the network, alone and with TSB / AutoARIMA.
+    let serving = restock_train::select_serving(&run, &data, 256).unwrap();
+    let names: Vec<Vec<String>> = serving
+        .candidates
+        .iter()
+        .map(|c| c.combine.clone())
+        .collect();
+    assert_eq!(names.len(), 8, "{names:?}");
+    assert_eq!(names[5], ["lightgbm"]);
+    assert_eq!(names[6], ["lightgbm", "tsb"]);
+    assert_eq!(names[7], ["lightgbm", "auto_arima"]);
+    assert!(
+        serving.candidates[5..]
+            .iter()
+            .all(|c| c.pinball.is_finite() && c.gain_se > 0.0)
+    );
+
+    // The test weeks score the trees on their own, beside the network.
+    let eval = restock_train::evaluate(&run, &data, 256).unwrap();
+    let trees = eval
+        .models
+        .iter()
+        .find(|m| m.model == "lightgbm")
+        .expect("a lightgbm row");
+    let naive = eval.models.iter().find(|m| m.model == "naive").unwrap();
+    assert!(
+        trees.accuracy.wape < naive.accuracy.wape,
+        "trees {} against naive {}",
+        trees.accuracy.wape,
+        naive.accuracy.wape
+    );
+
+    // Served with the network: each network SKU gets the mean of the two forecasts.
+    let mut network = restock_infer::Network::open(run.path(), None).unwrap();
+    network.combine_with(Vec::new()).unwrap();
+    let horizon = restock_core::Horizon::new(4).unwrap();
+    let ds = &data.dataset;
+    let alone = network
+        .forecast_catalogue(ds, horizon, 12, 3.0, 64, None)
+        .unwrap();
+    network
+        .combine_with(restock_infer::parse_members(&["lightgbm".into()]).unwrap())
+        .unwrap();
+    let both = network
+        .forecast_catalogue(ds, horizon, 12, 3.0, 64, None)
+        .unwrap();
+    let net_skus: Vec<usize> = (0..ds.series.len())
+        .filter(|&i| alone.routes[i] == restock_infer::Route::Network)
+        .collect();
+    assert!(!net_skus.is_empty());
+    let tree_values = network
+        .trees()
+        .unwrap()
+        .forecast(ds, &net_skus, 4, None)
+        .unwrap();
+    for (&i, t) in net_skus.iter().zip(&tree_values) {
+        assert_eq!(both.routes[i], restock_infer::Route::Ensemble);
+        for j in 0..t.len() {
+            let mean = (alone.values[i][j] + t[j]) / 2.0;
+            assert!(
+                (both.values[i][j] - mean).abs() < 1e-9,
+                "SKU {i}, value {j}"
+            );
+        }
+    }
+    // And through the forecast job.
+    let options = ForecastOptions {
+        horizon: 4,
+        combine: Some(vec!["lightgbm".into()]),
+        ..Default::default()
+    };
+    let out = dir.path().join("trees.parquet");
+    let summary =
+        restock_infer::forecast(run.path(), &weekly, &out, &options, &mut |_, _, _| {}).unwrap();
+    assert!(
+        summary.by_model.contains_key("ensemble"),
+        "{:?}",
+        summary.by_model
+    );
+    assert_eq!(read(&out).len(), ds.series.len() * 4);
+}

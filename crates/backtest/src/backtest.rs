@@ -126,6 +126,10 @@ pub fn backtest(
         .collect::<Result<_>>()?;
     let mut models = vec!["restock".to_string(), "lstm".to_string()];
     models.extend(baselines.iter().map(|b| b.name().to_string()));
+    // The run's trees on their own, when it has them (whether or not it serves them).
+    if network.trees().is_some() {
+        models.push(restock_trees::MODEL_NAME.to_string());
+    }
     let classes = classify(ds, cuts[0]);
     let scorer = Scorer {
         network,
@@ -350,6 +354,13 @@ impl Scorer<'_> {
         let (other_values, _, _) =
             network.forecast_network(&view, &others, o.horizon, o.batch_size, Some(&plan))?;
         let mut lstm: BTreeMap<usize, Vec<f64>> = others.into_iter().zip(other_values).collect();
+        // The trees for every scored series, after the baselines.
+        let mut trees = match network.trees() {
+            Some(t) => t.forecast(&view, &scored, o.horizon, Some(&plan))?,
+            None => Vec::new(),
+        }
+        .into_iter();
+        let tree_model = 2 + self.baselines.len();
         let score = |sku: usize,
                      history: &[f64],
                      values: Vec<f64>,
@@ -397,6 +408,9 @@ impl Scorer<'_> {
         for (&i, mut r) in scored.iter().zip(rows) {
             let net = lstm.remove(&i).unwrap_or_else(|| served.values[i].clone());
             r.insert(1, score(r[0].sku, &view.series[i].y, net, 1)?);
+            if let Some(t) = trees.next() {
+                r.push(score(r[0].sku, &view.series[i].y, t, tree_model)?);
+            }
             all.extend(r);
         }
         Ok(Some((all, scored.len(), view.series.len() - scored.len())))

@@ -10,6 +10,9 @@ pub enum Error {
     /// Forecasting failed.
     #[error(transparent)]
     Forecast(#[from] restock_infer::Error),
+    /// The run's trees failed.
+    #[error(transparent)]
+    Trees(#[from] restock_trees::Error),
     /// The planner failed.
     #[error(transparent)]
     Plan(#[from] restock_planner::Error),

@@ -53,9 +53,10 @@ pub(crate) struct BacktestArgs {
     /// Override the run's backend: auto, cpu, ndarray or wgpu.
     #[arg(long, value_parser = crate::train_cmd::parse_backend)]
     pub(crate) backend: Option<BackendKind>,
-    /// Serve the network's SKUs with the mean of its quantiles and these statistical
-    /// forecasters', e.g. tsb,auto_ets (`ensemble` in the model column), or `none` for the
-    /// network alone; default: the run's choice on its validation weeks (serving.json).
+    /// Serve the network's SKUs with the mean of its quantiles and these forecasters', e.g.
+    /// tsb,auto_ets, or lightgbm for the run's gradient-boosted trees (`ensemble` in the model
+    /// column), or `none` for the network alone; default: the run's choice on its validation
+    /// weeks (serving.json).
     #[arg(long, value_delimiter = ',', value_name = "MODELS")]
     pub(crate) combine: Vec<String>,
     /// Output folder: backtest.json, accuracy.csv, scores.parquet, forecasts.parquet.
@@ -130,7 +131,7 @@ fn load(
     }
     let mut network = Network::open(run, backend)?;
     if let Some(m) = members(combine) {
-        network.combine_with(restock_infer::parse_members(&m)?);
+        network.combine_with(restock_infer::parse_members(&m)?)?;
     }
     let ds = WeeklyDataset::read(data)?;
     Ok((network, weeks, ds))
@@ -245,9 +246,10 @@ pub(crate) struct SimulateArgs {
     /// Override the run's backend: auto, cpu, ndarray or wgpu.
     #[arg(long, value_parser = crate::train_cmd::parse_backend)]
     pub(crate) backend: Option<BackendKind>,
-    /// Serve the network's SKUs with the mean of its quantiles and these statistical
-    /// forecasters', e.g. tsb,auto_ets (`ensemble` in the model column), or `none` for the
-    /// network alone; default: the run's choice on its validation weeks (serving.json).
+    /// Serve the network's SKUs with the mean of its quantiles and these forecasters', e.g.
+    /// tsb,auto_ets, or lightgbm for the run's gradient-boosted trees (`ensemble` in the model
+    /// column), or `none` for the network alone; default: the run's choice on its validation
+    /// weeks (serving.json).
     #[arg(long, value_delimiter = ',', value_name = "MODELS")]
     pub(crate) combine: Vec<String>,
     /// Also replay every policy at each of these service targets (cycle service levels,

@@ -43,9 +43,10 @@ pub(crate) struct ForecastArgs {
     /// Override the run's backend: auto, cpu, ndarray or wgpu.
     #[arg(long, value_parser = crate::train_cmd::parse_backend)]
     pub(crate) backend: Option<BackendKind>,
-    /// Serve the network's SKUs with the mean of its quantiles and these statistical
-    /// forecasters', e.g. tsb,auto_ets (`ensemble` in the model column), or `none` for the
-    /// network alone; default: the run's choice on its validation weeks (serving.json).
+    /// Serve the network's SKUs with the mean of its quantiles and these forecasters', e.g.
+    /// tsb,auto_ets, or lightgbm for the run's gradient-boosted trees (`ensemble` in the model
+    /// column), or `none` for the network alone; default: the run's choice on its validation
+    /// weeks (serving.json).
     #[arg(long, value_delimiter = ',', value_name = "MODELS")]
     pub(crate) combine: Vec<String>,
     /// The known future (Nixtla's X_df): `unique_id, ds` (the forecast weeks' Mondays) and any of

@@ -155,7 +155,8 @@ fn finish_run(
     progress: &mut Progress,
 ) -> Result<()> {
     calibrate_run(run, prepared, progress)?;
-    progress.stage("choosing how the run serves: the network alone or with TSB / AutoETS");
+    fit_trees(run, prepared, progress)?;
+    progress.stage("choosing how the run serves: the network alone or with TSB / AutoETS / trees");
     let serving = restock_train::select_serving(run, prepared, 4096)?;
     let scores: Vec<String> = serving
         .candidates
@@ -207,6 +208,18 @@ fn finish_run(
     Ok(())
 }
 
+/// Fit and report the run's gradient-boosted trees (`[trees]`, on by default).
+fn fit_trees(run: &RunDir, prepared: &Prepared, progress: &mut Progress) -> Result<()> {
+    progress.stage("fitting gradient-boosted trees (LightGBM) on the same weeks");
+    if let Some(r) = restock_train::fit_trees(run, prepared)? {
+        progress.done(&format!(
+            "trees: {} rounds on {} rows in {:.1} s; validation WAPE of their mean {:.4} on {} rows",
+            r.rounds, r.rows, r.seconds, r.valid_wape, r.valid_rows
+        ));
+    }
+    Ok(())
+}
+
 /// Fit and report the quantile calibration of a finished run.
 fn calibrate_run(run: &RunDir, prepared: &Prepared, progress: &mut Progress) -> Result<()> {
     progress.stage("calibrating the quantiles on the validation weeks");
@@ -236,7 +249,8 @@ pub(crate) struct CalibrateArgs {
     no_eval: bool,
 }
 
-/// Calibrate (or recalibrate) a finished run's quantiles, then evaluate it again.
+/// Calibrate (or recalibrate) a finished run's quantiles, fit its trees again, choose how it
+/// serves, then evaluate it again.
 pub(crate) fn calibrate(args: CalibrateArgs, progress: &mut Progress) -> Result<()> {
     let run = RunDir::open(&args.run)?;
     if !run.state()?.is_some_and(|s| s.finished) {

@@ -493,7 +493,12 @@ fn demo_runs_the_whole_job() {
     // The backtest scores restock and the baselines on the same series.
     let bt = json("backtest/backtest.json");
     let overall = bt["overall"].as_array().unwrap();
-    assert_eq!(overall.len(), 9, "restock, lstm and seven baselines");
+    assert_eq!(
+        overall.len(),
+        10,
+        "restock, lstm, seven baselines and the run's trees"
+    );
+    assert_eq!(overall[9]["model"], "lightgbm");
     let series: Vec<u64> = overall
         .iter()
         .map(|m| m["series"].as_u64().unwrap())

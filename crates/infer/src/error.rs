@@ -10,6 +10,9 @@ pub enum Error {
     /// The network cannot run.
     #[error(transparent)]
     Model(#[from] restock_model::Error),
+    /// The run's trees failed.
+    #[error(transparent)]
+    Trees(#[from] restock_trees::Error),
     /// An option is out of range.
     #[error("{0}")]
     Option(String),

@@ -228,7 +228,7 @@ pub fn forecast(
     let skus = chunks.skus_at_least() / options.shard.map_or(1, |s| s.count);
     let mut loaded = Network::open_for(run_dir, options.backend, Some(skus))?;
     if let Some(members) = &options.combine {
-        loaded.combine_with(parse_members(members)?);
+        loaded.combine_with(parse_members(members)?)?;
     }
     let batch_size = options
         .batch_size

@@ -36,5 +36,6 @@ pub mod protection;
 pub use error::{Error, Result};
 pub use job::{ForecastOptions, ForecastSummary, Shard, forecast, shard_of};
 pub use network::{
-    CPU_BATCH, CatalogueForecast, GPU_BATCH, Network, RECENT_WEEKS, Route, parse_members, route,
+    CPU_BATCH, CatalogueForecast, GPU_BATCH, Member, Network, RECENT_WEEKS, Route, parse_members,
+    route,
 };

@@ -18,6 +18,7 @@ use restock_stats::Baseline;
 use restock_train::config::BackendKind;
 use restock_train::trainer::{batch_input, load_model};
 use restock_train::{Calibration, RunDir, backend};
+use restock_trees::TreeModel;
 
 use crate::{Error, Result, auto};
 
@@ -88,7 +89,28 @@ pub struct Network {
     on_gpu: bool,
     known_skus: HashSet<String>,
     calibration: Option<Calibration>,
-    combine: Vec<Baseline>,
+    combine: Vec<Member>,
+    trees: Option<TreeModel>,
+}
+
+/// A forecaster combined with the network: a statistical one, fitted on each SKU's history, or
+/// the run's gradient-boosted trees (`lightgbm`, one model for the catalogue).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Member {
+    /// A statistical forecaster.
+    Stat(Baseline),
+    /// The run's trees.
+    Trees,
+}
+
+impl Member {
+    /// Its name (`tsb`, `auto_ets`, `lightgbm`, ...).
+    pub fn name(&self) -> &str {
+        match self {
+            Member::Stat(b) => b.name(),
+            Member::Trees => restock_trees::MODEL_NAME,
+        }
+    }
 }
 
 /// Forecasts of a catalogue at its last week: one route and `weeks × levels` values per series.
@@ -145,6 +167,14 @@ impl Network {
             })?,
             None => Vec::new(),
         };
+        let trees = run.trees()?;
+        if combine.contains(&Member::Trees) && trees.is_none() {
+            return Err(Error::Option(format!(
+                "{}: the run serves its trees, but it has no {}",
+                run.file("serving.json").display(),
+                restock_trees::SPEC_FILE
+            )));
+        }
         Ok(Network {
             model,
             model_config,
@@ -158,6 +188,7 @@ impl Network {
             known_skus,
             calibration,
             combine,
+            trees,
         })
     }
 
@@ -182,13 +213,28 @@ impl Network {
     /// each network SKU's history, so a costly one (`auto_ets`) slows large catalogues. A run
     /// opens with the choice its validation windows made (`serving.json`,
     /// `restock_train::select`), the network alone without one.
-    pub fn combine_with(&mut self, members: Vec<Baseline>) {
+    /// The trees (`lightgbm`) are forecast for all the network's SKUs at once; a run without
+    /// trees refuses them.
+    pub fn combine_with(&mut self, members: Vec<Member>) -> Result<()> {
+        if members.contains(&Member::Trees) && self.trees.is_none() {
+            return Err(Error::Option(format!(
+                "--combine {}: this run has no trees (train it with [trees] enabled, or run \
+                 `restock calibrate` on it)",
+                restock_trees::MODEL_NAME
+            )));
+        }
         self.combine = members;
+        Ok(())
     }
 
     /// The forecasters combined with the network.
-    pub fn combination(&self) -> &[Baseline] {
+    pub fn combination(&self) -> &[Member] {
         &self.combine
+    }
+
+    /// The run's gradient-boosted trees, if it has them.
+    pub fn trees(&self) -> Option<&TreeModel> {
+        self.trees.as_ref()
     }
 
     /// SKUs per network batch when the caller names none: [`CPU_BATCH`] on the CPU (batches
@@ -309,9 +355,20 @@ impl Network {
         }
         if !self.combine.is_empty() {
             let t = Instant::now();
+            let trees: Vec<Option<Vec<f64>>> = match &self.trees {
+                Some(model) if self.combine.contains(&Member::Trees) => model
+                    .forecast(ds, &network, weeks, future)?
+                    .into_iter()
+                    .map(Some)
+                    .collect(),
+                _ => vec![None; network.len()],
+            };
             let combined: Vec<Vec<f64>> = network
                 .par_iter()
-                .map(|&i| self.combined(&ds.series[i], &out.values[i], horizon))
+                .zip(&trees)
+                .map(|(&i, tree)| {
+                    self.combined(&ds.series[i], &out.values[i], tree.as_deref(), horizon)
+                })
                 .collect::<Result<_>>()?;
             for (&i, v) in network.iter().zip(combined) {
                 out.values[i] = v;
@@ -322,15 +379,27 @@ impl Network {
         Ok(out)
     }
 
-    /// The mean of the network's quantiles `net` and those of the combined forecasters fitted
-    /// on `s`'s history.
-    fn combined(&self, s: &SkuSeries, net: &[f64], horizon: Horizon) -> Result<Vec<f64>> {
+    /// The mean of the network's quantiles `net` and those of the combined forecasters: the
+    /// statistical ones fitted on `s`'s history, the trees' forecast `tree`.
+    fn combined(
+        &self,
+        s: &SkuSeries,
+        net: &[f64],
+        tree: Option<&[f64]>,
+        horizon: Horizon,
+    ) -> Result<Vec<f64>> {
         let mut sum = net.to_vec();
-        for b in &self.combine {
-            let fitted = b
-                .fit(&s.y)
-                .map_err(|e| Error::Option(format!("SKU {}: {e}", s.unique_id)))?;
-            for (total, v) in sum.iter_mut().zip(fitted.predict(horizon, &self.levels)) {
+        for member in &self.combine {
+            let values = match member {
+                Member::Stat(b) => b
+                    .fit(&s.y)
+                    .map_err(|e| Error::Option(format!("SKU {}: {e}", s.unique_id)))?
+                    .predict(horizon, &self.levels),
+                Member::Trees => tree
+                    .ok_or_else(|| Error::Option("the trees gave no forecast".into()))?
+                    .to_vec(),
+            };
+            for (total, v) in sum.iter_mut().zip(values) {
                 *total += v;
             }
         }
@@ -659,15 +728,21 @@ fn choose_by_probe(
     })
 }
 
-/// The forecasters named in `names`, checked.
-pub fn parse_members(names: &[String]) -> Result<Vec<Baseline>> {
+/// The forecasters named in `names`, checked: statistical ones, or `lightgbm` for the run's
+/// trees.
+pub fn parse_members(names: &[String]) -> Result<Vec<Member>> {
     names
         .iter()
         .map(|n| {
-            Baseline::parse(n.trim()).map_err(|e| {
+            let n = n.trim();
+            if n == restock_trees::MODEL_NAME {
+                return Ok(Member::Trees);
+            }
+            Baseline::parse(n).map(Member::Stat).map_err(|e| {
                 Error::Option(format!(
-                    "--combine {n:?}: {e} (one of {})",
-                    Baseline::NAMES.join(", ")
+                    "--combine {n:?}: {e} (one of {}, {})",
+                    Baseline::NAMES.join(", "),
+                    restock_trees::MODEL_NAME
                 ))
             })
         })

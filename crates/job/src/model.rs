@@ -271,7 +271,7 @@ fn run_loss(run: &RunDir) -> Result<f64> {
         .unwrap_or(f64::INFINITY))
 }
 
-/// Calibrate, choose how the run serves, and record the update.
+/// Calibrate, refit the trees on the new weeks, choose how the run serves, and record the update.
 fn finish(
     run: &RunDir,
     prepared: &Prepared,
@@ -280,6 +280,7 @@ fn finish(
     observer: &mut dyn Observer,
 ) -> Result<ModelUpdate> {
     restock_train::calibrate(run, prepared, 4096)?;
+    restock_train::fit_trees(run, prepared)?;
     restock_train::select_serving(run, prepared, 4096)?;
     let state = run.state()?;
     let update = ModelUpdate {

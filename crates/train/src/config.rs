@@ -35,6 +35,9 @@ pub struct TrainConfig {
     /// Where the network runs.
     #[serde(default)]
     pub backend: BackendConfig,
+    /// Gradient-boosted trees fitted beside the network (`restock_trees`).
+    #[serde(default)]
+    pub trees: restock_trees::TreeConfig,
 }
 
 /// `[data]`: exactly one of `weekly`, or `source` with `preset`.
@@ -502,6 +505,9 @@ impl TrainConfig {
                 "optim.batch_size = {}: at most 65536",
                 o.batch_size
             ));
+        }
+        if let Err(problem) = self.trees.check() {
+            p.push(problem);
         }
         p
     }

@@ -34,6 +34,9 @@ pub enum Error {
     /// The network cannot run (see [`restock_model::Error`]).
     #[error(transparent)]
     Model(#[from] restock_model::Error),
+    /// The gradient-boosted trees failed.
+    #[error(transparent)]
+    Trees(#[from] restock_trees::Error),
     /// The data cannot train the model (too short, no windows...).
     #[error("{0}")]
     NotEnoughData(String),

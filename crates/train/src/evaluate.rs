@@ -6,7 +6,8 @@
 //! demand may not). The network is scored with the plan the test weeks recorded (`lstm`, what a
 //! backtest gives it) and, for runs that learned to forecast without one, with the plan hidden
 //! (`lstm_no_plan`, what `restock forecast` gives without a known-future file), and, when the run
-//! serves an ensemble (`serving.json`), that ensemble (`lstm+<members>`). Scales are refitted on the whole history, as inference does. The network's
+//! serves an ensemble (`serving.json`), that ensemble (`lstm+<members>`); a run with trees adds
+//! them alone (`lightgbm`) and their mean with the network (`lstm+lightgbm`). Scales are refitted on the whole history, as inference does. The network's
 //! quantiles are calibrated with the run's `calibration.json` when it has one, as inference does.
 
 use rand::SeedableRng;
@@ -16,6 +17,7 @@ use restock_core::{Forecaster, Horizon, Predict, Quantiles};
 use restock_data::features;
 use restock_data::windows::Windows;
 use restock_stats::{Accuracy, AccuracyAccumulator, Baseline, SeriesScore, accuracy_table};
+use restock_trees::Plan;
 use serde::{Deserialize, Serialize};
 
 use crate::calibrate::calibrated_quantiles;
@@ -106,22 +108,45 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
         .map(|n| Baseline::parse(n).map_err(|e| Error::Evaluation(e.to_string())))
         .collect::<Result<_>>()?;
     names.extend(baselines.iter().map(|b| b.name().to_string()));
-    // What the run serves when its validation weeks chose an ensemble (`serving.json`): the mean
-    // of the network (given the recorded plan) and those baselines, scored as `lstm+<members>`.
-    let served: Vec<usize> = match run.serving()? {
-        Some(s) if !s.combine.is_empty() => {
-            names.push(format!("lstm+{}", s.combine.join("+")));
-            s.combine
+    // The run's trees, given the recorded plan like `lstm`, scored as `lightgbm` (their position
+    // among the members below is after the baselines).
+    let trees = run.trees()?.filter(|t| t.horizon() >= weeks);
+    if trees.is_some() {
+        names.push(restock_trees::MODEL_NAME.to_string());
+    }
+    // Ensembles, each the mean of the network (given the recorded plan) and members (indices
+    // into the baselines, then the trees), scored as `lstm+<members>`: the network with its
+    // trees when the run has them (the simple mean the issue asks to measure), then what the run
+    // serves when its validation weeks chose an ensemble (`serving.json`), last.
+    let served_names = run.serving()?.map(|s| s.combine).unwrap_or_default();
+    let mut ensembles: Vec<Vec<String>> = Vec::new();
+    if trees.is_some() && served_names != [restock_trees::MODEL_NAME] {
+        ensembles.push(vec![restock_trees::MODEL_NAME.to_string()]);
+    }
+    if !served_names.is_empty() {
+        ensembles.push(served_names);
+    }
+    let ensembles: Vec<Vec<usize>> = ensembles
+        .into_iter()
+        .map(|members| {
+            names.push(format!("lstm+{}", members.join("+")));
+            members
                 .iter()
                 .map(|m| {
-                    baselines.iter().position(|b| b.name() == m).ok_or_else(|| {
-                        Error::Evaluation(format!("serving.json names an unknown model {m:?}"))
-                    })
+                    let tree = (m == restock_trees::MODEL_NAME && trees.is_some())
+                        .then_some(baselines.len());
+                    baselines
+                        .iter()
+                        .position(|b| b.name() == m)
+                        .or(tree)
+                        .ok_or_else(|| {
+                            Error::Evaluation(format!("serving.json names an unknown model {m:?}"))
+                        })
                 })
-                .collect::<Result<_>>()?
-        }
-        _ => Vec::new(),
-    };
+                .collect::<Result<Vec<usize>>>()
+        })
+        .collect::<Result<_>>()?;
+    let first_ensemble = names.len() - ensembles.len();
     let mut acc: Vec<AccuracyAccumulator> = names
         .iter()
         .map(|_| AccuracyAccumulator::new(levels.levels()))
@@ -142,6 +167,15 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
             windows.hide_plan(&mut buffer, &prepared.plan_inputs, 1.0, &mut no_rng);
             outs.push(forecast(&buffer)?);
         }
+        let mut tree_out = match &trees {
+            Some(t) => {
+                let origins: Vec<(usize, usize)> =
+                    group.iter().map(|&(sku, _, e)| (sku, e - 1)).collect();
+                t.forecast_at(ds, &origins, weeks, Plan::Recorded)?
+            }
+            None => Vec::new(),
+        }
+        .into_iter();
         // The baselines' fits, on all cores (each SKU's history alone); scored in row order below.
         let fits: Vec<Vec<Vec<f64>>> = group
             .par_iter()
@@ -150,7 +184,8 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
                 fitted_quantiles(&baselines, &s.unique_id, &s.y[..e], horizon, &levels)
             })
             .collect::<Result<_>>()?;
-        for (row, (&(sku, _, e), stats)) in group.iter().zip(fits).enumerate() {
+        for (row, (&(sku, _, e), mut stats)) in group.iter().zip(fits).enumerate() {
+            stats.extend(tree_out.next());
             let s = &ds.series[sku];
             let history = &s.y[..e];
             let actual = &s.y[e..e + weeks];
@@ -173,16 +208,14 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
             for (q, a) in stats.iter().zip(acc.iter_mut().skip(networks)) {
                 a.add(&score(q)?);
             }
-            if !served.is_empty() {
-                let parts = (1 + served.len()) as f64;
+            for (members, a) in ensembles.iter().zip(acc.iter_mut().skip(first_ensemble)) {
+                let parts = (1 + members.len()) as f64;
                 let mean: Vec<f64> = (0..nets[0].len())
                     .map(|j| {
-                        (nets[0][j] + served.iter().map(|&b| stats[b][j]).sum::<f64>()) / parts
+                        (nets[0][j] + members.iter().map(|&b| stats[b][j]).sum::<f64>()) / parts
                     })
                     .collect();
-                if let Some(a) = acc.last_mut() {
-                    a.add(&score(&mean)?);
-                }
+                a.add(&score(&mean)?);
             }
         }
     }

@@ -16,6 +16,7 @@ pub mod run;
 pub mod select;
 mod step;
 pub mod trainer;
+pub mod trees;
 
 pub use calibrate::{Calibration, calibrate};
 pub use config::TrainConfig;
@@ -25,3 +26,4 @@ pub use prepare::Prepared;
 pub use run::{RunDir, RunSummary};
 pub use select::{Serving, select_serving};
 pub use trainer::{Observer, SessionOptions, Silent, resume, score_run, train, warm_start_problem};
+pub use trees::fit_trees;

@@ -21,6 +21,7 @@
 use rayon::prelude::*;
 use restock_core::{Horizon, Quantiles};
 use restock_stats::{Baseline, SeriesScore};
+use restock_trees::Plan;
 use serde::{Deserialize, Serialize};
 
 use crate::calibrate::calibrated_quantiles;
@@ -36,6 +37,14 @@ pub const CANDIDATES: [&[&str]; 5] = [
     &["tsb", "auto_ets"],
     &["auto_arima"],
     &["tsb", "auto_ets", "auto_arima"],
+];
+
+/// The candidates a run with trees adds: the trees with the network, alone and with the best
+/// statistical members (their model name is [`restock_trees::MODEL_NAME`]).
+pub const TREE_CANDIDATES: [&[&str]; 3] = [
+    &[restock_trees::MODEL_NAME],
+    &[restock_trees::MODEL_NAME, "tsb"],
+    &[restock_trees::MODEL_NAME, "auto_arima"],
 ];
 
 /// Standard errors by which an ensemble's validation gain over the network alone must exceed
@@ -71,11 +80,12 @@ pub struct Serving {
     pub combine: Vec<String>,
     /// Validation windows scored.
     pub windows: usize,
-    /// Every candidate's score, in [`CANDIDATES`] order.
+    /// Every candidate's score, in [`CANDIDATES`] order, then [`TREE_CANDIDATES`] for a run
+    /// with trees.
     pub candidates: Vec<CandidateScore>,
 }
 
-/// Score [`CANDIDATES`] on `prepared`'s validation windows with the run's best weights and
+/// Score [`CANDIDATES`] (and [`TREE_CANDIDATES`] when the run has trees) on `prepared`'s validation windows with the run's best weights and
 /// calibration, and write `serving.json`.
 pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Serving> {
     let config = run.config()?;
@@ -86,15 +96,25 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
         .map_err(|e| Error::Evaluation(e.to_string()))?;
     let (h, k) = (model_config.horizon, levels.len());
     let horizon = Horizon::new(h).map_err(|e| Error::Evaluation(e.to_string()))?;
-    // Every statistical member once; a candidate is a list of their positions here.
-    let mut names: Vec<&str> = CANDIDATES.iter().flat_map(|c| c.iter().copied()).collect();
+    let trees = run.trees()?.filter(|t| t.horizon() >= h);
+    let mut candidates: Vec<&[&str]> = CANDIDATES.to_vec();
+    if trees.is_some() {
+        candidates.extend(TREE_CANDIDATES);
+    }
+    // Every statistical member once, then the trees; a candidate is a list of their positions.
+    let mut names: Vec<&str> = candidates
+        .iter()
+        .flat_map(|c| c.iter().copied())
+        .filter(|n| *n != restock_trees::MODEL_NAME)
+        .collect();
     names.sort_unstable();
     names.dedup();
     let baselines: Vec<Baseline> = names
         .iter()
         .map(|n| Baseline::parse(n).map_err(|e| Error::Evaluation(e.to_string())))
         .collect::<Result<_>>()?;
-    let members: Vec<Vec<usize>> = CANDIDATES
+    names.push(restock_trees::MODEL_NAME);
+    let members: Vec<Vec<usize>> = candidates
         .iter()
         .map(|c| {
             c.iter()
@@ -109,10 +129,10 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
         ));
     }
     // Per candidate: Σ pinball over levels, Σ |error of the median|; and Σ y.
-    let mut pinball = vec![0.0; CANDIDATES.len()];
-    let mut abs_error = vec![0.0; CANDIDATES.len()];
+    let mut pinball = vec![0.0; candidates.len()];
+    let mut abs_error = vec![0.0; candidates.len()];
     // Per candidate: Σ d and Σ d² of its per-window pinball minus the network alone's.
-    let mut diff = vec![(0.0, 0.0); CANDIDATES.len()];
+    let mut diff = vec![(0.0, 0.0); candidates.len()];
     let mut actual_sum = 0.0;
     let mut buffer = windows.new_batch(batch.max(1));
     for chunk in indices.chunks(batch.max(1)) {
@@ -124,6 +144,21 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
             calibration.as_ref(),
             &device,
         )?;
+        // The trees at each window's origin, with the plan the weeks recorded (as the network).
+        let mut tree_out = match &trees {
+            Some(t) => {
+                let origins: Vec<(usize, usize)> = chunk
+                    .iter()
+                    .map(|&i| {
+                        let (sku, e) = windows.locate(i);
+                        (sku, e - 1)
+                    })
+                    .collect();
+                t.forecast_at(&prepared.dataset, &origins, h, Plan::Recorded)?
+            }
+            None => Vec::new(),
+        }
+        .into_iter();
         // The members' fits, on all cores (each window's history alone); scored in row order.
         let fits: Vec<Vec<Vec<f64>>> = chunk
             .par_iter()
@@ -133,7 +168,8 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
                 fitted_quantiles(&baselines, &s.unique_id, &s.y[..e], horizon, &levels)
             })
             .collect::<Result<_>>()?;
-        for (row, (&i, fitted)) in chunk.iter().zip(fits).enumerate() {
+        for (row, (&i, mut fitted)) in chunk.iter().zip(fits).enumerate() {
+            fitted.extend(tree_out.next());
             let (sku, e) = windows.locate(i);
             let s = &prepared.dataset.series[sku];
             let (history, actual) = (&s.y[..e], &s.y[e..e + h]);
@@ -164,7 +200,7 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
             }
         }
     }
-    let candidates: Vec<CandidateScore> = CANDIDATES
+    let candidates: Vec<CandidateScore> = candidates
         .iter()
         .enumerate()
         .map(|(c, names)| CandidateScore {

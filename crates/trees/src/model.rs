@@ -1,0 +1,515 @@
+//! [`TreeModel`]: LightGBM fitted on the catalogue's rows (SKU × origin × step) with a Tweedie
+//! objective on demand scaled by each SKU's level, weighted by that level (so the loss counts
+//! units, as WAPE does); the boosting round chosen on the validation weeks; quantiles from the
+//! validation rows' ratios of actual to predicted mean, in bands of the predicted mean.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use lightgbm3::{Booster, Dataset};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use restock_core::{Quantiles, Week};
+use restock_data::WeeklyDataset;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::config::TreeConfig;
+use crate::features::{At, Layout, Plan, Rows};
+use crate::{Error, Result};
+
+/// The model file (LightGBM's text format) in a run directory.
+pub const MODEL_FILE: &str = "trees.txt";
+/// What the model needs beside it (layout, quantile bands, fit report).
+pub const SPEC_FILE: &str = "trees.json";
+
+/// Validation rows at least for quantile bands of their own; fewer take the training rows'.
+const MIN_VALID_ROWS: usize = 50;
+/// Rows per quantile band, about.
+const BAND_ROWS: usize = 400;
+/// Quantile bands at most.
+const MAX_BANDS: usize = 12;
+
+/// The quantiles of actual ÷ predicted mean among rows whose predicted mean is at most `upper`
+/// (and above the previous band's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    /// Largest predicted mean of the band (units a week); the last band has no bound (`None`).
+    pub upper: Option<f64>,
+    /// One ratio per quantile level.
+    pub ratios: Vec<f64>,
+}
+
+/// How the fit went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitReport {
+    /// Training rows.
+    pub rows: usize,
+    /// Validation rows.
+    pub valid_rows: usize,
+    /// Boosting rounds kept.
+    pub rounds: usize,
+    /// Weighted Tweedie deviance per unit of level on the validation rows, at the kept round.
+    pub valid_deviance: f64,
+    /// WAPE of the predicted mean on the validation rows.
+    pub valid_wape: f64,
+    /// Seconds building rows, boosting and choosing.
+    pub seconds: f64,
+}
+
+/// Everything but the trees themselves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeSpec {
+    /// The features.
+    pub layout: Layout,
+    /// Weeks ahead the model was fitted for.
+    pub horizon: usize,
+    /// Quantile levels of [`Band::ratios`].
+    pub levels: Vec<f64>,
+    /// Quantile bands, by increasing predicted mean.
+    pub bands: Vec<Band>,
+    /// The settings it was fitted with.
+    pub config: TreeConfig,
+    /// How the fit went.
+    pub report: FitReport,
+}
+
+/// Gradient-boosted trees fitted on a catalogue: a global forecaster of every SKU with a level.
+pub struct TreeModel {
+    booster: Booster,
+    spec: TreeSpec,
+}
+
+// SAFETY: `Booster` holds LightGBM's booster handle, a raw pointer, hence neither Send nor Sync
+// in lightgbm3. LightGBM guards the handle itself: prediction takes a shared lock on the
+// booster's mutex and builds its own predictor per call, training and loading an exclusive one
+// (`src/c_api.cpp`, `Booster::Predict` and `SHARED_LOCK`). `TreeModel` only predicts through
+// `&self`; everything that changes the booster (`set_max_iterations`, training) takes `&mut`
+// or happens before the model is shared. The handle is freed once, by `Booster`'s drop.
+unsafe impl Send for TreeModel {}
+unsafe impl Sync for TreeModel {}
+
+impl std::fmt::Debug for TreeModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TreeModel")
+            .field("spec", &self.spec)
+            .finish()
+    }
+}
+
+/// One row to predict: SKU index, origin index, step.
+type Key = (usize, usize, usize);
+
+/// What a fit learns from: the weeks, the horizon and quantile levels, and how it runs.
+#[derive(Debug, Clone)]
+pub struct FitWeeks<'a> {
+    /// Targets up to this week train the trees.
+    pub train_end: Week,
+    /// Targets after `train_end` up to this week choose the boosting round and set the
+    /// quantile bands.
+    pub valid_end: Week,
+    /// Weeks ahead to forecast.
+    pub horizon: usize,
+    /// Quantile levels.
+    pub levels: &'a Quantiles,
+    /// Seed of the sampled rows and hidden plans (and LightGBM's).
+    pub seed: u64,
+    /// LightGBM's threads.
+    pub threads: usize,
+}
+
+impl TreeModel {
+    /// Fit on `ds` ([`FitWeeks`]: targets up to `train_end` train the trees; targets in
+    /// (`train_end`, `valid_end`] choose the boosting round and set the quantile bands).
+    pub fn fit(ds: &WeeklyDataset, weeks: &FitWeeks<'_>, config: &TreeConfig) -> Result<TreeModel> {
+        config.check().map_err(Error::Data)?;
+        let FitWeeks {
+            train_end,
+            valid_end,
+            horizon,
+            levels,
+            seed,
+            threads,
+        } = *weeks;
+        let started = Instant::now();
+        let layout = Layout::for_catalogue(ds);
+        let rows = Rows::new(&layout, ds);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let train_keys = sample_keys(
+            ds,
+            config,
+            horizon,
+            None,
+            train_end,
+            config.max_rows,
+            &mut rng,
+        );
+        if train_keys.len() < 100 {
+            return Err(Error::Data(format!(
+                "{} training rows (SKU × origin × step with {} weeks of history and a target \
+                 by {train_end}): too few to fit trees",
+                train_keys.len(),
+                config.min_history
+            )));
+        }
+        let valid_keys = sample_keys(
+            ds,
+            config,
+            horizon,
+            Some(train_end),
+            valid_end,
+            config.max_rows / 4,
+            &mut rng,
+        );
+        let (x, label, weight) = build(&rows, ds, &train_keys, config.hide_plan, &mut rng)?;
+        let (vx, vlabel, vweight) = build(&rows, ds, &valid_keys, config.hide_plan, &mut rng)?;
+        let n = layout.len() as i32;
+        let mut dataset = Dataset::from_slice(&x, &label, n, true)?;
+        dataset.set_weights(&weight)?;
+        let params = json!({
+            "objective": "tweedie",
+            "tweedie_variance_power": config.tweedie_variance_power,
+            "learning_rate": config.learning_rate,
+            "num_leaves": config.num_leaves,
+            "min_data_in_leaf": config.min_data_in_leaf,
+            "feature_fraction": config.feature_fraction,
+            "bagging_fraction": 0.8,
+            "bagging_freq": 1,
+            "lambda_l2": 1.0,
+            // lightgbm3 1.0.2 boosts num_iterations − 1 rounds.
+            "num_iterations": config.rounds + 1,
+            "num_threads": threads.max(1),
+            "seed": seed % (i32::MAX as u64),
+            "deterministic": true,
+            "force_row_wise": true,
+            "verbosity": -1,
+        });
+        let mut booster = Booster::train(dataset, &params)?;
+        // The round: the least validation deviance over a grid of rounds.
+        let (check_x, check_label, check_weight) = if vlabel.len() >= MIN_VALID_ROWS {
+            (&vx, &vlabel, &vweight)
+        } else {
+            (&x, &label, &weight)
+        };
+        let step = (config.rounds / 20).max(10);
+        let mut grid: Vec<usize> = (step..config.rounds).step_by(step).collect();
+        grid.push(config.rounds);
+        let mut best = (f64::INFINITY, config.rounds);
+        for &r in &grid {
+            booster.set_max_iterations(r as i32)?;
+            let pred = booster.predict(check_x, n, true)?;
+            let d = deviance(
+                check_label,
+                &pred,
+                check_weight,
+                config.tweedie_variance_power,
+            );
+            if d < best.0 {
+                best = (d, r);
+            }
+        }
+        booster.set_max_iterations(best.1 as i32)?;
+        let pred = booster.predict(check_x, n, true)?;
+        // Back to units: mean μ = prediction × level, actual = label × level.
+        let mu: Vec<f64> = pred
+            .iter()
+            .zip(check_weight)
+            .map(|(p, w)| p * f64::from(*w))
+            .collect();
+        let actual: Vec<f64> = check_label
+            .iter()
+            .zip(check_weight)
+            .map(|(l, w)| f64::from(*l) * f64::from(*w))
+            .collect();
+        let abs: f64 = mu.iter().zip(&actual).map(|(m, a)| (m - a).abs()).sum();
+        let total: f64 = actual.iter().sum();
+        let bands = bands(&mu, &actual, levels.levels());
+        let report = FitReport {
+            rows: label.len(),
+            valid_rows: vlabel.len(),
+            rounds: best.1,
+            valid_deviance: best.0,
+            valid_wape: if total > 0.0 { abs / total } else { f64::NAN },
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        Ok(TreeModel {
+            booster,
+            spec: TreeSpec {
+                layout,
+                horizon,
+                levels: levels.levels().to_vec(),
+                bands,
+                config: config.clone(),
+                report,
+            },
+        })
+    }
+
+    /// What was fitted and how.
+    pub fn spec(&self) -> &TreeSpec {
+        &self.spec
+    }
+
+    /// Weeks ahead the model forecasts at most.
+    pub fn horizon(&self) -> usize {
+        self.spec.horizon
+    }
+
+    /// Forecast `weeks` weeks after the last week of each series `skus` (indices into
+    /// `ds.series`): `weeks × levels` values per SKU, zeros for a SKU with no demand in its last
+    /// year. Plan inputs of the forecast weeks from `future` where given, else unknown.
+    pub fn forecast(
+        &self,
+        ds: &WeeklyDataset,
+        skus: &[usize],
+        weeks: usize,
+        future: Option<&restock_data::future::KnownFuture>,
+    ) -> Result<Vec<Vec<f64>>> {
+        let origins: Vec<(usize, usize)> = skus
+            .iter()
+            .map(|&i| (i, ds.series[i].y.len().saturating_sub(1)))
+            .collect();
+        let plan = future.map_or(Plan::Unknown, Plan::Given);
+        self.forecast_at(ds, &origins, weeks, plan)
+    }
+
+    /// Forecast `weeks` weeks after each `(sku, origin)`: the SKU's history up to index
+    /// `origin` (inclusive), the plan inputs from `plan`.
+    pub fn forecast_at(
+        &self,
+        ds: &WeeklyDataset,
+        origins: &[(usize, usize)],
+        weeks: usize,
+        plan: Plan<'_>,
+    ) -> Result<Vec<Vec<f64>>> {
+        if weeks == 0 || weeks > self.spec.horizon {
+            return Err(Error::Data(format!(
+                "horizon {weeks}: the trees forecast 1 to {} weeks",
+                self.spec.horizon
+            )));
+        }
+        let layout = &self.spec.layout;
+        let rows = Rows::new(layout, ds);
+        let n = layout.len();
+        let k = self.spec.levels.len();
+        let mut x = Vec::new();
+        let mut at = Vec::new();
+        let mut out = vec![vec![0.0; weeks * k]; origins.len()];
+        for (row, &(sku, o)) in origins.iter().enumerate() {
+            let s = &ds.series[sku];
+            if s.y.is_empty() || o >= s.y.len() {
+                return Err(Error::Data(format!(
+                    "SKU {}: no week {o} in its {} weeks of history",
+                    s.unique_id,
+                    s.y.len()
+                )));
+            }
+            let level = Rows::level(s, o);
+            if level.is_nan() || level <= 0.0 {
+                continue;
+            }
+            for h in 1..=weeks {
+                let start = x.len();
+                x.resize(start + n, 0.0f32);
+                rows.write(s, At { o, h, level }, plan, false, &mut x[start..])?;
+                at.push((row, h, level));
+            }
+        }
+        if at.is_empty() {
+            return Ok(out);
+        }
+        let pred = self.booster.predict(&x, n as i32, true)?;
+        for ((row, h, level), p) in at.into_iter().zip(pred) {
+            let mu = p * level;
+            let band = self.band(mu);
+            for (j, r) in band.ratios.iter().enumerate() {
+                out[row][(h - 1) * k + j] = (mu * r).max(0.0);
+            }
+        }
+        Ok(out)
+    }
+
+    fn band(&self, mu: f64) -> &Band {
+        let bands = &self.spec.bands;
+        bands
+            .iter()
+            .find(|b| b.upper.is_none_or(|u| mu <= u))
+            .unwrap_or(&bands[bands.len() - 1])
+    }
+
+    /// Write [`MODEL_FILE`] and [`SPEC_FILE`] into `dir`, each through a temporary file renamed
+    /// into place (the spec last: a model is there when its spec is).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let text = self.booster.save_string()?;
+        write_atomic(&dir.join(MODEL_FILE), text.as_bytes())?;
+        let spec = serde_json::to_vec_pretty(&self.spec).map_err(|e| Error::File {
+            path: dir.join(SPEC_FILE),
+            message: e.to_string(),
+        })?;
+        write_atomic(&dir.join(SPEC_FILE), &spec)
+    }
+
+    /// The model saved in `dir`, or `None` when it has none.
+    pub fn load(dir: &Path) -> Result<Option<TreeModel>> {
+        let spec_path = dir.join(SPEC_FILE);
+        if !spec_path.exists() {
+            return Ok(None);
+        }
+        let file_err = |path: PathBuf| move |e: String| Error::File { path, message: e };
+        let spec: TreeSpec = std::fs::read(&spec_path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            .map_err(file_err(spec_path.clone()))?;
+        let model_path = dir.join(MODEL_FILE);
+        let text = std::fs::read_to_string(&model_path)
+            .map_err(|e| e.to_string())
+            .map_err(file_err(model_path.clone()))?;
+        let mut booster = Booster::from_string(&text).map_err(|e| Error::File {
+            path: model_path,
+            message: e.to_string(),
+        })?;
+        booster.set_max_iterations(spec.report.rounds as i32)?;
+        if spec.bands.is_empty() || spec.layout.len() as i32 != booster.num_features() {
+            return Err(Error::File {
+                path: spec_path,
+                message: "the spec does not match the model beside it".into(),
+            });
+        }
+        Ok(Some(TreeModel { booster, spec }))
+    }
+}
+
+/// `(sku, origin, step)` keys whose target week lies in (`after`, `last`] (`after` = `None`: no
+/// lower bound), each origin with `config.min_history` weeks; at most about `max_rows`, origins
+/// sampled uniformly when there are more.
+fn sample_keys(
+    ds: &WeeklyDataset,
+    config: &TreeConfig,
+    horizon: usize,
+    after: Option<Week>,
+    last: Week,
+    max_rows: usize,
+    rng: &mut StdRng,
+) -> Vec<Key> {
+    let mut keys = Vec::new();
+    let first_origin = config.min_history - 1;
+    for (i, s) in ds.series.iter().enumerate() {
+        let Ok(last_t) = usize::try_from(s.start.weeks_until(last)) else {
+            continue;
+        };
+        let last_t = last_t.min(s.y.len().saturating_sub(1));
+        let first_t = match after {
+            Some(a) => usize::try_from(s.start.weeks_until(a) + 1).unwrap_or(0),
+            None => 0,
+        };
+        for o in first_origin..last_t {
+            for h in 1..=horizon {
+                let t = o + h;
+                if t > last_t {
+                    break;
+                }
+                if t >= first_t {
+                    keys.push((i, o, h));
+                }
+            }
+        }
+    }
+    if keys.len() > max_rows {
+        let p = max_rows as f64 / keys.len() as f64;
+        keys.retain(|_| rng.random::<f64>() < p);
+    }
+    keys
+}
+
+/// Feature rows, labels (demand ÷ level) and weights (the level) of `keys`; rows whose SKU had
+/// no demand in the year before the origin are left out.
+fn build(
+    rows: &Rows<'_>,
+    ds: &WeeklyDataset,
+    keys: &[Key],
+    hide_plan: f64,
+    rng: &mut StdRng,
+) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+    let n = rows_len(rows);
+    let mut x = Vec::with_capacity(keys.len() * n);
+    let (mut label, mut weight) = (Vec::new(), Vec::new());
+    for &(i, o, h) in keys {
+        let s = &ds.series[i];
+        let level = Rows::level(s, o);
+        let hide = rng.random::<f64>() < hide_plan;
+        if level.is_nan() || level <= 0.0 {
+            continue;
+        }
+        let start = x.len();
+        x.resize(start + n, 0.0f32);
+        rows.write(s, At { o, h, level }, Plan::Recorded, hide, &mut x[start..])?;
+        label.push((s.y[o + h] / level) as f32);
+        weight.push(level as f32);
+    }
+    Ok((x, label, weight))
+}
+
+fn rows_len(rows: &Rows<'_>) -> usize {
+    rows.layout_len()
+}
+
+/// Mean Tweedie deviance with power `p` of predictions `mu` for labels `y`, weighted.
+fn deviance(y: &[f32], mu: &[f64], w: &[f32], p: f64) -> f64 {
+    let (mut sum, mut total) = (0.0, 0.0);
+    for ((&y, &m), &w) in y.iter().zip(mu).zip(w) {
+        let (y, m, w) = (f64::from(y), m.max(1e-12), f64::from(w));
+        let d = 2.0
+            * (y.powf(2.0 - p) / ((1.0 - p) * (2.0 - p)) - y * m.powf(1.0 - p) / (1.0 - p)
+                + m.powf(2.0 - p) / (2.0 - p));
+        sum += w * d;
+        total += w;
+    }
+    if total > 0.0 { sum / total } else { f64::NAN }
+}
+
+/// Quantile bands of actual ÷ predicted mean, by increasing predicted mean.
+fn bands(mu: &[f64], actual: &[f64], levels: &[f64]) -> Vec<Band> {
+    let mut order: Vec<usize> = (0..mu.len()).filter(|&i| mu[i] > 0.0).collect();
+    order.sort_by(|&a, &b| mu[a].total_cmp(&mu[b]));
+    let count = (order.len() / BAND_ROWS).clamp(1, MAX_BANDS);
+    let per = order.len().div_ceil(count).max(1);
+    let mut out = Vec::new();
+    for (b, chunk) in order.chunks(per).enumerate() {
+        let mut ratios: Vec<f64> = chunk.iter().map(|&i| actual[i] / mu[i]).collect();
+        ratios.sort_by(f64::total_cmp);
+        let last = b + 1 == order.len().div_ceil(per);
+        out.push(Band {
+            upper: (!last).then(|| mu[chunk[chunk.len() - 1]]),
+            ratios: levels.iter().map(|&q| quantile(&ratios, q)).collect(),
+        });
+    }
+    if out.is_empty() {
+        // No positive prediction at all: the mean itself at every level.
+        out.push(Band {
+            upper: None,
+            ratios: vec![1.0; levels.len()],
+        });
+    }
+    out
+}
+
+/// Linear-interpolation quantile (type 7) of sorted `v`.
+fn quantile(v: &[f64], q: f64) -> f64 {
+    let pos = q * (v.len() - 1) as f64;
+    let (lo, frac) = (pos.floor() as usize, pos - pos.floor());
+    if lo + 1 < v.len() {
+        v[lo] * (1.0 - frac) + v[lo + 1] * frac
+    } else {
+        v[lo]
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let err = |e: std::io::Error| Error::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}

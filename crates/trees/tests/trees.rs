@@ -1,0 +1,215 @@
+//! The trees on small catalogues with a known structure: a promotion that multiplies demand,
+//! learned and used when the plan is given; quantiles that cover held-out weeks; a model that
+//! forecasts the same after a save and a load; clear errors.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Poisson};
+use restock_core::{Quantiles, Week, columns};
+use restock_data::future::KnownFuture;
+use restock_data::{SkuSeries, WeeklyDataset};
+use restock_trees::{FitWeeks, Plan, TreeConfig, TreeModel};
+
+const WEEKS: usize = 160;
+const LIFT: f64 = 3.0;
+
+/// `skus` SKUs of Poisson demand around a level from 2 to 40 units a week, times [`LIFT`] in a
+/// promotion week (a fifth of the weeks, at random), with a price column that drops by a third
+/// in those weeks.
+fn promo_catalogue(skus: usize, seed: u64) -> WeeklyDataset {
+    let first = Week::containing_day(15_000);
+    let last = first.offset(WEEKS as i64 - 1);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let series = (0..skus)
+        .map(|i| {
+            let level = 2.0 + 38.0 * (i as f64 / skus as f64);
+            let promo: Vec<f64> = (0..WEEKS)
+                .map(|_| if rng.random_bool(0.2) { 1.0 } else { 0.0 })
+                .collect();
+            let price: Vec<f64> = promo.iter().map(|p| 9.0 * (1.0 - p / 3.0)).collect();
+            let y = promo
+                .iter()
+                .enumerate()
+                .map(|(t, p)| {
+                    let mu = level * if *p > 0.0 { LIFT } else { 1.0 };
+                    let v = Poisson::new(mu).expect("positive mean").sample(&mut rng);
+                    if t == 0 { v.max(1.0) } else { v }
+                })
+                .collect();
+            SkuSeries {
+                unique_id: format!("S{i:03}"),
+                start: first,
+                y,
+                covariates: vec![price, promo],
+                statics: vec![format!("G{}", i % 3)],
+            }
+        })
+        .collect();
+    WeeklyDataset {
+        first_week: first,
+        last_week: last,
+        covariates: vec![columns::PRICE.into(), columns::PROMO.into()],
+        statics: vec!["group".into()],
+        event_days: None,
+        series,
+    }
+}
+
+fn fit(ds: &WeeklyDataset, train_end: Week, valid_end: Week) -> TreeModel {
+    let config = TreeConfig {
+        rounds: 150,
+        min_data_in_leaf: 20,
+        ..TreeConfig::default()
+    };
+    let levels = Quantiles::default();
+    let weeks = FitWeeks {
+        train_end,
+        valid_end,
+        horizon: 4,
+        levels: &levels,
+        seed: 7,
+        threads: 2,
+    };
+    TreeModel::fit(ds, &weeks, &config).expect("the trees fit")
+}
+
+#[test]
+fn a_given_promotion_raises_the_forecast_and_an_unknown_one_is_unconditional() {
+    let ds = promo_catalogue(60, 1);
+    let model = fit(&ds, ds.last_week.offset(-12), ds.last_week);
+    let report = &model.spec().report;
+    assert!(report.rows > 1000 && report.valid_rows > 100, "{report:?}");
+    assert!(
+        report.valid_wape < 0.35,
+        "validation WAPE {}",
+        report.valid_wape
+    );
+
+    // A plan: promotion in the first forecast week only, for every SKU.
+    let first = ds.last_week.offset(1);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("future.csv");
+    let mut csv = String::from("unique_id,ds,price,promo\n");
+    for s in &ds.series {
+        for w in 0..4 {
+            let promo = u8::from(w == 0);
+            let price = if w == 0 { 6.0 } else { 9.0 };
+            csv.push_str(&format!(
+                "{},{},{price},{promo}\n",
+                s.unique_id,
+                first.offset(w)
+            ));
+        }
+    }
+    std::fs::write(&path, csv).expect("the plan is written");
+    let plan = KnownFuture::read(&path, first, 4).expect("the plan reads");
+    let skus: Vec<usize> = (0..ds.series.len()).collect();
+    let given = model
+        .forecast(&ds, &skus, 4, Some(&plan))
+        .expect("forecasts");
+    let unknown = model.forecast(&ds, &skus, 4, None).expect("forecasts");
+    let median = |v: &[Vec<f64>], week: usize| -> f64 { v.iter().map(|f| f[week * 3 + 1]).sum() };
+    let levels: f64 = (0..60).map(|i| 2.0 + 38.0 * (i as f64 / 60.0)).sum();
+    // Promotion week: about LIFT × the level; the weeks without: about the level.
+    let promo_week = median(&given, 0) / levels;
+    let plain_week = median(&given, 1) / levels;
+    assert!(
+        promo_week > 2.4 && promo_week < 3.6,
+        "promotion week {promo_week}"
+    );
+    assert!(
+        plain_week > 0.8 && plain_week < 1.2,
+        "plain week {plain_week}"
+    );
+    // Unknown plan: the mix of both, 1 + 0.2 × (LIFT − 1) = 1.4 on average (the median a
+    // little under the mean of a skewed mix); never "no promotion".
+    let unconditional = median(&unknown, 1) / levels;
+    assert!(
+        unconditional > plain_week + 0.1 && unconditional < promo_week,
+        "unknown plan {unconditional}, plain {plain_week}, promotion {promo_week}"
+    );
+}
+
+#[test]
+fn quantiles_do_not_cross_and_cover_held_out_weeks() {
+    let ds = promo_catalogue(80, 2);
+    let test_start = ds.last_week.offset(-3);
+    let model = fit(&ds, ds.last_week.offset(-16), ds.last_week.offset(-4));
+    // Forecast the last 4 weeks from the origin before them, with the recorded plan.
+    let origins: Vec<(usize, usize)> = (0..ds.series.len())
+        .map(|i| (i, ds.series[i].start.weeks_until(test_start) as usize - 1))
+        .collect();
+    let out = model
+        .forecast_at(&ds, &origins, 4, Plan::Recorded)
+        .expect("forecasts");
+    let (mut below10, mut below90, mut n) = (0, 0, 0);
+    for (f, &(i, o)) in out.iter().zip(&origins) {
+        for h in 0..4 {
+            let q = &f[h * 3..h * 3 + 3];
+            assert!(q[0] <= q[1] && q[1] <= q[2], "crossing quantiles {q:?}");
+            let y = ds.series[i].y[o + 1 + h];
+            below10 += usize::from(y <= q[0]);
+            below90 += usize::from(y <= q[2]);
+            n += 1;
+        }
+    }
+    let (c10, c90) = (below10 as f64 / n as f64, below90 as f64 / n as f64);
+    assert!(c10 > 0.03 && c10 < 0.2, "share at or below q10: {c10}");
+    assert!(c90 > 0.8 && c90 < 0.97, "share at or below q90: {c90}");
+}
+
+#[test]
+fn a_saved_model_forecasts_the_same_and_a_damaged_one_is_refused() {
+    let ds = promo_catalogue(30, 3);
+    let model = fit(&ds, ds.last_week.offset(-8), ds.last_week);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    model.save(dir.path()).expect("saved");
+    let loaded = TreeModel::load(dir.path())
+        .expect("loads")
+        .expect("a model is there");
+    let skus: Vec<usize> = (0..ds.series.len()).collect();
+    // The same to the last bits LightGBM's text format keeps.
+    let (before, after) = (
+        model.forecast(&ds, &skus, 4, None).expect("forecasts"),
+        loaded.forecast(&ds, &skus, 4, None).expect("forecasts"),
+    );
+    for (a, b) in before.iter().flatten().zip(after.iter().flatten()) {
+        assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{a} against {b}");
+    }
+    assert_eq!(model.spec().layout, loaded.spec().layout);
+    assert_eq!(model.spec().report.rounds, loaded.spec().report.rounds);
+    assert!(
+        TreeModel::load(&dir.path().join("nowhere"))
+            .expect("no error")
+            .is_none()
+    );
+    std::fs::write(dir.path().join(restock_trees::MODEL_FILE), "not a model").expect("written");
+    let err = TreeModel::load(dir.path()).expect_err("a damaged model is refused");
+    assert!(err.to_string().contains("trees.txt"), "{err}");
+    // More weeks than the model was fitted for.
+    let err = model.forecast(&ds, &skus, 5, None).expect_err("too long");
+    assert!(err.to_string().contains("1 to 4 weeks"), "{err}");
+}
+
+#[test]
+fn too_short_a_catalogue_is_refused_with_the_reason() {
+    let mut ds = promo_catalogue(3, 4);
+    for s in &mut ds.series {
+        s.y.truncate(14);
+        for c in &mut s.covariates {
+            c.truncate(14);
+        }
+    }
+    ds.last_week = ds.first_week.offset(13);
+    let levels = Quantiles::default();
+    let weeks = FitWeeks {
+        train_end: ds.last_week.offset(-2),
+        valid_end: ds.last_week,
+        horizon: 4,
+        levels: &levels,
+        seed: 1,
+        threads: 1,
+    };
+    let err = TreeModel::fit(&ds, &weeks, &TreeConfig::default()).expect_err("too few rows");
+    assert!(err.to_string().contains("too few to fit trees"), "{err}");
+}
