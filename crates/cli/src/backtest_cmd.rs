@@ -55,8 +55,9 @@ pub(crate) struct BacktestArgs {
     pub(crate) backend: Option<BackendKind>,
     /// Serve the network's SKUs with the mean of its quantiles and these forecasters', e.g.
     /// tsb,auto_ets, or lightgbm for the run's gradient-boosted trees (`ensemble` in the model
-    /// column), or `none` for the network alone; default: the run's choice on its validation
-    /// weeks (serving.json).
+    /// column); `alone` among them leaves the network out (lightgbm,alone: the trees alone);
+    /// `none` for the network alone; default: the run's choice on its validation weeks
+    /// (serving.json).
     #[arg(long, value_delimiter = ',', value_name = "MODELS")]
     pub(crate) combine: Vec<String>,
     /// Output folder: backtest.json, accuracy.csv, scores.parquet, forecasts.parquet.
@@ -131,7 +132,8 @@ fn load(
     }
     let mut network = Network::open(run, backend)?;
     if let Some(m) = members(combine) {
-        network.combine_with(restock_infer::parse_members(&m)?)?;
+        let (members, with_network) = restock_infer::parse_serving(&m)?;
+        network.serve(members, with_network)?;
     }
     let ds = WeeklyDataset::read(data)?;
     Ok((network, weeks, ds))
@@ -248,8 +250,9 @@ pub(crate) struct SimulateArgs {
     pub(crate) backend: Option<BackendKind>,
     /// Serve the network's SKUs with the mean of its quantiles and these forecasters', e.g.
     /// tsb,auto_ets, or lightgbm for the run's gradient-boosted trees (`ensemble` in the model
-    /// column), or `none` for the network alone; default: the run's choice on its validation
-    /// weeks (serving.json).
+    /// column); `alone` among them leaves the network out (lightgbm,alone: the trees alone);
+    /// `none` for the network alone; default: the run's choice on its validation weeks
+    /// (serving.json).
     #[arg(long, value_delimiter = ',', value_name = "MODELS")]
     pub(crate) combine: Vec<String>,
     /// Also replay every policy at each of these service targets (cycle service levels,

@@ -45,8 +45,9 @@ pub(crate) struct ForecastArgs {
     pub(crate) backend: Option<BackendKind>,
     /// Serve the network's SKUs with the mean of its quantiles and these forecasters', e.g.
     /// tsb,auto_ets, or lightgbm for the run's gradient-boosted trees (`ensemble` in the model
-    /// column), or `none` for the network alone; default: the run's choice on its validation
-    /// weeks (serving.json).
+    /// column); `alone` among them leaves the network out (lightgbm,alone: the trees alone);
+    /// `none` for the network alone; default: the run's choice on its validation weeks
+    /// (serving.json).
     #[arg(long, value_delimiter = ',', value_name = "MODELS")]
     pub(crate) combine: Vec<String>,
     /// The known future (Nixtla's X_df): `unique_id, ds` (the forecast weeks' Mondays) and any of

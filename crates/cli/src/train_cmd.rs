@@ -161,14 +161,7 @@ fn finish_run(
     let scores: Vec<String> = serving
         .candidates
         .iter()
-        .map(|c| {
-            let name = if c.combine.is_empty() {
-                "network".to_string()
-            } else {
-                format!("network+{}", c.combine.join("+"))
-            };
-            format!("{name} {:.4}", c.pinball)
-        })
+        .map(|c| format!("{} {:.4}", c.name(), c.pinball))
         .collect();
     // The least score, when it was not served: its gain was within the noise.
     let network = serving.candidates.iter().find(|c| c.combine.is_empty());
@@ -177,10 +170,9 @@ fn finish_run(
         .iter()
         .min_by(|a, b| a.pinball.total_cmp(&b.pinball));
     let within_noise = match (network, least) {
-        (Some(n), Some(l)) if l.combine != serving.combine => format!(
-            "; network+{} scored least, but its gain {:.4} is within {} × its standard error \
-             ({:.4})",
-            l.combine.join("+"),
+        (Some(n), Some(l)) if l.name() != serving.name() => format!(
+            "; {} scored least, but its gain {:.4} is within {} × its standard error ({:.4})",
+            l.name(),
             n.pinball - l.pinball,
             restock_train::select::SIGNIFICANCE,
             l.gain_se
@@ -189,11 +181,7 @@ fn finish_run(
     };
     progress.done(&format!(
         "serving {} (validation pinball, {} windows: {}{within_noise})",
-        if serving.combine.is_empty() {
-            "the network alone".to_string()
-        } else {
-            format!("the network with {}", serving.combine.join(", "))
-        },
+        serving.name(),
         serving.windows,
         scores.join(", ")
     ));

@@ -15,7 +15,7 @@ use restock_stats::{ProtectionCalibration, ProtectionCase};
 use restock_train::config::BackendKind;
 use serde::{Deserialize, Serialize};
 
-use crate::network::{Network, Route, parse_members};
+use crate::network::{Network, Route, parse_serving};
 use crate::protection::{calibration_origins, in_calibration_sample};
 use crate::{Error, Result};
 
@@ -228,7 +228,8 @@ pub fn forecast(
     let skus = chunks.skus_at_least() / options.shard.map_or(1, |s| s.count);
     let mut loaded = Network::open_for(run_dir, options.backend, Some(skus))?;
     if let Some(members) = &options.combine {
-        loaded.combine_with(parse_members(members)?)?;
+        let (members, with_network) = parse_serving(members)?;
+        loaded.serve(members, with_network)?;
     }
     let batch_size = options
         .batch_size

@@ -10,7 +10,8 @@
 //! | new | fewer than `min_history` weeks since the first sale | `moving_average` (4 weeks) |
 //! | intermittent | average inter-demand interval over the last 52 weeks above `intermittent_adi` | `tsb` |
 //! | network | everything else | `lstm` |
-//! | ensemble | a network SKU when statistical forecasters are combined (`--combine`) | `ensemble`: the mean of the network's and their quantiles |
+//! | ensemble | a network SKU when statistical forecasters or the run's trees are combined (`--combine`) | `ensemble`: the mean of the network's and their quantiles |
+//! | trees | a network SKU when the run serves its trees without the network (`--combine lightgbm,alone`) | `lightgbm`: the trees' quantiles |
 //!
 //! Network quantiles are calibrated with the run's `calibration.json` (offsets fitted on its
 //! validation weeks) when it has one. They are conditional on the known future (planned events,
@@ -36,6 +37,6 @@ pub mod protection;
 pub use error::{Error, Result};
 pub use job::{ForecastOptions, ForecastSummary, Shard, forecast, shard_of};
 pub use network::{
-    CPU_BATCH, CatalogueForecast, GPU_BATCH, Member, Network, RECENT_WEEKS, Route, parse_members,
-    route,
+    ALONE, CPU_BATCH, CatalogueForecast, GPU_BATCH, Member, Network, RECENT_WEEKS, Route,
+    parse_members, parse_serving, route,
 };

@@ -35,6 +35,8 @@ pub enum Route {
     Network,
     /// The network's quantiles averaged with statistical forecasters' ([`Network::combine_with`]).
     Ensemble,
+    /// The run's trees alone, where the run serves them without the network ([`Network::serve`]).
+    Trees,
 }
 
 impl Route {
@@ -46,6 +48,7 @@ impl Route {
             Route::Intermittent => "tsb",
             Route::Network => "lstm",
             Route::Ensemble => "ensemble",
+            Route::Trees => restock_trees::MODEL_NAME,
         }
     }
 }
@@ -90,6 +93,8 @@ pub struct Network {
     known_skus: HashSet<String>,
     calibration: Option<Calibration>,
     combine: Vec<Member>,
+    /// Whether the network is in the served mean (false: `combine` alone).
+    with_network: bool,
     trees: Option<TreeModel>,
 }
 
@@ -161,11 +166,14 @@ impl Network {
         };
         let known_skus = run.scalers()?.into_iter().map(|s| s.unique_id).collect();
         let calibration = run.calibration()?;
-        let combine = match run.serving()? {
-            Some(s) => parse_members(&s.combine).map_err(|e| {
-                Error::Option(format!("{}: {e}", run.file("serving.json").display()))
-            })?,
-            None => Vec::new(),
+        let (combine, with_network) = match run.serving()? {
+            Some(s) => (
+                parse_members(&s.combine).map_err(|e| {
+                    Error::Option(format!("{}: {e}", run.file("serving.json").display()))
+                })?,
+                s.network || s.combine.is_empty(),
+            ),
+            None => (Vec::new(), true),
         };
         let trees = run.trees()?;
         if combine.contains(&Member::Trees) && trees.is_none() {
@@ -188,6 +196,7 @@ impl Network {
             known_skus,
             calibration,
             combine,
+            with_network,
             trees,
         })
     }
@@ -216,6 +225,14 @@ impl Network {
     /// The trees (`lightgbm`) are forecast for all the network's SKUs at once; a run without
     /// trees refuses them.
     pub fn combine_with(&mut self, members: Vec<Member>) -> Result<()> {
+        self.serve(members, true)
+    }
+
+    /// Serve the network's SKUs with the mean of `members`, with the network in it or not
+    /// (`with_network` false: route [`Route::Trees`] for the trees alone, else
+    /// [`Route::Ensemble`]; the network is not run for those SKUs). Without members: the
+    /// network alone, whatever `with_network` says.
+    pub fn serve(&mut self, members: Vec<Member>, with_network: bool) -> Result<()> {
         if members.contains(&Member::Trees) && self.trees.is_none() {
             return Err(Error::Option(format!(
                 "--combine {}: this run has no trees (train it with [trees] enabled, or run \
@@ -223,8 +240,14 @@ impl Network {
                 restock_trees::MODEL_NAME
             )));
         }
+        self.with_network = with_network || members.is_empty();
         self.combine = members;
         Ok(())
+    }
+
+    /// Whether the network is in what the network's SKUs are served.
+    pub fn serves_network(&self) -> bool {
+        self.with_network
     }
 
     /// The forecasters combined with the network.
@@ -336,8 +359,8 @@ impl Network {
                         .map_err(|e| Error::Option(format!("SKU {}: {e}", s.unique_id)))?;
                     values[i] = fitted.predict(horizon, &self.levels);
                 }
-                // `route` never answers Ensemble: the network's SKUs become it below.
-                Route::Network | Route::Ensemble => network.push(i),
+                // `route` never answers Ensemble or Trees: the network's SKUs become them below.
+                Route::Network | Route::Ensemble | Route::Trees => network.push(i),
             }
         }
         let mut out = CatalogueForecast {
@@ -346,12 +369,14 @@ impl Network {
             prepare_seconds: t.elapsed().as_secs_f64(),
             network_seconds: 0.0,
         };
-        let (net_values, prepare, net) =
-            self.forecast_network(ds, &network, weeks, batch_size, future)?;
-        out.prepare_seconds += prepare;
-        out.network_seconds = net;
-        for (&i, v) in network.iter().zip(net_values) {
-            out.values[i] = v;
+        if self.with_network {
+            let (net_values, prepare, net) =
+                self.forecast_network(ds, &network, weeks, batch_size, future)?;
+            out.prepare_seconds += prepare;
+            out.network_seconds = net;
+            for (&i, v) in network.iter().zip(net_values) {
+                out.values[i] = v;
+            }
         }
         if !self.combine.is_empty() {
             let t = Instant::now();
@@ -370,9 +395,14 @@ impl Network {
                     self.combined(&ds.series[i], &out.values[i], tree.as_deref(), horizon)
                 })
                 .collect::<Result<_>>()?;
+            let served = if !self.with_network && self.combine == [Member::Trees] {
+                Route::Trees
+            } else {
+                Route::Ensemble
+            };
             for (&i, v) in network.iter().zip(combined) {
                 out.values[i] = v;
-                out.routes[i] = Route::Ensemble;
+                out.routes[i] = served;
             }
             out.prepare_seconds += t.elapsed().as_secs_f64();
         }
@@ -388,7 +418,12 @@ impl Network {
         tree: Option<&[f64]>,
         horizon: Horizon,
     ) -> Result<Vec<f64>> {
-        let mut sum = net.to_vec();
+        // Without the network, `net` is empty: the members alone.
+        let mut sum = if self.with_network {
+            net.to_vec()
+        } else {
+            vec![0.0; horizon.weeks() * self.levels.len()]
+        };
         for member in &self.combine {
             let values = match member {
                 Member::Stat(b) => b
@@ -403,7 +438,7 @@ impl Network {
                 *total += v;
             }
         }
-        let n = (1 + self.combine.len()) as f64;
+        let n = (usize::from(self.with_network) + self.combine.len()) as f64;
         Ok(sum.into_iter().map(|v| v / n).collect())
     }
 
@@ -726,6 +761,27 @@ fn choose_by_probe(
         let description = format!("{} — {why}", cpu.description);
         (backend::Selected { description, ..cpu }, cpu_model)
     })
+}
+
+/// The name that, among `--combine`'s, serves the members without the network
+/// (`--combine lightgbm,alone`).
+pub const ALONE: &str = "alone";
+
+/// `--combine`'s names: the members, and whether the network is in the mean (not when
+/// [`ALONE`] is among them).
+pub fn parse_serving(names: &[String]) -> Result<(Vec<Member>, bool)> {
+    let alone = names.iter().any(|n| n.trim() == ALONE);
+    let members: Vec<String> = names
+        .iter()
+        .filter(|n| n.trim() != ALONE)
+        .cloned()
+        .collect();
+    if alone && members.is_empty() {
+        return Err(Error::Option(format!(
+            "--combine {ALONE}: name the members to serve without the network, e.g. lightgbm,{ALONE}"
+        )));
+    }
+    Ok((parse_members(&members)?, !alone))
 }
 
 /// The forecasters named in `names`, checked: statistical ones, or `lightgbm` for the run's

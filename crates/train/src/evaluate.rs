@@ -118,7 +118,12 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
     // into the baselines, then the trees), scored as `lstm+<members>`: the network with its
     // trees when the run has them (the simple mean the issue asks to measure), then what the run
     // serves when its validation weeks chose an ensemble (`serving.json`), last.
-    let served_names = run.serving()?.map(|s| s.combine).unwrap_or_default();
+    // A run serving its trees alone is scored by the `lightgbm` row.
+    let served_names = run
+        .serving()?
+        .filter(|s| s.network)
+        .map(|s| s.combine)
+        .unwrap_or_default();
     let mut ensembles: Vec<Vec<String>> = Vec::new();
     if trees.is_some() && served_names != [restock_trees::MODEL_NAME] {
         ensembles.push(vec![restock_trees::MODEL_NAME.to_string()]);

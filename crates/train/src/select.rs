@@ -40,12 +40,17 @@ pub const CANDIDATES: [&[&str]; 5] = [
 ];
 
 /// The candidates a run with trees adds: the trees with the network, alone and with the best
-/// statistical members (their model name is [`restock_trees::MODEL_NAME`]).
+/// statistical members (their model name is [`restock_trees::MODEL_NAME`]); then
+/// [`TREES_ALONE`].
 pub const TREE_CANDIDATES: [&[&str]; 3] = [
     &[restock_trees::MODEL_NAME],
     &[restock_trees::MODEL_NAME, "tsb"],
     &[restock_trees::MODEL_NAME, "auto_arima"],
 ];
+
+/// The last candidate of a run with trees: the trees alone, without the network (a catalogue
+/// where the trees are far ahead would lose half their lead in a mean with the network).
+pub const TREES_ALONE: &[&str] = &[restock_trees::MODEL_NAME];
 
 /// Standard errors by which an ensemble's validation gain over the network alone must exceed
 /// zero for it to be served (the one-standard-error rule; about 16 % of chance gains pass).
@@ -54,8 +59,12 @@ pub const SIGNIFICANCE: f64 = 1.0;
 /// One candidate's validation score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CandidateScore {
-    /// Its statistical members (none: the network alone).
+    /// Its members besides the network (none: the network alone).
     pub combine: Vec<String>,
+    /// Whether the network is in the mean (false: the members alone; absent in runs chosen
+    /// before there was a choice: true).
+    #[serde(default = "yes")]
+    pub network: bool,
     /// Scaled pinball loss summed over the levels.
     pub pinball: f64,
     /// WAPE of its median.
@@ -66,11 +75,29 @@ pub struct CandidateScore {
     pub gain_se: f64,
 }
 
+/// How a choice reads: `network`, `network+tsb`, `lightgbm alone`.
+fn describe(combine: &[String], network: bool) -> String {
+    match (network, combine.is_empty()) {
+        (true, true) => "network".to_string(),
+        (true, false) => format!("network+{}", combine.join("+")),
+        (false, _) => format!("{} alone", combine.join("+")),
+    }
+}
+
 impl CandidateScore {
+    /// Its name: `network`, `network+<members>` or `<members> alone`.
+    pub fn name(&self) -> String {
+        describe(&self.combine, self.network)
+    }
+
     /// Whether its gain over the network alone (`network_pinball`) is significant.
     pub fn beats(&self, network_pinball: f64) -> bool {
         network_pinball - self.pinball > SIGNIFICANCE * self.gain_se
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The run's serving choice.
@@ -78,11 +105,21 @@ impl CandidateScore {
 pub struct Serving {
     /// The chosen members (none: the network alone).
     pub combine: Vec<String>,
+    /// Whether the network is in the mean (false: the members alone, the trees).
+    #[serde(default = "yes")]
+    pub network: bool,
     /// Validation windows scored.
     pub windows: usize,
     /// Every candidate's score, in [`CANDIDATES`] order, then [`TREE_CANDIDATES`] for a run
     /// with trees.
     pub candidates: Vec<CandidateScore>,
+}
+
+impl Serving {
+    /// What it serves: `network`, `network+<members>` or `<members> alone`.
+    pub fn name(&self) -> String {
+        describe(&self.combine, self.network)
+    }
 }
 
 /// Score [`CANDIDATES`] (and [`TREE_CANDIDATES`] when the run has trees) on `prepared`'s validation windows with the run's best weights and
@@ -97,14 +134,16 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
     let (h, k) = (model_config.horizon, levels.len());
     let horizon = Horizon::new(h).map_err(|e| Error::Evaluation(e.to_string()))?;
     let trees = run.trees()?.filter(|t| t.horizon() >= h);
-    let mut candidates: Vec<&[&str]> = CANDIDATES.to_vec();
+    // (members, whether the network is in).
+    let mut candidates: Vec<(&[&str], bool)> = CANDIDATES.iter().map(|&c| (c, true)).collect();
     if trees.is_some() {
-        candidates.extend(TREE_CANDIDATES);
+        candidates.extend(TREE_CANDIDATES.iter().map(|&c| (c, true)));
+        candidates.push((TREES_ALONE, false));
     }
     // Every statistical member once, then the trees; a candidate is a list of their positions.
     let mut names: Vec<&str> = candidates
         .iter()
-        .flat_map(|c| c.iter().copied())
+        .flat_map(|c| c.0.iter().copied())
         .filter(|n| *n != restock_trees::MODEL_NAME)
         .collect();
     names.sort_unstable();
@@ -117,7 +156,7 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
     let members: Vec<Vec<usize>> = candidates
         .iter()
         .map(|c| {
-            c.iter()
+            c.0.iter()
                 .filter_map(|m| names.iter().position(|n| n == m))
                 .collect()
         })
@@ -180,11 +219,16 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
             actual_sum += actual.iter().sum::<f64>();
             let mut alone = 0.0;
             for (c, m) in members.iter().enumerate() {
-                let mut mean = net.clone();
+                let with_network = candidates[c].1;
+                let mut mean = if with_network {
+                    net.clone()
+                } else {
+                    vec![0.0; net.len()]
+                };
                 for &b in m {
                     mean.iter_mut().zip(&fitted[b]).for_each(|(a, v)| *a += v);
                 }
-                let parts = (1 + m.len()) as f64;
+                let parts = (usize::from(with_network) + m.len()) as f64;
                 mean.iter_mut().for_each(|v| *v /= parts);
                 let score = SeriesScore::new(history, actual, &mean, levels.levels())
                     .map_err(|e| Error::Evaluation(e.to_string()))?;
@@ -203,8 +247,9 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
     let candidates: Vec<CandidateScore> = candidates
         .iter()
         .enumerate()
-        .map(|(c, names)| CandidateScore {
+        .map(|(c, (names, network))| CandidateScore {
             combine: names.iter().map(|n| n.to_string()).collect(),
+            network: *network,
             pinball: pinball[c] / actual_sum,
             wape: abs_error[c] / actual_sum,
             gain_se: paired_se(diff[c], indices.len()) / actual_sum,
@@ -218,10 +263,11 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
         .iter()
         .filter(|c| c.combine.is_empty() || c.beats(network))
         .min_by(|a, b| a.pinball.total_cmp(&b.pinball))
-        .map(|c| c.combine.clone())
-        .unwrap_or_default();
+        .map(|c| (c.combine.clone(), c.network))
+        .unwrap_or((Vec::new(), true));
     let serving = Serving {
-        combine: best,
+        combine: best.0,
+        network: best.1,
         windows: indices.len(),
         candidates,
     };
@@ -264,6 +310,7 @@ mod tests {
         assert!((se - (64.0f64 / 3.0).sqrt()).abs() < 1e-12, "{se}");
         let candidate = |pinball: f64, gain_se: f64| CandidateScore {
             combine: vec!["tsb".into()],
+            network: true,
             pinball,
             wape: 0.0,
             gain_se,
