@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/restock/target}"
+# Mesa's Vulkan loader complains on every adapter probe without it.
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 cargo build -q --workspace
 bin="$CARGO_TARGET_DIR/debug/restock"
 sets=("$@"); [ ${#sets[@]} -gt 0 ] || sets=(m5 online-retail)

@@ -163,7 +163,7 @@ pub(crate) fn backtest(a: BacktestArgs, progress: &mut Progress) -> Result<Backt
                 "backtest: {} cutoffs x {} SKUs, {} models",
                 a.windows,
                 ds.series.len(),
-                2 + restock_stats::Baseline::NAMES.len()
+                2 + restock_stats::Baseline::NAMES.len() + usize::from(network.trees().is_some())
             ),
             a.windows as u64,
         );
