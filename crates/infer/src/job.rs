@@ -15,8 +15,9 @@ use restock_stats::{ProtectionCalibration, ProtectionCase};
 use restock_train::config::BackendKind;
 use serde::{Deserialize, Serialize};
 
-use crate::network::{Network, Route, parse_serving};
+use crate::network::{Network, Route};
 use crate::protection::{calibration_origins, in_calibration_sample};
+use crate::serving::parse_serving;
 use crate::{Error, Result};
 
 /// A deterministic part of the catalogue: SKUs whose hash is `index` modulo `count`.

@@ -33,10 +33,9 @@ mod error;
 mod job;
 mod network;
 pub mod protection;
+mod serving;
 
 pub use error::{Error, Result};
 pub use job::{ForecastOptions, ForecastSummary, Shard, forecast, shard_of};
-pub use network::{
-    ALONE, CPU_BATCH, CatalogueForecast, GPU_BATCH, Member, Network, RECENT_WEEKS, Route,
-    parse_members, parse_serving, route,
-};
+pub use network::{CPU_BATCH, CatalogueForecast, GPU_BATCH, Network, RECENT_WEEKS, Route, route};
+pub use serving::{ALONE, Member, parse_members, parse_serving};
