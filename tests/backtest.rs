@@ -621,11 +621,15 @@ fn cold_starts_are_scored_on_skus_launched_after_the_split() {
             .count();
         assert_eq!(a.skus, want);
         assert!(a.skus > 0);
-        for v in [a.curve_wape, a.moving_average_wape] {
+        // The trees, fitted on the catalogue up to the split, are scored on the same SKUs.
+        let trees = a.trees_wape.expect("trees fitted on 300 SKUs");
+        for v in [a.curve_wape, a.moving_average_wape, trees] {
             assert!(v.is_finite() && v >= 0.0, "{a:?}");
         }
+        assert!(a.trees_bias.is_some_and(f64::is_finite), "{a:?}");
     }
     assert!(c.table().contains("moving average WAPE"));
+    assert!(c.table().contains("trees WAPE"));
     // A split before any launch: a clear error.
     let err = restock_backtest::cold_start(&ds, ds.first_week, &[1], 4).unwrap_err();
     assert!(err.to_string().contains("too few"), "{err}");

@@ -397,9 +397,9 @@ fn protection_table(w: &mut Writer, s: &BacktestSummary) -> Result<()> {
 fn cold_start_table(w: &mut Writer, c: &ColdStart) -> Result<()> {
     w.page.paragraph(&format!(
         "New SKUs: the launch profiles of {} SKUs launched up to {} against the forecast job's \
-         fallback for new SKUs (the 4-week moving average), on the SKUs launched after it, each \
-         forecast from its first weeks and scored over the next {} weeks (WAPE and bias of the \
-         mean forecast).",
+         fallback for new SKUs (the 4-week moving average) and gradient-boosted trees fitted on \
+         the catalogue up to then, on the SKUs launched after it, each forecast from its first \
+         weeks and scored over the next {} weeks (WAPE and bias of the mean forecast).",
         c.launches, c.split, c.horizon
     ));
     let header = [
@@ -409,6 +409,8 @@ fn cold_start_table(w: &mut Writer, c: &ColdStart) -> Result<()> {
         "profile bias",
         "moving average WAPE",
         "moving average bias",
+        "trees WAPE",
+        "trees bias",
     ];
     let rows: Vec<Vec<String>> = c
         .ages
@@ -421,6 +423,8 @@ fn cold_start_table(w: &mut Writer, c: &ColdStart) -> Result<()> {
                 format!("{:+.3}", a.curve_bias),
                 format!("{:.3}", a.moving_average_wape),
                 format!("{:+.3}", a.moving_average_bias),
+                a.trees_wape.map_or("–".into(), |v| format!("{v:.3}")),
+                a.trees_bias.map_or("–".into(), |v| format!("{v:+.3}")),
             ]
         })
         .collect();

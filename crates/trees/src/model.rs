@@ -274,7 +274,7 @@ impl TreeModel {
     }
 
     /// Forecast `weeks` weeks after each `(sku, origin)`: the SKU's history up to index
-    /// `origin` (inclusive), the plan inputs from `plan`.
+    /// `origin` (inclusive), the plan inputs from `plan`; `weeks × levels` values per origin.
     pub fn forecast_at(
         &self,
         ds: &WeeklyDataset,
@@ -282,6 +282,42 @@ impl TreeModel {
         weeks: usize,
         plan: Plan<'_>,
     ) -> Result<Vec<Vec<f64>>> {
+        let k = self.spec.levels.len();
+        let mut out = vec![vec![0.0; weeks * k]; origins.len()];
+        for (row, h, mu) in self.predict_means(ds, origins, weeks, plan)? {
+            let band = self.band(mu);
+            for (j, r) in band.ratios.iter().enumerate() {
+                out[row][(h - 1) * k + j] = (mu * r).max(0.0);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The predicted mean demand of `weeks` weeks after each `(sku, origin)` (as
+    /// [`TreeModel::forecast_at`]), one value per week; 0 for a SKU with no demand in the year
+    /// before its origin.
+    pub fn means_at(
+        &self,
+        ds: &WeeklyDataset,
+        origins: &[(usize, usize)],
+        weeks: usize,
+        plan: Plan<'_>,
+    ) -> Result<Vec<Vec<f64>>> {
+        let mut out = vec![vec![0.0; weeks]; origins.len()];
+        for (row, h, mu) in self.predict_means(ds, origins, weeks, plan)? {
+            out[row][h - 1] = mu;
+        }
+        Ok(out)
+    }
+
+    /// `(origin's position, step, predicted mean in units)` of every origin with a level.
+    fn predict_means(
+        &self,
+        ds: &WeeklyDataset,
+        origins: &[(usize, usize)],
+        weeks: usize,
+        plan: Plan<'_>,
+    ) -> Result<Vec<(usize, usize, f64)>> {
         if weeks == 0 || weeks > self.spec.horizon {
             return Err(Error::Data(format!(
                 "horizon {weeks}: the trees forecast 1 to {} weeks",
@@ -291,10 +327,8 @@ impl TreeModel {
         let layout = &self.spec.layout;
         let rows = Rows::new(layout, ds);
         let n = layout.len();
-        let k = self.spec.levels.len();
         let mut x = Vec::new();
         let mut at = Vec::new();
-        let mut out = vec![vec![0.0; weeks * k]; origins.len()];
         for (row, &(sku, o)) in origins.iter().enumerate() {
             let s = &ds.series[sku];
             if s.y.is_empty() || o >= s.y.len() {
@@ -316,17 +350,14 @@ impl TreeModel {
             }
         }
         if at.is_empty() {
-            return Ok(out);
+            return Ok(Vec::new());
         }
         let pred = self.booster.predict(&x, n as i32, true)?;
-        for ((row, h, level), p) in at.into_iter().zip(pred) {
-            let mu = p * level;
-            let band = self.band(mu);
-            for (j, r) in band.ratios.iter().enumerate() {
-                out[row][(h - 1) * k + j] = (mu * r).max(0.0);
-            }
-        }
-        Ok(out)
+        Ok(at
+            .into_iter()
+            .zip(pred)
+            .map(|((row, h, level), p)| (row, h, p * level))
+            .collect())
     }
 
     fn band(&self, mu: f64) -> &Band {

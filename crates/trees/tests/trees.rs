@@ -156,6 +156,19 @@ fn quantiles_do_not_cross_and_cover_held_out_weeks() {
     let (c10, c90) = (below10 as f64 / n as f64, below90 as f64 / n as f64);
     assert!(c10 > 0.03 && c10 < 0.2, "share at or below q10: {c10}");
     assert!(c90 > 0.8 && c90 < 0.97, "share at or below q90: {c90}");
+    // The predicted means add up to the held-out demand, within 10 %.
+    let means = model
+        .means_at(&ds, &origins, 4, Plan::Recorded)
+        .expect("means");
+    let predicted: f64 = means.iter().flatten().sum();
+    let actual: f64 = origins
+        .iter()
+        .map(|&(i, o)| ds.series[i].y[o + 1..o + 5].iter().sum::<f64>())
+        .sum();
+    assert!(
+        (predicted / actual - 1.0).abs() < 0.1,
+        "means {predicted} against demand {actual}"
+    );
 }
 
 #[test]
