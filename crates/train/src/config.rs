@@ -563,5 +563,21 @@ mod tests {
         assert!(e.to_string().contains("m6"), "{e}");
         let e = parse("name = \"../x\"\n[data]\nweekly = \"w\"\n").expect_err("name");
         assert!(e.to_string().contains("name"), "{e}");
+        // The trees' section: on by default, checked like the rest.
+        let c = parse("name = \"x\"\n[data]\nweekly = \"w\"\n").expect("valid");
+        assert!(c.trees.enabled);
+        let e =
+            parse("name = \"x\"\n[data]\nweekly = \"w\"\n[trees]\nleaves = 7\n").expect_err("typo");
+        assert!(e.to_string().contains("leaves"), "{e}");
+        let e =
+            parse("name = \"x\"\n[data]\nweekly = \"w\"\n[trees]\ntweedie_variance_power = 2.5\n")
+                .expect_err("range");
+        assert!(
+            e.to_string().contains("trees.tweedie_variance_power"),
+            "{e}"
+        );
+        let c = parse("name = \"x\"\n[data]\nweekly = \"w\"\n[trees]\nenabled = false\n")
+            .expect("valid");
+        assert!(!c.trees.enabled);
     }
 }
