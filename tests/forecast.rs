@@ -930,4 +930,14 @@ fn trees_fitted_with_the_run_are_scored_chosen_among_and_served_with_the_network
     // `alone` needs members.
     let err = restock_infer::parse_serving(&[restock_infer::ALONE.into()]).unwrap_err();
     assert!(err.to_string().contains("name the members"), "{err}");
+
+    // Trees turned off in the run's config: refitting removes them, the choice drops them.
+    let config = std::fs::read_to_string(run.file("config.toml")).unwrap();
+    let off = config.replace("[trees]\nenabled = true", "[trees]\nenabled = false");
+    assert_ne!(off, config, "{config}");
+    std::fs::write(run.file("config.toml"), off).unwrap();
+    assert_eq!(restock_train::fit_trees(&run, &data).unwrap(), None);
+    assert!(run.trees().unwrap().is_none());
+    let serving = restock_train::select_serving(&run, &data, 256).unwrap();
+    assert_eq!(serving.candidates.len(), 5);
 }

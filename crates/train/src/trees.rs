@@ -10,11 +10,13 @@ use crate::prepare::Prepared;
 use crate::{Error, Result, RunDir};
 
 /// Fit the trees of `run` on `prepared` when its config enables them, and save them in the run;
-/// `None` when disabled. Trees of an earlier fit are replaced (the serving choice that follows
+/// `None` when disabled (and any trees the run held are removed). Trees of an earlier fit are replaced (the serving choice that follows
 /// reads the new ones).
 pub fn fit_trees(run: &RunDir, prepared: &Prepared) -> Result<Option<FitReport>> {
     let config = run.config()?;
     if !config.trees.enabled {
+        // Trees of an earlier fit (a run fine-tuned from one that had them) would be served.
+        TreeModel::remove(run.path())?;
         return Ok(None);
     }
     let model_config = run.model_config()?;

@@ -380,6 +380,25 @@ impl TreeModel {
         write_atomic(&dir.join(SPEC_FILE), &spec)
     }
 
+    /// Remove a model saved in `dir` (the spec first: without it the model is not there);
+    /// nothing to do when there is none.
+    pub fn remove(dir: &Path) -> Result<()> {
+        for name in [SPEC_FILE, MODEL_FILE] {
+            let path = dir.join(name);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(Error::File {
+                        path,
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The model saved in `dir`, or `None` when it has none.
     pub fn load(dir: &Path) -> Result<Option<TreeModel>> {
         let spec_path = dir.join(SPEC_FILE);

@@ -199,6 +199,10 @@ fn a_saved_model_forecasts_the_same_and_a_damaged_one_is_refused() {
     std::fs::write(dir.path().join(restock_trees::MODEL_FILE), "not a model").expect("written");
     let err = TreeModel::load(dir.path()).expect_err("a damaged model is refused");
     assert!(err.to_string().contains("trees.txt"), "{err}");
+    TreeModel::remove(dir.path()).expect("removed");
+    assert!(TreeModel::load(dir.path()).expect("no error").is_none());
+    assert!(!dir.path().join(restock_trees::MODEL_FILE).exists());
+    TreeModel::remove(dir.path()).expect("nothing to remove is no error");
     // More weeks than the model was fitted for.
     let err = model.forecast(&ds, &skus, 5, None).expect_err("too long");
     assert!(err.to_string().contains("1 to 4 weeks"), "{err}");
