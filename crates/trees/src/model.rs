@@ -53,6 +53,9 @@ pub struct FitReport {
     pub valid_deviance: f64,
     /// WAPE of the predicted mean on the validation rows.
     pub valid_wape: f64,
+    /// The validation deviance at each round tried: `(rounds, deviance)`.
+    #[serde(default)]
+    pub curve: Vec<(usize, f64)>,
     /// Seconds building rows, boosting and choosing.
     pub seconds: f64,
 }
@@ -195,6 +198,7 @@ impl TreeModel {
         let mut grid: Vec<usize> = (step..config.rounds).step_by(step).collect();
         grid.push(config.rounds);
         let mut best = (f64::INFINITY, config.rounds);
+        let mut curve = Vec::with_capacity(grid.len());
         for &r in &grid {
             booster.set_max_iterations(r as i32)?;
             let pred = booster.predict(check_x, n, true)?;
@@ -204,6 +208,7 @@ impl TreeModel {
                 check_weight,
                 config.tweedie_variance_power,
             );
+            curve.push((r, d));
             if d < best.0 {
                 best = (d, r);
             }
@@ -230,6 +235,7 @@ impl TreeModel {
             rounds: best.1,
             valid_deviance: best.0,
             valid_wape: if total > 0.0 { abs / total } else { f64::NAN },
+            curve,
             seconds: started.elapsed().as_secs_f64(),
         };
         Ok(TreeModel {
