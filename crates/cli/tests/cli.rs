@@ -374,10 +374,13 @@ fn demo_runs_the_whole_job() {
     let weekly_skus = summary["skus"].as_u64().unwrap();
     assert!(weekly_skus >= 55, "{summary}");
     assert_eq!(summary["rows"].as_u64().unwrap(), weekly_skus * 8);
-    // The network serves alone or in the ensemble its validation weeks chose (serving.json).
+    // The network serves alone or in the ensemble its validation weeks chose, or the trees
+    // alone (serving.json).
     let serving = json("run/serving.json");
     let served = if serving["combine"].as_array().unwrap().is_empty() {
         "lstm"
+    } else if serving["network"] == false {
+        "lightgbm"
     } else {
         "ensemble"
     };
