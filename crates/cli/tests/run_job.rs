@@ -121,6 +121,13 @@ fn a_week_killed_at_every_stage_and_run_again_ends_as_an_uninterrupted_one() {
     assert_eq!(model["mode"], "fine_tuned", "{model}");
     assert_eq!(model["base"], W1, "{model}");
     assert_eq!(model["epochs"], 2, "{model}");
+    // Each cycle refits the run's trees and chooses again how it serves.
+    assert!(
+        model["trees_rounds"].as_u64().is_some_and(|r| r > 0),
+        "{model}"
+    );
+    let served = model["served"].as_str().unwrap_or_default().to_string();
+    assert!(!served.is_empty(), "{model}");
     let cycles = json(&a.join("job/cycles.json"));
     assert_eq!(cycles.as_array().map(Vec::len), Some(2), "{cycles}");
     // The second week scores the first's forecasts and orders on the week between them.
@@ -154,6 +161,10 @@ fn a_week_killed_at_every_stage_and_run_again_ends_as_an_uninterrupted_one() {
     assert!(
         orders_at < accuracy_at,
         "the report opens with the decision"
+    );
+    assert!(
+        report.contains(&format!("serving {served}")),
+        "the model update names what is served"
     );
     let uninterrupted = outputs(&a, W2);
 

@@ -34,6 +34,13 @@ pub struct ModelUpdate {
     pub valid_loss: f64,
     /// Epochs trained this cycle (the last attempt).
     pub epochs: usize,
+    /// How the run serves after this cycle's choice (`network`, `network+lightgbm`,
+    /// `lightgbm alone`, ...; empty in cycles recorded before it was).
+    #[serde(default)]
+    pub served: String,
+    /// Boosting rounds of the trees refitted this cycle (none: trees off).
+    #[serde(default)]
+    pub trees_rounds: Option<usize>,
     /// Of the data and settings it was trained on: a cycle run again on the same reuses it.
     pub fingerprint: String,
 }
@@ -280,8 +287,8 @@ fn finish(
     observer: &mut dyn Observer,
 ) -> Result<ModelUpdate> {
     restock_train::calibrate(run, prepared, 4096)?;
-    restock_train::fit_trees(run, prepared)?;
-    restock_train::select_serving(run, prepared, 4096)?;
+    let trees = restock_train::fit_trees(run, prepared)?;
+    let serving = restock_train::select_serving(run, prepared, 4096)?;
     let state = run.state()?;
     let update = ModelUpdate {
         mode: if attempt.fine_tune {
@@ -296,6 +303,8 @@ fn finish(
         fine_tuned_loss: attempt.fine_tuned_loss,
         valid_loss: state.as_ref().map_or(f64::NAN, |s| s.best_valid_loss),
         epochs: state.as_ref().map_or(0, |s| s.epochs_done),
+        served: serving.name(),
+        trees_rounds: trees.map(|t| t.rounds),
         fingerprint: attempt.fingerprint.clone(),
     };
     observer.message(&format!("model {}: {}", update.mode, update.reason));

@@ -173,9 +173,20 @@ impl CycleReport<'_> {
     fn changes_section(&self, out: &mut String) {
         out.push_str("<h2>What changed since last week</h2><ul>\n");
         let u = self.update;
+        let served = if u.served.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; serving {}{}",
+                esc(&u.served),
+                u.trees_rounds
+                    .map(|r| format!(" (trees refitted: {r} rounds)"))
+                    .unwrap_or_default()
+            )
+        };
         let _ = writeln!(
             out,
-            "<li>Model: {} ({}); validation loss on the latest weeks {:.4}{}.</li>",
+            "<li>Model: {} ({}); validation loss on the latest weeks {:.4}{}{served}.</li>",
             u.mode.replace('_', "-"),
             esc(&u.reason),
             u.valid_loss,
