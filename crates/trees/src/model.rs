@@ -9,6 +9,7 @@ use std::time::Instant;
 use lightgbm3::{Booster, Dataset};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
 use restock_core::{Quantiles, Week};
 use restock_data::WeeklyDataset;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,8 @@ const MIN_VALID_ROWS: usize = 50;
 const BAND_ROWS: usize = 400;
 /// Quantile bands at most.
 const MAX_BANDS: usize = 12;
+/// Origins per part of a forecast (one part per core at a time).
+const PREDICT_ORIGINS: usize = 4096;
 
 /// The quantiles of actual ÷ predicted mean among rows whose predicted mean is at most `upper`
 /// (and above the previous band's).
@@ -358,37 +361,52 @@ impl TreeModel {
         let layout = &self.spec.layout;
         let rows = Rows::new(layout, ds);
         let n = layout.len();
-        let mut x = Vec::new();
-        let mut at = Vec::new();
-        for (row, &(sku, o)) in origins.iter().enumerate() {
-            let s = &ds.series[sku];
-            if s.y.is_empty() || o >= s.y.len() {
-                return Err(Error::Data(format!(
-                    "SKU {}: no week {o} in its {} weeks of history",
-                    s.unique_id,
-                    s.y.len()
-                )));
-            }
-            let level = Rows::level(s, o);
-            if level.is_nan() || level <= 0.0 {
-                continue;
-            }
-            for h in 1..=weeks {
-                let start = x.len();
-                x.resize(start + n, 0.0f32);
-                rows.write(s, At { o, h, level }, plan, false, &mut x[start..])?;
-                at.push((row, h, level));
-            }
+        // Parts of the origins on all cores: each builds its rows and predicts them on its own
+        // thread (LightGBM's OpenMP threads would compete with rayon's).
+        let parts: Vec<Result<Vec<(usize, usize, f64)>>> = origins
+            .par_chunks(PREDICT_ORIGINS)
+            .enumerate()
+            .map(|(part, chunk)| {
+                let mut x = Vec::new();
+                let mut at = Vec::new();
+                for (j, &(sku, o)) in chunk.iter().enumerate() {
+                    let s = &ds.series[sku];
+                    if s.y.is_empty() || o >= s.y.len() {
+                        return Err(Error::Data(format!(
+                            "SKU {}: no week {o} in its {} weeks of history",
+                            s.unique_id,
+                            s.y.len()
+                        )));
+                    }
+                    let level = Rows::level(s, o);
+                    if level.is_nan() || level <= 0.0 {
+                        continue;
+                    }
+                    for h in 1..=weeks {
+                        let start = x.len();
+                        x.resize(start + n, 0.0f32);
+                        rows.write(s, At { o, h, level }, plan, false, &mut x[start..])?;
+                        at.push((part * PREDICT_ORIGINS + j, h, level));
+                    }
+                }
+                if at.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let pred = self
+                    .booster
+                    .predict_with_params(&x, n as i32, true, "num_threads=1")?;
+                Ok(at
+                    .into_iter()
+                    .zip(pred)
+                    .map(|((row, h, level), p)| (row, h, p * level))
+                    .collect())
+            })
+            .collect();
+        let mut out = Vec::new();
+        for part in parts {
+            out.extend(part?);
         }
-        if at.is_empty() {
-            return Ok(Vec::new());
-        }
-        let pred = self.booster.predict(&x, n as i32, true)?;
-        Ok(at
-            .into_iter()
-            .zip(pred)
-            .map(|((row, h, level), p)| (row, h, p * level))
-            .collect())
+        Ok(out)
     }
 
     /// Write [`MODEL_FILE`] and [`SPEC_FILE`] into `dir`, each through a temporary file renamed
