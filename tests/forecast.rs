@@ -785,7 +785,11 @@ fn trees_fitted_with_the_run_are_scored_chosen_among_and_served_with_the_network
     let dir = tempfile::tempdir().unwrap();
     let (run, data) = trained(dir.path());
     let weekly = weekly_file(dir.path(), &data);
-    let report = restock_train::fit_trees(&run, &data).unwrap().unwrap();
+    let report = restock_train::fit_trees(&run, &data)
+        .unwrap()
+        .report()
+        .cloned()
+        .expect("fitted");
     assert!(report.rows > 1000 && report.valid_rows > 50, "{report:?}");
     assert!(
         report.rounds >= 1 && report.valid_wape.is_finite(),
@@ -936,8 +940,25 @@ fn trees_fitted_with_the_run_are_scored_chosen_among_and_served_with_the_network
     let off = config.replace("[trees]\nenabled = true", "[trees]\nenabled = false");
     assert_ne!(off, config, "{config}");
     std::fs::write(run.file("config.toml"), off).unwrap();
-    assert_eq!(restock_train::fit_trees(&run, &data).unwrap(), None);
+    assert_eq!(
+        restock_train::fit_trees(&run, &data).unwrap(),
+        restock_train::TreeFit::Disabled
+    );
     assert!(run.trees().unwrap().is_none());
     let serving = restock_train::select_serving(&run, &data, 256).unwrap();
     assert_eq!(serving.candidates.len(), 5);
+    // On, but no SKU has the history they ask for: the run goes on without them, and says why.
+    let config = std::fs::read_to_string(run.file("config.toml")).unwrap();
+    let short = config
+        .replace("[trees]\nenabled = false", "[trees]\nenabled = true")
+        .replace("min_history = 13", "min_history = 500");
+    assert_ne!(short, config, "{config}");
+    std::fs::write(run.file("config.toml"), short).unwrap();
+    match restock_train::fit_trees(&run, &data).unwrap() {
+        restock_train::TreeFit::TooLittleData(why) => {
+            assert!(why.contains("too few to fit trees"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(run.trees().unwrap().is_none());
 }

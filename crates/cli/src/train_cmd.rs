@@ -199,11 +199,15 @@ fn finish_run(
 /// Fit and report the run's gradient-boosted trees (`[trees]`, on by default).
 fn fit_trees(run: &RunDir, prepared: &Prepared, progress: &mut Progress) -> Result<()> {
     progress.stage("fitting gradient-boosted trees (LightGBM) on the same weeks");
-    if let Some(r) = restock_train::fit_trees(run, prepared)? {
-        progress.done(&format!(
+    match restock_train::fit_trees(run, prepared)? {
+        restock_train::TreeFit::Fitted(r) => progress.done(&format!(
             "trees: {} rounds on {} rows in {:.1} s; validation WAPE of their mean {:.4} on {} rows",
             r.rounds, r.rows, r.seconds, r.valid_wape, r.valid_rows
-        ));
+        )),
+        restock_train::TreeFit::Disabled => progress.done("trees: off ([trees] enabled = false)"),
+        restock_train::TreeFit::TooLittleData(why) => {
+            progress.done(&format!("trees: not fitted, the run serves without them ({why})"))
+        }
     }
     Ok(())
 }

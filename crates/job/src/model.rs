@@ -304,7 +304,7 @@ fn finish(
         valid_loss: state.as_ref().map_or(f64::NAN, |s| s.best_valid_loss),
         epochs: state.as_ref().map_or(0, |s| s.epochs_done),
         served: serving.name(),
-        trees_rounds: trees.map(|t| t.rounds),
+        trees_rounds: trees.report().map(|t| t.rounds),
         fingerprint: attempt.fingerprint.clone(),
     };
     observer.message(&format!("model {}: {}", update.mode, update.reason));

@@ -9,15 +9,36 @@ use restock_trees::{FitReport, FitWeeks, TreeModel};
 use crate::prepare::Prepared;
 use crate::{Error, Result, RunDir};
 
-/// Fit the trees of `run` on `prepared` when its config enables them, and save them in the run;
-/// `None` when disabled (and any trees the run held are removed). Trees of an earlier fit are replaced (the serving choice that follows
-/// reads the new ones).
-pub fn fit_trees(run: &RunDir, prepared: &Prepared) -> Result<Option<FitReport>> {
+/// How a run's trees came out of [`fit_trees`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum TreeFit {
+    /// Fitted and saved in the run.
+    Fitted(FitReport),
+    /// `[trees] enabled = false`.
+    Disabled,
+    /// The catalogue is too small for trees (the reason); the run serves without them.
+    TooLittleData(String),
+}
+
+impl TreeFit {
+    /// The fit's report, when the trees were fitted.
+    pub fn report(&self) -> Option<&FitReport> {
+        match self {
+            TreeFit::Fitted(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Fit the trees of `run` on `prepared` when its config enables them, and save them in the run.
+/// Disabled, or on a catalogue too small for them, any trees the run held are removed (a run
+/// fine-tuned from one that had them would otherwise serve stale ones) and the run goes on
+/// without: the network does not need them.
+pub fn fit_trees(run: &RunDir, prepared: &Prepared) -> Result<TreeFit> {
     let config = run.config()?;
     if !config.trees.enabled {
-        // Trees of an earlier fit (a run fine-tuned from one that had them) would be served.
         TreeModel::remove(run.path())?;
-        return Ok(None);
+        return Ok(TreeFit::Disabled);
     }
     let model_config = run.model_config()?;
     let levels = Quantiles::new(model_config.quantiles.clone())
@@ -34,9 +55,17 @@ pub fn fit_trees(run: &RunDir, prepared: &Prepared) -> Result<Option<FitReport>>
         seed: config.seed,
         threads,
     };
-    let model = TreeModel::fit(&prepared.dataset, &weeks, &config.trees)?;
-    model.save(run.path())?;
-    Ok(Some(model.spec().report.clone()))
+    match TreeModel::fit(&prepared.dataset, &weeks, &config.trees) {
+        Ok(model) => {
+            model.save(run.path())?;
+            Ok(TreeFit::Fitted(model.spec().report.clone()))
+        }
+        Err(restock_trees::Error::Data(reason)) => {
+            TreeModel::remove(run.path())?;
+            Ok(TreeFit::TooLittleData(reason))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 impl RunDir {

@@ -227,7 +227,7 @@ impl<'a> Rows<'a> {
                 })
             };
             let recent_mean = values.map_or(f64::NAN, |v| {
-                let v = &v[..=o.min(v.len().saturating_sub(1))];
+                let v = &v[..(o + 1).min(v.len())];
                 let r: Vec<f64> = tail(v, 13)
                     .iter()
                     .copied()

@@ -173,6 +173,13 @@ impl TreeModel {
             &mut rng,
         );
         let train = build(&rows, ds, &train_keys, config.hide_plan, &mut rng)?;
+        if train.label.len() < 100 {
+            return Err(Error::Data(format!(
+                "{} training rows with demand in the year before their origin: too few to fit \
+                 trees",
+                train.label.len()
+            )));
+        }
         let valid = build(&rows, ds, &valid_keys, config.hide_plan, &mut rng)?;
         let n = layout.len() as i32;
         let mut dataset = Dataset::from_slice(&train.x, &train.label, n, true)?;
