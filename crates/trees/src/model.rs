@@ -182,54 +182,14 @@ impl TreeModel {
         }
         let valid = build(&rows, ds, &valid_keys, config.hide_plan, &mut rng)?;
         let n = layout.len() as i32;
-        let mut dataset = Dataset::from_slice(&train.x, &train.label, n, true)?;
-        dataset.set_weights(&train.weight())?;
-        let params = json!({
-            "objective": "tweedie",
-            "tweedie_variance_power": config.tweedie_variance_power,
-            "learning_rate": config.learning_rate,
-            "num_leaves": config.num_leaves,
-            "min_data_in_leaf": config.min_data_in_leaf,
-            "feature_fraction": config.feature_fraction,
-            "bagging_fraction": 0.8,
-            "bagging_freq": 1,
-            "lambda_l2": 1.0,
-            // lightgbm3 1.0.2 boosts num_iterations − 1 rounds.
-            "num_iterations": config.rounds + 1,
-            "num_threads": threads.max(1),
-            "seed": seed % (i32::MAX as u64),
-            "deterministic": true,
-            "force_row_wise": true,
-            "verbosity": -1,
-        });
-        let mut booster = Booster::train(dataset, &params)?;
-        // The round: the least validation deviance over a grid of rounds.
+        let mut booster = boost(&train, config, seed, threads)?;
+        // The round and the bands from the validation rows (the training rows where too few).
         let check = if valid.label.len() >= MIN_VALID_ROWS {
             &valid
         } else {
             &train
         };
-        let check_weight = check.weight();
-        let step = (config.rounds / 20).max(10);
-        let mut grid: Vec<usize> = (step..config.rounds).step_by(step).collect();
-        grid.push(config.rounds);
-        let mut best = (f64::INFINITY, config.rounds);
-        let mut curve = Vec::with_capacity(grid.len());
-        for &r in &grid {
-            booster.set_max_iterations(r as i32)?;
-            let pred = booster.predict(&check.x, n, true)?;
-            let d = deviance(
-                &check.label,
-                &pred,
-                &check_weight,
-                config.tweedie_variance_power,
-            );
-            curve.push((r, d));
-            if d < best.0 {
-                best = (d, r);
-            }
-        }
-        booster.set_max_iterations(best.1 as i32)?;
+        let (best, curve) = choose_round(&mut booster, check, config, n)?;
         let pred = booster.predict(&check.x, n, true)?;
         // Back to units: mean μ = prediction × level, actual = label × level.
         let mu: Vec<f64> = pred
@@ -245,20 +205,8 @@ impl TreeModel {
             .collect();
         let abs: f64 = mu.iter().zip(&actual).map(|(m, a)| (m - a).abs()).sum();
         let total: f64 = actual.iter().sum();
-        // Bands per what a forecast knows of the plan, from the rows that knew as much (all
-        // rows where too few did).
-        let split_bands = |hidden: bool| {
-            let rows: Vec<usize> = (0..mu.len())
-                .filter(|&i| check.hidden[i] == hidden)
-                .collect();
-            if rows.len() >= MIN_VALID_ROWS {
-                let pick = |v: &[f64]| rows.iter().map(|&i| v[i]).collect::<Vec<f64>>();
-                bands(&pick(&mu), &pick(&actual), levels.levels())
-            } else {
-                bands(&mu, &actual, levels.levels())
-            }
-        };
-        let (given_bands, unknown_bands) = (split_bands(false), split_bands(true));
+        let given_bands = plan_bands(&mu, &actual, &check.hidden, false, levels.levels());
+        let unknown_bands = plan_bands(&mu, &actual, &check.hidden, true, levels.levels());
         let report = FitReport {
             rows: train.label.len(),
             valid_rows: valid.label.len(),
@@ -547,7 +495,7 @@ fn build(
     hide_plan: f64,
     rng: &mut StdRng,
 ) -> Result<Built> {
-    let n = rows_len(rows);
+    let n = rows.layout_len();
     let mut out = Built {
         x: Vec::with_capacity(keys.len() * n),
         label: Vec::with_capacity(keys.len()),
@@ -577,8 +525,77 @@ fn build(
     Ok(out)
 }
 
-fn rows_len(rows: &Rows<'_>) -> usize {
-    rows.layout_len()
+/// LightGBM boosted on `train` with `config`'s settings, `config.rounds` rounds.
+fn boost(train: &Built, config: &TreeConfig, seed: u64, threads: usize) -> Result<Booster> {
+    let n = (train.x.len() / train.label.len().max(1)) as i32;
+    let mut dataset = Dataset::from_slice(&train.x, &train.label, n, true)?;
+    dataset.set_weights(&train.weight())?;
+    let params = json!({
+        "objective": "tweedie",
+        "tweedie_variance_power": config.tweedie_variance_power,
+        "learning_rate": config.learning_rate,
+        "num_leaves": config.num_leaves,
+        "min_data_in_leaf": config.min_data_in_leaf,
+        "feature_fraction": config.feature_fraction,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambda_l2": 1.0,
+        // lightgbm3 1.0.2 boosts num_iterations − 1 rounds.
+        "num_iterations": config.rounds + 1,
+        "num_threads": threads.max(1),
+        "seed": seed % (i32::MAX as u64),
+        "deterministic": true,
+        "force_row_wise": true,
+        "verbosity": -1,
+    });
+    Ok(Booster::train(dataset, &params)?)
+}
+
+/// The round with the least weighted deviance on `check` over a grid of rounds, set on the
+/// booster: `((deviance, rounds), the curve)`.
+fn choose_round(
+    booster: &mut Booster,
+    check: &Built,
+    config: &TreeConfig,
+    n: i32,
+) -> Result<((f64, usize), Vec<(usize, f64)>)> {
+    let weight = check.weight();
+    let step = (config.rounds / 20).max(10);
+    let mut grid: Vec<usize> = (step..config.rounds).step_by(step).collect();
+    grid.push(config.rounds);
+    let mut best = (f64::INFINITY, config.rounds);
+    let mut curve = Vec::with_capacity(grid.len());
+    for &r in &grid {
+        booster.set_max_iterations(r as i32)?;
+        let pred = booster.predict(&check.x, n, true)?;
+        let d = deviance(&check.label, &pred, &weight, config.tweedie_variance_power);
+        curve.push((r, d));
+        if d < best.0 {
+            best = (d, r);
+        }
+    }
+    booster.set_max_iterations(best.1 as i32)?;
+    Ok((best, curve))
+}
+
+/// The quantile bands for forecasts that know the plan (`hidden` false) or not (true), from the
+/// rows that knew as much, or all rows where too few did.
+fn plan_bands(
+    mu: &[f64],
+    actual: &[f64],
+    hidden_rows: &[bool],
+    hidden: bool,
+    levels: &[f64],
+) -> Vec<Band> {
+    let rows: Vec<usize> = (0..mu.len())
+        .filter(|&i| hidden_rows[i] == hidden)
+        .collect();
+    if rows.len() >= MIN_VALID_ROWS {
+        let pick = |v: &[f64]| rows.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+        bands(&pick(mu), &pick(actual), levels)
+    } else {
+        bands(mu, actual, levels)
+    }
 }
 
 /// Mean Tweedie deviance with power `p` of predictions `mu` for labels `y`, weighted.
