@@ -165,7 +165,7 @@ fn launch_trees(ds: &WeeklyDataset, split: Week, horizon: usize) -> Result<Optio
         horizon,
         levels: &levels,
         seed: LAUNCH_SEED,
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        threads: 0,
     };
     let config = TreeConfig {
         min_history: 1,

@@ -43,17 +43,13 @@ pub fn fit_trees(run: &RunDir, prepared: &Prepared) -> Result<TreeFit> {
     let model_config = run.model_config()?;
     let levels = Quantiles::new(model_config.quantiles.clone())
         .map_err(|e| Error::Evaluation(e.to_string()))?;
-    let threads = match config.optim.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
     let weeks = FitWeeks {
         train_end: prepared.train_end,
         valid_end: prepared.valid_end,
         horizon: model_config.horizon,
         levels: &levels,
         seed: config.seed,
-        threads,
+        threads: config.optim.threads,
     };
     match TreeModel::fit(&prepared.dataset, &weeks, &config.trees) {
         Ok(model) => {

@@ -125,7 +125,7 @@ pub struct FitWeeks<'a> {
     pub levels: &'a Quantiles,
     /// Seed of the sampled rows and hidden plans (and LightGBM's).
     pub seed: u64,
-    /// LightGBM's threads.
+    /// LightGBM's threads; 0: one per core (rayon's count, as the network's training).
     pub threads: usize,
 }
 
@@ -182,14 +182,19 @@ impl TreeModel {
         }
         let valid = build(&rows, ds, &valid_keys, config.hide_plan, &mut rng)?;
         let n = layout.len() as i32;
-        let mut booster = boost(&train, config, seed, threads)?;
+        let threads = match threads {
+            0 => rayon::current_num_threads(),
+            n => n,
+        };
+        let mut booster = boost(&train, n, config, seed, threads)?;
         // The round and the bands from the validation rows (the training rows where too few).
         let check = if valid.label.len() >= MIN_VALID_ROWS {
             &valid
         } else {
             &train
         };
-        let (best, curve) = choose_round(&mut booster, check, config, n)?;
+        let curve = choose_round(&mut booster, check, config, n)?;
+        let (rounds, valid_deviance) = least(&curve);
         let pred = booster.predict(&check.x, n, true)?;
         // Back to units: mean μ = prediction × level, actual = label × level.
         let mu: Vec<f64> = pred
@@ -210,8 +215,8 @@ impl TreeModel {
         let report = FitReport {
             rows: train.label.len(),
             valid_rows: valid.label.len(),
-            rounds: best.1,
-            valid_deviance: best.0,
+            rounds,
+            valid_deviance,
             valid_wape: if total > 0.0 { abs / total } else { f64::NAN },
             curve,
             seconds: started.elapsed().as_secs_f64(),
@@ -525,9 +530,9 @@ fn build(
     Ok(out)
 }
 
-/// LightGBM boosted on `train` with `config`'s settings, `config.rounds` rounds.
-fn boost(train: &Built, config: &TreeConfig, seed: u64, threads: usize) -> Result<Booster> {
-    let n = (train.x.len() / train.label.len().max(1)) as i32;
+/// LightGBM boosted on `train` (rows of `n` features) with `config`'s settings, `config.rounds`
+/// rounds.
+fn boost(train: &Built, n: i32, config: &TreeConfig, seed: u64, threads: usize) -> Result<Booster> {
     let mut dataset = Dataset::from_slice(&train.x, &train.label, n, true)?;
     dataset.set_weights(&train.weight())?;
     let params = json!({
@@ -551,31 +556,39 @@ fn boost(train: &Built, config: &TreeConfig, seed: u64, threads: usize) -> Resul
     Ok(Booster::train(dataset, &params)?)
 }
 
-/// The round with the least weighted deviance on `check` over a grid of rounds, set on the
-/// booster: `((deviance, rounds), the curve)`.
+/// The weighted deviance on `check` over a grid of rounds, `(rounds, deviance)`; the booster is
+/// left at the round with the least (the first of equals).
 fn choose_round(
     booster: &mut Booster,
     check: &Built,
     config: &TreeConfig,
     n: i32,
-) -> Result<((f64, usize), Vec<(usize, f64)>)> {
+) -> Result<Vec<(usize, f64)>> {
     let weight = check.weight();
     let step = (config.rounds / 20).max(10);
     let mut grid: Vec<usize> = (step..config.rounds).step_by(step).collect();
     grid.push(config.rounds);
-    let mut best = (f64::INFINITY, config.rounds);
     let mut curve = Vec::with_capacity(grid.len());
     for &r in &grid {
         booster.set_max_iterations(r as i32)?;
         let pred = booster.predict(&check.x, n, true)?;
         let d = deviance(&check.label, &pred, &weight, config.tweedie_variance_power);
         curve.push((r, d));
-        if d < best.0 {
-            best = (d, r);
-        }
     }
-    booster.set_max_iterations(best.1 as i32)?;
-    Ok((best, curve))
+    let best = least(&curve);
+    booster.set_max_iterations(best.0 as i32)?;
+    Ok(curve)
+}
+
+/// The first point of `curve` with the least deviance (the last round when none is finite).
+fn least(curve: &[(usize, f64)]) -> (usize, f64) {
+    curve
+        .iter()
+        .copied()
+        .filter(|(_, d)| d.is_finite())
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .or_else(|| curve.last().copied())
+        .unwrap_or((0, f64::NAN))
 }
 
 /// The quantile bands for forecasts that know the plan (`hidden` false) or not (true), from the
