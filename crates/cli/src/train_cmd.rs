@@ -239,6 +239,11 @@ pub(crate) struct CalibrateArgs {
     /// Skip the evaluation on the test weeks afterwards.
     #[arg(long)]
     no_eval: bool,
+    /// Also write the trees' training, validation and test rows and LightGBM's predictions on
+    /// them into this directory, for another boosting library to be measured on the same rows
+    /// (`scripts/bench_gbdt.sh`).
+    #[arg(long, value_name = "DIR")]
+    export_tree_rows: Option<PathBuf>,
 }
 
 /// Calibrate (or recalibrate) a finished run's quantiles, fit its trees again, choose how it
@@ -254,7 +259,16 @@ pub(crate) fn calibrate(args: CalibrateArgs, progress: &mut Progress) -> Result<
     let config = run.config()?;
     progress.stage(&format!("loading data for run {}", args.run.display()));
     let prepared = Prepared::load(&config)?;
-    finish_run(&run, &prepared, !args.no_eval, progress)
+    finish_run(&run, &prepared, !args.no_eval, progress)?;
+    if let Some(dir) = &args.export_tree_rows {
+        progress.stage(&format!("writing the trees' rows to {}", dir.display()));
+        let r = restock_train::export_tree_rows(&run, &prepared, dir)?;
+        progress.done(&format!(
+            "rows written: {} training, {} validation, {} test (LightGBM: {} rounds in {:.1} s)",
+            r.rows[0], r.rows[1], r.rows[2], r.rounds, r.seconds
+        ));
+    }
+    Ok(())
 }
 
 /// One progress bar per epoch on a terminal; a line every 10 s and per epoch otherwise.

@@ -26,4 +26,4 @@ pub use prepare::Prepared;
 pub use run::{RunDir, RunSummary};
 pub use select::{Serving, select_serving};
 pub use trainer::{Observer, SessionOptions, Silent, resume, score_run, train, warm_start_problem};
-pub use trees::{TreeFit, fit_trees};
+pub use trees::{TreeFit, export_tree_rows, fit_trees};

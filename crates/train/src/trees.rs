@@ -4,7 +4,9 @@
 //! forecasts.
 
 use restock_core::Quantiles;
-use restock_trees::{FitReport, FitWeeks, TreeModel};
+use std::path::Path;
+
+use restock_trees::{ExportReport, FitReport, FitWeeks, TreeModel};
 
 use crate::prepare::Prepared;
 use crate::{Error, Result, RunDir};
@@ -40,17 +42,8 @@ pub fn fit_trees(run: &RunDir, prepared: &Prepared) -> Result<TreeFit> {
         TreeModel::remove(run.path())?;
         return Ok(TreeFit::Disabled);
     }
-    let model_config = run.model_config()?;
-    let levels = Quantiles::new(model_config.quantiles.clone())
-        .map_err(|e| Error::Evaluation(e.to_string()))?;
-    let weeks = FitWeeks {
-        train_end: prepared.train_end,
-        valid_end: prepared.valid_end,
-        horizon: model_config.horizon,
-        levels: &levels,
-        seed: config.seed,
-        threads: config.optim.threads,
-    };
+    let levels = run_levels(run)?;
+    let weeks = fit_weeks(run, prepared, &levels)?;
     match TreeModel::fit(&prepared.dataset, &weeks, &config.trees) {
         Ok(model) => {
             model.save(run.path())?;
@@ -62,6 +55,40 @@ pub fn fit_trees(run: &RunDir, prepared: &Prepared) -> Result<TreeFit> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Fit the trees of `run` on `prepared` as [`fit_trees`] does (whatever `[trees] enabled`
+/// says), without saving them, and write their rows and LightGBM's predictions into `dir` for
+/// another boosting library to be measured on (`restock_trees::export_rows`).
+pub fn export_tree_rows(run: &RunDir, prepared: &Prepared, dir: &Path) -> Result<ExportReport> {
+    let config = run.config()?;
+    let levels = run_levels(run)?;
+    let weeks = fit_weeks(run, prepared, &levels)?;
+    Ok(restock_trees::export_rows(
+        &prepared.dataset,
+        &weeks,
+        &config.trees,
+        dir,
+    )?)
+}
+
+/// The quantile levels of the run's network, which the trees forecast too.
+fn run_levels(run: &RunDir) -> Result<Quantiles> {
+    Quantiles::new(run.model_config()?.quantiles.clone())
+        .map_err(|e| Error::Evaluation(e.to_string()))
+}
+
+/// The weeks, horizon, seed and threads of the run's tree fit.
+fn fit_weeks<'a>(run: &RunDir, prepared: &Prepared, levels: &'a Quantiles) -> Result<FitWeeks<'a>> {
+    let config = run.config()?;
+    Ok(FitWeeks {
+        train_end: prepared.train_end,
+        valid_end: prepared.valid_end,
+        horizon: run.model_config()?.horizon,
+        levels,
+        seed: config.seed,
+        threads: config.optim.threads,
+    })
 }
 
 impl RunDir {

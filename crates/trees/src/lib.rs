@@ -9,11 +9,13 @@
 
 mod config;
 mod error;
+mod export;
 pub mod features;
 mod model;
 
 pub use config::TreeConfig;
 pub use error::{Error, Result};
+pub use export::{ExportReport, export_rows};
 pub use features::{Layout, Plan};
 pub use model::{Band, FitReport, FitWeeks, MODEL_FILE, SPEC_FILE, TreeModel, TreeSpec};
 

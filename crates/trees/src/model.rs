@@ -109,7 +109,7 @@ impl std::fmt::Debug for TreeModel {
 }
 
 /// One row to predict: SKU index, origin index, step.
-type Key = (usize, usize, usize);
+pub(crate) type Key = (usize, usize, usize);
 
 /// What a fit learns from: the weeks, the horizon and quantile levels, and how it runs.
 #[derive(Debug, Clone)]
@@ -133,66 +133,32 @@ impl TreeModel {
     /// Fit on `ds` ([`FitWeeks`]: targets up to `train_end` train the trees; targets in
     /// (`train_end`, `valid_end`] choose the boosting round and set the quantile bands).
     pub fn fit(ds: &WeeklyDataset, weeks: &FitWeeks<'_>, config: &TreeConfig) -> Result<TreeModel> {
-        config.check().map_err(Error::Data)?;
-        let FitWeeks {
-            train_end,
-            valid_end,
-            horizon,
-            levels,
-            seed,
-            threads,
-        } = *weeks;
         let started = Instant::now();
-        let layout = Layout::for_catalogue(ds);
-        let rows = Rows::new(&layout, ds);
-        let mut rng = StdRng::seed_from_u64(seed);
-        let train_keys = sample_keys(
-            ds,
-            config,
-            horizon,
-            None,
-            train_end,
-            config.max_rows,
-            &mut rng,
-        );
-        if train_keys.len() < 100 {
-            return Err(Error::Data(format!(
-                "{} training rows (SKU × origin × step with {} weeks of history and a target \
-                 by {train_end}): too few to fit trees",
-                train_keys.len(),
-                config.min_history
-            )));
-        }
-        let valid_keys = sample_keys(
-            ds,
-            config,
-            horizon,
-            Some(train_end),
-            valid_end,
-            config.max_rows / 4,
-            &mut rng,
-        );
-        let train = build(&rows, ds, &train_keys, config.hide_plan, &mut rng)?;
-        if train.label.len() < 100 {
-            return Err(Error::Data(format!(
-                "{} training rows with demand in the year before their origin: too few to fit \
-                 trees",
-                train.label.len()
-            )));
-        }
-        let valid = build(&rows, ds, &valid_keys, config.hide_plan, &mut rng)?;
+        let rows = FitRows::build(ds, weeks, config)?;
+        Self::fit_rows(&rows, weeks, config, started)
+    }
+
+    /// Boost on `rows`' training rows, keep the round with the least validation deviance and
+    /// set the quantile bands on the validation rows.
+    pub(crate) fn fit_rows(
+        rows: &FitRows,
+        weeks: &FitWeeks<'_>,
+        config: &TreeConfig,
+        started: Instant,
+    ) -> Result<TreeModel> {
+        let FitRows {
+            layout,
+            train,
+            valid,
+        } = rows;
         let n = layout.len() as i32;
-        let threads = match threads {
+        let threads = match weeks.threads {
             0 => rayon::current_num_threads(),
             n => n,
         };
-        let mut booster = boost(&train, n, config, seed, threads)?;
+        let mut booster = boost(train, n, config, weeks.seed, threads)?;
         // The round and the bands from the validation rows (the training rows where too few).
-        let check = if valid.label.len() >= MIN_VALID_ROWS {
-            &valid
-        } else {
-            &train
-        };
+        let check = rows.check();
         let curve = choose_round(&mut booster, check, config, n)?;
         let (rounds, valid_deviance) = least(&curve);
         let pred = booster.predict(&check.x, n, true)?;
@@ -210,8 +176,9 @@ impl TreeModel {
             .collect();
         let abs: f64 = mu.iter().zip(&actual).map(|(m, a)| (m - a).abs()).sum();
         let total: f64 = actual.iter().sum();
-        let given_bands = plan_bands(&mu, &actual, &check.hidden, false, levels.levels());
-        let unknown_bands = plan_bands(&mu, &actual, &check.hidden, true, levels.levels());
+        let levels = weeks.levels.levels();
+        let given_bands = plan_bands(&mu, &actual, &check.hidden, false, levels);
+        let unknown_bands = plan_bands(&mu, &actual, &check.hidden, true, levels);
         let report = FitReport {
             rows: train.label.len(),
             valid_rows: valid.label.len(),
@@ -224,15 +191,22 @@ impl TreeModel {
         Ok(TreeModel {
             booster,
             spec: TreeSpec {
-                layout,
-                horizon,
-                levels: levels.levels().to_vec(),
+                layout: layout.clone(),
+                horizon: weeks.horizon,
+                levels: levels.to_vec(),
                 bands: given_bands,
                 bands_unknown: unknown_bands,
                 config: config.clone(),
                 report,
             },
         })
+    }
+
+    /// The predicted mean of each of `rows` (row-major, the model's layout), in units of the
+    /// rows' levels, on one thread per call.
+    pub(crate) fn predict_rows(&self, x: &[f32]) -> Result<Vec<f64>> {
+        let n = self.spec.layout.len() as i32;
+        Ok(self.booster.predict(x, n, true)?)
     }
 
     /// What was fitted and how.
@@ -473,12 +447,12 @@ fn sample_keys(
 }
 
 /// Feature rows (row-major), labels (demand ÷ level) and the level of each.
-struct Built {
-    x: Vec<f32>,
-    label: Vec<f32>,
-    level: Vec<f32>,
+pub(crate) struct Built {
+    pub(crate) x: Vec<f32>,
+    pub(crate) label: Vec<f32>,
+    pub(crate) level: Vec<f32>,
     /// Whether the row's plan inputs were hidden.
-    hidden: Vec<bool>,
+    pub(crate) hidden: Vec<bool>,
 }
 
 impl Built {
@@ -492,8 +466,82 @@ impl Built {
     }
 }
 
+/// The rows a fit learns from: sampled from the catalogue with the fit's seed, so that the same
+/// catalogue, weeks and settings give the same rows.
+pub(crate) struct FitRows {
+    pub(crate) layout: Layout,
+    /// Targets up to `train_end`.
+    pub(crate) train: Built,
+    /// Targets in (`train_end`, `valid_end`].
+    pub(crate) valid: Built,
+}
+
+impl FitRows {
+    pub(crate) fn build(
+        ds: &WeeklyDataset,
+        weeks: &FitWeeks<'_>,
+        config: &TreeConfig,
+    ) -> Result<FitRows> {
+        config.check().map_err(Error::Data)?;
+        let layout = Layout::for_catalogue(ds);
+        let rows = Rows::new(&layout, ds);
+        let mut rng = StdRng::seed_from_u64(weeks.seed);
+        let train_keys = sample_keys(
+            ds,
+            config,
+            weeks.horizon,
+            None,
+            weeks.train_end,
+            config.max_rows,
+            &mut rng,
+        );
+        if train_keys.len() < 100 {
+            return Err(Error::Data(format!(
+                "{} training rows (SKU × origin × step with {} weeks of history and a target \
+                 by {}): too few to fit trees",
+                train_keys.len(),
+                config.min_history,
+                weeks.train_end
+            )));
+        }
+        let valid_keys = sample_keys(
+            ds,
+            config,
+            weeks.horizon,
+            Some(weeks.train_end),
+            weeks.valid_end,
+            config.max_rows / 4,
+            &mut rng,
+        );
+        let train = build(&rows, ds, &train_keys, config.hide_plan, &mut rng)?;
+        if train.label.len() < 100 {
+            return Err(Error::Data(format!(
+                "{} training rows with demand in the year before their origin: too few to fit \
+                 trees",
+                train.label.len()
+            )));
+        }
+        let valid = build(&rows, ds, &valid_keys, config.hide_plan, &mut rng)?;
+        Ok(FitRows {
+            layout,
+            train,
+            valid,
+        })
+    }
+
+    /// The rows that choose the round and set the bands: the validation rows, or the training
+    /// rows where too few.
+    pub(crate) fn check(&self) -> &Built {
+        if self.valid.label.len() >= MIN_VALID_ROWS {
+            &self.valid
+        } else {
+            &self.train
+        }
+    }
+}
+
 /// The rows of `keys`; rows whose SKU had no demand in the year before the origin are left out.
-fn build(
+pub(crate) fn build(
     rows: &Rows<'_>,
     ds: &WeeklyDataset,
     keys: &[Key],
@@ -670,7 +718,7 @@ fn quantile(v: &[f64], q: f64) -> f64 {
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let err = |e: std::io::Error| Error::File {
         path: path.to_path_buf(),
         message: e.to_string(),

@@ -8,7 +8,7 @@ use rand_distr::{Distribution, Poisson};
 use restock_core::{Quantiles, Week, columns};
 use restock_data::future::KnownFuture;
 use restock_data::{SkuSeries, WeeklyDataset};
-use restock_trees::{FitWeeks, Plan, TreeConfig, TreeModel};
+use restock_trees::{FitWeeks, Plan, TreeConfig, TreeModel, export_rows};
 
 const WEEKS: usize = 160;
 const LIFT: f64 = 3.0;
@@ -55,22 +55,29 @@ fn promo_catalogue(skus: usize, seed: u64) -> WeeklyDataset {
     }
 }
 
-fn fit(ds: &WeeklyDataset, train_end: Week, valid_end: Week) -> TreeModel {
-    let config = TreeConfig {
+fn small_config() -> TreeConfig {
+    TreeConfig {
         rounds: 150,
         min_data_in_leaf: 20,
         ..TreeConfig::default()
-    };
-    let levels = Quantiles::default();
-    let weeks = FitWeeks {
+    }
+}
+
+fn fit_weeks(train_end: Week, valid_end: Week, levels: &Quantiles) -> FitWeeks<'_> {
+    FitWeeks {
         train_end,
         valid_end,
         horizon: 4,
-        levels: &levels,
+        levels,
         seed: 7,
         threads: 2,
-    };
-    TreeModel::fit(ds, &weeks, &config).expect("the trees fit")
+    }
+}
+
+fn fit(ds: &WeeklyDataset, train_end: Week, valid_end: Week) -> TreeModel {
+    let levels = Quantiles::default();
+    let weeks = fit_weeks(train_end, valid_end, &levels);
+    TreeModel::fit(ds, &weeks, &small_config()).expect("the trees fit")
 }
 
 #[test]
@@ -243,4 +250,93 @@ fn too_short_a_catalogue_is_refused_with_the_reason() {
     };
     let err = TreeModel::fit(&ds, &weeks, &TreeConfig::default()).expect_err("too few rows");
     assert!(err.to_string().contains("too few to fit trees"), "{err}");
+}
+
+fn read_f32(path: &std::path::Path) -> Vec<f32> {
+    std::fs::read(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+#[test]
+fn exported_rows_are_the_fits_own_and_so_are_lightgbms_predictions() {
+    let ds = promo_catalogue(40, 5);
+    let (train_end, valid_end) = (ds.last_week.offset(-12), ds.last_week.offset(-4));
+    let model = fit(&ds, train_end, valid_end);
+    let levels = Quantiles::default();
+    let weeks = fit_weeks(train_end, valid_end, &levels);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let rows = dir.path().join("rows");
+    let report = export_rows(&ds, &weeks, &small_config(), &rows).expect("exported");
+    let spec = model.spec();
+    assert_eq!(report.rows[0], spec.report.rows);
+    assert_eq!(report.rows[1], spec.report.valid_rows);
+    assert_eq!(report.rounds, spec.report.rounds);
+    // Every SKU sells, so each has 4 test rows after the validation weeks.
+    assert_eq!(report.rows[2], 40 * 4);
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rows.join("meta.json")).expect("meta.json"))
+            .expect("JSON");
+    let n = spec.layout.len();
+    assert_eq!(meta["features"].as_array().expect("names").len(), n);
+    for (set, count) in ["train", "valid", "test"].iter().zip(report.rows) {
+        assert_eq!(
+            read_f32(&rows.join(format!("{set}.x.f32"))).len(),
+            count * n
+        );
+        assert_eq!(
+            read_f32(&rows.join(format!("{set}.label.f32"))).len(),
+            count
+        );
+        assert_eq!(
+            read_f32(&rows.join(format!("{set}.level.f32"))).len(),
+            count
+        );
+    }
+    // The exported validation predictions give the fit's own validation WAPE.
+    let (mu, label, level) = (
+        read_f32(&rows.join("lightgbm.valid.f32")),
+        read_f32(&rows.join("valid.label.f32")),
+        read_f32(&rows.join("valid.level.f32")),
+    );
+    let (mut abs, mut total) = (0.0, 0.0);
+    for i in 0..mu.len() {
+        let l = f64::from(level[i]);
+        abs += (f64::from(mu[i]) - f64::from(label[i])).abs() * l;
+        total += f64::from(label[i]) * l;
+    }
+    let wape = abs / total;
+    assert!(
+        (wape - spec.report.valid_wape).abs() < 1e-4,
+        "{wape} against {}",
+        spec.report.valid_wape
+    );
+    // The test rows are the forecasts at the end of the validation weeks, plan as recorded:
+    // SKU-major, step-minor, as `means_at` gives them.
+    let origins: Vec<(usize, usize)> = ds
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i, s.start.weeks_until(valid_end) as usize))
+        .collect();
+    let means = model
+        .means_at(&ds, &origins, 4, Plan::Recorded)
+        .expect("forecasts");
+    let (mu, level) = (
+        read_f32(&rows.join("lightgbm.test.f32")),
+        read_f32(&rows.join("test.level.f32")),
+    );
+    for (k, expected) in means.iter().flatten().enumerate() {
+        let got = f64::from(mu[k]) * f64::from(level[k]);
+        assert!(
+            (got - expected).abs() <= 1e-3 * expected.abs().max(1.0),
+            "row {k}: {got} against {expected}"
+        );
+    }
+    // A catalogue with nothing after the validation weeks has no test rows: refused.
+    let late = fit_weeks(train_end, ds.last_week, &levels);
+    let err = export_rows(&ds, &late, &small_config(), &rows).expect_err("no test rows");
+    assert!(err.to_string().contains("no test rows"), "{err}");
 }
