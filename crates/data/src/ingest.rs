@@ -187,83 +187,7 @@ pub(crate) fn canonicalize(
 
     let days = parse_days(path, &map.date, get(&map.date)?, date_format)?;
     let y_raw = parse_numbers(path, &map.target, get(&map.target)?)?;
-    let mut y = Vec::with_capacity(n);
-    let mut keep = Vec::with_capacity(n);
-    let (mut missing, mut neg_rows, mut neg_units) = (0usize, 0usize, 0.0);
-    for (row, v) in y_raw.into_iter().enumerate() {
-        match v {
-            Some(v) if !v.is_finite() => {
-                return Err(bad(
-                    row,
-                    &map.target,
-                    v.to_string(),
-                    "demand must be a finite number".into(),
-                ));
-            }
-            Some(v) => {
-                report.input_units += v;
-                if v < 0.0 {
-                    neg_rows += 1;
-                    neg_units += v;
-                    match clean.negative {
-                        NegativePolicy::Reject => {
-                            return Err(bad(
-                                row,
-                                &map.target,
-                                v.to_string(),
-                                "negative demand (clean.negative = \"reject\")".into(),
-                            ));
-                        }
-                        NegativePolicy::Drop => {
-                            y.push(0.0);
-                            keep.push(false);
-                            continue;
-                        }
-                        NegativePolicy::Clip => {
-                            y.push(0.0);
-                            keep.push(true);
-                            continue;
-                        }
-                        NegativePolicy::Keep => {}
-                    }
-                }
-                y.push(v);
-                keep.push(true);
-            }
-            None => {
-                missing += 1;
-                match clean.missing_target {
-                    MissingPolicy::Reject => {
-                        return Err(bad(
-                            row,
-                            &map.target,
-                            "null".into(),
-                            "missing demand (clean.missing_target = \"reject\")".into(),
-                        ));
-                    }
-                    MissingPolicy::Drop => {
-                        y.push(0.0);
-                        keep.push(false);
-                    }
-                    MissingPolicy::Zero => {
-                        y.push(0.0);
-                        keep.push(true);
-                    }
-                }
-            }
-        }
-    }
-    match clean.missing_target {
-        MissingPolicy::Drop => report.remove("missing_target", "input rows", missing, 0.0),
-        _ => report.change("missing_target_as_zero", "input rows", missing, 0.0),
-    }
-    match clean.negative {
-        NegativePolicy::Drop => report.remove("negative_demand", "input rows", neg_rows, neg_units),
-        NegativePolicy::Clip => {
-            report.change("negative_clipped", "input rows", neg_rows, -neg_units)
-        }
-        _ => {}
-    }
+    let (y, keep) = clean_demand(y_raw, &map.target, clean, report, &bad)?;
 
     let mut cols = vec![
         ids.with_name(columns::UNIQUE_ID.into()),
@@ -296,6 +220,97 @@ pub(crate) fn canonicalize(
     let df = DataFrame::new(n, cols).ctx(|| "canonical frame".into())?;
     let mask = BooleanChunked::from_slice("keep".into(), &keep);
     df.filter(&mask).ctx(|| "filtering rows".into())
+}
+
+/// Demand as the cleaning rules say (`clean.negative`, `clean.missing_target`): the value per
+/// row (0 where dropped or clipped) and whether the row is kept; the report counts each rule's
+/// rows. `bad` names the file and row of a value refused.
+fn clean_demand(
+    y_raw: Vec<Option<f64>>,
+    column: &str,
+    clean: &CleanConfig,
+    report: &mut QualityReport,
+    bad: &dyn Fn(usize, &str, String, String) -> Error,
+) -> Result<(Vec<f64>, Vec<bool>)> {
+    let n = y_raw.len();
+    let mut y = Vec::with_capacity(n);
+    let mut keep = Vec::with_capacity(n);
+    let (mut missing, mut neg_rows, mut neg_units) = (0usize, 0usize, 0.0);
+    for (row, v) in y_raw.into_iter().enumerate() {
+        match v {
+            Some(v) if !v.is_finite() => {
+                return Err(bad(
+                    row,
+                    column,
+                    v.to_string(),
+                    "demand must be a finite number".into(),
+                ));
+            }
+            Some(v) => {
+                report.input_units += v;
+                if v < 0.0 {
+                    neg_rows += 1;
+                    neg_units += v;
+                    match clean.negative {
+                        NegativePolicy::Reject => {
+                            return Err(bad(
+                                row,
+                                column,
+                                v.to_string(),
+                                "negative demand (clean.negative = \"reject\")".into(),
+                            ));
+                        }
+                        NegativePolicy::Drop => {
+                            y.push(0.0);
+                            keep.push(false);
+                            continue;
+                        }
+                        NegativePolicy::Clip => {
+                            y.push(0.0);
+                            keep.push(true);
+                            continue;
+                        }
+                        NegativePolicy::Keep => {}
+                    }
+                }
+                y.push(v);
+                keep.push(true);
+            }
+            None => {
+                missing += 1;
+                match clean.missing_target {
+                    MissingPolicy::Reject => {
+                        return Err(bad(
+                            row,
+                            column,
+                            "null".into(),
+                            "missing demand (clean.missing_target = \"reject\")".into(),
+                        ));
+                    }
+                    MissingPolicy::Drop => {
+                        y.push(0.0);
+                        keep.push(false);
+                    }
+                    MissingPolicy::Zero => {
+                        y.push(0.0);
+                        keep.push(true);
+                    }
+                }
+            }
+        }
+    }
+    match clean.missing_target {
+        MissingPolicy::Drop => report.remove("missing_target", "input rows", missing, 0.0),
+        _ => report.change("missing_target_as_zero", "input rows", missing, 0.0),
+    }
+    match clean.negative {
+        NegativePolicy::Drop => report.remove("negative_demand", "input rows", neg_rows, neg_units),
+        NegativePolicy::Clip => {
+            report.change("negative_clipped", "input rows", neg_rows, -neg_units)
+        }
+        _ => {}
+    }
+    Ok((y, keep))
 }
 
 fn type_error(path: &Path, column: &str, dtype: &DataType, expected: &str) -> Error {

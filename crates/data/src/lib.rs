@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod presets;
 pub mod report;
 pub mod synth;
+mod synth_files;
 pub mod table;
 pub mod weekly;
 pub mod windows;

@@ -66,7 +66,22 @@ pub(crate) fn simulation_section(w: &mut Writer, dir: &Path, classes: &[SkuClass
         w.page
             .paragraph(&format!("Weekly purchase budget: {}.", fmt_num(b)));
     }
+    w.page.open_grid();
+    let weeks = weekly_charts(w, dir)?;
+    top_sku_chart(w, dir, classes, &weeks)?;
+    w.page.close_grid();
+    Ok(())
+}
 
+/// The weeks of the replay (first days) and the policies, in the order `weekly.csv` has them.
+struct Weeks {
+    days: Vec<i32>,
+    labels: Vec<String>,
+    policies: Vec<String>,
+}
+
+/// Stock value, fill rate and purchases per week and policy, from `weekly.csv`.
+fn weekly_charts(w: &mut Writer, dir: &Path) -> Result<Weeks> {
     let path = dir.join("weekly.csv");
     let t = Table::read(
         &path,
@@ -109,7 +124,6 @@ pub(crate) fn simulation_section(w: &mut Writer, dir: &Path, classes: &[SkuClass
             })
             .collect()
     };
-    w.page.open_grid();
     w.chart(
         "simulation_stock_value",
         charts::lines(
@@ -146,7 +160,20 @@ pub(crate) fn simulation_section(w: &mut Writer, dir: &Path, classes: &[SkuClass
             (470, 290),
         )?,
     )?;
-    // The SKU with the most value: its stock under each policy against its demand.
+    Ok(Weeks {
+        days: weeks,
+        labels,
+        policies,
+    })
+}
+
+/// The SKU with the most value: its stock under each policy against its demand.
+fn top_sku_chart(w: &mut Writer, dir: &Path, classes: &[SkuClass], weeks: &Weeks) -> Result<()> {
+    let Weeks {
+        days: weeks,
+        labels,
+        policies,
+    } = weeks;
     let traj = dir.join("trajectories.parquet");
     let t = Table::read(&traj, &["unique_id", "ds", "policy", "demand", "stock"])?;
     let ids = t.strings("unique_id")?;
@@ -184,14 +211,13 @@ pub(crate) fn simulation_section(w: &mut Writer, dir: &Path, classes: &[SkuClass
             "simulation_top_sku",
             charts::lines(
                 &format!("{}: end-of-week stock and demand", top.unique_id),
-                &labels,
+                labels,
                 &series,
                 "units",
                 (470, 290),
             )?,
         )?;
     }
-    w.page.close_grid();
     Ok(())
 }
 

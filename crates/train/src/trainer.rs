@@ -609,6 +609,84 @@ pub fn score_run(run: &RunDir, config: &TrainConfig, prepared: &Prepared) -> Res
     )
 }
 
+/// Windows of a session: training windows, those each epoch draws, validation windows.
+#[derive(Debug, Clone, Copy)]
+struct WindowCounts {
+    train: usize,
+    per_epoch: usize,
+    valid: usize,
+}
+
+/// A clear error when the catalogue leaves no training or no validation window.
+fn check_windows(
+    config: &TrainConfig,
+    prepared: &Prepared,
+    train: usize,
+    valid: usize,
+) -> Result<()> {
+    if train == 0 {
+        return Err(Error::NotEnoughData(format!(
+            "no training window: no SKU has {} weeks (window.min_context + window.horizon) of history up to {}",
+            config.window.min_context + config.window.horizon,
+            prepared.train_end
+        )));
+    }
+    if valid == 0 {
+        return Err(Error::NotEnoughData(format!(
+            "no validation window: no SKU has window.min_context = {} weeks of history before {}",
+            config.window.min_context, prepared.train_end
+        )));
+    }
+    Ok(())
+}
+
+/// The run's `summary.json` after a session: its epochs, best loss, speed and weeks.
+fn summarize(
+    config: &TrainConfig,
+    prepared: &Prepared,
+    state: &RunState,
+    description: String,
+    counts: WindowCounts,
+    parameters: usize,
+) -> RunSummary {
+    let epochs = state.history.len();
+    let to_best: f64 = state.history[..state.best_epoch.min(epochs)]
+        .iter()
+        .map(|m| m.seconds)
+        .sum();
+    RunSummary {
+        name: config.name.clone(),
+        backend: description,
+        best_valid_loss: state.best_valid_loss,
+        best_epoch: state.best_epoch,
+        epochs,
+        stop_reason: state
+            .stop_reason
+            .clone()
+            .unwrap_or_else(|| format!("interrupted after epoch {}; resumable", state.epochs_done)),
+        train_windows: counts.train,
+        windows_per_epoch: counts.per_epoch,
+        valid_windows: counts.valid,
+        skus: prepared.dataset.series.len(),
+        parameters,
+        train_end: Some(prepared.train_end.to_string()),
+        valid_end: Some(prepared.valid_end.to_string()),
+        train_seconds: state.train_seconds,
+        seconds_per_epoch: state.train_seconds / epochs.max(1) as f64,
+        windows_per_second: if epochs == 0 {
+            0.0
+        } else {
+            state
+                .history
+                .iter()
+                .map(|m| m.windows_per_second)
+                .sum::<f64>()
+                / epochs as f64
+        },
+        seconds_to_best_epoch: to_best,
+    }
+}
+
 /// burn's random streams (weight initialisation, dropout) are seeded per backend, not per model,
 /// and may be process-global: sessions in one process take turns so each sees only its seeds.
 static SESSION: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -644,19 +722,7 @@ fn session(
 
     let train_windows = prepared.train_windows();
     let (valid_windows, valid_indices) = prepared.valid_windows();
-    if train_windows.is_empty() {
-        return Err(Error::NotEnoughData(format!(
-            "no training window: no SKU has {} weeks (window.min_context + window.horizon) of history up to {}",
-            config.window.min_context + config.window.horizon,
-            prepared.train_end
-        )));
-    }
-    if valid_indices.is_empty() {
-        return Err(Error::NotEnoughData(format!(
-            "no validation window: no SKU has window.min_context = {} weeks of history before {}",
-            config.window.min_context, prepared.train_end
-        )));
-    }
+    check_windows(config, prepared, train_windows.len(), valid_indices.len())?;
     let per_epoch = match config.window.windows_per_epoch {
         0 => train_windows.len(),
         n => n.min(train_windows.len()),
@@ -760,42 +826,12 @@ fn session(
         observer.epoch_end(&metrics, best);
     }
 
-    let epochs = state.history.len();
-    let to_best: f64 = state.history[..state.best_epoch.min(epochs)]
-        .iter()
-        .map(|m| m.seconds)
-        .sum();
-    let summary = RunSummary {
-        name: config.name.clone(),
-        backend: description,
-        best_valid_loss: state.best_valid_loss,
-        best_epoch: state.best_epoch,
-        epochs,
-        stop_reason: state
-            .stop_reason
-            .clone()
-            .unwrap_or_else(|| format!("interrupted after epoch {}; resumable", state.epochs_done)),
-        train_windows: train_windows.len(),
-        windows_per_epoch: per_epoch,
-        valid_windows: valid_indices.len(),
-        skus: prepared.dataset.series.len(),
-        parameters,
-        train_end: Some(prepared.train_end.to_string()),
-        valid_end: Some(prepared.valid_end.to_string()),
-        train_seconds: state.train_seconds,
-        seconds_per_epoch: state.train_seconds / epochs.max(1) as f64,
-        windows_per_second: if epochs == 0 {
-            0.0
-        } else {
-            state
-                .history
-                .iter()
-                .map(|m| m.windows_per_second)
-                .sum::<f64>()
-                / epochs as f64
-        },
-        seconds_to_best_epoch: to_best,
+    let counts = WindowCounts {
+        train: train_windows.len(),
+        per_epoch,
+        valid: valid_indices.len(),
     };
+    let summary = summarize(config, prepared, &state, description, counts, parameters);
     run.write_json("summary.json", &summary)?;
     Ok(summary)
 }
