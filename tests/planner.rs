@@ -80,7 +80,9 @@ fn order_up_to_with_lead_time_and_on_order_stock() {
     // Demand 10/week, sigma 2, lead time 1, review 1, service 95 %: SS = 1.645 * 2 * sqrt(2) = 4.65.
     // On hand 5 covers half of week 0 (5 lost, unavoidable); the order placed in week 0 arrives in
     // week 1 and lifts stock to SS: 10 + 4.65 -> 15 units; then 10 a week; none arrives after the end.
-    let c = cfg(6);
+    // (The textbook level, a backorder system's: `service.lost_sales` off.)
+    let mut c = cfg(6);
+    c.service.lost_sales = false;
     let p = plan(
         &inputs(vec![sku("A", 10.0, 2.0, 6, 5.0, params(1.0, 3.0, 1))]),
         &c,
@@ -165,9 +167,11 @@ fn calibrated_poisson_sku_gets_the_textbook_order_up_to_level() {
         inputs.protection = Some(calibration.clone());
         plan(&inputs, c, &no_progress).unwrap()
     };
-    // Service level 0.95, lead time 1 + review 1: Poisson(8)'s 0.95 quantile, 13.
+    // Service level 0.95, lead time 1 + review 1: Poisson(8)'s 0.95 quantile, 13 (the level
+    // of a backorder system; a lost-sales one is `a_lost_sales_level_keeps_its_target_...`).
     let mut c = cfg(3);
     c.service.level = 0.95;
+    c.service.lost_sales = false;
     let p = one(1, 3, &c);
     let level = 2.0 * mean_week + p.skus[0].safety_stock;
     assert!(
@@ -190,6 +194,78 @@ fn calibrated_poisson_sku_gets_the_textbook_order_up_to_level() {
     inputs.skus[0].forecast = vec![week.clone()];
     let normal = plan(&inputs, &c, &no_progress).unwrap();
     assert!((normal.skus[0].safety_stock - 1.2815515655 * 5.0 / 2.563103131).abs() < 1e-6);
+}
+
+/// Share of the weeks with demand served in full by a lost-sales shop that orders up to
+/// `level` every week, orders arriving `lead` weeks later, on `weeks` weeks of Poisson(`mu`).
+fn lost_sales_share(mu: f64, level: f64, lead: usize, weeks: usize, seed: u64) -> f64 {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let poisson = Poisson::new(mu).unwrap();
+    let (mut stock, mut pipeline) = (level, vec![0.0; lead + 1]);
+    let (mut with_demand, mut full) = (0usize, 0usize);
+    for _ in 0..weeks {
+        let position = stock + pipeline.iter().sum::<f64>();
+        pipeline[lead] += (level - position).max(0.0);
+        stock += pipeline.remove(0);
+        pipeline.push(0.0);
+        let d: f64 = poisson.sample(&mut rng);
+        if d > 0.0 {
+            with_demand += 1;
+            full += usize::from(d <= stock);
+        }
+        stock = (stock - d).max(0.0);
+    }
+    full as f64 / with_demand as f64
+}
+
+#[test]
+fn a_lost_sales_level_keeps_its_target_on_replayed_demand() {
+    // Weekly Poisson(10), forecast with its q10/q50/q90, the calibration fitted on sampled
+    // 3-week paths; lead time 2, weekly review. The protection interval's 0.8 quantile is a
+    // backorder system's level: a lost-sales shop ordering up to it serves more than 0.82 of its
+    // weeks, because demand it lost did not take the stock. The plan's level (service.lost_sales,
+    // the default) serves 0.8 within 0.02 on demand neither the calibration nor the planner saw.
+    let week = vec![6.0, 10.0, 14.0];
+    let values: Vec<f64> = (0..3).flat_map(|_| week.clone()).collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let poisson = Poisson::new(10.0).unwrap();
+    let mut cases = Vec::new();
+    for _ in 0..20_000 {
+        let actual: Vec<f64> = (0..3).map(|_| poisson.sample(&mut rng)).collect();
+        cases.extend(ProtectionCalibration::cases_of(
+            &values,
+            &[0.1, 0.5, 0.9],
+            &actual,
+        ));
+    }
+    let calibration = ProtectionCalibration::fit(3, &cases).unwrap();
+    let level_at = |lost_sales: bool| {
+        let mut c = cfg(4);
+        c.service.level = 0.8;
+        c.service.lost_sales = lost_sales;
+        let mut inputs = inputs(vec![SkuInput {
+            unique_id: "A".into(),
+            forecast: vec![week.clone(); 4],
+            on_hand: 0.0,
+            on_order: vec![],
+            params: params(2.0, 11.0, 2),
+        }]);
+        inputs.protection = Some(calibration.clone());
+        let p = plan(&inputs, &c, &no_progress).unwrap();
+        3.0 * (0.3 * 6.0 + 0.4 * 10.0 + 0.3 * 14.0) + p.skus[0].safety_stock
+    };
+    let (quantile, lost_sales) = (level_at(false), level_at(true));
+    let served_at_quantile = lost_sales_share(10.0, quantile.round(), 2, 200_000, 8);
+    let served = lost_sales_share(10.0, lost_sales.round(), 2, 200_000, 8);
+    assert!(
+        served_at_quantile > 0.82,
+        "the quantile {quantile} serves {served_at_quantile}"
+    );
+    assert!(lost_sales < quantile, "{lost_sales} against {quantile}");
+    assert!(
+        (served - 0.8).abs() <= 0.02,
+        "the lost-sales level {lost_sales} serves {served}"
+    );
 }
 
 #[test]
@@ -235,9 +311,11 @@ fn per_sku_service_level_and_costs_override_the_config() {
     // One week, demand N(100, 10): a 97.5 % service level for this SKU -> 100 + 1.96 * 10 = 119.6 -> 120.
     let mut pr = params(2.0, 11.0, 0);
     pr.service_level = Some(0.975);
+    let mut c = cfg(1);
+    c.service.lost_sales = false;
     let p = plan(
         &inputs(vec![sku("A", 100.0, 10.0, 1, 0.0, pr.clone())]),
-        &cfg(1),
+        &c,
         &no_progress,
     )
     .unwrap();

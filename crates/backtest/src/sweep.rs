@@ -302,6 +302,27 @@ impl Sweep {
                 "At the economic setting restock's total cost is {ratio:.3} × {b}'s."
             ));
         }
+        // Whether each cycle service target was kept (issue 13 asks within 0.02).
+        let kept: Vec<String> = self
+            .points
+            .iter()
+            .filter(|p| p.result.policy == POLICIES[0])
+            .filter_map(|p| {
+                let target: f64 = p.target.parse().ok()?;
+                let off = p.cycle_service - target;
+                let verdict = if off.abs() <= 0.02 { "kept" } else { "missed" };
+                Some(format!(
+                    "{} → {:.3} ({off:+.3}, {verdict})",
+                    p.target, p.cycle_service
+                ))
+            })
+            .collect();
+        if !kept.is_empty() {
+            out.push(format!(
+                "restock's realised cycle service at each target: {}.",
+                kept.join(", ")
+            ));
+        }
         out.push(format!(
             "Weeks over a budget or the warehouse, all policies and targets: {}.",
             self.limits_exceeded
@@ -419,6 +440,14 @@ mod tests {
             Some(("order_up_to_tsb".to_string(), 0.8))
         );
         assert!(s.table().contains("order_up_to_tsb needs 92"));
+        // 0.85 at a 0.8 target is 0.05 over: missed; 0.99 at 0.9 too.
+        assert!(
+            s.table().contains(
+                "at each target: 0.8 → 0.850 (+0.050, missed), 0.9 → 0.990 (+0.090, missed)."
+            ),
+            "{}",
+            s.table()
+        );
         assert_eq!(interpolate(&[(0.5, 10.0)], 0.5), Some(10.0));
         assert_eq!(interpolate(&[], 0.5), None);
     }

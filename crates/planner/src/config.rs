@@ -65,6 +65,11 @@ pub struct ServiceConfig {
     /// rate over all SKUs reaches it at the least safety-stock value (`crate::service`); SKUs
     /// with their own `service_level` keep it.
     pub fill_rate: Option<f64>,
+    /// Cycle service levels for a shop that loses unmet demand, counted on the weeks with
+    /// demand (`crate::lost_sales`): the level that keeps the target there, not the quantile
+    /// that would keep it with backorders. `false`: the quantile. Not for `critical_ratio`,
+    /// whose fractile is the lost-sales newsvendor's own.
+    pub lost_sales: bool,
 }
 
 impl Default for ServiceConfig {
@@ -73,6 +78,7 @@ impl Default for ServiceConfig {
             level: 0.95,
             critical_ratio: false,
             fill_rate: None,
+            lost_sales: true,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod config;
 mod error;
 pub mod inputs;
 pub mod io;
+pub mod lost_sales;
 mod lp;
 pub mod plan;
 pub mod service;
@@ -15,4 +16,6 @@ pub use config::PlanConfig;
 pub use error::{Error, Result};
 pub use inputs::{PlanInputs, SkuInput, SkuParams};
 pub use plan::{Economics, Plan, PlanStatus, PlanSummary, expected_demand, plan};
-pub use service::{FillRateAllocation, allocate_fill_rate, protection_level, safety_stock};
+pub use service::{
+    FillRateAllocation, allocate_fill_rate, lost_sales_safety_stock, protection_level, safety_stock,
+};

@@ -334,9 +334,10 @@ pub fn plan(
             target,
         )
     });
+    // On all cores: a lost-sales level simulates each SKU's shop (`crate::lost_sales`).
     let prepared: Vec<Prepared> = inputs
         .skus
-        .iter()
+        .par_iter()
         .enumerate()
         .map(|(i, s)| {
             let alpha = allocation.as_ref().map(|a| a.levels[i]);

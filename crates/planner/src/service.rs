@@ -21,6 +21,7 @@ use restock_stats::{ProtectionCalibration, normal_quantile, protection_moments};
 
 use crate::config::PlanConfig;
 use crate::inputs::SkuInput;
+use crate::lost_sales::Shop;
 
 /// The order-up-to level for cycle service level `alpha` over `protection` weeks (lead time +
 /// review period) from weekly forecast quantiles `forecast[t][k]` at `levels`: the `alpha`
@@ -64,6 +65,33 @@ pub fn safety_stock(
 ) -> f64 {
     let (mean, sigma) = protection_moments(forecast, levels, protection);
     (level_of(mean, sigma, alpha, protection, calibration) - mean).max(0.0)
+}
+
+/// [`safety_stock`] for a shop that loses the demand it cannot serve, its cycle service
+/// measured on the weeks with demand (as the simulation and the weekly job measure it): the
+/// protection level plus [`crate::lost_sales::adjustment`] for weekly demand with the
+/// interval's mean and the spread its level implies (the calibration's, where there is one),
+/// less the interval's expected demand, at least 0.
+pub fn lost_sales_safety_stock(
+    forecast: &[Vec<f64>],
+    levels: &[f64],
+    alpha: f64,
+    shop: &Shop,
+    calibration: Option<&ProtectionCalibration>,
+) -> f64 {
+    let weeks = shop.lead + shop.review.max(1);
+    let (mean, sigma) = protection_moments(forecast, levels, weeks);
+    let level = level_of(mean, sigma, alpha, weeks, calibration);
+    let z = normal_quantile(alpha);
+    let spread = if z > 0.25 && level > mean {
+        (level - mean) / z
+    } else {
+        sigma
+    };
+    let weekly = weeks as f64;
+    let adjusted =
+        level + crate::lost_sales::adjustment(mean / weekly, spread * spread / weekly, alpha, shop);
+    (adjusted - mean).max(0.0)
 }
 
 /// The cycle service levels [`allocate_fill_rate`] chooses among.

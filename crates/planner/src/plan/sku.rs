@@ -6,7 +6,8 @@ use restock_stats::ProtectionCalibration;
 
 use crate::config::PlanConfig;
 use crate::inputs::{SkuInput, SkuParams};
-use crate::service::safety_stock;
+use crate::lost_sales::Shop;
+use crate::service::{lost_sales_safety_stock, safety_stock};
 use crate::{Error, Result};
 
 /// A SKU's costs per unit and service target, from its parameters and the config's defaults.
@@ -143,8 +144,27 @@ pub(super) fn prepare(
         service_level: alpha,
     } = Economics::of(p, cfg);
     let alpha = service_level.unwrap_or(alpha);
-    let protection = p.lead_time_weeks + cfg.horizon.review_period_weeks;
-    let safety_stock = safety_stock(&s.forecast[..t_len], levels, alpha, protection, calibration);
+    let review = cfg.horizon.review_period_weeks;
+    let forecast = &s.forecast[..t_len];
+    // A service target is kept in the lost-sales shop's weeks with demand; the economic
+    // fractile (p − c) / (p − c + h) is already the lost-sales newsvendor's and is a quantile.
+    let safety_stock = if cfg.service.lost_sales && !cfg.service.critical_ratio {
+        let shop = Shop {
+            lead: p.lead_time_weeks,
+            review,
+            pack: p.case_pack,
+            moq: p.moq,
+        };
+        lost_sales_safety_stock(forecast, levels, alpha, &shop, calibration)
+    } else {
+        safety_stock(
+            forecast,
+            levels,
+            alpha,
+            p.lead_time_weeks + review,
+            calibration,
+        )
+    };
     let floor = safety_stock.max(p.min_stock.unwrap_or(0.0));
     let mut arrivals = vec![0.0; t_len];
     for (week, qty) in &s.on_order {
