@@ -134,17 +134,12 @@ fn poisson_quantile(mu: f64, alpha: f64) -> f64 {
     x
 }
 
-#[test]
-fn calibrated_poisson_sku_gets_the_textbook_order_up_to_level() {
-    // Weekly demand i.i.d. Poisson(4), forecast with its exact q10/q50/q90 (2, 4, 7); the
-    // forecaster's protection calibration is fitted on 20,000 sampled 3-week paths. The
-    // order-up-to level (expected demand over the protection interval + safety stock) must be
-    // the exact quantile of Poisson(4 P): at a service level, and at the newsvendor critical
-    // ratio.
-    let week = vec![2.0, 4.0, 7.0];
-    let values: Vec<f64> = (0..3).flat_map(|_| week.clone()).collect();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-    let poisson = Poisson::new(4.0).unwrap();
+/// The protection calibration of a forecaster that gives every week the quantiles `week`
+/// (q10, q50, q90) of i.i.d. Poisson(`mu`) demand, fitted on 20,000 sampled 3-week paths.
+fn poisson_calibration(week: &[f64], mu: f64, seed: u64) -> ProtectionCalibration {
+    let values: Vec<f64> = (0..3).flat_map(|_| week.to_vec()).collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let poisson = Poisson::new(mu).unwrap();
     let mut cases = Vec::new();
     for _ in 0..20_000 {
         let actual: Vec<f64> = (0..3).map(|_| poisson.sample(&mut rng)).collect();
@@ -154,7 +149,18 @@ fn calibrated_poisson_sku_gets_the_textbook_order_up_to_level() {
             &actual,
         ));
     }
-    let calibration = ProtectionCalibration::fit(3, &cases).unwrap();
+    ProtectionCalibration::fit(3, &cases).unwrap()
+}
+
+#[test]
+fn calibrated_poisson_sku_gets_the_textbook_order_up_to_level() {
+    // Weekly demand i.i.d. Poisson(4), forecast with its exact q10/q50/q90 (2, 4, 7); the
+    // forecaster's protection calibration is fitted on 20,000 sampled 3-week paths. The
+    // order-up-to level (expected demand over the protection interval + safety stock) must be
+    // the exact quantile of Poisson(4 P): at a service level, and at the newsvendor critical
+    // ratio.
+    let week = vec![2.0, 4.0, 7.0];
+    let calibration = poisson_calibration(&week, 4.0, 11);
     let mean_week = 0.3 * 2.0 + 0.4 * 4.0 + 0.3 * 7.0; // Swanson's rule, as the planner takes it
     let one = |lead: usize, weeks: usize, c: &PlanConfig| {
         let mut inputs = inputs(vec![SkuInput {
@@ -226,19 +232,7 @@ fn a_lost_sales_level_keeps_its_target_on_replayed_demand() {
     // weeks, because demand it lost did not take the stock. The plan's level (service.lost_sales,
     // the default) serves 0.8 within 0.02 on demand neither the calibration nor the planner saw.
     let week = vec![6.0, 10.0, 14.0];
-    let values: Vec<f64> = (0..3).flat_map(|_| week.clone()).collect();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
-    let poisson = Poisson::new(10.0).unwrap();
-    let mut cases = Vec::new();
-    for _ in 0..20_000 {
-        let actual: Vec<f64> = (0..3).map(|_| poisson.sample(&mut rng)).collect();
-        cases.extend(ProtectionCalibration::cases_of(
-            &values,
-            &[0.1, 0.5, 0.9],
-            &actual,
-        ));
-    }
-    let calibration = ProtectionCalibration::fit(3, &cases).unwrap();
+    let calibration = poisson_calibration(&week, 10.0, 5);
     let level_at = |lost_sales: bool| {
         let mut c = cfg(4);
         c.service.level = 0.8;
