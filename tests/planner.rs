@@ -246,6 +246,8 @@ fn a_lost_sales_level_keeps_its_target_on_replayed_demand() {
         }]);
         inputs.protection = Some(calibration.clone());
         let p = plan(&inputs, &c, &no_progress).unwrap();
+        // The summary says which levels the plan used.
+        assert_eq!(p.summary.lost_sales_levels, lost_sales);
         3.0 * (0.3 * 6.0 + 0.4 * 10.0 + 0.3 * 14.0) + p.skus[0].safety_stock
     };
     let (quantile, lost_sales) = (level_at(false), level_at(true));

@@ -411,7 +411,15 @@ impl CycleReport<'_> {
                 c.safety_shortfall,
                 c.constraint_violation,
                 esc(&s.protection),
-                esc(&s.service_method.replace('_', " "))
+                esc(&format!(
+                    "{}{}",
+                    s.service_method.replace('_', " "),
+                    if s.lost_sales_levels {
+                        " (lost-sales levels)"
+                    } else {
+                        ""
+                    }
+                ))
             );
             let rows: Vec<Vec<String>> = s
                 .constraints

@@ -120,6 +120,11 @@ pub struct PlanSummary {
     /// How the safety stock was set: `service_level`, `critical_ratio` or `fill_rate`
     /// (per-SKU levels from `crate::service::allocate_fill_rate`).
     pub service_method: String,
+    /// Whether the service levels are those of a lost-sales shop counted on its weeks with
+    /// demand (`service.lost_sales`, `crate::lost_sales`), not the quantile; never with
+    /// `critical_ratio`.
+    #[serde(default)]
+    pub lost_sales_levels: bool,
     /// With `fill_rate`: the catalogue's expected fill rate at the chosen levels.
     #[serde(default)]
     pub expected_fill_rate: Option<f64>,
