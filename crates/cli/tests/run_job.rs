@@ -141,6 +141,19 @@ fn a_week_killed_at_every_stage_and_run_again_ends_as_an_uninterrupted_one() {
         history.contains(&format!("{W1},service,restock,all,fill_rate,")),
         "{history}"
     );
+    // The realised cycle service: a share, 1 exactly when no SKU ran out.
+    let value = |metric: &str| -> f64 {
+        let key = format!("{W1},service,restock,all,{metric},");
+        let line = history.lines().find(|l| l.contains(&key)).unwrap();
+        line.rsplit(',').next().unwrap().parse().unwrap()
+    };
+    let (cycle, out) = (value("cycle_service"), value("stockout_skus"));
+    assert!((0.0..=1.0).contains(&cycle), "{cycle}");
+    assert_eq!(
+        cycle == 1.0,
+        out == 0.0,
+        "cycle service {cycle}, {out} SKUs out"
+    );
     // The rule of thumb, scored on the same SKU-weeks, without an interval to cover.
     assert!(
         history.contains(&format!("{W1},accuracy,moving_average_4,all,wape,")),

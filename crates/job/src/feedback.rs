@@ -31,7 +31,8 @@ pub struct HistoryRow {
     pub class: String,
     /// `wape`, `bias` (of the median), `bias_mean` (of the mean of the quantiles), `coverage`
     /// (not for the moving average), `sku_weeks`, `units` (accuracy); `fill_rate`,
-    /// `units_short`, `stockout_skus`, `overstock_skus`, `skus`, `demand`, `end_stock`
+    /// `cycle_service`, `units_short`, `stockout_skus`, `overstock_skus`, `skus`, `demand`,
+    /// `end_stock`
     /// (service).
     pub metric: String,
     /// Its value.
@@ -297,12 +298,16 @@ pub(crate) fn weeks(df: &DataFrame, name: &str, path: &Path) -> Result<Vec<Week>
 }
 
 /// One SKU replayed over the weeks since its cycle.
-#[derive(Default)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Replay {
     demand: f64,
     short: f64,
     end_stock: f64,
     overstocked: bool,
+    /// Weeks with demand, and those of them with a stock-out (the realised cycle service's
+    /// count, as the simulation's).
+    demand_weeks: usize,
+    stockout_weeks: usize,
 }
 
 /// Replay the demand of the weeks from `previous` to the week before `week` on the stock, open
@@ -372,6 +377,10 @@ pub(crate) fn service(
             let sold = d.min(available);
             r.demand += d;
             r.short += d - sold;
+            if d > 0.0 {
+                r.demand_weeks += 1;
+                r.stockout_weeks += usize::from(sold < d);
+            }
             on_hand = available - sold;
         }
         r.end_stock = on_hand;
@@ -385,16 +394,7 @@ pub(crate) fn service(
             .to_string();
         groups.entry(class).or_default().push(r);
     }
-    let all: Vec<Replay> = groups
-        .values()
-        .flatten()
-        .map(|r| Replay {
-            demand: r.demand,
-            short: r.short,
-            end_stock: r.end_stock,
-            overstocked: r.overstocked,
-        })
-        .collect();
+    let all: Vec<Replay> = groups.values().flatten().copied().collect();
     groups.insert("all".into(), all);
     let mut rows = Vec::new();
     for (class, replays) in &groups {
@@ -416,6 +416,7 @@ pub(crate) fn service(
                 "stockout_skus",
                 replays.iter().filter(|r| r.short > 0.0).count() as f64,
             ),
+            ("cycle_service", cycle_service(replays)),
             (
                 "overstock_skus",
                 replays.iter().filter(|r| r.overstocked).count() as f64,
@@ -435,6 +436,18 @@ pub(crate) fn service(
         }
     }
     Ok(rows)
+}
+
+/// Share of the SKU-weeks with demand served without a stock-out: the realised cycle service
+/// that `service.level` targets (1 when no SKU had demand).
+fn cycle_service(replays: &[Replay]) -> f64 {
+    let weeks: usize = replays.iter().map(|r| r.demand_weeks).sum();
+    let out: usize = replays.iter().map(|r| r.stockout_weeks).sum();
+    if weeks == 0 {
+        1.0
+    } else {
+        1.0 - out as f64 / weeks as f64
+    }
 }
 
 /// The history rows as a table.

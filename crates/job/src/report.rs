@@ -299,9 +299,13 @@ impl CycleReport<'_> {
             get(&prev_s, "service", "restock", "fill_rate"),
             get(&prev_s, "service", "restock", "stockout_skus"),
         ) {
+            // Cycles recorded before it was measured have no cycle service.
+            let cycle = get(&prev_s, "service", "restock", "cycle_service")
+                .map(|c| format!(", cycle service {c:.3} (weeks with demand served in full)"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "<li>Last week's stock and orders against what sold: fill rate {fill:.3}, \
+                "<li>Last week's stock and orders against what sold: fill rate {fill:.3}{cycle}, \
                  {out_skus:.0} SKUs ran out.</li>"
             );
         }
