@@ -262,6 +262,17 @@ fn a_lost_sales_level_keeps_its_target_on_replayed_demand() {
         (served - 0.8).abs() <= 0.02,
         "the lost-sales level {lost_sales} serves {served}"
     );
+    // A fill-rate target chooses levels for units served, not weeks: no lost-sales levels.
+    let mut c = cfg(4);
+    c.service.fill_rate = Some(0.9);
+    let p = plan(
+        &inputs(vec![sku("A", 10.0, 2.0, 4, 0.0, params(2.0, 11.0, 2))]),
+        &c,
+        &no_progress,
+    )
+    .unwrap();
+    assert!(!p.summary.lost_sales_levels);
+    assert_eq!(p.summary.service_method, "fill_rate");
 }
 
 #[test]

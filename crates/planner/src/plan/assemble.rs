@@ -121,7 +121,7 @@ pub(super) fn assemble(
             Some(c) => format!("calibrated ({} cases)", c.cases()),
             None => "normal rule".into(),
         },
-        lost_sales_levels: cfg.service.lost_sales && !cfg.service.critical_ratio,
+        lost_sales_levels: cfg.service.lost_sales_levels(),
         expected_fill_rate: None,
         costs,
         weeks,

@@ -122,7 +122,7 @@ pub struct PlanSummary {
     pub service_method: String,
     /// Whether the service levels are those of a lost-sales shop counted on its weeks with
     /// demand (`service.lost_sales`, `crate::lost_sales`), not the quantile; never with
-    /// `critical_ratio`.
+    /// `critical_ratio` or `fill_rate`.
     #[serde(default)]
     pub lost_sales_levels: bool,
     /// With `fill_rate`: the catalogue's expected fill rate at the chosen levels.
