@@ -8,12 +8,12 @@
 //! - lost demand does not deplete stock: after a stock-out early in the interval, less of the
 //!   interval's demand is taken from the stock that must last to its end, so the same level
 //!   stocks out less often (with a 2-week lead time and weekly review, the 0.8 quantile serves
-//!   0.87 of the weeks for negative binomial demand of mean 5 and variance 7.5, 0.865 for mean
-//!   20 and variance 220; the 0.9 quantile 0.93–0.94);
+//!   more than 0.84 of the weeks for negative binomial demand of mean 5 and variance 7.5 on
+//!   200,000 replayed weeks, this module's tests);
 //! - weeks without demand cannot stock out and do not count: for an intermittent SKU the weeks
 //!   that count are the ones with demand, which stock out more often than the average week
-//!   (the 0.8 quantile serves 0.76 of them at mean 1 and variance 3, 0.51 at mean 0.2 and
-//!   variance 0.5, where it is a single unit).
+//!   (the 0.8 quantile serves fewer than 0.6 of them at mean 0.2 and variance 0.5, where it is
+//!   a single unit).
 //!
 //! No closed form gives the lost-sales level (Bijvank & Vis, "Lost-sales inventory theory: a
 //! review", EJOR 2011). [`adjustment`] measures it on the stationary system: weekly demand

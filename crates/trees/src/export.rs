@@ -76,14 +76,10 @@ pub fn export_rows(
         write_f32(dir, &format!("lightgbm.{name}.f32"), &mu)?;
     }
     let report = &model.spec().report;
-    let threads = match weeks.threads {
-        0 => rayon::current_num_threads(),
-        n => n,
-    };
     let meta = json!({
         "features": rows.layout.names,
         "tweedie_variance_power": config.tweedie_variance_power,
-        "threads": threads,
+        "threads": weeks.lightgbm_threads(),
         "weights": "sqrt(level)",
         "lightgbm": {
             "rounds": report.rounds,
@@ -130,7 +126,7 @@ fn test_rows(
         }
     }
     let rows = Rows::new(&fit.layout, ds);
-    // No plan is hidden (share 0), so the generator is never drawn from.
+    // No plan is hidden (share 0): the generator's draws decide nothing.
     let mut rng = StdRng::seed_from_u64(weeks.seed);
     build(&rows, ds, &keys, 0.0, &mut rng)
 }

@@ -129,6 +129,16 @@ pub struct FitWeeks<'a> {
     pub threads: usize,
 }
 
+impl FitWeeks<'_> {
+    /// LightGBM's threads: [`FitWeeks::threads`], 0 being one per core by rayon's count.
+    pub(crate) fn lightgbm_threads(&self) -> usize {
+        match self.threads {
+            0 => rayon::current_num_threads(),
+            n => n,
+        }
+    }
+}
+
 impl TreeModel {
     /// Fit on `ds` ([`FitWeeks`]: targets up to `train_end` train the trees; targets in
     /// (`train_end`, `valid_end`] choose the boosting round and set the quantile bands).
@@ -152,11 +162,7 @@ impl TreeModel {
             valid,
         } = rows;
         let n = layout.len() as i32;
-        let threads = match weeks.threads {
-            0 => rayon::current_num_threads(),
-            n => n,
-        };
-        let mut booster = boost(train, n, config, weeks.seed, threads)?;
+        let mut booster = boost(train, n, config, weeks.seed, weeks.lightgbm_threads())?;
         // The round and the bands from the validation rows (the training rows where too few).
         let check = rows.check();
         let curve = choose_round(&mut booster, check, config, n)?;
@@ -203,7 +209,7 @@ impl TreeModel {
     }
 
     /// The predicted mean of each of `rows` (row-major, the model's layout), in units of the
-    /// rows' levels, on one thread per call.
+    /// rows' levels, on LightGBM's own threads.
     pub(crate) fn predict_rows(&self, x: &[f32]) -> Result<Vec<f64>> {
         let n = self.spec.layout.len() as i32;
         Ok(self.booster.predict(x, n, true)?)
