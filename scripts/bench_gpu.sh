@@ -17,7 +17,8 @@
 #   OTHER_BINS other builds to compare on the GPU rows, as label=path pairs, e.g.
 #              "nofusion=/tmp/restock-nofusion old=/tmp/restock-old"
 #   M5_WEEKLY  M5 weekly data (restock ingest --preset m5): adds the "m5 train" row, run with
-#              the binary that trained fastest at batch 256
+#              the binary that trained fastest at batch 256, once per GPU batch of
+#              M5_GPU_BATCHES (default "config": the config's optim.gpu_batch_size)
 #   TORCH_REF  the PyTorch reference script: adds its rows (needs python3 with torch and CUDA)
 #   SMALL, LARGE   catalogue sizes (default 30490, 1000000); LARGE=0 skips the large rows
 #   DEADLINE   seconds after which the remaining rows are skipped (default 450)
@@ -86,18 +87,21 @@ threads = ${6:-0}
 kind = "$4"
 TOML
 }
-run="$work/run"
-if [ ! -f "$run/model.bpk" ]; then
+# The bench network, trained on the CPU by each binary (runs of one build may not be readable by
+# an older one).
+run_of() { echo "$work/run-$1"; }
+for l in "${labels[@]}"; do
+  [ -f "$(run_of "$l")/model.bpk" ] && continue
   train_config "$work/net.toml" 256 4096 cpu 1
-  "$bin" --quiet train --config "$work/net.toml" --out "$run" --force --no-eval \
-    || { note "training the bench network failed"; exit 1; }
-fi
+  "${bins[$l]}" --quiet train --config "$work/net.toml" --out "$(run_of "$l")" --force --no-eval \
+    || { note "training the bench network with $l failed"; exit 1; }
+done
 
 forecast() { # label binary backend skus [batch]
   local label=$1 b=$2 backend=$3 n=$4 batch=${5:-}
   local out="$work/f-$label-$backend-$n.parquet"
   local t0=$SECONDS
-  timeout 240 "$b" --quiet forecast --run "$run" --data "$work/cat$n/weekly.parquet" \
+  timeout 240 "$b" --quiet forecast --run "$(run_of "$label")" --data "$work/cat$n/weekly.parquet" \
     --horizon 8 --out "$out" --backend "$backend" --no-protection --combine none --force \
     ${batch:+--batch-size "$batch"} > "$work/log" 2>&1
   local rc=$?
@@ -164,9 +168,11 @@ done
 wanted train256 && note "fastest at batch 256 on the GPU: $best ($((SECONDS - started)) s)"
 
 # The M5 run to its accuracy, on the GPU.
-if wanted m5 && [ -n "${M5_WEEKLY:-}" ] && time_for 150 "m5 train"; then
+for m5_batch in ${M5_GPU_BATCHES:-config}; do
+if wanted m5 && [ -n "${M5_WEEKLY:-}" ] && time_for 120 "m5 train ($m5_batch)"; then
   sed -e "s|^source = .*|weekly = \"$M5_WEEKLY\"|" -e '/^preset = /d' \
     -e 's/^kind = .*/kind = "wgpu"/' configs/train/m5.toml > "$work/m5.toml"
+  [ "$m5_batch" = config ] || sed -i "s/^gpu_batch_size = .*/gpu_batch_size = $m5_batch/" "$work/m5.toml"
   t0=$SECONDS
   if timeout 200 "${bins[$best]}" --quiet train --config "$work/m5.toml" --out "$work/m5" --force \
       > "$work/log" 2>&1; then
@@ -180,12 +186,13 @@ print(wall, f"WAPE {lstm['wape']:.3f}, {s['epochs']} epochs, best {s['best_epoch
       f"train {s['train_seconds']:.1f} s, {s['windows_per_second']:.0f} windows/s; {s['backend']}")
 PY
     read -r secs detail < "$work/row"
-    row "m5 train" "$best" wgpu "$secs" "s" "$detail"
+    row "m5 train" "$best" "wgpu b$m5_batch" "$secs" "s" "$detail"
   else
-    row "m5 train" "$best" wgpu "failed" "" "$(why "$work/log")"
+    row "m5 train" "$best" "wgpu b$m5_batch" "failed" "" "$(why "$work/log")"
   fi
-  note "m5 done at $((SECONDS - started)) s"
+  note "m5 ($m5_batch) done at $((SECONDS - started)) s"
 fi
+done
 
 # The CPU on every core (optim.threads = 0), then on 2 threads (the 2-core figure's stand-in).
 wanted cpu && time_for 40 "train b256 cpu" && train_speed new "$bin" cpu 256 8192

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Prepare, on this machine, the GPU run of scripts/bench_gpu.sh for the device tool, in folders git
-# ignores: .gpu/ (two stripped, xz-compressed builds, the default one and one with burn's fusion
-# and autotuning, M5's weekly data and the cuDNN reference) and .gl/ (the Vulkan loader debs the
-# device README asks for). Then, on the device, carrying .gpu and .gl: `bash scripts/gpu_run.sh`.
-# The fusion build is made first, so the target folder ends as the default build. Together under
-# the device's 64 MiB (about 57 MB with the tree).
+# ignores: .gpu/ (the default build, stripped and xz-compressed, M5's weekly data and the cuDNN
+# reference) and .gl/ (the Vulkan loader debs the device README asks for). Then, on the device,
+# carrying .gpu and .gl: `bash scripts/gpu_run.sh`.
+# Other builds to compare go beside it as .gpu/restock-<label>.xz (an older commit's build as the
+# same card's baseline; FUSION=1 packs this commit's `gpu-fusion` build as restock-fusion.xz,
+# built first so that the target folder ends as the default build). The device takes 64 MiB:
+# two builds (about 27 MB each) and the rest fit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/restock/target}"
@@ -17,8 +19,10 @@ pack() { # name
   xz -9 -T1 -c "/tmp/$1.stripped" > ".gpu/$1.xz.tmp" && mv ".gpu/$1.xz.tmp" ".gpu/$1.xz"
   rm -f "/tmp/$1.stripped"
 }
-cargo build --workspace --features restock-cli/gpu-fusion
-pack restock-fusion
+if [ -n "${FUSION:-}" ]; then
+  cargo build --workspace --features restock-cli/gpu-fusion
+  pack restock-fusion
+fi
 cargo build --workspace
 pack restock
 if [ ! -f .gpu/m5-weekly.parquet ]; then

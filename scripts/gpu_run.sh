@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine (the device tool, carrying .gpu and .gl from scripts/gpu_pack.sh): unpack the
-# Vulkan loaders and the two builds, then run scripts/bench_gpu.sh with both, the M5 row and the
-# cuDNN reference. Rows go to $OUT/results.tsv and the log to $OUT/bench.log.
+# Vulkan loaders and the builds, then run scripts/bench_gpu.sh with them, the M5 row and the cuDNN
+# reference. Rows go to $OUT/results.tsv and the log to $OUT/bench.log.
 # SKIP_LOADERS=1 leaves the system's Vulkan loader alone (a dry run on a machine that has one).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -14,14 +14,19 @@ if [ -z "${SKIP_LOADERS:-}" ]; then
   done
   echo "# Vulkan driver: ${VK_DRIVER_FILES:-none found}"
 fi
-for b in restock restock-fusion; do
-  xz -dc ".gpu/$b.xz" > "/tmp/$b" 2>/dev/null || python3 -c \
+for f in .gpu/*.xz; do
+  b=$(basename "$f" .xz)
+  xz -dc "$f" > "/tmp/$b" 2>/dev/null || python3 -c \
     "import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'))" \
-    ".gpu/$b.xz" "/tmp/$b"
+    "$f" "/tmp/$b"
   chmod +x "/tmp/$b"
 done
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 torch=(); [ -f .gpu/torch_lstm_reference.py ] && torch=(TORCH_REF="$PWD/.gpu/torch_lstm_reference.py")
-env BIN=/tmp/restock OTHER_BINS="fusion=/tmp/restock-fusion" \
+# Other builds packed beside restock (restock-<label>.xz: an older commit, the gpu-fusion build)
+# run the GPU rows beside it: the same card's baseline.
+others=""
+for f in .gpu/restock-*.xz; do [ -f "$f" ] && b=$(basename "$f" .xz) && others="$others ${b#restock-}=/tmp/$b"; done
+env BIN=/tmp/restock OTHER_BINS="$others" \
   M5_WEEKLY="$PWD/.gpu/m5-weekly.parquet" "${torch[@]}" RESULTS="$out/results.tsv" \
   DEADLINE="${DEADLINE:-420}" WORK="${WORK:-/tmp/bench}" bash scripts/bench_gpu.sh 2>&1 | tee "$out/bench.log"

@@ -706,16 +706,19 @@ fn session(
         description,
         is_wgpu,
     } = backend::select(config.backend.kind, config.backend.device)?;
-    // A GPU takes whole batches; on the CPU each batch is split across threads.
+    // A GPU takes whole batches, of its own size when the config gives one; on the CPU each
+    // batch is split across threads.
+    let (config, gpu_batch) = config.on_device(is_wgpu);
+    let config = &*config;
     let threads = match (is_wgpu, config.optim.threads) {
         (true, _) => 1,
         (false, 0) => rayon::current_num_threads().max(1),
         (false, n) => n,
     };
-    let description = if threads > 1 {
-        format!("{description}, {threads} threads")
-    } else {
-        description
+    let description = match (threads > 1, gpu_batch) {
+        (true, _) => format!("{description}, {threads} threads"),
+        (false, Some(line)) => format!("{description}, {line}"),
+        (false, None) => description,
     };
     observer.message(&format!("backend: {description}"));
     let ad = device.clone().autodiff();
