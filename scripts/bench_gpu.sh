@@ -219,8 +219,11 @@ done
 if wanted large && [ "$large" -gt 0 ] && time_for 90 "forecast $large"; then
   "$bin" --quiet synth --weekly-only --skus "$large" --weeks 60 --out "$work/cat$large" \
     || note "synth $large failed"
-  forecast "$best" "${bins[$best]}" wgpu "$large"
+  forecast new "$bin" wgpu "$large"
   time_for 45 "forecast $large cpu" && forecast new "$bin" cpu "$large"
+  for l in "${labels[@]:1}"; do
+    time_for 45 "forecast $large $l" && forecast "$l" "${bins[$l]}" wgpu "$large"
+  done
   note "large forecasts done at $((SECONDS - started)) s"
 fi
 

@@ -7,15 +7,20 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/bench-out}"; mkdir -p "$out"
 if [ -z "${SKIP_LOADERS:-}" ]; then
-  for f in .gl/*.deb; do dpkg -x "$f" /; done
-  ldconfig
+  if [ ! -f /tmp/.restock-loaders ]; then
+    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig && touch /tmp/.restock-loaders
+  fi
   for d in /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d; do
     if [ -f "$d/nvidia_icd.json" ]; then export VK_DRIVER_FILES="$d/nvidia_icd.json"; break; fi
   done
   echo "# Vulkan driver: ${VK_DRIVER_FILES:-none found}"
 fi
+# A second call on the same machine (another ONLY, to order the rows) reuses what the first
+# unpacked, the catalogues and the bench networks.
 for f in .gpu/*.xz; do
   b=$(basename "$f" .xz)
+  [ -x "/tmp/$b" ] && continue
   xz -dc "$f" > "/tmp/$b" 2>/dev/null || python3 -c \
     "import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'))" \
     "$f" "/tmp/$b"
@@ -29,4 +34,4 @@ others=""
 for f in .gpu/restock-*.xz; do [ -f "$f" ] && b=$(basename "$f" .xz) && others="$others ${b#restock-}=/tmp/$b"; done
 env BIN=/tmp/restock OTHER_BINS="$others" \
   M5_WEEKLY="$PWD/.gpu/m5-weekly.parquet" "${torch[@]}" RESULTS="$out/results.tsv" \
-  DEADLINE="${DEADLINE:-420}" WORK="${WORK:-/tmp/bench}" bash scripts/bench_gpu.sh 2>&1 | tee "$out/bench.log"
+  DEADLINE="${DEADLINE:-420}" WORK="${WORK:-/tmp/bench}" bash scripts/bench_gpu.sh 2>&1 | tee -a "$out/bench.log"
