@@ -251,11 +251,20 @@ fn wgpu_backend_trains_and_matches_the_cpu() {
     let mut cfg = config(1);
     cfg.backend.kind = BackendKind::Wgpu;
     cfg.window.windows_per_epoch = 128;
+    // The GPU's own batch: four steps of 32 instead of two of the config's 64.
+    cfg.optim.gpu_batch_size = 32;
     let data = prepared(&dir.path().join("data"), &cfg);
     let run = RunDir::create(&dir.path().join("run"), false).unwrap();
     let summary =
         restock_train::train(&cfg, &run, &data, &SessionOptions::default(), &mut Silent).unwrap();
     assert!(summary.backend.starts_with("wgpu"), "{}", summary.backend);
+    assert!(
+        summary.backend.contains("batches of 32 on the GPU"),
+        "{}",
+        summary.backend
+    );
+    let state = run.state().unwrap().expect("a state");
+    assert_eq!(state.steps, 4, "128 windows in batches of 32");
     assert!(summary.best_valid_loss.is_finite());
 
     // The same weights on both devices give the same quantiles.
