@@ -2,10 +2,13 @@
 //! measured on the spot rather than assumed.
 //!
 //! When a hardware GPU exists and the catalogue is large enough to matter, the run's network is
-//! timed on both devices on a probe batch of the network's input shape (after one untimed pass
-//! that compiles the GPU's kernels): on the CPU one batch of 1,024 on one core, scaled by the
+//! timed on both devices on a probe batch of the network's input shape (after an untimed pass:
+//! on the GPU of the same batch, which compiles its kernels for that shape; on the CPU, which has
+//! nothing to compile, of a few windows): on the CPU one batch of 256 on one core, scaled by the
 //! cores (batches run one per core), on the GPU one batch of up to 16,384 (the job's batches are
-//! larger, so this favours the CPU a little). Each time is extrapolated to the catalogue and the
+//! larger, so this favours the CPU a little). The CPU's probe is the cost every `auto` job pays,
+//! so it is kept small: on the H200 machine the first design (an untimed and a timed pass of
+//! 1,024 windows) took about 1 s of a 30,490-SKU job whose whole network took 0.7 s. Each time is extrapolated to the catalogue and the
 //! faster device wins; the forecast summary's backend line says the two estimates. Reading,
 //! routing and writing cost the same on both and are left out.
 //!
@@ -23,8 +26,11 @@ use crate::{Error, Result};
 /// Below this many SKUs a forecast job does not probe: the CPU takes about a second for them.
 pub const MIN_PROBE_SKUS: usize = 4096;
 
-/// The CPU's probe batch: its forecast batch.
-pub const CPU_PROBE_BATCH: usize = crate::network::CPU_BATCH;
+/// The CPU's probe batch: a quarter of its forecast batch, enough to time a core's throughput.
+pub const CPU_PROBE_BATCH: usize = crate::network::CPU_BATCH / 4;
+
+/// Windows of the CPU's untimed pass before its probe (allocations, caches).
+pub const CPU_WARMUP_BATCH: usize = 16;
 
 /// The GPU's largest probe batch.
 pub const GPU_PROBE_BATCH: usize = 16_384;
@@ -80,21 +86,23 @@ pub fn cpu_is_sooner_than_gpu_start(cpu: &Probe, skus: usize) -> Option<String> 
     })
 }
 
-/// Time `model` on `device` forecasting `batch` windows of zeros (after one untimed pass).
+/// Time `model` on `device` forecasting `batch` windows of zeros, after one untimed pass of
+/// `warmup` windows (on a GPU the same `batch`, so its kernels are compiled for that shape).
 pub fn probe(
     model: &DemandModel,
     config: &DemandModelConfig,
     device: &Device,
-    batch: usize,
+    (warmup, batch): (usize, usize),
     lanes: usize,
 ) -> Result<Probe> {
     let (c, h) = (config.context, config.horizon);
-    let past_y = vec![0.0f32; batch * c];
-    let mask = vec![1.0f32; batch * c];
-    let past_x = vec![0.0f32; batch * c * config.past_features];
-    let future_x = vec![0.0f32; batch * h * config.future_features];
-    let statics = vec![0u32; batch * config.static_cardinalities.len()];
-    let run = || -> Result<()> {
+    let most = warmup.max(batch);
+    let past_y = vec![0.0f32; most * c];
+    let mask = vec![1.0f32; most * c];
+    let past_x = vec![0.0f32; most * c * config.past_features];
+    let future_x = vec![0.0f32; most * h * config.future_features];
+    let statics = vec![0u32; most * config.static_cardinalities.len()];
+    let run = |batch: usize| -> Result<()> {
         let input = ModelInput::from_slices(
             config, batch, &past_y, &mask, &past_x, &future_x, &statics, device,
         );
@@ -104,9 +112,9 @@ pub fn probe(
             .map_err(|e| Error::Network(format!("probing the device: {e}")))?;
         Ok(())
     };
-    run()?;
+    run(warmup.max(1))?;
     let t = Instant::now();
-    run()?;
+    run(batch)?;
     Ok(Probe {
         batch,
         seconds: t.elapsed().as_secs_f64(),
@@ -180,7 +188,7 @@ mod tests {
             quantiles: vec![0.1, 0.5, 0.9],
         };
         let model = config.init(&device);
-        let p = probe(&model, &config, &device, 64, 2).unwrap();
+        let p = probe(&model, &config, &device, (8, 64), 2).unwrap();
         assert_eq!((p.batch, p.lanes), (64, 2));
         assert!(p.seconds > 0.0 && p.seconds.is_finite());
     }

@@ -719,7 +719,7 @@ fn choose_by_probe(
         &cpu_model,
         model_config,
         &cpu.device,
-        auto::CPU_PROBE_BATCH,
+        (auto::CPU_WARMUP_BATCH, auto::CPU_PROBE_BATCH),
         lanes,
     )?;
     if let Some(why) = auto::cpu_is_sooner_than_gpu_start(&on_cpu, skus) {
@@ -733,7 +733,7 @@ fn choose_by_probe(
     }
     let gpu_model = load_model(model_config, bytes.to_vec(), &gpu.device)?;
     let batch = skus.min(auto::GPU_PROBE_BATCH);
-    let on_gpu = auto::probe(&gpu_model, model_config, &gpu.device, batch, 1)?;
+    let on_gpu = auto::probe(&gpu_model, model_config, &gpu.device, (batch, batch), 1)?;
     let (gpu_wins, why) = auto::prefer_gpu(&on_cpu, &on_gpu, skus);
     Ok(if gpu_wins {
         let description = format!("{} — {why}", gpu.description);
