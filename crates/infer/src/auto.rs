@@ -6,11 +6,11 @@
 //! on the GPU of the same batch, which compiles its kernels for that shape; on the CPU, which has
 //! nothing to compile, of a few windows): on the CPU one batch of 256 on one core, scaled by the
 //! cores (batches run one per core), on the GPU one batch of up to 16,384 (the job's batches are
-//! larger, so this favours the CPU a little). The CPU's probe is the cost every `auto` job pays,
-//! so it is kept small: on the H200 machine the first design (an untimed and a timed pass of
-//! 1,024 windows) took about 1 s of a 30,490-SKU job whose whole network took 0.7 s. Each time is extrapolated to the catalogue and the
+//! larger, so this favours the CPU a little). Each time is extrapolated to the catalogue and the
 //! faster device wins; the forecast summary's backend line says the two estimates. Reading,
-//! routing and writing cost the same on both and are left out.
+//! routing and writing cost the same on both and are left out. The CPU's probe is a cost every
+//! `auto` job pays, so it is kept small: on an H200 machine the first design (an untimed and a
+//! timed pass of 1,024 windows) took about 1 s of a 30,490-SKU job whose network took 0.7 s.
 //!
 //! The CPU is probed first: when its estimate is below what opening a GPU costs (the adapter,
 //! the buffers and the kernels' compilation: [`GPU_START_SECONDS`], measured on an H100), the

@@ -178,29 +178,6 @@ pub struct OptimConfig {
     pub threads: usize,
 }
 
-impl TrainConfig {
-    /// The config a session trains with on a GPU (`is_gpu`) or a CPU: `optim.gpu_batch_size`
-    /// applied on a GPU (batch, learning rates and warm-up; see [`OptimConfig::gpu_batch_size`]),
-    /// with a line saying so; on a CPU, or without a GPU batch, the config itself.
-    pub fn on_device(&self, is_gpu: bool) -> (std::borrow::Cow<'_, TrainConfig>, Option<String>) {
-        let o = &self.optim;
-        if !is_gpu || o.gpu_batch_size == 0 || o.gpu_batch_size == o.batch_size {
-            return (std::borrow::Cow::Borrowed(self), None);
-        }
-        let ratio = o.gpu_batch_size as f64 / o.batch_size as f64;
-        let mut c = self.clone();
-        c.optim.batch_size = o.gpu_batch_size;
-        c.optim.learning_rate = o.learning_rate * ratio.sqrt();
-        c.optim.min_learning_rate = o.min_learning_rate * ratio.sqrt();
-        c.optim.warmup_steps = (o.warmup_steps as f64 / ratio).round() as usize;
-        let line = format!(
-            "batches of {} on the GPU (optim.gpu_batch_size): learning rate {:.3e} (√{:.3} × {:.1e}), {} warm-up steps",
-            c.optim.batch_size, c.optim.learning_rate, ratio, o.learning_rate, c.optim.warmup_steps
-        );
-        (std::borrow::Cow::Owned(c), Some(line))
-    }
-}
-
 /// `[backend]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -367,6 +344,27 @@ pub enum DataSource {
 }
 
 impl TrainConfig {
+    /// The config a session trains with on a GPU (`is_gpu`) or a CPU: `optim.gpu_batch_size`
+    /// applied on a GPU (batch, learning rates and warm-up; see [`OptimConfig::gpu_batch_size`]),
+    /// with a line saying so; on a CPU, or without a GPU batch, the config itself.
+    pub fn on_device(&self, is_gpu: bool) -> (std::borrow::Cow<'_, TrainConfig>, Option<String>) {
+        let o = &self.optim;
+        if !is_gpu || o.gpu_batch_size == 0 || o.gpu_batch_size == o.batch_size {
+            return (std::borrow::Cow::Borrowed(self), None);
+        }
+        let ratio = o.gpu_batch_size as f64 / o.batch_size as f64;
+        let mut c = self.clone();
+        c.optim.batch_size = o.gpu_batch_size;
+        c.optim.learning_rate = o.learning_rate * ratio.sqrt();
+        c.optim.min_learning_rate = o.min_learning_rate * ratio.sqrt();
+        c.optim.warmup_steps = (o.warmup_steps as f64 / ratio).round() as usize;
+        let line = format!(
+            "batches of {} on the GPU (optim.gpu_batch_size): learning rate {:.3e} (√{:.3} × {:.1e}), {} warm-up steps",
+            c.optim.batch_size, c.optim.learning_rate, ratio, o.learning_rate, c.optim.warmup_steps
+        );
+        (std::borrow::Cow::Owned(c), Some(line))
+    }
+
     /// Read and check a config file.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
