@@ -297,6 +297,57 @@ fn wgpu_backend_trains_and_matches_the_cpu() {
     assert!(worst < 1e-3, "cpu and wgpu differ by {worst}");
 }
 
+/// On a GPU (lavapipe in CI) the trees are fitted beside the network, on another thread: the
+/// run has them, the same trees as fitted after the network with the same LightGBM threads.
+/// On the CPU they are fitted after it, and not at all for an interrupted run.
+#[test]
+fn trees_fitted_beside_a_gpu_network_are_those_fitted_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(1);
+    cfg.window.windows_per_epoch = 128;
+    cfg.optim.threads = 2; // LightGBM's threads in both fits
+    let data = prepared(&dir.path().join("data"), &cfg);
+    let run = RunDir::create(&dir.path().join("stopped"), false).unwrap();
+    let stopped = SessionOptions {
+        stop_after_epoch: Some(0),
+        ..SessionOptions::default()
+    };
+    let (_, trees) = restock_train::train_with_trees(&cfg, &run, &data, &stopped, &mut Silent)
+        .expect("an interrupted run");
+    assert!(trees.is_none(), "{trees:?}");
+    assert!(!run.path().join(restock_trees::MODEL_FILE).exists());
+    let run = RunDir::create(&dir.path().join("cpu"), false).unwrap();
+    let (_, trees) =
+        restock_train::train_with_trees(&cfg, &run, &data, &SessionOptions::default(), &mut Silent)
+            .expect("a CPU run");
+    assert!(
+        matches!(trees, Some(restock_train::TreeFit::Fitted(_))),
+        "{trees:?}"
+    );
+    let on_cpu = std::fs::read_to_string(run.path().join(restock_trees::MODEL_FILE)).unwrap();
+
+    if let Err(e) = restock_train::backend::select(BackendKind::Wgpu, 0) {
+        eprintln!("SKIPPED trees_fitted_beside_a_gpu_network_are_those_fitted_after_it: {e}");
+        return;
+    }
+    cfg.backend.kind = BackendKind::Wgpu;
+    let run = RunDir::create(&dir.path().join("gpu"), false).unwrap();
+    let (summary, trees) =
+        restock_train::train_with_trees(&cfg, &run, &data, &SessionOptions::default(), &mut Silent)
+            .expect("a GPU run");
+    assert!(summary.backend.starts_with("wgpu"), "{}", summary.backend);
+    assert!(
+        matches!(trees, Some(restock_train::TreeFit::Fitted(_))),
+        "{trees:?}"
+    );
+    let beside = std::fs::read_to_string(run.path().join(restock_trees::MODEL_FILE)).unwrap();
+    restock_train::fit_trees(&run, &data).expect("fitted again");
+    let after = std::fs::read_to_string(run.path().join(restock_trees::MODEL_FILE)).unwrap();
+    assert_eq!(beside, after, "the trees fitted beside the network differ");
+    // The trees do not depend on the network: the CPU run's are the same.
+    assert_eq!(beside, on_cpu);
+}
+
 #[test]
 fn a_run_from_before_the_plan_flags_reads_as_trained() {
     let dir = tempfile::tempdir().unwrap();

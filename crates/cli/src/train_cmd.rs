@@ -65,7 +65,7 @@ pub(crate) fn train_config(
     let prepared = Prepared::load(&config)?;
     let run = RunDir::create(&dir, false)?;
     let mut observer = EpochBars::new(progress.is_quiet());
-    let summary = restock_train::train(
+    let (summary, trees) = restock_train::train_with_trees(
         &config,
         &run,
         &prepared,
@@ -81,7 +81,7 @@ pub(crate) fn train_config(
         summary.epochs,
         summary.seconds_per_epoch
     ));
-    finish_run(&run, &prepared, true, progress)?;
+    finish_run(&run, &prepared, trees, true, progress)?;
     Ok(run.path().to_path_buf())
 }
 
@@ -92,14 +92,14 @@ pub(crate) fn train(args: TrainArgs, progress: &mut Progress) -> Result<PathBuf>
         ..SessionOptions::default()
     };
     let mut observer = EpochBars::new(progress.is_quiet());
-    let (run, prepared, summary) = if let Some(dir) = &args.resume {
+    let (run, prepared, summary, trees) = if let Some(dir) = &args.resume {
         let run = RunDir::open(dir)?;
         let config = run.config()?;
         progress.stage(&format!("loading data for run {}", dir.display()));
         let prepared = Prepared::load(&config)?;
         progress.done("data loaded");
         let summary = restock_train::resume(&run, &prepared, &options, &mut observer)?;
-        (run, prepared, summary)
+        (run, prepared, summary, None)
     } else {
         let path = args
             .config
@@ -122,8 +122,9 @@ pub(crate) fn train(args: TrainArgs, progress: &mut Progress) -> Result<PathBuf>
             prepared.dataset.last_week
         ));
         let run = RunDir::create(&dir, args.force)?;
-        let summary = restock_train::train(&config, &run, &prepared, &options, &mut observer)?;
-        (run, prepared, summary)
+        let (summary, trees) =
+            restock_train::train_with_trees(&config, &run, &prepared, &options, &mut observer)?;
+        (run, prepared, summary, trees)
     };
     observer.clear();
     progress.done(&format!(
@@ -141,21 +142,23 @@ pub(crate) fn train(args: TrainArgs, progress: &mut Progress) -> Result<PathBuf>
         bail!("no epoch finished; nothing to evaluate");
     }
     if finished {
-        finish_run(&run, &prepared, !args.no_eval, progress)?;
+        finish_run(&run, &prepared, trees, !args.no_eval, progress)?;
     }
     Ok(run.path().to_path_buf())
 }
 
-/// After training: calibrate the quantiles, then (with `evaluate` and test weeks) score the run
-/// on its test weeks and print the table.
+/// After training: calibrate the quantiles, fit the trees unless `trees` says how they were
+/// fitted beside the network, choose how the run serves, then (with `evaluate` and test weeks)
+/// score the run on its test weeks and print the table.
 fn finish_run(
     run: &RunDir,
     prepared: &Prepared,
+    trees: Option<restock_train::TreeFit>,
     evaluate: bool,
     progress: &mut Progress,
 ) -> Result<()> {
     calibrate_run(run, prepared, progress)?;
-    fit_trees(run, prepared, progress)?;
+    fit_trees(run, prepared, trees, progress)?;
     progress.stage("choosing how the run serves: the network alone or with TSB / AutoETS / trees");
     let serving = restock_train::select_serving(run, prepared, 4096)?;
     let scores: Vec<String> = serving
@@ -196,12 +199,24 @@ fn finish_run(
     Ok(())
 }
 
-/// Fit and report the run's gradient-boosted trees (`[trees]`, on by default).
-fn fit_trees(run: &RunDir, prepared: &Prepared, progress: &mut Progress) -> Result<()> {
-    progress.stage("fitting gradient-boosted trees (LightGBM) on the same weeks");
-    match restock_train::fit_trees(run, prepared)? {
+/// Fit and report the run's gradient-boosted trees (`[trees]`, on by default), or report those
+/// `fitted` beside the network.
+fn fit_trees(
+    run: &RunDir,
+    prepared: &Prepared,
+    fitted: Option<restock_train::TreeFit>,
+    progress: &mut Progress,
+) -> Result<()> {
+    let (fit, when) = match fitted {
+        Some(fit) => (fit, " beside the network"),
+        None => {
+            progress.stage("fitting gradient-boosted trees (LightGBM) on the same weeks");
+            (restock_train::fit_trees(run, prepared)?, "")
+        }
+    };
+    match fit {
         restock_train::TreeFit::Fitted(r) => progress.done(&format!(
-            "trees: {} rounds on {} rows in {:.1} s; validation WAPE of their mean {:.4} on {} rows",
+            "trees: {} rounds on {} rows in {:.1} s{when}; validation WAPE of their mean {:.4} on {} rows",
             r.rounds, r.rows, r.seconds, r.valid_wape, r.valid_rows
         )),
         restock_train::TreeFit::Disabled => progress.done("trees: off ([trees] enabled = false)"),
@@ -259,7 +274,7 @@ pub(crate) fn calibrate(args: CalibrateArgs, progress: &mut Progress) -> Result<
     let config = run.config()?;
     progress.stage(&format!("loading data for run {}", args.run.display()));
     let prepared = Prepared::load(&config)?;
-    finish_run(&run, &prepared, !args.no_eval, progress)?;
+    finish_run(&run, &prepared, None, !args.no_eval, progress)?;
     if let Some(dir) = &args.export_tree_rows {
         progress.stage(&format!("writing the trees' rows to {}", dir.display()));
         let r = restock_train::export_tree_rows(&run, &prepared, dir)?;

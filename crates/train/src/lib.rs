@@ -25,5 +25,8 @@ pub use evaluate::{Evaluation, evaluate};
 pub use prepare::Prepared;
 pub use run::{RunDir, RunSummary};
 pub use select::{Serving, select_serving};
-pub use trainer::{Observer, SessionOptions, Silent, resume, score_run, train, warm_start_problem};
+pub use trainer::{
+    Observer, SessionOptions, Silent, resume, score_run, train, train_with_trees,
+    warm_start_problem,
+};
 pub use trees::{TreeFit, export_tree_rows, fit_trees};
