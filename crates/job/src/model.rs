@@ -10,7 +10,7 @@ use std::path::Path;
 
 use restock_core::Week;
 use restock_data::WeeklyDataset;
-use restock_train::{Observer, Prepared, RunDir, SessionOptions, TrainConfig};
+use restock_train::{Observer, Prepared, RunDir, SessionOptions, TrainConfig, TreeFit};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{JobConfig, Retrain};
@@ -164,7 +164,7 @@ pub(crate) fn update(
     } else {
         (&tc, None)
     };
-    let run = train_or_resume(config, run_dir, &prepared, warm, observer)?;
+    let (run, trees) = train_or_resume(config, run_dir, &prepared, warm, observer)?;
     let loss = run_loss(&run)?;
     let mut attempt = attempt;
     if attempt.fine_tune {
@@ -184,11 +184,11 @@ pub(crate) fn update(
             // (deterministic) fine-tuning, never takes it for the full training.
             remove_run(run_dir)?;
             write_json(&attempt_path, &attempt)?;
-            let run = train_or_resume(&tc, run_dir, &prepared, None, observer)?;
-            return finish(&run, &prepared, &attempt, &done_path, observer);
+            let (run, trees) = train_or_resume(&tc, run_dir, &prepared, None, observer)?;
+            return finish(&run, &prepared, trees, &attempt, &done_path, observer);
         }
     }
-    finish(&run, &prepared, &attempt, &done_path, observer)
+    finish(&run, &prepared, trees, &attempt, &done_path, observer)
 }
 
 /// Whether to fine-tune, and why; last cycle's model scored on this cycle's latest weeks.
@@ -238,14 +238,15 @@ fn first_attempt(
     Ok(a)
 }
 
-/// A finished run in `dir`: trained, or resumed from its last finished epoch.
+/// A finished run in `dir`: trained (with its trees when they were fitted beside the network on
+/// a GPU, [`restock_train::train_with_trees`]), or resumed from its last finished epoch.
 fn train_or_resume(
     config: &TrainConfig,
     dir: &Path,
     prepared: &Prepared,
     warm_start: Option<std::path::PathBuf>,
     observer: &mut dyn Observer,
-) -> Result<RunDir> {
+) -> Result<(RunDir, Option<TreeFit>)> {
     let options = SessionOptions {
         warm_start,
         ..SessionOptions::default()
@@ -256,11 +257,11 @@ fn train_or_resume(
         if !state.finished {
             restock_train::resume(&run, prepared, &options, observer)?;
         }
-        return Ok(run);
+        return Ok((run, None));
     }
     let run = RunDir::create(dir, true)?;
-    restock_train::train(config, &run, prepared, &options, observer)?;
-    Ok(run)
+    let (_, trees) = restock_train::train_with_trees(config, &run, prepared, &options, observer)?;
+    Ok((run, trees))
 }
 
 fn remove_run(dir: &Path) -> Result<()> {
@@ -278,16 +279,21 @@ fn run_loss(run: &RunDir) -> Result<f64> {
         .unwrap_or(f64::INFINITY))
 }
 
-/// Calibrate, refit the trees on the new weeks, choose how the run serves, and record the update.
+/// Calibrate, refit the trees on the new weeks (unless `trees` were fitted beside the network),
+/// choose how the run serves, and record the update.
 fn finish(
     run: &RunDir,
     prepared: &Prepared,
+    trees: Option<TreeFit>,
     attempt: &Attempt,
     done_path: &Path,
     observer: &mut dyn Observer,
 ) -> Result<ModelUpdate> {
     restock_train::calibrate(run, prepared, 4096)?;
-    let trees = restock_train::fit_trees(run, prepared)?;
+    let trees = match trees {
+        Some(fit) => fit,
+        None => restock_train::fit_trees(run, prepared)?,
+    };
     let serving = restock_train::select_serving(run, prepared, 4096)?;
     let state = run.state()?;
     let update = ModelUpdate {
