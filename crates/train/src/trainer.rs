@@ -91,13 +91,14 @@ pub fn train(
 }
 
 /// [`train`], then the run's trees ([`crate::fit_trees`]; `None` when training was interrupted
-/// before they were fitted: a resumed run fits them when it finishes). When the network trains on a GPU the
-/// trees are fitted beside it, on another thread, with `optim.threads` LightGBM threads or, at 0,
-/// one fewer than the cores (the one left dispatches the GPU's work): the CPU idles while a GPU
-/// trains, and on one H200 machine the trees were 8.5 s of a 35 s M5 run, after 24 s of network.
-/// On the CPU the two take turns, since both use every core. The trees depend on the run's
-/// config, its network's shape and the data, not on the network's weights, so the two orders
-/// give the same trees for the same thread counts.
+/// before they were fitted: a resumed run fits them when it finishes).
+///
+/// When the network trains on a GPU the trees are fitted beside it, on another thread, with
+/// `optim.threads` LightGBM threads or, at 0, one fewer than the cores (the one left dispatches
+/// the GPU's work): the CPU idles while a GPU trains, and on one H200 machine the trees were
+/// 8.5 s of a 35 s M5 run, after 24 s of network. On the CPU the two take turns, since both use
+/// every core. The trees depend on the run's config, its network's shape and the data, not on
+/// the network's weights, so the two orders give the same trees for the same thread counts.
 pub fn train_with_trees(
     config: &TrainConfig,
     run: &RunDir,
