@@ -107,9 +107,8 @@ pub fn train_with_trees(
     observer: &mut dyn Observer,
 ) -> Result<(RunSummary, Option<crate::TreeFit>)> {
     let model_config = start_run(config, run, prepared)?;
-    let on_gpu = backend::select(config.backend.kind, config.backend.device)?.is_wgpu;
-    if !on_gpu || !config.trees.enabled {
-        let summary = session(
+    let network = |observer: &mut dyn Observer| {
+        session(
             config,
             &model_config,
             run,
@@ -117,7 +116,11 @@ pub fn train_with_trees(
             None,
             options,
             observer,
-        )?;
+        )
+    };
+    let on_gpu = backend::select(config.backend.kind, config.backend.device)?.is_wgpu;
+    if !on_gpu || !config.trees.enabled {
+        let summary = network(observer)?;
         // An interrupted run fits its trees when it is resumed and finishes.
         let finished = run.state()?.is_some_and(|s| s.finished);
         let trees = if finished {
@@ -133,15 +136,7 @@ pub fn train_with_trees(
     };
     std::thread::scope(|scope| {
         let trees = scope.spawn(|| crate::trees::fit_trees_on(run, prepared, threads));
-        let summary = session(
-            config,
-            &model_config,
-            run,
-            prepared,
-            None,
-            options,
-            observer,
-        );
+        let summary = network(observer);
         let trees = trees.join().unwrap_or_else(|_| {
             Err(Error::Trees(restock_trees::Error::Data(
                 "the thread fitting the trees panicked".into(),
