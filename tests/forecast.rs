@@ -583,6 +583,8 @@ fn a_run_chooses_on_its_validation_weeks_how_it_serves() {
         .min_by(|a, b| a.pinball.total_cmp(&b.pinball))
         .unwrap();
     assert_eq!(serving.combine, best.combine);
+    // Without trees the network alone is the reference.
+    assert_eq!(serving.reference, 0);
     assert_eq!(serving.candidates[0].gain_se, 0.0);
     assert!(serving.candidates[1..].iter().all(|c| c.gain_se > 0.0));
     for c in &serving.candidates {
@@ -813,10 +815,28 @@ fn trees_fitted_with_the_run_are_scored_chosen_among_and_served_with_the_network
     assert!(serving.candidates[..8].iter().all(|c| c.network));
     assert!(!serving.candidates[8].network);
     assert_eq!(serving.candidates[8].name(), "lightgbm alone");
+    // With trees, the mean of the network and the trees is what the others must beat.
+    assert_eq!(serving.reference, 5);
+    assert_eq!(serving.candidates[5].gain_se, 0.0);
     assert!(
-        serving.candidates[5..]
+        serving
+            .candidates
             .iter()
-            .all(|c| c.pinball.is_finite() && c.gain_se > 0.0)
+            .enumerate()
+            .all(|(c, s)| s.pinball.is_finite() && (c == 5 || s.gain_se > 0.0))
+    );
+    let reference = serving.candidates[5].pinball;
+    let best = serving
+        .candidates
+        .iter()
+        .enumerate()
+        .filter(|(c, s)| *c == 5 || reference - s.pinball > s.gain_se)
+        .min_by(|a, b| a.1.pinball.total_cmp(&b.1.pinball))
+        .unwrap()
+        .1;
+    assert_eq!(
+        (&serving.combine, serving.network),
+        (&best.combine, best.network)
     );
 
     // The test weeks score the trees on their own, beside the network.

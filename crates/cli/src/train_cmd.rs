@@ -166,17 +166,18 @@ fn finish_run(
         .iter()
         .map(|c| format!("{} {:.4}", c.name(), c.pinball))
         .collect();
-    // The least score, when it was not served: its gain was within the noise.
-    let network = serving.candidates.iter().find(|c| c.combine.is_empty());
+    // The least score, when it was not served: its gain over the reference was within the noise.
+    let reference = serving.candidates.get(serving.reference);
     let least = serving
         .candidates
         .iter()
         .min_by(|a, b| a.pinball.total_cmp(&b.pinball));
-    let within_noise = match (network, least) {
+    let within_noise = match (reference, least) {
         (Some(n), Some(l)) if l.name() != serving.name() => format!(
-            "; {} scored least, but its gain {:.4} is within {} × its standard error ({:.4})",
+            "; {} scored least, but its gain {:.4} over {} is within {} × its standard error ({:.4})",
             l.name(),
             n.pinball - l.pinball,
+            n.name(),
             restock_train::select::SIGNIFICANCE,
             l.gain_se
         ),
