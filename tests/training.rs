@@ -320,10 +320,12 @@ fn trees_fitted_beside_a_gpu_network_are_those_fitted_after_it() {
     let (_, trees) =
         restock_train::train_with_trees(&cfg, &run, &data, &SessionOptions::default(), &mut Silent)
             .expect("a CPU run");
+    let trees = trees.expect("fitted after the network");
     assert!(
-        matches!(trees, Some(restock_train::TreeFit::Fitted(_))),
+        matches!(trees.fit, restock_train::TreeFit::Fitted(_)),
         "{trees:?}"
     );
+    assert!(!trees.beside_network);
     let on_cpu = std::fs::read_to_string(run.path().join(restock_trees::MODEL_FILE)).unwrap();
 
     if let Err(e) = restock_train::backend::select(BackendKind::Wgpu, 0) {
@@ -336,10 +338,12 @@ fn trees_fitted_beside_a_gpu_network_are_those_fitted_after_it() {
         restock_train::train_with_trees(&cfg, &run, &data, &SessionOptions::default(), &mut Silent)
             .expect("a GPU run");
     assert!(summary.backend.starts_with("wgpu"), "{}", summary.backend);
+    let trees = trees.expect("fitted beside the network");
     assert!(
-        matches!(trees, Some(restock_train::TreeFit::Fitted(_))),
+        matches!(trees.fit, restock_train::TreeFit::Fitted(_)),
         "{trees:?}"
     );
+    assert!(trees.beside_network);
     let beside = std::fs::read_to_string(run.path().join(restock_trees::MODEL_FILE)).unwrap();
     restock_train::fit_trees(&run, &data).expect("fitted again");
     let after = std::fs::read_to_string(run.path().join(restock_trees::MODEL_FILE)).unwrap();

@@ -153,7 +153,7 @@ pub(crate) fn train(args: TrainArgs, progress: &mut Progress) -> Result<PathBuf>
 fn finish_run(
     run: &RunDir,
     prepared: &Prepared,
-    trees: Option<restock_train::TreeFit>,
+    trees: Option<restock_train::RunTrees>,
     evaluate: bool,
     progress: &mut Progress,
 ) -> Result<()> {
@@ -205,11 +205,12 @@ fn finish_run(
 fn fit_trees(
     run: &RunDir,
     prepared: &Prepared,
-    fitted: Option<restock_train::TreeFit>,
+    fitted: Option<restock_train::RunTrees>,
     progress: &mut Progress,
 ) -> Result<()> {
     let (fit, when) = match fitted {
-        Some(fit) => (fit, " beside the network"),
+        Some(t) if t.beside_network => (t.fit, " beside the network"),
+        Some(t) => (t.fit, ""),
         None => {
             progress.stage("fitting gradient-boosted trees (LightGBM) on the same weeks");
             (restock_train::fit_trees(run, prepared)?, "")

@@ -261,7 +261,7 @@ fn train_or_resume(
     }
     let run = RunDir::create(dir, true)?;
     let (_, trees) = restock_train::train_with_trees(config, &run, prepared, &options, observer)?;
-    Ok((run, trees))
+    Ok((run, trees.map(|t| t.fit)))
 }
 
 fn remove_run(dir: &Path) -> Result<()> {

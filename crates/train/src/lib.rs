@@ -26,7 +26,7 @@ pub use prepare::Prepared;
 pub use run::{RunDir, RunSummary};
 pub use select::{Serving, select_serving};
 pub use trainer::{
-    Observer, SessionOptions, Silent, resume, score_run, train, train_with_trees,
+    Observer, RunTrees, SessionOptions, Silent, resume, score_run, train, train_with_trees,
     warm_start_problem,
 };
 pub use trees::{TreeFit, export_tree_rows, fit_trees};

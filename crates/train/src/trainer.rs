@@ -90,6 +90,15 @@ pub fn train(
     )
 }
 
+/// The trees of a run trained by [`train_with_trees`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunTrees {
+    /// How the fit came out.
+    pub fit: crate::TreeFit,
+    /// Whether they were fitted beside the network, on another thread (a GPU trained it).
+    pub beside_network: bool,
+}
+
 /// [`train`], then the run's trees ([`crate::fit_trees`]; `None` when training was interrupted
 /// before they were fitted: a resumed run fits them when it finishes).
 ///
@@ -105,7 +114,7 @@ pub fn train_with_trees(
     prepared: &Prepared,
     options: &SessionOptions,
     observer: &mut dyn Observer,
-) -> Result<(RunSummary, Option<crate::TreeFit>)> {
+) -> Result<(RunSummary, Option<RunTrees>)> {
     let model_config = start_run(config, run, prepared)?;
     let network = |observer: &mut dyn Observer| {
         session(
@@ -124,7 +133,10 @@ pub fn train_with_trees(
         // An interrupted run fits its trees when it is resumed and finishes.
         let finished = run.state()?.is_some_and(|s| s.finished);
         let trees = if finished {
-            Some(crate::fit_trees(run, prepared)?)
+            Some(RunTrees {
+                fit: crate::fit_trees(run, prepared)?,
+                beside_network: false,
+            })
         } else {
             None
         };
@@ -143,7 +155,11 @@ pub fn train_with_trees(
             )))
         });
         // A training error first: the trees are of no use without the network.
-        Ok((summary?, Some(trees?)))
+        let trees = RunTrees {
+            fit: trees?,
+            beside_network: true,
+        };
+        Ok((summary?, Some(trees)))
     })
 }
 
