@@ -17,14 +17,16 @@ if [ -z "${SKIP_LOADERS:-}" ]; then
   echo "# Vulkan driver: ${VK_DRIVER_FILES:-none found}"
 fi
 # A second call on the same machine (another ONLY, to order the rows) reuses what the first
-# unpacked, the catalogues and the bench networks.
+# unpacked, the catalogues and the bench networks; a build packed again is unpacked again.
 for f in .gpu/*.xz; do
   b=$(basename "$f" .xz)
-  [ -x "/tmp/$b" ] && continue
+  sum=$(cksum < "$f")
+  [ -x "/tmp/$b" ] && [ "$(cat "/tmp/$b.cksum" 2>/dev/null)" = "$sum" ] && continue
   xz -dc "$f" > "/tmp/$b" 2>/dev/null || python3 -c \
     "import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'))" \
     "$f" "/tmp/$b"
   chmod +x "/tmp/$b"
+  echo "$sum" > "/tmp/$b.cksum"
 done
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 torch=(); [ -f .gpu/torch_lstm_reference.py ] && torch=(TORCH_REF="$PWD/.gpu/torch_lstm_reference.py")

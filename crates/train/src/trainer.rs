@@ -147,7 +147,7 @@ pub fn train_with_trees(
         n => n,
     };
     std::thread::scope(|scope| {
-        let trees = scope.spawn(|| crate::trees::fit_trees_on(run, prepared, threads));
+        let trees = scope.spawn(|| crate::trees::fit_trees_on(run, prepared, Some(threads)));
         let summary = network(observer);
         let trees = trees.join().unwrap_or_else(|_| {
             Err(Error::Trees(restock_trees::Error::Data(

@@ -37,12 +37,16 @@ impl TreeFit {
 /// fine-tuned from one that had them would otherwise serve stale ones) and the run goes on
 /// without: the network does not need them.
 pub fn fit_trees(run: &RunDir, prepared: &Prepared) -> Result<TreeFit> {
-    let threads = run.config()?.optim.threads;
-    fit_trees_on(run, prepared, threads)
+    fit_trees_on(run, prepared, None)
 }
 
-/// [`fit_trees`] on `threads` of LightGBM's threads (0: one per core).
-pub(crate) fn fit_trees_on(run: &RunDir, prepared: &Prepared, threads: usize) -> Result<TreeFit> {
+/// [`fit_trees`] on `threads` of LightGBM's threads (0: one per core) instead of the config's
+/// `optim.threads` when given.
+pub(crate) fn fit_trees_on(
+    run: &RunDir,
+    prepared: &Prepared,
+    threads: Option<usize>,
+) -> Result<TreeFit> {
     let config = run.config()?;
     if !config.trees.enabled {
         TreeModel::remove(run.path())?;
@@ -50,7 +54,9 @@ pub(crate) fn fit_trees_on(run: &RunDir, prepared: &Prepared, threads: usize) ->
     }
     let levels = run_levels(run)?;
     let mut weeks = fit_weeks(run, prepared, &levels)?;
-    weeks.threads = threads;
+    if let Some(threads) = threads {
+        weeks.threads = threads;
+    }
     match TreeModel::fit(&prepared.dataset, &weeks, &config.trees) {
         Ok(model) => {
             model.save(run.path())?;
