@@ -68,16 +68,17 @@ pub struct ServiceConfig {
     /// Cycle service levels for a shop that loses unmet demand, counted on the weeks with
     /// demand (`crate::lost_sales`): the level that keeps the target there, not the quantile
     /// that would keep it with backorders. `false`: the quantile. Not for `critical_ratio`,
-    /// whose fractile is the lost-sales newsvendor's own, nor for `fill_rate`, whose levels
-    /// are chosen for the units served.
+    /// whose fractile is the lost-sales newsvendor's own. With `fill_rate`, the levels are
+    /// chosen on what the lost-sales shop serves and holds at each (`false`: on the backorder
+    /// formula for the units short).
     pub lost_sales: bool,
 }
 
 impl ServiceConfig {
     /// Whether the plan's levels are a lost-sales shop's ([`ServiceConfig::lost_sales`], for a
-    /// cycle service target only).
+    /// cycle service target or the levels a fill-rate target allocates).
     pub fn lost_sales_levels(&self) -> bool {
-        self.lost_sales && !self.critical_ratio && self.fill_rate.is_none()
+        self.lost_sales && !self.critical_ratio
     }
 }
 

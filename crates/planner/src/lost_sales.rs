@@ -95,8 +95,35 @@ const SEED: u64 = 0x1057_5A1E;
 /// several targets, reuses it. The result depends on the grid point only, so it is the same
 /// whichever SKU or thread asked first.
 pub fn adjustment(mean: f64, variance: f64, alpha: f64, shop: &Shop) -> f64 {
-    if !(mean > 0.0 && mean.is_finite() && variance.is_finite() && alpha > 0.0 && alpha < 1.0) {
-        return 0.0;
+    service_point(mean, variance, alpha, shop).adjustment
+}
+
+/// What the lost-sales shop of [`adjustment`] does at the level that keeps cycle service α: the
+/// level itself, its difference to the backorder quantile, and the share of demand (units) it
+/// serves and the stock it holds at the end of an average week. A fill-rate target is reached
+/// on these (`crate::service::allocate_fill_rate`): a slow mover's weeks with demand are few
+/// and its units fewer, and lost demand takes no stock, so neither the quantile nor the
+/// backorder formula for the units short says what the level serves in this shop.
+pub fn service_point(mean: f64, variance: f64, alpha: f64, shop: &Shop) -> ServicePoint {
+    if !(alpha > 0.0 && alpha < 1.0) {
+        return ServicePoint::NO_DEMAND;
+    }
+    cached(mean, variance, (alpha * 1e4).round() as u32, shop)
+}
+
+/// The same shop ordering up to its expected demand over `lead + review` weeks, without safety
+/// stock ([`ServicePoint::adjustment`] is 0): what a plan that holds none serves and holds.
+pub fn at_mean(mean: f64, variance: f64, shop: &Shop) -> ServicePoint {
+    cached(mean, variance, AT_MEAN, shop)
+}
+
+/// The α of a grid point (in units of 1e-4) that stands for ordering up to the mean.
+const AT_MEAN: u32 = 0;
+
+/// [`service_point`] or [`at_mean`] on the grid, simulated once per process.
+fn cached(mean: f64, variance: f64, alpha: u32, shop: &Shop) -> ServicePoint {
+    if !(mean > 0.0 && mean.is_finite() && variance.is_finite()) {
+        return ServicePoint::NO_DEMAND;
     }
     let bin = |v: f64, grid: f64| (v.ln() / grid.ln()).round() as i32;
     let ratio = (variance / mean).max(1.0);
@@ -105,24 +132,46 @@ pub fn adjustment(mean: f64, variance: f64, alpha: f64, shop: &Shop) -> f64 {
         pack: shop.pack.max(1),
         ..*shop
     };
-    let key = (
-        bin(mean, MEAN_GRID),
-        bin(ratio, RATIO_GRID),
-        (alpha * 1e4).round() as u32,
-        shop,
-    );
+    let key = (bin(mean, MEAN_GRID), bin(ratio, RATIO_GRID), alpha, shop);
     let cache = CACHE.get_or_init(Default::default);
     if let Some(v) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return *v;
     }
     let (m, r) = (MEAN_GRID.powi(key.0), RATIO_GRID.powi(key.1));
-    let v = simulate_adjustment(m, m * r, f64::from(key.2) / 1e4, &shop);
+    let v = simulate_point(m, m * r, alpha, &shop);
     let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
     if map.len() >= MAX_CACHED {
         map.clear();
     }
     map.insert(key, v);
     v
+}
+
+/// The lost-sales shop at the level that keeps a cycle service target ([`service_point`]), on
+/// the grid point's own demand: its mean and variance are the grid's, not the SKU's, so the
+/// level and the stock are read relative to the backorder quantile of the same demand
+/// (`level − adjustment`), which the plan replaces with its calibrated one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ServicePoint {
+    /// The level less the α quantile of the same demand over `lead + review` weeks (0 for
+    /// [`at_mean`]).
+    pub adjustment: f64,
+    /// The order-up-to level (units) whose share of weeks with demand served in full is α.
+    pub level: f64,
+    /// Share of demand (units) served at that level.
+    pub fill_rate: f64,
+    /// Mean stock at the end of a week (units) at that level.
+    pub on_hand: f64,
+}
+
+impl ServicePoint {
+    /// A SKU without demand: nothing to serve, nothing held.
+    pub const NO_DEMAND: ServicePoint = ServicePoint {
+        adjustment: 0.0,
+        level: 0.0,
+        fill_rate: 1.0,
+        on_hand: 0.0,
+    };
 }
 
 /// Relative steps of the grid of means and of variance-to-mean ratios: the adjustment moves
@@ -133,10 +182,12 @@ const RATIO_GRID: f64 = 1.1;
 const MAX_CACHED: usize = 1 << 20;
 
 type GridPoint = (i32, i32, u32, Shop);
-static CACHE: OnceLock<Mutex<HashMap<GridPoint, f64>>> = OnceLock::new();
+static CACHE: OnceLock<Mutex<HashMap<GridPoint, ServicePoint>>> = OnceLock::new();
 
-/// [`adjustment`] simulated at exactly these inputs.
-fn simulate_adjustment(mean: f64, variance: f64, alpha: f64, shop: &Shop) -> f64 {
+/// [`service_point`] (or [`at_mean`], for α = [`AT_MEAN`]) simulated at exactly these inputs,
+/// α in units of 1e-4.
+fn simulate_point(mean: f64, variance: f64, alpha: u32, shop: &Shop) -> ServicePoint {
+    let (at_mean, alpha) = (alpha == AT_MEAN, f64::from(alpha) / 1e4);
     // A demand sequence of its own for each grid point: the errors of different SKUs'
     // simulations are independent and average out over a catalogue (one sequence for all would
     // give every SKU the same error).
@@ -157,6 +208,20 @@ fn simulate_adjustment(mean: f64, variance: f64, alpha: f64, shop: &Shop) -> f64
         WARM_UP + weeks_for(mean, variance),
         seed,
     );
+    if at_mean {
+        let level = mean * (shop.lead + shop.review) as f64;
+        let (below, at) = (
+            replay(&demand, level.floor(), shop),
+            replay(&demand, level.floor() + 1.0, shop),
+        );
+        let f = level.fract();
+        return ServicePoint {
+            adjustment: 0.0,
+            level,
+            fill_rate: below.fill_rate + f * (at.fill_rate - below.fill_rate),
+            on_hand: below.on_hand + f * (at.on_hand - below.on_hand),
+        };
+    }
     let backorder = interval_quantile(&demand, shop.lead + shop.review, alpha);
     // The least whole level whose share reaches α: galloping from the quantile (the answer is
     // usually a few units away) to a bracket, then bisection. No stock serves no week with
@@ -181,7 +246,7 @@ fn simulate_adjustment(mean: f64, variance: f64, alpha: f64, shop: &Shop) -> f64
                 break;
             }
             if hi > 1e12 {
-                return 0.0;
+                return ServicePoint::NO_DEMAND;
             }
             lo = hi;
             step *= 2.0;
@@ -198,8 +263,15 @@ fn simulate_adjustment(mean: f64, variance: f64, alpha: f64, shop: &Shop) -> f64
     // Between whole units, where the share crosses α: a slow mover's share moves in steps,
     // and both levels are compared as linear interpolations of their own step curves (the
     // quantile's too), so that a step near α moves neither more than the other.
-    let level = lo + step_fraction(served(lo), served(hi), alpha);
-    level - backorder
+    let (below, at) = (replay(&demand, lo, shop), replay(&demand, hi, shop));
+    let f = step_fraction(below.share, at.share, alpha);
+    let level = lo + f;
+    ServicePoint {
+        adjustment: level - backorder,
+        level,
+        fill_rate: below.fill_rate + f * (at.fill_rate - below.fill_rate),
+        on_hand: below.on_hand + f * (at.on_hand - below.on_hand),
+    }
 }
 
 /// SplitMix64's finaliser: a well-mixed 64-bit hash step.
@@ -236,7 +308,7 @@ fn weeks_for(mean: f64, variance: f64) -> usize {
 /// the variance is at most the mean), drawn by inverting the distribution function: one
 /// uniform a week against a table of the probabilities, built by the recursion
 /// p(x + 1) = p(x) · (x + k)/(x + 1) · μ/(k + μ) (Poisson: p(x) · μ/(x + 1)).
-fn weekly_demand(mean: f64, variance: f64, weeks: usize, seed: u64) -> Vec<f64> {
+pub(crate) fn weekly_demand(mean: f64, variance: f64, weeks: usize, seed: u64) -> Vec<f64> {
     let mut rng = StdRng::seed_from_u64(seed);
     match demand_cdf(mean, variance) {
         Some(cdf) => (0..weeks)
@@ -307,16 +379,32 @@ fn interval_quantile(demand: &[f64], weeks: usize, alpha: f64) -> f64 {
     k - 1.0 + step_fraction(cdf(k - 1.0), cdf(k), alpha)
 }
 
-/// Share of the counted weeks with demand that were served in full, ordering up to `level` (in
-/// the shop's cases and minimum) every review period, orders arriving the lead time later
-/// (before that week's demand), unmet demand lost.
+/// Share of the counted weeks with demand that were served in full at `level` ([`replay`]).
 fn share_served(demand: &[f64], level: f64, shop: &Shop) -> f64 {
+    replay(demand, level, shop).share
+}
+
+/// What a replay of the shop counts after the warm-up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Replayed {
+    /// Share of the weeks with demand served in full (1 without any).
+    pub(crate) share: f64,
+    /// Share of the demand (units) served (1 without any).
+    pub(crate) fill_rate: f64,
+    /// Mean stock at the end of a week.
+    pub(crate) on_hand: f64,
+}
+
+/// The shop ordering up to `level` (in its cases and minimum) every review period, orders
+/// arriving the lead time later (before that week's demand), unmet demand lost.
+pub(crate) fn replay(demand: &[f64], level: f64, shop: &Shop) -> Replayed {
     let (lead, review) = (shop.lead, shop.review.max(1));
     let mut stock = level.max(0.0);
     // A ring of the orders in transit: slot (t + lead) % len arrives in week t + lead.
     let mut pipeline = vec![0.0; lead + 1];
     let mut on_order = 0.0;
     let (mut with_demand, mut served_in_full) = (0usize, 0usize);
+    let (mut asked, mut served, mut held, mut weeks) = (0.0, 0.0, 0.0, 0usize);
     for (t, &d) in demand.iter().enumerate() {
         if t % review == 0 {
             let order = shop.order(level, stock + on_order);
@@ -328,16 +416,24 @@ fn share_served(demand: &[f64], level: f64, shop: &Shop) -> f64 {
         on_order -= pipeline[slot];
         pipeline[slot] = 0.0;
         let full = d <= stock;
-        stock = (stock - d).max(0.0);
-        if t >= WARM_UP && d > 0.0 {
-            with_demand += 1;
-            served_in_full += usize::from(full);
+        let sold = d.min(stock);
+        stock -= sold;
+        if t >= WARM_UP {
+            weeks += 1;
+            asked += d;
+            served += sold;
+            held += stock;
+            if d > 0.0 {
+                with_demand += 1;
+                served_in_full += usize::from(full);
+            }
         }
     }
-    if with_demand == 0 {
-        1.0
-    } else {
-        served_in_full as f64 / with_demand as f64
+    let share = |part: f64, whole: f64| if whole > 0.0 { part / whole } else { 1.0 };
+    Replayed {
+        share: share(served_in_full as f64, with_demand as f64),
+        fill_rate: share(served, asked),
+        on_hand: held / weeks.max(1) as f64,
     }
 }
 

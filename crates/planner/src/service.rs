@@ -10,18 +10,26 @@
 //! one of a dear, erratic one. With `service.fill_rate`, [`allocate_fill_rate`] chooses each
 //! SKU's level as in the textbook allocation of safety stock under an aggregate fill-rate
 //! constraint (Silver, Pyke & Thomas, *Inventory and Production Management in Supply Chains*,
-//! 4th ed., §7.9): minimise the stock value Σ c_i S_i subject to Σ ESC_i(S_i) ≤ (1 − β) Σ μ_i,
-//! where ESC_i(S) = E[(D_P − S)⁺] − E[(D_L − S)⁺] is the expected shortage per replenishment
-//! cycle (lead time L, P = L + R) and μ_i the expected demand per review period R. Its Lagrangian splits by SKU: each minimises
-//! c_i S + ν ESC_i(S), i.e. stocks to P(D_P > S) = c_i / ν, and ν is bisected until the
-//! expected fill rate 1 − Σ ESC_i / Σ μ_i reaches β. The distributions are the same quantiles
-//! of protection-interval demand, on a grid of levels from 0.5 to 0.995.
+//! 4th ed., §7.9): minimise the stock value Σ_i V_i(α_i) subject to Σ_i U_i(α_i) ≤ (1 − β) Σ_i
+//! μ_i, with μ_i the SKU's expected demand and U_i its expected units short at cycle service
+//! level α_i. The Lagrangian splits by SKU: each minimises V_i(α) + ν U_i(α) over a grid of
+//! levels, and the price ν of a unit short is bisected until the expected fill rate 1 − Σ U_i /
+//! Σ μ_i reaches β. What V and U are depends on the shop:
+//! - lost sales (`service.lost_sales`, the default): the shop that orders up to the lost-sales
+//!   level for α ([`lost_sales_safety_stock`]) is simulated (`crate::lost_sales::service_point`):
+//!   V is the value of its mean end-of-week stock, U the units a week it loses. The backorder
+//!   formula below counts units short that a lost-sales shop does not lose (lost demand takes
+//!   no stock), most of all on long-tailed intermittent SKUs, and chose levels that served far
+//!   more than the target with far more stock;
+//! - backorders: V = c_i S_i at the α quantile S_i of protection-interval demand, U_i the
+//!   expected shortage per replenishment cycle E[(D_P − S)⁺] − E[(D_L − S)⁺] (lead time L, P =
+//!   L + R) against μ_i per review period R, from the same quantiles on a grid from 0.5 to 0.995.
 
 use restock_stats::{ProtectionCalibration, normal_quantile, protection_moments};
 
 use crate::config::PlanConfig;
 use crate::inputs::SkuInput;
-use crate::lost_sales::Shop;
+use crate::lost_sales::{ServicePoint, Shop, at_mean, service_point};
 
 /// The order-up-to level for cycle service level `alpha` over `protection` weeks (lead time +
 /// review period) from weekly forecast quantiles `forecast[t][k]` at `levels`: the `alpha`
@@ -79,19 +87,47 @@ pub fn lost_sales_safety_stock(
     shop: &Shop,
     calibration: Option<&ProtectionCalibration>,
 ) -> f64 {
-    let weeks = shop.lead + shop.review.max(1);
-    let (mean, sigma) = protection_moments(forecast, levels, weeks);
-    let level = level_of(mean, sigma, alpha, weeks, calibration);
-    let z = normal_quantile(alpha);
-    let spread = if z > 0.25 && level > mean {
-        (level - mean) / z
-    } else {
-        sigma
-    };
-    let weekly = weeks as f64;
-    let adjusted =
-        level + crate::lost_sales::adjustment(mean / weekly, spread * spread / weekly, alpha, shop);
-    (adjusted - mean).max(0.0)
+    let at = LostSalesLevel::new(forecast, levels, alpha, shop, calibration);
+    (at.level - at.mean).max(0.0)
+}
+
+/// A lost-sales shop's level for cycle service α, and what it serves and holds.
+struct LostSalesLevel {
+    /// Expected demand over the protection interval.
+    mean: f64,
+    /// The order-up-to level: the calibrated α quantile plus the lost-sales adjustment.
+    level: f64,
+    /// The simulated shop at that level (`crate::lost_sales::service_point`).
+    point: ServicePoint,
+}
+
+impl LostSalesLevel {
+    fn new(
+        forecast: &[Vec<f64>],
+        levels: &[f64],
+        alpha: f64,
+        shop: &Shop,
+        calibration: Option<&ProtectionCalibration>,
+    ) -> Self {
+        let weeks = shop.lead + shop.review.max(1);
+        let (mean, sigma) = protection_moments(forecast, levels, weeks);
+        let level = level_of(mean, sigma, alpha, weeks, calibration);
+        // The spread the calibrated level implies (its own σ near the median, where z says
+        // little), spread evenly over the interval's weeks.
+        let z = normal_quantile(alpha);
+        let spread = if z > 0.25 && level > mean {
+            (level - mean) / z
+        } else {
+            sigma
+        };
+        let weekly = weeks as f64;
+        let point = service_point(mean / weekly, spread * spread / weekly, alpha, shop);
+        LostSalesLevel {
+            mean,
+            level: level + point.adjustment,
+            point,
+        }
+    }
 }
 
 /// The cycle service levels [`allocate_fill_rate`] chooses among.
@@ -121,17 +157,41 @@ fn expected_excess(q: &[f64], s: f64) -> f64 {
     e + (1.0 - g[g.len() - 1]) * (q[q.len() - 1] - s).max(0.0)
 }
 
-/// One SKU's options: level, stock value, expected shortage per cycle at each grid level.
+/// The cycle service levels the allocation chooses among in a lost-sales shop: lower ones too,
+/// since a slow mover's weeks with demand are counted at any level and its units are few.
+pub const LOST_SALES_FILL_GRID: [f64; 16] = [
+    0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995,
+];
+
+/// One SKU's options: at each cycle service level it may get, the stock value it holds and the
+/// demand it leaves unserved, both in the same units for every SKU.
 struct SkuCurve {
-    cost: f64,
+    /// Expected demand in the period `short` is counted over.
     demand: f64,
+    alphas: Vec<f64>,
     stock: Vec<f64>,
     short: Vec<f64>,
-    fixed: Option<usize>,
 }
 
 impl SkuCurve {
     fn new(
+        s: &SkuInput,
+        levels: &[f64],
+        c: Option<&ProtectionCalibration>,
+        cfg: &PlanConfig,
+    ) -> Self {
+        if cfg.service.lost_sales {
+            Self::lost_sales(s, levels, c, cfg)
+        } else {
+            Self::backorder(s, levels, c, cfg)
+        }
+    }
+
+    /// The textbook curve: stock value c·S at the α quantile S of protection-interval demand,
+    /// units short per review cycle by the backorder formula E[(D_{L+R} − S)⁺] − E[(D_L − S)⁺]
+    /// (what the level leaves short by the end of the cycle, less what was already short
+    /// before the order could arrive).
+    fn backorder(
         s: &SkuInput,
         levels: &[f64],
         c: Option<&ProtectionCalibration>,
@@ -151,9 +211,6 @@ impl SkuCurve {
                 .collect()
         };
         let q: Vec<f64> = quantiles(p).into_iter().map(|v| v.max(mean_p)).collect();
-        // Units short per cycle, the textbook periodic-review approximation: E[(D_{L+R} − S)⁺]
-        // − E[(D_L − S)⁺] (what the level leaves short by the end of the cycle, less what was
-        // already short before the order could arrive).
         let lead = s.params.lead_time_weeks;
         let q_lead = (lead > 0).then(|| quantiles(lead));
         let short = q
@@ -163,29 +220,108 @@ impl SkuCurve {
                 (expected_excess(&q, s) - over_lead).max(0.0)
             })
             .collect();
-        let fixed = s.params.service_level.map(|a| {
-            FILL_RATE_GRID
-                .iter()
-                .position(|&g| g >= a - 1e-12)
-                .unwrap_or(FILL_RATE_GRID.len() - 1)
-        });
-        SkuCurve {
-            cost: s.params.unit_cost,
+        let curve = SkuCurve {
             demand: protection_moments(forecast, levels, review).0,
-            stock: q,
+            alphas: FILL_RATE_GRID.to_vec(),
+            stock: q.iter().map(|v| s.params.unit_cost * v).collect(),
             short,
-            fixed,
+        };
+        match s.params.service_level {
+            Some(a) => curve.fixed_at(a),
+            None => curve,
         }
     }
 
-    /// The grid level minimising c·S + ν·ESC(S).
-    fn choose(&self, nu: f64) -> usize {
-        if let Some(k) = self.fixed {
-            return k;
+    /// The lost-sales shop's curve ([`LostSalesLevel`]): at each level of
+    /// [`LOST_SALES_FILL_GRID`] (or the SKU's own), the stock value of its mean end-of-week
+    /// stock and the units a week it loses, as the simulated shop holds and loses them, moved
+    /// by the calibrated level's difference to the simulated one. The levels whose safety stock
+    /// would be negative all plan none: one option stands for them, the shop ordering up to
+    /// its expected demand ([`at_mean`]).
+    fn lost_sales(
+        s: &SkuInput,
+        levels: &[f64],
+        c: Option<&ProtectionCalibration>,
+        cfg: &PlanConfig,
+    ) -> Self {
+        let t_len = cfg.horizon.weeks.min(s.forecast.len());
+        let forecast = &s.forecast[..t_len];
+        let p = &s.params;
+        let shop = Shop {
+            lead: p.lead_time_weeks,
+            review: cfg.horizon.review_period_weeks,
+            pack: p.case_pack,
+            moq: p.moq,
+        };
+        let weeks = (shop.lead + shop.review.max(1)) as f64;
+        let grid = match p.service_level {
+            Some(a) => vec![a],
+            None => LOST_SALES_FILL_GRID.to_vec(),
+        };
+        let mut curve = SkuCurve {
+            demand: protection_moments(forecast, levels, 1).0,
+            alphas: Vec::new(),
+            stock: Vec::new(),
+            short: Vec::new(),
+        };
+        let mut no_safety_stock = None;
+        for &alpha in &grid {
+            let at = LostSalesLevel::new(forecast, levels, alpha, &shop, c);
+            if at.level < at.mean && grid.len() > 1 {
+                // Any such level plans no safety stock; the first stands for them all.
+                no_safety_stock.get_or_insert(alpha);
+                continue;
+            }
+            let on_hand = (at.point.on_hand + at.level.max(at.mean) - at.point.level).max(0.0);
+            curve.push(
+                alpha,
+                p.unit_cost * on_hand,
+                at.mean / weeks,
+                at.point.fill_rate,
+            );
         }
+        if let Some(alpha) = no_safety_stock {
+            // What the shop serves and holds ordering up to the interval's expected demand.
+            let (mean, sigma) = protection_moments(forecast, levels, weeks as usize);
+            let point = at_mean(mean / weeks, sigma * sigma / weeks, &shop);
+            curve.push(
+                alpha,
+                p.unit_cost * point.on_hand,
+                mean / weeks,
+                point.fill_rate,
+            );
+        }
+        curve
+    }
+
+    /// An option: at cycle service level `alpha`, `stock` of value held and a share `1 −
+    /// fill_rate` of `demand` lost.
+    fn push(&mut self, alpha: f64, stock: f64, demand: f64, fill_rate: f64) {
+        self.alphas.push(alpha);
+        self.stock.push(stock);
+        self.short.push(demand * (1.0 - fill_rate));
+    }
+
+    /// Only the grid level at or just above `alpha` (a SKU's own service level).
+    fn fixed_at(self, alpha: f64) -> Self {
+        let k = self
+            .alphas
+            .iter()
+            .position(|&g| g >= alpha - 1e-12)
+            .unwrap_or(self.alphas.len() - 1);
+        SkuCurve {
+            demand: self.demand,
+            alphas: vec![self.alphas[k]],
+            stock: vec![self.stock[k]],
+            short: vec![self.short[k]],
+        }
+    }
+
+    /// The option minimising stock value + ν · units short.
+    fn choose(&self, nu: f64) -> usize {
         (0..self.stock.len())
             .min_by(|&a, &b| {
-                let f = |k: usize| self.cost * self.stock[k] + nu * self.short[k];
+                let f = |k: usize| self.stock[k] + nu * self.short[k];
                 f(a).total_cmp(&f(b))
             })
             .unwrap_or(0)
@@ -234,7 +370,7 @@ pub fn allocate_fill_rate(
         }
     }
     FillRateAllocation {
-        levels: picks.into_iter().map(|k| FILL_RATE_GRID[k]).collect(),
+        levels: curves.iter().zip(picks).map(|(c, k)| c.alphas[k]).collect(),
         expected_fill_rate: best,
     }
 }
@@ -257,28 +393,94 @@ mod tests {
 
     #[test]
     fn cheap_steady_stock_gets_the_service_and_the_target_is_met() {
+        for lost_sales in [false, true] {
+            let mut cfg = PlanConfig::default();
+            cfg.horizon.weeks = 4;
+            cfg.service.lost_sales = lost_sales;
+            // Same demand, one SKU 20× dearer: the cheap one gets the higher level.
+            let skus = vec![
+                sku("cheap", 100.0, 20.0, 1.0),
+                sku("dear", 100.0, 20.0, 20.0),
+            ];
+            let levels = [0.1, 0.5, 0.9];
+            let a = allocate_fill_rate(&skus, &levels, None, &cfg, 0.98);
+            assert!(a.levels[0] > a.levels[1], "{:?}", a.levels);
+            // Two SKUs on a grid: the least expected fill rate at or above the target is close
+            // to it (the lost-sales grid is coarser).
+            let over = if lost_sales { 0.01 } else { 0.005 };
+            assert!(
+                a.expected_fill_rate >= 0.98 && a.expected_fill_rate < 0.98 + over,
+                "lost sales {lost_sales}: {a:?}"
+            );
+            // The expected fill rate rises with the target; and a SKU's own level is kept.
+            let b = allocate_fill_rate(&skus, &levels, None, &cfg, 0.995);
+            assert!(b.expected_fill_rate >= 0.995, "{b:?}");
+            assert!(b.levels.iter().zip(&a.levels).all(|(x, y)| x >= y));
+            let mut fixed = skus.clone();
+            fixed[1].params.service_level = Some(0.9);
+            let c = allocate_fill_rate(&fixed, &levels, None, &cfg, 0.98);
+            assert_eq!(c.levels[1], 0.9);
+        }
+    }
+
+    #[test]
+    fn a_lost_sales_allocation_serves_what_it_expects_on_replayed_demand() {
+        // A fast cheap SKU, a fast dear one and an intermittent one; demand negative binomial
+        // with the moments of each SKU's forecast, replayed on sequences the allocation never
+        // saw, each SKU ordering up to its planned level (mean over the interval + safety stock).
         let mut cfg = PlanConfig::default();
         cfg.horizon.weeks = 4;
-        // Same demand, one SKU 20× dearer: the cheap one gets the higher level.
-        let skus = vec![
-            sku("cheap", 100.0, 20.0, 1.0),
-            sku("dear", 100.0, 20.0, 20.0),
-        ];
         let levels = [0.1, 0.5, 0.9];
-        let a = allocate_fill_rate(&skus, &levels, None, &cfg, 0.98);
-        assert!(a.levels[0] > a.levels[1], "{:?}", a.levels);
+        let mut skus = vec![
+            sku("fast-cheap", 40.0, 15.0, 1.0),
+            sku("fast-dear", 40.0, 15.0, 20.0),
+            sku("slow", 0.0, 0.0, 5.0),
+        ];
+        skus[2].forecast = vec![vec![0.0, 0.0, 2.0]; 4];
+        for s in &mut skus {
+            s.params.lead_time_weeks = 2;
+        }
+        let shop = Shop::weekly(2, 1);
+        for target in [0.85, 0.95] {
+            let a = allocate_fill_rate(&skus, &levels, None, &cfg, target);
+            let (mut asked, mut served) = (0.0, 0.0);
+            for (k, (s, &alpha)) in skus.iter().zip(&a.levels).enumerate() {
+                let (mean, sigma) = protection_moments(&s.forecast, &levels, 1);
+                let (week_mean, week_var) = (mean, sigma * sigma);
+                let (p_mean, _) = protection_moments(&s.forecast, &levels, 3);
+                let level =
+                    p_mean + lost_sales_safety_stock(&s.forecast, &levels, alpha, &shop, None);
+                let demand = crate::lost_sales::weekly_demand(
+                    week_mean,
+                    week_var.max(week_mean),
+                    200_000,
+                    7 + k as u64,
+                );
+                // A level between whole units serves what the units either side serve, in
+                // proportion (on average over weeks or SKUs that round it either way).
+                let at = |l: f64| crate::lost_sales::replay(&demand, l, &shop).fill_rate;
+                let (floor, ceil) = (at(level.floor()), at(level.floor() + 1.0));
+                asked += week_mean;
+                served += week_mean * (floor + level.fract() * (ceil - floor));
+            }
+            let replayed = served / asked;
+            assert!(
+                (replayed - a.expected_fill_rate).abs() < 0.01,
+                "target {target}: expected {a:?}, replayed {replayed}"
+            );
+            assert!(replayed > target - 0.01, "target {target}: {replayed}");
+        }
+        // The intermittent SKU's units are few: at 0.95 it holds no safety stock, the dear
+        // fast one less than the cheap one.
+        let a = allocate_fill_rate(&skus, &levels, None, &cfg, 0.95);
+        assert!(a.levels[2] < 0.5 && a.levels[1] < a.levels[0], "{a:?}");
+        let (mean, _) = protection_moments(&skus[2].forecast, &levels, 3);
+        let slow =
+            mean + lost_sales_safety_stock(&skus[2].forecast, &levels, a.levels[2], &shop, None);
         assert!(
-            a.expected_fill_rate >= 0.98 && a.expected_fill_rate < 0.985,
-            "{a:?}"
+            (slow - mean).abs() < 1e-9,
+            "{a:?}: level {slow}, mean {mean}"
         );
-        // The expected fill rate rises with the target; and a SKU's own level is kept.
-        let b = allocate_fill_rate(&skus, &levels, None, &cfg, 0.995);
-        assert!(b.expected_fill_rate >= 0.995, "{b:?}");
-        assert!(b.levels.iter().zip(&a.levels).all(|(x, y)| x >= y));
-        let mut fixed = skus.clone();
-        fixed[1].params.service_level = Some(0.9);
-        let c = allocate_fill_rate(&fixed, &levels, None, &cfg, 0.98);
-        assert_eq!(c.levels[1], 0.9);
     }
 
     #[test]
@@ -290,7 +492,7 @@ mod tests {
         cfg.horizon.weeks = 4;
         let mut s = sku("a", 100.0, 20.0, 1.0);
         s.params.lead_time_weeks = 1;
-        let curve = SkuCurve::new(&s, &[0.1, 0.5, 0.9], None, &cfg);
+        let curve = SkuCurve::backorder(&s, &[0.1, 0.5, 0.9], None, &cfg);
         let k = FILL_RATE_GRID.iter().position(|&g| g == 0.9).unwrap();
         let sigma = 20.0 * 2f64.sqrt();
         let exact = sigma * 0.04730;

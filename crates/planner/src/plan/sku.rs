@@ -146,9 +146,9 @@ pub(super) fn prepare(
     let alpha = service_level.unwrap_or(alpha);
     let review = cfg.horizon.review_period_weeks;
     let forecast = &s.forecast[..t_len];
-    // A cycle service target is kept in the lost-sales shop's weeks with demand. The economic
-    // fractile (p − c) / (p − c + h) is already the lost-sales newsvendor's and is a quantile;
-    // the levels of a fill-rate allocation are chosen for units served, not weeks.
+    // A cycle service target is kept in the lost-sales shop's weeks with demand, and the levels
+    // a fill-rate target allocates are that shop's too. The economic fractile (p − c) / (p − c
+    // + h) is already the lost-sales newsvendor's and is a quantile.
     let safety_stock = if cfg.service.lost_sales_levels() {
         let shop = Shop {
             lead: p.lead_time_weeks,
