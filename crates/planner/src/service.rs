@@ -258,8 +258,9 @@ impl SkuCurve {
             Some(a) => vec![a],
             None => LOST_SALES_FILL_GRID.to_vec(),
         };
+        // Demand and units short a week, averaged over the protection interval.
         let mut curve = SkuCurve {
-            demand: protection_moments(forecast, levels, 1).0,
+            demand: protection_moments(forecast, levels, weeks as usize).0 / weeks,
             alphas: Vec::new(),
             stock: Vec::new(),
             short: Vec::new(),
