@@ -70,112 +70,33 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
     let ds = &prepared.dataset;
     let feats = features::build(ds, &prepared.schema, prepared.valid_end);
     let windows = Windows::new(ds, &feats, &prepared.schema, prepared.spec, ds.last_week);
-
-    // (sku, window index, history length) of every scored series.
-    let mut chosen = Vec::new();
-    let mut short = 0;
-    for (sku, s) in ds.series.iter().enumerate() {
-        let history = s.start.weeks_until(prepared.valid_end) + 1;
-        if history < config.data.min_history as i64 {
-            short += 1;
-            continue;
-        }
-        let e = history as usize;
-        let index = windows.index_of(sku, e).ok_or_else(|| {
-            Error::Evaluation(format!("SKU {}: no window at the test origin", s.unique_id))
-        })?;
-        chosen.push((sku, index, e));
-    }
-    if chosen.is_empty() {
-        return Err(Error::Evaluation(format!(
-            "no series has data.min_history = {} weeks before the test weeks",
-            config.data.min_history
-        )));
-    }
-
-    let k = levels.len();
-    // The network with the plan the test weeks recorded (`lstm`), and, when the run can
-    // forecast without one, with it hidden (`lstm_no_plan`, what `restock forecast` gives
-    // without `--future`).
-    let mut names = vec!["lstm".to_string()];
-    let without_plan = !prepared.plan_inputs.is_empty();
-    if without_plan {
-        names.push("lstm_no_plan".to_string());
-    }
-    let networks = names.len();
-    let baselines: Vec<Baseline> = Baseline::NAMES
-        .iter()
-        .map(|n| Baseline::parse(n).map_err(|e| Error::Evaluation(e.to_string())))
-        .collect::<Result<_>>()?;
-    names.extend(baselines.iter().map(|b| b.name().to_string()));
-    // The run's trees, given the recorded plan like `lstm`, scored as `lightgbm` (their position
-    // among the members below is after the baselines).
-    let trees = run.trees()?.filter(|t| t.horizon() >= weeks);
-    if trees.is_some() {
-        names.push(restock_trees::MODEL_NAME.to_string());
-    }
-    // Ensembles, each the mean of the network (given the recorded plan) and members (indices
-    // into the baselines, then the trees), scored as `lstm+<members>`: the network with its
-    // trees when the run has them (the simple mean the issue asks to measure), then what the run
-    // serves when its validation weeks chose an ensemble (`serving.json`), last.
-    // A run serving its trees alone is scored by the `lightgbm` row.
-    let served_names = run
-        .serving()?
-        .filter(|s| s.network)
-        .map(|s| s.combine)
-        .unwrap_or_default();
-    let mut ensembles: Vec<Vec<String>> = Vec::new();
-    if trees.is_some() && served_names != [restock_trees::MODEL_NAME] {
-        ensembles.push(vec![restock_trees::MODEL_NAME.to_string()]);
-    }
-    if !served_names.is_empty() {
-        ensembles.push(served_names);
-    }
-    let ensembles: Vec<Vec<usize>> = ensembles
-        .into_iter()
-        .map(|members| {
-            names.push(format!("lstm+{}", members.join("+")));
-            members
-                .iter()
-                .map(|m| {
-                    let tree = (m == restock_trees::MODEL_NAME && trees.is_some())
-                        .then_some(baselines.len());
-                    baselines
-                        .iter()
-                        .position(|b| b.name() == m)
-                        .or(tree)
-                        .ok_or_else(|| {
-                            Error::Evaluation(format!("serving.json names an unknown model {m:?}"))
-                        })
-                })
-                .collect::<Result<Vec<usize>>>()
-        })
-        .collect::<Result<_>>()?;
-    let first_ensemble = names.len() - ensembles.len();
-    let mut acc: Vec<AccuracyAccumulator> = names
+    let (chosen, short) = scored_series(prepared, &windows, config.data.min_history)?;
+    let lineup = Lineup::of(run, prepared, weeks)?;
+    let mut acc: Vec<AccuracyAccumulator> = lineup
+        .names
         .iter()
         .map(|_| AccuracyAccumulator::new(levels.levels()))
         .collect();
 
-    let h_model = model_config.horizon;
+    let (h_model, k) = (model_config.horizon, levels.len());
     let forecast = |buffer: &restock_data::windows::WindowBatch| {
         calibrated_quantiles(&model, &model_config, buffer, calibration.as_ref(), &device)
     };
     let mut buffer = windows.new_batch(batch);
     let mut no_rng = StdRng::seed_from_u64(0);
     for group in chosen.chunks(batch) {
-        let indices: Vec<usize> = group.iter().map(|g| g.1).collect();
+        let indices: Vec<usize> = group.iter().map(|g| g.window).collect();
         windows.fill(&indices, &mut buffer);
         let mut outs = vec![forecast(&buffer)?];
-        if without_plan {
+        if lineup.without_plan {
             // Rate 1: every plan input of every row hidden.
             windows.hide_plan(&mut buffer, &prepared.plan_inputs, 1.0, &mut no_rng);
             outs.push(forecast(&buffer)?);
         }
-        let mut tree_out = match &trees {
+        let mut tree_out = match &lineup.trees {
             Some(t) => {
                 let origins: Vec<(usize, usize)> =
-                    group.iter().map(|&(sku, _, e)| (sku, e - 1)).collect();
+                    group.iter().map(|c| (c.sku, c.history - 1)).collect();
                 t.forecast_at(ds, &origins, weeks, Plan::Recorded)?
             }
             None => Vec::new(),
@@ -184,20 +105,14 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
         // The baselines' fits, on all cores (each SKU's history alone); scored in row order below.
         let fits: Vec<Vec<Vec<f64>>> = group
             .par_iter()
-            .map(|&(sku, _, e)| {
-                let s = &ds.series[sku];
-                fitted_quantiles(&baselines, &s.unique_id, &s.y[..e], horizon, &levels)
+            .map(|c| {
+                let s = &ds.series[c.sku];
+                let history = &s.y[..c.history];
+                fitted_quantiles(&lineup.baselines, &s.unique_id, history, horizon, &levels)
             })
             .collect::<Result<_>>()?;
-        for (row, (&(sku, _, e), mut stats)) in group.iter().zip(fits).enumerate() {
+        for (row, (c, mut stats)) in group.iter().zip(fits).enumerate() {
             stats.extend(tree_out.next());
-            let s = &ds.series[sku];
-            let history = &s.y[..e];
-            let actual = &s.y[e..e + weeks];
-            let score = |q: &[f64]| {
-                SeriesScore::new(history, actual, q, levels.levels())
-                    .map_err(|e| Error::Evaluation(e.to_string()))
-            };
             let nets: Vec<Vec<f64>> = outs
                 .iter()
                 .map(|out| {
@@ -207,20 +122,13 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
                         .collect()
                 })
                 .collect();
-            for (net, a) in nets.iter().zip(acc.iter_mut()) {
-                a.add(&score(net)?);
-            }
-            for (q, a) in stats.iter().zip(acc.iter_mut().skip(networks)) {
-                a.add(&score(q)?);
-            }
-            for (members, a) in ensembles.iter().zip(acc.iter_mut().skip(first_ensemble)) {
-                let parts = (1 + members.len()) as f64;
-                let mean: Vec<f64> = (0..nets[0].len())
-                    .map(|j| {
-                        (nets[0][j] + members.iter().map(|&b| stats[b][j]).sum::<f64>()) / parts
-                    })
-                    .collect();
-                a.add(&score(&mean)?);
+            let s = &ds.series[c.sku];
+            let history = &s.y[..c.history];
+            let actual = &s.y[c.history..c.history + weeks];
+            for (q, a) in lineup.forecasts(&nets, &stats).iter().zip(acc.iter_mut()) {
+                let score = SeriesScore::new(history, actual, q, levels.levels())
+                    .map_err(|e| Error::Evaluation(e.to_string()))?;
+                a.add(&score);
             }
         }
     }
@@ -229,7 +137,8 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
         weeks,
         series: chosen.len(),
         short_series: short,
-        models: names
+        models: lineup
+            .names
             .into_iter()
             .zip(acc)
             .map(|(model, a)| ModelAccuracy {
@@ -240,6 +149,138 @@ pub fn evaluate(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Evalu
     };
     run.write_json("evaluation.json", &evaluation)?;
     Ok(evaluation)
+}
+
+/// A series scored on the test weeks: its window at the test origin and the weeks before it.
+struct Scored {
+    sku: usize,
+    window: usize,
+    history: usize,
+}
+
+/// Every series with `min_history` weeks before the test weeks, and how many were left out.
+fn scored_series(
+    prepared: &Prepared,
+    windows: &Windows<'_>,
+    min_history: usize,
+) -> Result<(Vec<Scored>, usize)> {
+    let mut chosen = Vec::new();
+    let mut short = 0;
+    for (sku, s) in prepared.dataset.series.iter().enumerate() {
+        let history = s.start.weeks_until(prepared.valid_end) + 1;
+        if history < min_history as i64 {
+            short += 1;
+            continue;
+        }
+        let history = history as usize;
+        let window = windows.index_of(sku, history).ok_or_else(|| {
+            Error::Evaluation(format!("SKU {}: no window at the test origin", s.unique_id))
+        })?;
+        chosen.push(Scored {
+            sku,
+            window,
+            history,
+        });
+    }
+    if chosen.is_empty() {
+        return Err(Error::Evaluation(format!(
+            "no series has data.min_history = {min_history} weeks before the test weeks"
+        )));
+    }
+    Ok((chosen, short))
+}
+
+/// The models scored, in row order: the network with the recorded plan (`lstm`), and, when the
+/// run can forecast without one, with it hidden (`lstm_no_plan`, what `restock forecast` gives
+/// without `--future`); the baselines; the run's trees (`lightgbm`, given the recorded plan like
+/// `lstm`); then ensembles, each the mean of the network and members (indices into the
+/// baselines, then the trees), scored as `lstm+<members>`: the network with its trees when the
+/// run has them (the simple mean the issue asks to measure), then what the run serves when its
+/// validation weeks chose an ensemble (`serving.json`), last. A run serving its trees alone is
+/// scored by the `lightgbm` row.
+struct Lineup {
+    names: Vec<String>,
+    without_plan: bool,
+    baselines: Vec<Baseline>,
+    trees: Option<restock_trees::TreeModel>,
+    ensembles: Vec<Vec<usize>>,
+}
+
+impl Lineup {
+    fn of(run: &RunDir, prepared: &Prepared, weeks: usize) -> Result<Lineup> {
+        let mut names = vec!["lstm".to_string()];
+        let without_plan = !prepared.plan_inputs.is_empty();
+        if without_plan {
+            names.push("lstm_no_plan".to_string());
+        }
+        let baselines: Vec<Baseline> = Baseline::NAMES
+            .iter()
+            .map(|n| Baseline::parse(n).map_err(|e| Error::Evaluation(e.to_string())))
+            .collect::<Result<_>>()?;
+        names.extend(baselines.iter().map(|b| b.name().to_string()));
+        let trees = run.trees()?.filter(|t| t.horizon() >= weeks);
+        if trees.is_some() {
+            names.push(restock_trees::MODEL_NAME.to_string());
+        }
+        let served_names = run
+            .serving()?
+            .filter(|s| s.network)
+            .map(|s| s.combine)
+            .unwrap_or_default();
+        let mut ensembles: Vec<Vec<String>> = Vec::new();
+        if trees.is_some() && served_names != [restock_trees::MODEL_NAME] {
+            ensembles.push(vec![restock_trees::MODEL_NAME.to_string()]);
+        }
+        if !served_names.is_empty() {
+            ensembles.push(served_names);
+        }
+        let ensembles: Vec<Vec<usize>> = ensembles
+            .into_iter()
+            .map(|members| {
+                names.push(format!("lstm+{}", members.join("+")));
+                members
+                    .iter()
+                    .map(|m| {
+                        let tree = (m == restock_trees::MODEL_NAME && trees.is_some())
+                            .then_some(baselines.len());
+                        baselines
+                            .iter()
+                            .position(|b| b.name() == m)
+                            .or(tree)
+                            .ok_or_else(|| {
+                                Error::Evaluation(format!(
+                                    "serving.json names an unknown model {m:?}"
+                                ))
+                            })
+                    })
+                    .collect::<Result<Vec<usize>>>()
+            })
+            .collect::<Result<_>>()?;
+        Ok(Lineup {
+            names,
+            without_plan,
+            baselines,
+            trees,
+            ensembles,
+        })
+    }
+
+    /// One series' forecasts in row order, from the network's (`nets`: with the plan, then
+    /// without) and the members' (`stats`: the baselines, then the trees).
+    fn forecasts(&self, nets: &[Vec<f64>], stats: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        let mut rows: Vec<Vec<f64>> = nets.iter().chain(stats).cloned().collect();
+        for members in &self.ensembles {
+            let parts = (1 + members.len()) as f64;
+            rows.push(
+                (0..nets[0].len())
+                    .map(|j| {
+                        (nets[0][j] + members.iter().map(|&b| stats[b][j]).sum::<f64>()) / parts
+                    })
+                    .collect(),
+            );
+        }
+        rows
+    }
 }
 
 /// Each of `baselines` fitted on `history` (of SKU `id`, named in errors): its quantiles over
