@@ -97,6 +97,8 @@ struct LostSalesLevel {
     mean: f64,
     /// The order-up-to level: the calibrated α quantile plus the lost-sales adjustment.
     level: f64,
+    /// The weekly variance of demand the level implies, which the shop was simulated with.
+    variance: f64,
     /// The simulated shop at that level (`crate::lost_sales::service_point`).
     point: ServicePoint,
 }
@@ -121,10 +123,12 @@ impl LostSalesLevel {
             sigma
         };
         let weekly = weeks as f64;
-        let point = service_point(mean / weekly, spread * spread / weekly, alpha, shop);
+        let variance = spread * spread / weekly;
+        let point = service_point(mean / weekly, variance, alpha, shop);
         LostSalesLevel {
             mean,
             level: level + point.adjustment,
+            variance,
             point,
         }
     }
@@ -282,13 +286,15 @@ impl SkuCurve {
             );
         }
         if let Some(alpha) = no_safety_stock {
-            // What the shop serves and holds ordering up to the interval's expected demand.
-            let (mean, sigma) = protection_moments(forecast, levels, weeks as usize);
-            let point = at_mean(mean / weeks, sigma * sigma / weeks, &shop);
+            // What the shop serves and holds ordering up to the interval's expected demand, its
+            // demand as spread as the calibrated 0.9 level says (the forecast's own spread is
+            // narrower where the calibration widened it, and would promise too much).
+            let spread = LostSalesLevel::new(forecast, levels, 0.9, &shop, c);
+            let point = at_mean(spread.mean / weeks, spread.variance, &shop);
             curve.push(
                 alpha,
                 p.unit_cost * point.on_hand,
-                mean / weeks,
+                spread.mean / weeks,
                 point.fill_rate,
             );
         }
