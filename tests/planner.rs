@@ -262,17 +262,22 @@ fn a_lost_sales_level_keeps_its_target_on_replayed_demand() {
         (served - 0.8).abs() <= 0.02,
         "the lost-sales level {lost_sales} serves {served}"
     );
-    // A fill-rate target chooses levels for units served, not weeks: no lost-sales levels.
-    let mut c = cfg(4);
-    c.service.fill_rate = Some(0.9);
-    let p = plan(
-        &inputs(vec![sku("A", 10.0, 2.0, 4, 0.0, params(2.0, 11.0, 2))]),
-        &c,
-        &no_progress,
-    )
-    .unwrap();
-    assert!(!p.summary.lost_sales_levels);
-    assert_eq!(p.summary.service_method, "fill_rate");
+    // A fill-rate target allocates levels of the same lost-sales shop (its units served
+    // simulated at each); without lost sales, quantiles chosen on the backorder formula.
+    for lost_sales in [true, false] {
+        let mut c = cfg(4);
+        c.service.fill_rate = Some(0.9);
+        c.service.lost_sales = lost_sales;
+        let p = plan(
+            &inputs(vec![sku("A", 10.0, 2.0, 4, 0.0, params(2.0, 11.0, 2))]),
+            &c,
+            &no_progress,
+        )
+        .unwrap();
+        assert_eq!(p.summary.lost_sales_levels, lost_sales);
+        assert_eq!(p.summary.service_method, "fill_rate");
+        assert!(p.summary.expected_fill_rate.is_some_and(|f| f >= 0.9));
+    }
 }
 
 #[test]

@@ -6,7 +6,8 @@ use std::path::Path;
 use burn::prelude::*;
 use restock_train::config::BackendKind;
 use restock_train::run::RunState;
-use restock_train::trainer::{batch_input, load_model};
+use restock_train::trainer::batch_input;
+use restock_train::weights::load_model;
 use restock_train::{Prepared, RunDir, SessionOptions, Silent, TrainConfig};
 
 pub(crate) fn config(epochs: usize) -> TrainConfig {

@@ -16,7 +16,8 @@ use restock_data::{SkuSeries, WeeklyDataset};
 use restock_model::{DemandModel, DemandModelConfig};
 use restock_stats::Baseline;
 use restock_train::config::BackendKind;
-use restock_train::trainer::{batch_input, load_model};
+use restock_train::trainer::batch_input;
+use restock_train::weights::load_model;
 use restock_train::{Calibration, RunDir, backend};
 use restock_trees::TreeModel;
 

@@ -19,7 +19,8 @@ use restock_model::{DemandModel, DemandModelConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::prepare::{Prepared, VALID_HIDE_SEED};
-use crate::trainer::{batch_input, load_best};
+use crate::trainer::batch_input;
+use crate::weights::load_best;
 use crate::{Error, Result, RunDir};
 
 /// Per-horizon, per-level offsets in scaled units.

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calibrate::calibrated_quantiles;
 use crate::prepare::Prepared;
-use crate::trainer::load_best;
+use crate::weights::load_best;
 use crate::{Error, Result, RunDir};
 
 /// Accuracy of every model on the test weeks.

@@ -17,6 +17,8 @@ pub mod select;
 mod step;
 pub mod trainer;
 pub mod trees;
+pub mod validation;
+pub mod weights;
 
 pub use calibrate::{Calibration, calibrate};
 pub use config::TrainConfig;
@@ -25,8 +27,7 @@ pub use evaluate::{Evaluation, evaluate};
 pub use prepare::Prepared;
 pub use run::{RunDir, RunSummary};
 pub use select::{Serving, select_serving};
-pub use trainer::{
-    Observer, RunTrees, SessionOptions, Silent, resume, score_run, train, train_with_trees,
-    warm_start_problem,
-};
+pub use trainer::{Observer, RunTrees, SessionOptions, Silent, resume, train, train_with_trees};
 pub use trees::{TreeFit, export_tree_rows, fit_trees};
+pub use validation::score_run;
+pub use weights::warm_start_problem;

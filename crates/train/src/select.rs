@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::calibrate::calibrated_quantiles;
 use crate::evaluate::fitted_quantiles;
 use crate::prepare::Prepared;
-use crate::trainer::load_best;
+use crate::weights::load_best;
 use crate::{Error, Result, RunDir};
 
 /// The candidates, by their statistical members.

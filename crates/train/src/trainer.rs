@@ -18,21 +18,20 @@ use std::time::Instant;
 use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, ModuleOptimizer};
 use burn::prelude::*;
-use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rayon::prelude::*;
-use restock_data::features::PlanInput;
 use restock_data::windows::{WindowBatch, Windows};
-use restock_model::{DemandModel, DemandModelConfig, LossWeight, ModelInput, pinball_loss};
+use restock_model::{DemandModel, DemandModelConfig, ModelInput};
 
 use crate::backend::{self, Selected};
 use crate::config::TrainConfig;
-use crate::prepare::{Prepared, VALID_HIDE_SEED};
+use crate::prepare::Prepared;
 use crate::run::{EpochMetrics, RunDir, RunState, RunSummary, SkuScale};
 use crate::step;
+use crate::validation::validation_loss;
+use crate::weights::{load_model_unlocked, save_model};
 use crate::{Error, Result};
 
 /// What the trainer reports while it works (the CLI draws progress bars from it).
@@ -66,7 +65,7 @@ pub struct SessionOptions {
     pub stop_after_epoch: Option<usize>,
     /// Start a new run from these weights (a finished run's `model.bpk`) instead of fresh
     /// ones: a warm start, e.g. the weekly job fine-tuning last week's model on the new weeks.
-    /// The network's shape must be the same ([`warm_start_problem`]).
+    /// The network's shape must be the same ([`crate::warm_start_problem`]).
     pub warm_start: Option<std::path::PathBuf>,
 }
 
@@ -258,11 +257,11 @@ pub fn batch_input(config: &DemandModelConfig, b: &WindowBatch, device: &Device)
     )
 }
 
-fn float1(v: &[f32], device: &Device) -> Tensor<1> {
+pub(crate) fn float1(v: &[f32], device: &Device) -> Tensor<1> {
     Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), device)
 }
 
-fn float2(v: &[f32], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+pub(crate) fn float2(v: &[f32], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
     Tensor::<2>::from_data(
         TensorData::new(v[..rows * cols].to_vec(), [rows, cols]),
         device,
@@ -528,166 +527,6 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
         .wrapping_add(epoch as u64)
 }
 
-fn save_model(model: &DemandModel) -> Result<Vec<u8>> {
-    model
-        .clone()
-        .into_record()
-        .into_bytes()
-        .map(|b| b.to_vec())
-        .map_err(|e| Error::Evaluation(format!("cannot serialise the weights: {e}")))
-}
-
-/// Load weights saved by a run into a freshly built network on `device`.
-///
-/// Building the network draws initial weights from burn's random stream, so this waits for any
-/// training session of this process to finish (see [`SESSION`]).
-pub fn load_model(
-    config: &DemandModelConfig,
-    bytes: Vec<u8>,
-    device: &Device,
-) -> Result<DemandModel> {
-    let _turn = SESSION.lock().unwrap_or_else(|e| e.into_inner());
-    load_model_unlocked(config, bytes, device)
-}
-
-/// A run's best weights (`model.bpk`) on the device its config selects: the network and device.
-pub(crate) fn load_best(
-    run: &RunDir,
-    config: &TrainConfig,
-    model_config: &DemandModelConfig,
-) -> Result<(DemandModel, Device)> {
-    let selected = backend::select(config.backend.kind, config.backend.device)?;
-    let model = load_model(model_config, run.read("model.bpk")?, &selected.device)?;
-    Ok((model, selected.device))
-}
-
-fn load_model_unlocked(
-    config: &DemandModelConfig,
-    bytes: Vec<u8>,
-    device: &Device,
-) -> Result<DemandModel> {
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| Error::Evaluation(format!("cannot read the weights: {e}")))?;
-    config
-        .init(device)
-        .try_load_record(record)
-        .map_err(|e| Error::Evaluation(format!("weights do not fit the network: {e}")))
-}
-
-/// Validation loss of `model` (no autodiff) over `indices` of `windows`, with the plan inputs
-/// of a share `hide_plan.1` of them hidden (the same ones each call); its batches scored on all
-/// cores when `parallel` (the CPU backend).
-#[allow(clippy::too_many_arguments)]
-pub fn validation_loss(
-    model: &DemandModel,
-    config: &DemandModelConfig,
-    windows: &Windows<'_>,
-    indices: &[usize],
-    hide_plan: (&[PlanInput], f64),
-    batch: usize,
-    weight: LossWeight,
-    device: &Device,
-    parallel: bool,
-) -> Result<f64> {
-    // The batches are filled in order (the hidden plans come from one stream), scored at once
-    // on the CPU's cores (one at a time on a GPU) and summed in order: the same loss either way.
-    let mut hide_rng = StdRng::seed_from_u64(VALID_HIDE_SEED);
-    let buffers: Vec<WindowBatch> = indices
-        .chunks(batch)
-        .map(|chunk| {
-            let mut buffer = windows.new_batch(chunk.len());
-            windows.fill(chunk, &mut buffer);
-            windows.hide_plan(&mut buffer, hide_plan.0, hide_plan.1, &mut hide_rng);
-            buffer
-        })
-        .collect();
-    let score = |buffer: &WindowBatch| -> Result<(f64, f64)> {
-        let n = buffer.len;
-        let w: Vec<f32> = buffer.scale[..n].iter().map(|&s| weight.of(s)).collect();
-        let w_sum: f64 = w.iter().map(|&v| f64::from(v)).sum();
-        let out = model.forward(batch_input(config, buffer, device))?;
-        let target = float2(&buffer.future_y, n, config.horizon, device);
-        let loss = pinball_loss(out, target, float1(&w, device), &config.quantiles)
-            .try_into_data()
-            .map_err(|e| Error::Evaluation(format!("the device failed on validation: {e}")))?
-            .try_to_vec::<f32>()
-            .map_err(|e| Error::Evaluation(format!("cannot read the validation loss: {e:?}")))?;
-        Ok((f64::from(loss[0]) * w_sum, w_sum))
-    };
-    let scores: Vec<Result<(f64, f64)>> = if parallel {
-        buffers.par_iter().map(score).collect()
-    } else {
-        buffers.iter().map(score).collect()
-    };
-    let (mut total, mut weights) = (0.0, 0.0);
-    for s in scores {
-        let (l, w) = s?;
-        total += l;
-        weights += w;
-    }
-    Ok(if weights > 0.0 {
-        total / weights
-    } else {
-        f64::NAN
-    })
-}
-
-/// Why the run in `base` cannot warm-start a run of `config` on `prepared`, if it cannot: the
-/// network's shape would differ (other features, static vocabularies, window or layers).
-pub fn warm_start_problem(
-    base: &RunDir,
-    config: &TrainConfig,
-    prepared: &Prepared,
-) -> Result<Option<String>> {
-    let recorded = base.model_config()?;
-    let wanted = model_config(config, prepared);
-    Ok((recorded != wanted).then(|| {
-        let mut what = Vec::new();
-        if recorded.static_cardinalities != wanted.static_cardinalities {
-            what.push(format!(
-                "static vocabularies {:?} -> {:?}",
-                recorded.static_cardinalities, wanted.static_cardinalities
-            ));
-        }
-        if (recorded.past_features, recorded.future_features)
-            != (wanted.past_features, wanted.future_features)
-        {
-            what.push(format!(
-                "features {}+{} -> {}+{}",
-                recorded.past_features,
-                recorded.future_features,
-                wanted.past_features,
-                wanted.future_features
-            ));
-        }
-        if what.is_empty() {
-            what.push("window or layer sizes".into());
-        }
-        format!("the network's shape changed ({})", what.join(", "))
-    }))
-}
-
-/// The validation loss of a finished run's best weights on `prepared`'s validation windows,
-/// scored as `config` scores its epochs: to compare last week's model with one fine-tuned on
-/// the new weeks, on the same latest weeks.
-pub fn score_run(run: &RunDir, config: &TrainConfig, prepared: &Prepared) -> Result<f64> {
-    let model_config = run.model_config()?;
-    let (model, device) = load_best(run, config, &model_config)?;
-    let (windows, indices) = prepared.valid_windows();
-    let parallel = !backend::select(config.backend.kind, config.backend.device)?.is_wgpu;
-    validation_loss(
-        &model,
-        &model_config,
-        &windows,
-        &indices,
-        (&prepared.plan_inputs, prepared.hide_plan),
-        config.optim.batch_size.max(1024),
-        config.model.loss_weight,
-        &device,
-        parallel,
-    )
-}
-
 /// Windows of a session: training windows, those each epoch draws, validation windows.
 #[derive(Debug, Clone, Copy)]
 struct WindowCounts {
@@ -768,7 +607,7 @@ fn summarize(
 
 /// burn's random streams (weight initialisation, dropout) are seeded per backend, not per model,
 /// and may be process-global: sessions in one process take turns so each sees only its seeds.
-static SESSION: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) static SESSION: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn session(
     config: &TrainConfig,
