@@ -184,10 +184,12 @@ impl SkuCurve {
         c: Option<&ProtectionCalibration>,
         cfg: &PlanConfig,
     ) -> Self {
+        // The planned weeks' forecast.
+        let forecast = &s.forecast[..cfg.horizon.weeks.min(s.forecast.len())];
         if cfg.service.lost_sales {
-            Self::lost_sales(s, levels, c, cfg)
+            Self::lost_sales(s, forecast, levels, c, cfg)
         } else {
-            Self::backorder(s, levels, c, cfg)
+            Self::backorder(s, forecast, levels, c, cfg)
         }
     }
 
@@ -197,12 +199,11 @@ impl SkuCurve {
     /// before the order could arrive).
     fn backorder(
         s: &SkuInput,
+        forecast: &[Vec<f64>],
         levels: &[f64],
         c: Option<&ProtectionCalibration>,
         cfg: &PlanConfig,
     ) -> Self {
-        let t_len = cfg.horizon.weeks.min(s.forecast.len());
-        let forecast = &s.forecast[..t_len];
         let review = cfg.horizon.review_period_weeks;
         let p = s.params.lead_time_weeks + review;
         let (mean_p, _) = protection_moments(forecast, levels, p);
@@ -244,12 +245,11 @@ impl SkuCurve {
     /// its expected demand ([`at_mean`]).
     fn lost_sales(
         s: &SkuInput,
+        forecast: &[Vec<f64>],
         levels: &[f64],
         c: Option<&ProtectionCalibration>,
         cfg: &PlanConfig,
     ) -> Self {
-        let t_len = cfg.horizon.weeks.min(s.forecast.len());
-        let forecast = &s.forecast[..t_len];
         let p = &s.params;
         let shop = Shop {
             lead: p.lead_time_weeks,
@@ -499,7 +499,7 @@ mod tests {
         cfg.horizon.weeks = 4;
         let mut s = sku("a", 100.0, 20.0, 1.0);
         s.params.lead_time_weeks = 1;
-        let curve = SkuCurve::backorder(&s, &[0.1, 0.5, 0.9], None, &cfg);
+        let curve = SkuCurve::backorder(&s, &s.forecast, &[0.1, 0.5, 0.9], None, &cfg);
         let k = FILL_RATE_GRID.iter().position(|&g| g == 0.9).unwrap();
         let sigma = 20.0 * 2f64.sqrt();
         let exact = sigma * 0.04730;
