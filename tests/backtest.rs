@@ -323,6 +323,9 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
     for (pi, _) in POLICIES.iter().enumerate() {
         let mut served = 0.0;
         let mut demand = 0.0;
+        // The same on the SKU-weeks from each SKU's lead time on, and its stock-outs there.
+        let (mut reached_served, mut reached_demand) = (0.0, 0.0);
+        let (mut reached_weeks, mut reached_stockouts) = (0usize, 0usize);
         for (i, id) in sim.skus.iter().enumerate() {
             let rows: Vec<_> = sim
                 .trajectories
@@ -348,10 +351,20 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
                 previous = Some(r.stock);
                 served += r.served;
                 demand += r.demand;
+                if w >= lead {
+                    reached_served += r.served;
+                    reached_demand += r.demand;
+                    reached_weeks += usize::from(r.demand > 0.0);
+                    reached_stockouts += usize::from(r.demand - r.served > 1e-9);
+                }
             }
         }
-        let fill = s.policies[pi].fill_rate;
-        assert!((fill - served / demand).abs() < 1e-9);
+        let p = &s.policies[pi];
+        assert!((p.fill_rate - served / demand).abs() < 1e-9);
+        assert!(reached_demand > 0.0 && reached_weeks > 0 && reached_demand < demand);
+        assert!((p.fill_rate_ordered - reached_served / reached_demand).abs() < 1e-9);
+        let cycle = 1.0 - reached_stockouts as f64 / reached_weeks as f64;
+        assert!((p.cycle_service_ordered - cycle).abs() < 1e-9, "{p:?}");
     }
 
     // Demand in the last two weeks cannot change the orders placed before them.

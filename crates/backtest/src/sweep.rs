@@ -302,25 +302,34 @@ impl Sweep {
                 "At the economic setting restock's total cost is {ratio:.3} × {b}'s."
             ));
         }
-        // Whether each cycle service target was kept (issue 13 asks within 0.02).
-        let kept: Vec<String> = self
-            .points
-            .iter()
-            .filter(|p| p.result.policy == POLICIES[0])
-            .filter_map(|p| {
-                let target: f64 = p.target.parse().ok()?;
-                let off = p.cycle_service - target;
-                let verdict = if off.abs() <= 0.02 { "kept" } else { "missed" };
-                Some(format!(
-                    "{} → {:.3} ({off:+.3}, {verdict})",
-                    p.target, p.cycle_service
-                ))
-            })
-            .collect();
-        if !kept.is_empty() {
+        // Whether each cycle service target was kept (issue 13 asks within 0.02): on every
+        // replayed week, and on the weeks the policy's orders can reach.
+        let kept = |read: &dyn Fn(&SweepPoint) -> f64| -> Vec<String> {
+            self.points
+                .iter()
+                .filter(|p| p.result.policy == POLICIES[0])
+                .filter_map(|p| {
+                    let target: f64 = p.target.parse().ok()?;
+                    let off = read(p) - target;
+                    let verdict = if off.abs() <= 0.02 { "kept" } else { "missed" };
+                    Some(format!(
+                        "{} → {:.3} ({off:+.3}, {verdict})",
+                        p.target,
+                        read(p)
+                    ))
+                })
+                .collect()
+        };
+        let all = kept(&|p| p.cycle_service);
+        if !all.is_empty() {
             out.push(format!(
                 "restock's realised cycle service at each target: {}.",
-                kept.join(", ")
+                all.join(", ")
+            ));
+            out.push(format!(
+                "The same from each SKU's lead time on (before, every policy serves from the \
+                 same starting stock): {}.",
+                kept(&|p| p.result.cycle_service_ordered).join(", ")
             ));
         }
         out.push(format!(

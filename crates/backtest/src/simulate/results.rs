@@ -72,6 +72,28 @@ pub struct PolicyResult {
     pub weeks_over_capacity: usize,
     /// Seconds spent deciding (forecasting and planning).
     pub decision_seconds: f64,
+    /// [`PolicyResult::fill_rate`] on the SKU-weeks its orders can reach: each SKU's weeks
+    /// from its lead time on. Before, every policy serves from the replay's starting stock,
+    /// the same for all (absent in results written before it: 0).
+    #[serde(default)]
+    pub fill_rate_ordered: f64,
+    /// The share of those SKU-weeks with demand served without a stock-out (the realised
+    /// cycle service where the policy's decisions count; 0 in results written before it).
+    #[serde(default)]
+    pub cycle_service_ordered: f64,
+    /// Demand, units short, SKU-weeks with demand and stock-outs on those SKU-weeks.
+    #[serde(skip)]
+    pub(super) ordered_weeks: ReachedWeeks,
+}
+
+/// What the weeks a policy's orders can reach add up to (see
+/// [`PolicyResult::fill_rate_ordered`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct ReachedWeeks {
+    pub(super) demand: f64,
+    pub(super) short: f64,
+    pub(super) with_demand: usize,
+    pub(super) stockouts: usize,
 }
 
 impl PolicyResult {
@@ -93,6 +115,13 @@ impl PolicyResult {
             1.0
         };
         self.stockout_share = self.stockout_weeks as f64 / demand_weeks.max(1) as f64;
+        let r = self.ordered_weeks;
+        self.fill_rate_ordered = if r.demand > 0.0 {
+            1.0 - r.short / r.demand
+        } else {
+            1.0
+        };
+        self.cycle_service_ordered = 1.0 - r.stockouts as f64 / r.with_demand.max(1) as f64;
         self.ordering_cost = self.orders as f64 * order_cost;
         self.total_cost = self.holding_cost + self.shortage_cost + self.ordering_cost;
     }

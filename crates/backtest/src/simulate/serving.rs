@@ -84,12 +84,19 @@ impl Serving<'_> {
                 }
             };
             let short = d - served;
+            let stockout = d > 0.0 && short > 1e-9;
             if d > 0.0 {
                 with_demand += 1;
                 units += d;
-                if short > 1e-9 {
-                    result.stockout_weeks += 1;
-                }
+                result.stockout_weeks += usize::from(stockout);
+            }
+            if w >= p.lead_time_weeks {
+                // A week the policy's first orders can have reached.
+                let r = &mut result.ordered_weeks;
+                r.demand += d;
+                r.short += short;
+                r.with_demand += usize::from(d > 0.0);
+                r.stockouts += usize::from(stockout);
             }
             let end = st.stock.max(0.0);
             result.units_short += short;
