@@ -52,11 +52,11 @@ pub use memo::ReplayMemo;
 use replay::Replay;
 use restock_buyer::RestockBuyer;
 
-use results::by_class;
 pub use results::{
     ClassResult, POLICIES, PolicyResult, Shortage, Simulation, SimulationSummary, SkuWeek,
     WeekRecord,
 };
+use results::{ReachedWeeks, by_class};
 use serving::{Serving, SkuState};
 
 /// Options of a simulation.
@@ -154,6 +154,7 @@ pub fn simulate_with(
         .map(|_| replay.starting_states(review))
         .collect();
     let mut results: Vec<PolicyResult> = POLICIES.iter().map(|p| PolicyResult::named(p)).collect();
+    let mut reached = vec![ReachedWeeks::default(); POLICIES.len()];
     let n = replay.ids.len();
     let mut weekly = Vec::new();
     let mut trajectories = Vec::with_capacity(POLICIES.len() * n * o.weeks);
@@ -205,9 +206,15 @@ pub fn simulate_with(
             weeks: o.weeks,
             cfg,
         };
-        for (pi, result) in results.iter_mut().enumerate() {
-            let (rec, with_demand, units) =
-                serving.serve(pi, &mut states[pi], &ordered[pi], result, &mut trajectories);
+        for (pi, (result, reached)) in results.iter_mut().zip(&mut reached).enumerate() {
+            let (rec, with_demand, units) = serving.serve(
+                pi,
+                &mut states[pi],
+                &ordered[pi],
+                result,
+                reached,
+                &mut trajectories,
+            );
             if pi == 0 {
                 demand_weeks += with_demand;
                 total_demand += units;
@@ -216,8 +223,8 @@ pub fn simulate_with(
         }
         progress(w + 1, o.weeks);
     }
-    for r in &mut results {
-        r.finish(total_demand, demand_weeks, cfg.defaults.order_cost);
+    for (r, reached) in results.iter_mut().zip(&reached) {
+        r.finish(total_demand, demand_weeks, cfg.defaults.order_cost, reached);
     }
     let summary = SimulationSummary {
         start: replay.start.to_string(),

@@ -81,13 +81,11 @@ pub struct PolicyResult {
     /// cycle service where the policy's decisions count; 0 in results written before it).
     #[serde(default)]
     pub cycle_service_ordered: f64,
-    /// Demand, units short, SKU-weeks with demand and stock-outs on those SKU-weeks.
-    #[serde(skip)]
-    pub(super) ordered_weeks: ReachedWeeks,
 }
 
 /// What the weeks a policy's orders can reach add up to (see
-/// [`PolicyResult::fill_rate_ordered`]).
+/// [`PolicyResult::fill_rate_ordered`]): demand, units short, SKU-weeks with demand and
+/// stock-outs.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(super) struct ReachedWeeks {
     pub(super) demand: f64,
@@ -106,8 +104,15 @@ impl PolicyResult {
     }
 
     /// The rates and totals once every week is replayed: `total_demand` units asked for in
-    /// `demand_weeks` SKU-weeks, `order_cost` per order line.
-    pub(super) fn finish(&mut self, total_demand: f64, demand_weeks: usize, order_cost: f64) {
+    /// `demand_weeks` SKU-weeks, `order_cost` per order line, `r` on the weeks its orders can
+    /// reach.
+    pub(super) fn finish(
+        &mut self,
+        total_demand: f64,
+        demand_weeks: usize,
+        order_cost: f64,
+        r: &ReachedWeeks,
+    ) {
         let served = total_demand - self.units_short;
         self.fill_rate = if total_demand > 0.0 {
             served / total_demand
@@ -115,7 +120,6 @@ impl PolicyResult {
             1.0
         };
         self.stockout_share = self.stockout_weeks as f64 / demand_weeks.max(1) as f64;
-        let r = self.ordered_weeks;
         self.fill_rate_ordered = if r.demand > 0.0 {
             1.0 - r.short / r.demand
         } else {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use restock_core::Week;
 use restock_planner::{Economics, PlanConfig, SkuParams};
 
-use super::results::{POLICIES, PolicyResult, Shortage, SkuWeek, WeekRecord};
+use super::results::{POLICIES, PolicyResult, ReachedWeeks, Shortage, SkuWeek, WeekRecord};
 
 pub(super) struct SkuState {
     pub(super) stock: f64,
@@ -38,6 +38,7 @@ impl Serving<'_> {
         states: &mut [SkuState],
         ordered: &[f64],
         result: &mut PolicyResult,
+        reached: &mut ReachedWeeks,
         trajectories: &mut Vec<SkuWeek>,
     ) -> (WeekRecord, usize, f64) {
         let (week, w) = (self.week, self.w);
@@ -92,11 +93,10 @@ impl Serving<'_> {
             }
             if w >= p.lead_time_weeks {
                 // A week the policy's first orders can have reached.
-                let r = &mut result.ordered_weeks;
-                r.demand += d;
-                r.short += short;
-                r.with_demand += usize::from(d > 0.0);
-                r.stockouts += usize::from(stockout);
+                reached.demand += d;
+                reached.short += short;
+                reached.with_demand += usize::from(d > 0.0);
+                reached.stockouts += usize::from(stockout);
             }
             let end = st.stock.max(0.0);
             result.units_short += short;
