@@ -103,6 +103,9 @@ struct LostSalesLevel {
     point: ServicePoint,
 }
 
+/// The service level whose calibrated level sets the spread of a SKU's simulated demand.
+const SPREAD_LEVEL: f64 = 0.9;
+
 impl LostSalesLevel {
     fn new(
         forecast: &[Vec<f64>],
@@ -114,11 +117,12 @@ impl LostSalesLevel {
         let weeks = shop.lead + shop.review.max(1);
         let (mean, sigma) = protection_moments(forecast, levels, weeks);
         let level = level_of(mean, sigma, alpha, weeks, calibration);
-        // The spread the calibrated level implies (its own σ near the median, where z says
-        // little), spread evenly over the interval's weeks.
-        let z = normal_quantile(alpha);
-        let spread = if z > 0.25 && level > mean {
-            (level - mean) / z
+        // The SKU's demand, whatever the target: as spread as its calibrated 0.9 level says (z
+        // reads a skewed total's spread too narrow near its mean), else as its forecast says;
+        // spread evenly over the interval's weeks.
+        let reference = level_of(mean, sigma, SPREAD_LEVEL, weeks, calibration);
+        let spread = if reference > mean {
+            (reference - mean) / normal_quantile(SPREAD_LEVEL)
         } else {
             sigma
         };
@@ -286,10 +290,9 @@ impl SkuCurve {
             );
         }
         if let Some(alpha) = no_safety_stock {
-            // What the shop serves and holds ordering up to the interval's expected demand, its
-            // demand as spread as the calibrated 0.9 level says (the forecast's own spread is
-            // narrower where the calibration widened it, and would promise too much).
-            let spread = LostSalesLevel::new(forecast, levels, 0.9, &shop, c);
+            // What the shop serves and holds ordering up to the interval's expected demand (the
+            // same demand as at every level).
+            let spread = LostSalesLevel::new(forecast, levels, SPREAD_LEVEL, &shop, c);
             let point = at_mean(spread.mean / weeks, spread.variance, &shop);
             curve.push(
                 alpha,
