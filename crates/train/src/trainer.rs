@@ -179,7 +179,7 @@ fn start_run(config: &TrainConfig, run: &RunDir, prepared: &Prepared) -> Result<
         .zip(&prepared.features)
         .map(|(s, f)| SkuScale {
             unique_id: s.unique_id.clone(),
-            stats: f.scale.clone(),
+            stats: f.scale,
         })
         .collect();
     run.write_json("scalers.json", &scalers)?;
@@ -514,7 +514,7 @@ pub fn learning_rate(config: &TrainConfig, step: usize, total: usize) -> f64 {
 fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
     let o = &config.optim;
     let clip =
-        (o.grad_clip_norm > 0.0).then(|| GradientClippingConfig::Norm(o.grad_clip_norm as f32));
+        (o.grad_clip_norm > 0.0).then_some(GradientClippingConfig::Norm(o.grad_clip_norm as f32));
     AdamWConfig::new()
         .with_weight_decay(o.weight_decay as f32)
         .with_grad_clipping(clip)
