@@ -97,7 +97,7 @@ struct LostSalesLevel {
     mean: f64,
     /// The order-up-to level: the calibrated α quantile plus the lost-sales adjustment.
     level: f64,
-    /// The weekly variance of demand the level implies, which the shop was simulated with.
+    /// The weekly variance of the SKU's demand, which the shop was simulated with.
     variance: f64,
     /// The simulated shop at that level (`crate::lost_sales::service_point`).
     point: ServicePoint,
@@ -176,8 +176,11 @@ pub const LOST_SALES_FILL_GRID: [f64; 16] = [
 struct SkuCurve {
     /// Expected demand in the period `short` is counted over.
     demand: f64,
+    /// The cycle service level of each option.
     alphas: Vec<f64>,
+    /// Its stock value.
     stock: Vec<f64>,
+    /// Its expected units short.
     short: Vec<f64>,
 }
 
