@@ -78,8 +78,8 @@ pub fn safety_stock(
 /// [`safety_stock`] for a shop that loses the demand it cannot serve, its cycle service
 /// measured on the weeks with demand (as the simulation and the weekly job measure it): the
 /// protection level plus [`crate::lost_sales::adjustment`] for weekly demand with the
-/// interval's mean and the spread its level implies (the calibration's, where there is one),
-/// less the interval's expected demand, at least 0.
+/// interval's mean and the spread its 0.9 level implies (the calibration's, where there is
+/// one; the same demand whatever `alpha`), less the interval's expected demand, at least 0.
 pub fn lost_sales_safety_stock(
     forecast: &[Vec<f64>],
     levels: &[f64],
