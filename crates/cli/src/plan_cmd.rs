@@ -187,9 +187,17 @@ fn render_summary(plan: &Plan) -> String {
         s.order_lines, s.units_ordered, s.skus
     );
     out += &format!(
-        "levels      {} at {}\n",
+        "levels      {} at {}{}{}\n",
         s.protection,
-        s.service_method.replace('_', " ")
+        s.service_method.replace('_', " "),
+        s.expected_fill_rate
+            .map(|f| format!(" (expected {f:.3})"))
+            .unwrap_or_default(),
+        if s.lost_sales_levels {
+            ", lost-sales levels"
+        } else {
+            ""
+        }
     );
     let c = &s.costs;
     out += &format!(

@@ -114,6 +114,51 @@ fn synth_ingest_plan_chain() {
     for w in summary["weeks"].as_array().unwrap() {
         assert!(w["spend"].as_f64().unwrap() <= 3000.0 + 1e-6);
     }
+    let printed = String::from_utf8_lossy(&o.stdout).to_string() + &stderr(&o);
+    assert!(
+        printed.contains("at service level, lost-sales levels"),
+        "{printed}"
+    );
+
+    // A fill-rate target: per-SKU lost-sales levels, the expected fill rate said and recorded.
+    std::fs::write(
+        d.join("plan-fill.toml"),
+        "[service]\nfill_rate = 0.9\n[budget]\nweekly = 3000.0\n[solver]\nbackend = \"microlp\"\ninteger = false\n",
+    )
+    .unwrap();
+    let o = restock(
+        &[
+            "plan",
+            "--config",
+            "plan-fill.toml",
+            "--forecasts",
+            "cat/oracle_forecast.parquet",
+            "--inventory",
+            "cat/inventory.csv",
+            "--open-orders",
+            "cat/open_orders.csv",
+            "--sku-params",
+            "cat/sku_params.csv",
+            "--out",
+            "orders-fill.csv",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("orders-fill.summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["service_method"], "fill_rate");
+    assert_eq!(summary["lost_sales_levels"], true);
+    let expected = summary["expected_fill_rate"].as_f64().unwrap();
+    assert!((0.9..0.95).contains(&expected), "{summary}");
+    let printed = String::from_utf8_lossy(&o.stdout).to_string() + &stderr(&o);
+    assert!(
+        printed.contains(&format!(
+            "at fill rate (expected {expected:.3}), lost-sales levels"
+        )),
+        "{printed}"
+    );
 }
 
 #[test]
