@@ -108,7 +108,8 @@ pub fn service_point(mean: f64, variance: f64, alpha: f64, shop: &Shop) -> Servi
     if !(alpha > 0.0 && alpha < 1.0) {
         return ServicePoint::NO_DEMAND;
     }
-    cached(mean, variance, (alpha * 1e4).round() as u32, shop)
+    // α below 0.5e-4 would round to the key that stands for ordering up to the mean.
+    cached(mean, variance, ((alpha * 1e4).round() as u32).max(1), shop)
 }
 
 /// The same shop ordering up to its expected demand over `lead + review` weeks, without safety
