@@ -77,24 +77,28 @@ fn synth_ingest_plan_chain() {
         "[budget]\nweekly = 3000.0\n[solver]\nbackend = \"microlp\"\ninteger = false\n",
     )
     .unwrap();
-    let o = restock(
-        &[
-            "plan",
-            "--config",
-            "plan.toml",
-            "--forecasts",
-            "cat/oracle_forecast.parquet",
-            "--inventory",
-            "cat/inventory.csv",
-            "--open-orders",
-            "cat/open_orders.csv",
-            "--sku-params",
-            "cat/sku_params.csv",
-            "--out",
-            "orders.csv",
-        ],
-        d,
-    );
+    // `restock plan` on the catalogue's oracle forecasts with a config, orders to `out`.
+    let plan = |config: &str, out: &str| {
+        restock(
+            &[
+                "plan",
+                "--config",
+                config,
+                "--forecasts",
+                "cat/oracle_forecast.parquet",
+                "--inventory",
+                "cat/inventory.csv",
+                "--open-orders",
+                "cat/open_orders.csv",
+                "--sku-params",
+                "cat/sku_params.csv",
+                "--out",
+                out,
+            ],
+            d,
+        )
+    };
+    let o = plan("plan.toml", "orders.csv");
     assert!(o.status.success(), "{}", stderr(&o));
     let orders = std::fs::read_to_string(d.join("orders.csv")).unwrap();
     assert!(
@@ -126,24 +130,7 @@ fn synth_ingest_plan_chain() {
         "[service]\nfill_rate = 0.9\n[budget]\nweekly = 3000.0\n[solver]\nbackend = \"microlp\"\ninteger = false\n",
     )
     .unwrap();
-    let o = restock(
-        &[
-            "plan",
-            "--config",
-            "plan-fill.toml",
-            "--forecasts",
-            "cat/oracle_forecast.parquet",
-            "--inventory",
-            "cat/inventory.csv",
-            "--open-orders",
-            "cat/open_orders.csv",
-            "--sku-params",
-            "cat/sku_params.csv",
-            "--out",
-            "orders-fill.csv",
-        ],
-        d,
-    );
+    let o = plan("plan-fill.toml", "orders-fill.csv");
     assert!(o.status.success(), "{}", stderr(&o));
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("orders-fill.summary.json")).unwrap())
