@@ -87,8 +87,71 @@ pub fn lost_sales_safety_stock(
     shop: &Shop,
     calibration: Option<&ProtectionCalibration>,
 ) -> f64 {
-    let at = LostSalesLevel::new(forecast, levels, alpha, shop, calibration);
+    let at = IntervalDemand::new(forecast, levels, shop, calibration).at(alpha, shop, calibration);
     (at.level - at.mean).max(0.0)
+}
+
+/// The service level whose calibrated level sets the spread of a SKU's simulated demand.
+const SPREAD_LEVEL: f64 = 0.9;
+
+/// A SKU's demand over its protection interval (lead time + review period), as its lost-sales
+/// shop is simulated with it: the same demand whatever the target.
+struct IntervalDemand {
+    /// Weeks of the interval.
+    weeks: usize,
+    /// Expected demand over the interval, μ_P.
+    mean: f64,
+    /// The forecast's own spread over the interval, σ_P.
+    sigma: f64,
+    /// Weekly variance of the simulated demand: as spread as the calibrated 0.9 level says (z
+    /// reads a skewed total's spread too narrow near its mean), else as the forecast says,
+    /// spread evenly over the interval's weeks.
+    variance: f64,
+}
+
+impl IntervalDemand {
+    fn new(
+        forecast: &[Vec<f64>],
+        levels: &[f64],
+        shop: &Shop,
+        calibration: Option<&ProtectionCalibration>,
+    ) -> Self {
+        let weeks = shop.lead + shop.review.max(1);
+        let (mean, sigma) = protection_moments(forecast, levels, weeks);
+        let reference = level_of(mean, sigma, SPREAD_LEVEL, weeks, calibration);
+        let spread = if reference > mean {
+            (reference - mean) / normal_quantile(SPREAD_LEVEL)
+        } else {
+            sigma
+        };
+        IntervalDemand {
+            weeks,
+            mean,
+            sigma,
+            variance: spread * spread / weeks as f64,
+        }
+    }
+
+    /// Expected demand a week.
+    fn weekly_mean(&self) -> f64 {
+        self.mean / self.weeks as f64
+    }
+
+    /// The lost-sales level for cycle service `alpha`, and what the shop serves and holds there.
+    fn at(
+        &self,
+        alpha: f64,
+        shop: &Shop,
+        calibration: Option<&ProtectionCalibration>,
+    ) -> LostSalesLevel {
+        let level = level_of(self.mean, self.sigma, alpha, self.weeks, calibration);
+        let point = service_point(self.weekly_mean(), self.variance, alpha, shop);
+        LostSalesLevel {
+            mean: self.mean,
+            level: level + point.adjustment,
+            point,
+        }
+    }
 }
 
 /// A lost-sales shop's level for cycle service α, and what it serves and holds.
@@ -97,45 +160,8 @@ struct LostSalesLevel {
     mean: f64,
     /// The order-up-to level: the calibrated α quantile plus the lost-sales adjustment.
     level: f64,
-    /// The weekly variance of the SKU's demand, which the shop was simulated with.
-    variance: f64,
     /// The simulated shop at that level (`crate::lost_sales::service_point`).
     point: ServicePoint,
-}
-
-/// The service level whose calibrated level sets the spread of a SKU's simulated demand.
-const SPREAD_LEVEL: f64 = 0.9;
-
-impl LostSalesLevel {
-    fn new(
-        forecast: &[Vec<f64>],
-        levels: &[f64],
-        alpha: f64,
-        shop: &Shop,
-        calibration: Option<&ProtectionCalibration>,
-    ) -> Self {
-        let weeks = shop.lead + shop.review.max(1);
-        let (mean, sigma) = protection_moments(forecast, levels, weeks);
-        let level = level_of(mean, sigma, alpha, weeks, calibration);
-        // The SKU's demand, whatever the target: as spread as its calibrated 0.9 level says (z
-        // reads a skewed total's spread too narrow near its mean), else as its forecast says;
-        // spread evenly over the interval's weeks.
-        let reference = level_of(mean, sigma, SPREAD_LEVEL, weeks, calibration);
-        let spread = if reference > mean {
-            (reference - mean) / normal_quantile(SPREAD_LEVEL)
-        } else {
-            sigma
-        };
-        let weekly = weeks as f64;
-        let variance = spread * spread / weekly;
-        let point = service_point(mean / weekly, variance, alpha, shop);
-        LostSalesLevel {
-            mean,
-            level: level + point.adjustment,
-            variance,
-            point,
-        }
-    }
 }
 
 /// The cycle service levels [`allocate_fill_rate`] chooses among.
@@ -244,7 +270,7 @@ impl SkuCurve {
         }
     }
 
-    /// The lost-sales shop's curve ([`LostSalesLevel`]): at each level of
+    /// The lost-sales shop's curve ([`IntervalDemand::at`]): at each level of
     /// [`LOST_SALES_FILL_GRID`] (or the SKU's own), the stock value of its mean end-of-week
     /// stock and the units a week it loses, as the simulated shop holds and loses them, moved
     /// by the calibrated level's difference to the simulated one. The levels whose safety stock
@@ -264,45 +290,34 @@ impl SkuCurve {
             pack: p.case_pack,
             moq: p.moq,
         };
-        let weeks = (shop.lead + shop.review.max(1)) as f64;
         let grid = match p.service_level {
             Some(a) => vec![a],
             None => LOST_SALES_FILL_GRID.to_vec(),
         };
+        let demand = IntervalDemand::new(forecast, levels, &shop, c);
         // Demand and units short a week, averaged over the protection interval.
+        let weekly = demand.weekly_mean();
         let mut curve = SkuCurve {
-            demand: protection_moments(forecast, levels, weeks as usize).0 / weeks,
+            demand: weekly,
             alphas: Vec::new(),
             stock: Vec::new(),
             short: Vec::new(),
         };
         let mut no_safety_stock = None;
         for &alpha in &grid {
-            let at = LostSalesLevel::new(forecast, levels, alpha, &shop, c);
+            let at = demand.at(alpha, &shop, c);
             if at.level < at.mean && grid.len() > 1 {
                 // Any such level plans no safety stock; the first stands for them all.
                 no_safety_stock.get_or_insert(alpha);
                 continue;
             }
             let on_hand = (at.point.on_hand + at.level.max(at.mean) - at.point.level).max(0.0);
-            curve.push(
-                alpha,
-                p.unit_cost * on_hand,
-                at.mean / weeks,
-                at.point.fill_rate,
-            );
+            curve.push(alpha, p.unit_cost * on_hand, weekly, at.point.fill_rate);
         }
         if let Some(alpha) = no_safety_stock {
-            // What the shop serves and holds ordering up to the interval's expected demand (the
-            // same demand as at every level).
-            let spread = LostSalesLevel::new(forecast, levels, SPREAD_LEVEL, &shop, c);
-            let point = at_mean(spread.mean / weeks, spread.variance, &shop);
-            curve.push(
-                alpha,
-                p.unit_cost * point.on_hand,
-                spread.mean / weeks,
-                point.fill_rate,
-            );
+            // What the shop serves and holds ordering up to the interval's expected demand.
+            let point = at_mean(weekly, demand.variance, &shop);
+            curve.push(alpha, p.unit_cost * point.on_hand, weekly, point.fill_rate);
         }
         curve
     }
