@@ -10,6 +10,8 @@
 //! them alone (`lightgbm`) and their mean with the network (`lstm+lightgbm`). Scales are refitted on the whole history, as inference does. The network's
 //! quantiles are calibrated with the run's `calibration.json` when it has one, as inference does.
 
+use std::borrow::Cow;
+
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rayon::prelude::*;
@@ -267,17 +269,21 @@ impl Lineup {
 
     /// One series' forecasts in row order, from the network's (`nets`: with the plan, then
     /// without) and the members' (`stats`: the baselines, then the trees).
-    fn forecasts(&self, nets: &[Vec<f64>], stats: &[Vec<f64>]) -> Vec<Vec<f64>> {
-        let mut rows: Vec<Vec<f64>> = nets.iter().chain(stats).cloned().collect();
+    fn forecasts<'a>(&self, nets: &'a [Vec<f64>], stats: &'a [Vec<f64>]) -> Vec<Cow<'a, [f64]>> {
+        let mut rows: Vec<Cow<'a, [f64]>> = nets
+            .iter()
+            .chain(stats)
+            .map(|q| Cow::Borrowed(q.as_slice()))
+            .collect();
         for members in &self.ensembles {
             let parts = (1 + members.len()) as f64;
-            rows.push(
+            rows.push(Cow::Owned(
                 (0..nets[0].len())
                     .map(|j| {
                         (nets[0][j] + members.iter().map(|&b| stats[b][j]).sum::<f64>()) / parts
                     })
                     .collect(),
-            );
+            ));
         }
         rows
     }
