@@ -110,6 +110,7 @@ fn backtest_scores_every_model_from_held_out_cutoffs_only() {
         );
     }
     let (mut hits, mut n) = (0, 0);
+    let (mut over, mut total) = (0.0, 0.0);
     for f in bt.forecasts.iter().filter(|f| f.model == 1) {
         let series = &ds.series[f.sku];
         let cut = last.offset(if f.cutoff == 0 { -6 } else { -4 });
@@ -123,6 +124,8 @@ fn backtest_scores_every_model_from_held_out_cutoffs_only() {
             .sum();
         hits += usize::from(demand <= mean + 1e-9);
         n += 1;
+        over += mean - demand;
+        total += demand;
     }
     let at_median = s
         .protection
@@ -132,6 +135,28 @@ fn backtest_scores_every_model_from_held_out_cutoffs_only() {
     // The normal rule's level at 0.5 is the expected demand over the interval.
     let normal = at_median.normal_share.unwrap();
     assert!((normal - hits as f64 / n as f64).abs() < 1e-12);
+    // The bias of that expected demand, and of the calibrated distribution's mean: one row per
+    // model, the first computed again here.
+    assert_eq!(s.protection_mean.len(), s.models.len());
+    let lstm = s
+        .protection_mean
+        .iter()
+        .find(|p| p.model == "lstm")
+        .unwrap();
+    assert_eq!(lstm.weeks, 3);
+    assert!((lstm.quantile_bias - over / total).abs() < 1e-9, "{lstm:?}");
+    assert!(
+        s.protection_mean
+            .iter()
+            .all(|p| p.calibrated_bias.is_finite() && p.calibrated_bias >= -1.0),
+        "{:?}",
+        s.protection_mean
+    );
+    assert!(
+        bt.summary
+            .table()
+            .contains("bias of expected demand over 3 weeks")
+    );
 
     // restock's forecasts at the last cutoff are what the forecast job writes from the data cut
     // there, given the plan (events, prices, promotions) recorded for the weeks after it.

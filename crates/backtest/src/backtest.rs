@@ -24,6 +24,7 @@ use restock_infer::{Network, Route};
 use restock_planner::protection_level;
 use restock_stats::{
     AccuracyAccumulator, Baseline, ProtectionCalibration, ProtectionCase, SeriesScore,
+    protection_moments,
 };
 
 use crate::classes::{SkuClass, classify};
@@ -33,8 +34,8 @@ mod results;
 
 pub(crate) use results::parse_week;
 pub use results::{
-    Backtest, BacktestSummary, CutoffInfo, PROTECTION_LEVELS, ProtectionCoverage, ScoredForecast,
-    SliceAccuracy,
+    Backtest, BacktestSummary, CutoffInfo, PROTECTION_LEVELS, ProtectionCoverage, ProtectionMean,
+    ScoredForecast, SliceAccuracy,
 };
 
 /// Options of a backtest.
@@ -188,7 +189,7 @@ pub fn backtest(
         &models,
         levels.levels(),
     );
-    let protection = protection_coverage(
+    let (protection, protection_mean) = protection_coverage(
         &forecasts,
         &warm_forecasts,
         ds,
@@ -207,6 +208,7 @@ pub fn backtest(
         classes_at: cuts[0].to_string(),
         overall,
         protection,
+        protection_mean,
         slices,
         backend: network.backend().to_string(),
         seconds: started.elapsed().as_secs_f64(),
@@ -468,7 +470,7 @@ fn accuracy_slices(
 /// [`ProtectionCoverage`] of every model at [`PROTECTION_LEVELS`]. Each cutoff's levels are
 /// calibrated ([`ProtectionCalibration`]) on the same model's forecasts at the calibration
 /// origins and at the earlier cutoffs whose forecast weeks lie before it: what a buyer running
-/// the model every week would have known.
+/// the model every week would have known. With it, each model's [`ProtectionMean`].
 fn protection_coverage(
     forecasts: &[ScoredForecast],
     warm_forecasts: &[ScoredForecast],
@@ -477,7 +479,7 @@ fn protection_coverage(
     models: &[String],
     levels: &[f64],
     o: &BacktestOptions,
-) -> Vec<ProtectionCoverage> {
+) -> (Vec<ProtectionCoverage>, Vec<ProtectionMean>) {
     let (p, k) = (o.protection_weeks, levels.len());
     let start_of = |f: &ScoredForecast, cut: Week| {
         let s = &ds.series[f.sku];
@@ -516,12 +518,20 @@ fn protection_coverage(
     let mut covered = vec![[0usize; PROTECTION_LEVELS.len()]; models.len()];
     let mut covered_normal = vec![[0usize; PROTECTION_LEVELS.len()]; models.len()];
     let mut count = vec![0usize; models.len()];
+    // Per model: Σ D_P, Σ (mean from the quantiles − D_P), Σ (calibrated mean − D_P).
+    let mut bias = vec![[0.0f64; 3]; models.len()];
     for f in forecasts {
         let from = start_of(f, cuts[f.cutoff]);
         let demand: f64 = ds.series[f.sku].y[from..from + p].iter().sum();
         let q: Vec<Vec<f64>> = f.values.chunks(k).take(p).map(<[f64]>::to_vec).collect();
         let calibration = calibrations[f.model][f.cutoff].as_ref();
         count[f.model] += 1;
+        let (mean, sigma) = protection_moments(&q, levels, p);
+        let expected = calibration.map_or(mean, |c| c.expected_of(mean, sigma, p));
+        let b = &mut bias[f.model];
+        b[0] += demand;
+        b[1] += mean - demand;
+        b[2] += expected - demand;
         for (j, &level) in PROTECTION_LEVELS.iter().enumerate() {
             if demand <= protection_level(&q, levels, level, p, calibration) + 1e-9 {
                 covered[f.model][j] += 1;
@@ -544,7 +554,20 @@ fn protection_coverage(
             });
         }
     }
-    out
+    let means = models
+        .iter()
+        .zip(&bias)
+        .map(|(model, b)| {
+            let total = b[0].max(1e-9);
+            ProtectionMean {
+                model: model.clone(),
+                weeks: p,
+                quantile_bias: b[1] / total,
+                calibrated_bias: b[2] / total,
+            }
+        })
+        .collect();
+    (out, means)
 }
 
 #[cfg(test)]

@@ -431,6 +431,24 @@ fn demo_runs_the_whole_job() {
     // origins, and the plan took its order-up-to levels from it.
     let protection = json("forecasts.parquet.protection.json");
     assert_eq!(protection["by_weeks"].as_array().unwrap().len(), 8);
+    // ... with each band's mean error, and the report gives every model's bias of expected
+    // demand over the interval beside its coverage.
+    assert!(
+        protection["by_weeks"][0]["mean"][0]
+            .as_f64()
+            .unwrap()
+            .is_finite()
+    );
+    let coverage =
+        std::fs::read_to_string(d.join("demo/report/tables/protection_coverage.csv")).unwrap();
+    assert!(
+        coverage
+            .lines()
+            .next()
+            .unwrap()
+            .contains("bias (quantiles)"),
+        "{coverage}"
+    );
     assert!(
         summary["protection_cases"].as_u64().unwrap() > 0,
         "{summary}"

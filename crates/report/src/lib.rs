@@ -368,10 +368,18 @@ fn protection_table(w: &mut Writer, s: &BacktestSummary) -> Result<()> {
          the planner's order-up-to level for each service level: a level kept as promised covers \
          its own share. Calibrated: the quantiles of each model's own errors over such intervals \
          at earlier origins, as the planner takes them; normal rule: expected demand + z·σ with \
-         independent weeks."
+         independent weeks. Bias: Σ (expected − actual) / Σ actual of the interval's expected \
+         demand, read off the forecast's quantiles and as the calibrated distribution's mean."
     ));
     let mut header = vec!["model".to_string()];
     header.extend(levels.iter().map(|l| format!("{l}")));
+    let with_bias = !s.protection_mean.is_empty();
+    if with_bias {
+        header.extend([
+            "bias (quantiles)".to_string(),
+            "bias (calibrated)".to_string(),
+        ]);
+    }
     let mut rows = Vec::new();
     for m in &s.models {
         let mut row = vec![m.clone()];
@@ -385,6 +393,11 @@ fn protection_table(w: &mut Writer, s: &BacktestSummary) -> Result<()> {
                     None => format!("{:.3}", p.share),
                 });
             row.push(cell);
+        }
+        if with_bias {
+            let bias = s.protection_mean.iter().find(|p| p.model == *m);
+            row.push(bias.map_or(String::new(), |p| format!("{:+.3}", p.quantile_bias)));
+            row.push(bias.map_or(String::new(), |p| format!("{:+.3}", p.calibrated_bias)));
         }
         rows.push(row);
     }

@@ -89,6 +89,12 @@ pub struct IntervalTable {
     pub kappa: Vec<Vec<f64>>,
     /// Cases per band.
     pub cases: Vec<usize>,
+    /// `mean[band]`: the band's mean error in units of σ_P, Σ (D_P − μ_P) / Σ σ_P, which moves
+    /// the forecast's own mean to the calibrated distribution's
+    /// ([`ProtectionCalibration::expected_of`]); empty in tables fitted before it was kept
+    /// (no move).
+    #[serde(default)]
+    pub mean: Vec<f64>,
 }
 
 /// Standardised protection-interval error quantiles per interval length (see the module docs).
@@ -113,14 +119,15 @@ impl ProtectionCalibration {
     /// carry no scale and are left out; an interval length without cases takes the normal
     /// quantiles z(α) (the independent-weeks rule). `None` when no case is usable.
     pub fn fit(max_weeks: usize, cases: &[ProtectionCase]) -> Option<Self> {
-        let mut per: Vec<Vec<(f64, f64)>> = vec![Vec::new(); max_weeks];
+        // Per interval length: (CV, standardised error, σ_P) of each case.
+        let mut per: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); max_weeks];
         for c in cases {
             if c.weeks == 0 || c.weeks > max_weeks {
                 continue;
             }
             if c.sigma > 1e-9 && c.mean.is_finite() && c.demand.is_finite() {
                 let cv = c.sigma / c.mean.max(1e-9);
-                per[c.weeks - 1].push((cv, (c.demand - c.mean) / c.sigma));
+                per[c.weeks - 1].push((cv, (c.demand - c.mean) / c.sigma, c.sigma));
             }
         }
         if per.iter().all(Vec::is_empty) {
@@ -138,6 +145,7 @@ impl ProtectionCalibration {
                         cv_edges: Vec::new(),
                         kappa: vec![normal.clone()],
                         cases: vec![0],
+                        mean: vec![0.0],
                     };
                 }
                 let bands = if v.len() >= BANDS * MIN_CASES_PER_BAND {
@@ -150,12 +158,19 @@ impl ProtectionCalibration {
                 let mut cv_edges = Vec::new();
                 let mut kappa = Vec::new();
                 let mut counts = Vec::new();
+                let mut means = Vec::new();
                 for b in 0..bands {
                     let (from, to) = (b * n / bands, (b + 1) * n / bands);
                     if b + 1 < bands {
                         cv_edges.push(v[to - 1].0);
                     }
-                    let mut z: Vec<f64> = v[from..to].iter().map(|c| c.1).collect();
+                    let band = &v[from..to];
+                    // Σ (D − μ) / Σ σ: the shift that leaves the band's total expected demand
+                    // unbiased. The plain mean of the standardised errors weights every case
+                    // alike, and its few cases with σ near 0 make it swing wildly.
+                    let sigma: f64 = band.iter().map(|c| c.2).sum();
+                    means.push(band.iter().map(|c| c.1 * c.2).sum::<f64>() / sigma);
+                    let mut z: Vec<f64> = band.iter().map(|c| c.1).collect();
                     z.sort_by(f64::total_cmp);
                     kappa.push(
                         PROTECTION_GRID
@@ -169,6 +184,7 @@ impl ProtectionCalibration {
                     cv_edges,
                     kappa,
                     cases: counts,
+                    mean: means,
                 }
             })
             .collect();
@@ -189,13 +205,9 @@ impl ProtectionCalibration {
     /// κ for an interval of `weeks` weeks, a forecast with coefficient of variation `cv`, at
     /// service level `alpha`.
     pub fn kappa(&self, weeks: usize, cv: f64, alpha: f64) -> f64 {
-        let Some(table) = self
-            .by_weeks
-            .get(weeks.clamp(1, self.by_weeks.len().max(1)) - 1)
-        else {
+        let Some((table, band)) = self.band(weeks, cv) else {
             return normal_quantile(alpha);
         };
-        let band = table.cv_edges.iter().take_while(|&&e| cv > e).count();
         let row = &table.kappa[band.min(table.kappa.len() - 1)];
         let grid = &self.levels;
         if alpha <= grid[0] {
@@ -208,6 +220,36 @@ impl ProtectionCalibration {
             }
         }
         row[grid.len() - 1]
+    }
+
+    /// The table of an interval of `weeks` weeks and the band of a forecast with coefficient of
+    /// variation `cv` in it.
+    fn band(&self, weeks: usize, cv: f64) -> Option<(&IntervalTable, usize)> {
+        let table = self
+            .by_weeks
+            .get(weeks.clamp(1, self.by_weeks.len().max(1)) - 1)?;
+        Some((
+            table,
+            table.cv_edges.iter().take_while(|&&e| cv > e).count(),
+        ))
+    }
+
+    /// Expected demand over an interval of `weeks` weeks whose forecast has moments μ_P, σ_P
+    /// ([`protection_moments`]): the mean of the calibrated distribution, μ_P + m·σ_P with m
+    /// = Σ (D_P − μ_P) / Σ σ_P over the band's cases, at least 0. The forecast's own mean comes
+    /// from a few quantiles (Swanson's rule for q10/q50/q90), which misses the tail above the
+    /// outermost one (intermittent and promotional demand) and any shared bias of the
+    /// forecaster; the calibration cases see both. Without cases for the band, μ_P.
+    pub fn expected_of(&self, mean: f64, sigma: f64, weeks: usize) -> f64 {
+        if sigma <= 1e-9 {
+            return mean.max(0.0);
+        }
+        let shift = self
+            .band(weeks, sigma / mean.max(1e-9))
+            .and_then(|(table, band)| table.mean.get(band.min(table.mean.len().max(1) - 1)))
+            .copied()
+            .unwrap_or(0.0);
+        (mean + shift * sigma).max(0.0)
     }
 
     /// The level demand over the first `weeks` weeks stays at or below with probability
@@ -374,5 +416,40 @@ mod tests {
         let c = ProtectionCalibration::fit(1, &cases).unwrap();
         assert_eq!(c.by_weeks[0].kappa.len(), BANDS);
         assert!(c.kappa(1, 0.1, 0.98) < 1.0 && c.kappa(1, 1.0, 0.98) > 4.0);
+    }
+    #[test]
+    fn the_calibrated_mean_leaves_the_cases_total_unbiased() {
+        // Forecast mean 10, demand 10 + 2σ for σ = 0.001 (one case) and 10 − 1 for σ = 1 (99
+        // cases): the plain mean of the standardised errors (about +1) would move every
+        // forecast up by σ; weighted by σ the shift leaves Σ expected = Σ demand.
+        let mut cases = vec![ProtectionCase {
+            weeks: 1,
+            mean: 10.0,
+            sigma: 0.001,
+            demand: 10.002,
+        }];
+        cases.extend((0..99).map(|_| ProtectionCase {
+            weeks: 1,
+            mean: 10.0,
+            sigma: 1.0,
+            demand: 9.0,
+        }));
+        let c = ProtectionCalibration::fit(1, &cases).unwrap();
+        let total: f64 = cases.iter().map(|k| k.demand).sum();
+        let expected: f64 = cases
+            .iter()
+            .map(|k| c.expected_of(k.mean, k.sigma, 1))
+            .sum();
+        assert!((expected - total).abs() < 1e-9, "{expected} vs {total}");
+        // A forecast with no spread, or a table fitted before the mean was kept: its own mean.
+        assert_eq!(c.expected_of(7.0, 0.0, 1), 7.0);
+        let mut old = c.clone();
+        old.by_weeks[0].mean.clear();
+        assert_eq!(old.expected_of(7.0, 2.0, 1), 7.0);
+        // Never below 0.
+        assert_eq!(c.expected_of(0.5, 5.0, 1), 0.0);
+        // An interval length without cases: no move.
+        let c2 = ProtectionCalibration::fit(2, &cases).unwrap();
+        assert_eq!(c2.expected_of(7.0, 2.0, 2), 7.0);
     }
 }

@@ -68,6 +68,10 @@ pub struct BacktestSummary {
     /// would stock for a service level, per model and level (empty in files written before).
     #[serde(default)]
     pub protection: Vec<ProtectionCoverage>,
+    /// The bias of each model's expected demand over the protection interval, from its
+    /// quantiles and from its calibrated distribution (empty in files written before).
+    #[serde(default)]
+    pub protection_mean: Vec<ProtectionMean>,
     /// Device of the network.
     pub backend: String,
     /// Wall-clock seconds.
@@ -96,6 +100,20 @@ pub struct ProtectionCoverage {
     /// written before the calibration.
     #[serde(default)]
     pub normal_share: Option<f64>,
+}
+
+/// One model's expected demand over the protection interval against the demand that came:
+/// Σ (E[D_P] − D_P) / Σ D_P over its series-cutoffs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtectionMean {
+    /// The model.
+    pub model: String,
+    /// Weeks of the protection interval.
+    pub weeks: usize,
+    /// Bias of the mean read off the forecast's quantiles (`restock_stats::protection_moments`).
+    pub quantile_bias: f64,
+    /// Bias of the calibrated distribution's mean (`ProtectionCalibration::expected_of`).
+    pub calibrated_bias: f64,
 }
 
 /// One scored forecast: a series, a cutoff, a model.
@@ -160,6 +178,17 @@ impl BacktestSummary {
                     "{m:<16} {}; {}\n",
                     shares.join(" / "),
                     normal.join(" / ")
+                ));
+            }
+        }
+        if let Some(weeks) = self.protection_mean.first().map(|p| p.weeks) {
+            out.push_str(&format!(
+                "bias of expected demand over {weeks} weeks (from the quantiles; calibrated):\n"
+            ));
+            for p in &self.protection_mean {
+                out.push_str(&format!(
+                    "{:<16} {:+.3}; {:+.3}\n",
+                    p.model, p.quantile_bias, p.calibrated_bias
                 ));
             }
         }
