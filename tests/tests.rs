@@ -1,5 +1,6 @@
 //! restock's integration tests: one binary, one module per stage.
 
+mod architecture;
 mod backtest;
 mod database;
 mod forecast;

@@ -1,8 +1,8 @@
 //! How good are the forecasts, and what do the plans do to stock, service and cost?
 //!
-//! - [`backtest`]: rolling-origin accuracy of the trained network and the statistical baselines
+//! - [`backtest()`]: rolling-origin accuracy of the trained network and the statistical baselines
 //!   with the benchmark protocol's metrics, overall and by cutoff, ABC/XYZ class and group;
-//! - [`simulate`]: actual demand replayed week by week under restock's plans (forecast + planner
+//! - [`simulate()`]: actual demand replayed week by week under restock's plans (forecast + planner
 //!   re-run every review) and under a moving-average order-up-to policy at the same service
 //!   target: fill rate, stock-outs, stock value, cost, budget and capacity use;
 //! - [`classes`]: ABC (value share) × XYZ (demand variability) classes of the catalogue.

@@ -73,7 +73,7 @@ pub struct SimulationOptions {
     /// The forecast job's intermittent threshold.
     pub intermittent_adi: f64,
     /// Set restock's order-up-to levels from its calibrated protection-interval quantiles
-    /// ([`ProtectionCalibration`]: fitted on its forecasts at a year of origins before the replay,
+    /// ([`restock_stats::ProtectionCalibration`]: fitted on its forecasts at a year of origins before the replay,
     /// `restock_infer::protection`, then on the replay's own forecasts as their weeks are
     /// sold); false:
     /// the normal rule with independent weeks.

@@ -1,4 +1,4 @@
-//! The service/stock trade-off, honestly compared: every policy of [`crate::simulate`] replayed
+//! The service/stock trade-off, honestly compared: every policy of [`crate::simulate()`] replayed
 //! at several service targets on the same demand, and restock set against the better classical
 //! buyer at equal fill rate.
 //!

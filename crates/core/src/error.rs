@@ -35,5 +35,5 @@ pub enum Error {
     },
 }
 
-/// Result with the core [`Error`].
+/// Result with the core [`Error`](enum@Error).
 pub type Result<T> = std::result::Result<T, Error>;

@@ -141,7 +141,7 @@ pub enum Error {
     },
 }
 
-/// Result with the data [`Error`].
+/// Result with the data [`Error`](enum@Error).
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Attach a context to polars results.

@@ -212,6 +212,15 @@ impl ForecastSummary {
 /// Forecast every SKU of `data` (a weekly dataset) with the run in `run_dir`, writing
 /// `unique_id, ds, model, q..` rows to `out` (Parquet or CSV). `progress(rows_read, rows)`
 /// is called after each chunk.
+///
+/// # Errors
+///
+/// When the run directory lacks a file the forecast needs or holds one that does not parse
+/// (`Error::Run`, `Error::Model`, `Error::Trees`), when the weekly data or a known-future file
+/// cannot be read or does not fit the run's schema (`Error::Data`, naming the file, SKU and
+/// column), when an option is out of range (`Error::Option`), or when the output cannot be
+/// written. The output appears at `out` only when complete (a temporary file renamed over it),
+/// so an error leaves whatever was there before.
 pub fn forecast(
     run_dir: &Path,
     data: &Path,

@@ -310,7 +310,7 @@ impl Network {
     }
 
     /// Forecast `horizon` weeks after the last week of `ds` for every series, each routed by
-    /// [`route`] with `min_history` and `intermittent_adi` (see [`ForecastOptions`]); network
+    /// [`route`] with `min_history` and `intermittent_adi` (see [`crate::ForecastOptions`]); network
     /// series go in batches of at most `batch_size`, the batches in parallel, one per core.
     /// The network's forecasts are conditional on `future` where it gives a plan input (see
     /// [`Network::check_future`]).

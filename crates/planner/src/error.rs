@@ -42,5 +42,5 @@ pub enum Error {
     Data(#[from] restock_data::Error),
 }
 
-/// Result with the planner [`Error`].
+/// Result with the planner [`Error`](enum@Error).
 pub type Result<T> = std::result::Result<T, Error>;

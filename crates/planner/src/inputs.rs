@@ -114,7 +114,8 @@ pub struct SkuInput {
     pub forecast: Vec<Vec<f64>>,
     /// Stock on hand at the start of week 0.
     pub on_hand: f64,
-    /// Open purchase orders: (week index from the plan start, units). Index < 0 is not allowed.
+    /// Open purchase orders: (week of arrival from the plan start, units), available before that
+    /// week's demand; arrivals past the planned weeks do not enter the plan.
     pub on_order: Vec<(usize, f64)>,
     /// Parameters.
     pub params: SkuParams,

@@ -90,6 +90,15 @@ fn level_of(name: &str) -> Option<f64> {
 }
 
 /// Load every table and join them by SKU. Returns the inputs and warnings to show the user.
+///
+/// # Errors
+///
+/// [`Error::Input`] naming the file, and the row, column or SKU, when a table cannot be read,
+/// lacks a column or holds a value that is not a number or out of range (negative or crossing
+/// quantiles among them), when a SKU's forecast has fewer weeks than the plan, or when a SKU
+/// with a forecast has no parameter row; the errors of reading the protection calibration.
+/// A SKU without an inventory row (planned from zero stock) and open orders of SKUs without a
+/// forecast are warnings, not errors.
 pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<String>)> {
     let mut warnings = Vec::new();
     let t_len = cfg.horizon.weeks;

@@ -29,8 +29,8 @@
 //! Safety stock: the order-up-to level for the cycle service level α (or the newsvendor critical
 //! ratio α = (p − c) / (p − c + h): underage is the lost margin, overage the holding cost, the
 //! leftover being worth its cost) is the α quantile of demand over the protection interval of
-//! lead time + review period ([`protection_level`]), and SS is that level less expected demand
-//! over the interval. With the forecaster's [`ProtectionCalibration`] (fitted on its own earlier
+//! lead time + review period ([`crate::protection_level`]), and SS is that level less expected demand
+//! over the interval. With the forecaster's [`restock_stats::ProtectionCalibration`] (fitted on its own earlier
 //! forecasts, `restock_stats::protection`), the level is μ_P + κ_P(α)·σ_P with the calibrated
 //! κ; without one, the normal rule z(α)·σ_P with σ_t = (q_hi − q_lo) / (z(hi) − z(lo)) from the
 //! outermost quantile levels and σ_P = sqrt(Σ σ_t²) (independent weeks), which under-covers real
@@ -316,6 +316,14 @@ fn solve_whole_cases(
 const BRANCH_AND_BOUND_COLUMNS: usize = 20_000;
 
 /// Plan orders for every SKU of `inputs`.
+///
+/// # Errors
+///
+/// [`Error::Sku`] naming the SKU when its parameters are out of range (case pack, lead time,
+/// costs, service level), its forecast has fewer weeks than the plan or a quantile that is
+/// negative or not finite, or its stock on hand is negative; [`Error::Solver`] when the LP
+/// solver itself fails. A budget or capacity that cannot be met is not an error: every shared
+/// limit has a priced slack, and the plan reports what it violates.
 pub fn plan(
     inputs: &PlanInputs,
     cfg: &PlanConfig,

@@ -2,7 +2,7 @@
 //!
 //! `TrainConfig` (TOML) → [`Prepared`] data split into training, validation and test weeks →
 //! [`train`] (AdamW, early stopping, an atomic checkpoint per epoch, exact [`resume`]) →
-//! [`calibrate`] the quantiles on the validation weeks → [`evaluate`] on the held-out weeks
+//! [`calibrate()`] the quantiles on the validation weeks → [`evaluate()`] on the held-out weeks
 //! against the statistical baselines. A run lives in a
 //! [`RunDir`]; see [`run`] for its files.
 

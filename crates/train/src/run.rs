@@ -11,7 +11,7 @@
 //! | `state.json` | progress: epochs done, best epoch, early-stopping counter, history |
 //! | `metrics.csv` | one row per epoch: losses, learning rate, seconds, windows/s |
 //! | `summary.json` | best validation loss, epochs, timings, backend |
-//! | `calibration.json` | per-horizon quantile offsets fitted on the validation weeks ([`crate::calibrate`]) |
+//! | `calibration.json` | per-horizon quantile offsets fitted on the validation weeks ([`crate::calibrate()`]) |
 //! | `serving.json` | the network alone or its ensemble with TSB / AutoETS, chosen on the validation weeks ([`crate::select`]) |
 //! | `evaluation.json` | accuracy on the held-out test weeks, model and baselines |
 //!

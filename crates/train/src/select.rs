@@ -13,7 +13,7 @@
 //! when its gain over it is larger than [`SIGNIFICANCE`] standard errors of that gain, measured
 //! on the same windows (a paired comparison, as a Diebold–Mariano test would make it): Breiman's
 //! one-standard-error rule. The reference is the network alone, or, in a run with trees, the
-//! equal-weight mean of the network and the trees ([`reference`]): two different kinds of
+//! equal-weight mean of the network and the trees ([`reference()`]): two different kinds of
 //! model, whose simple mean is the kind of combination that is hard to beat (the "forecast
 //! combination puzzle"; the M4 and M5 leaders were combinations). On the test weeks of M5 and
 //! Online Retail, two seeds each, that mean beat the network alone every time (by 0.003 to
@@ -58,7 +58,7 @@ pub const TREE_CANDIDATES: [&[&str]; 3] = [
 /// where the trees are far ahead would lose half their lead in a mean with the network).
 pub const TREES_ALONE: &[&str] = &[restock_trees::MODEL_NAME];
 
-/// Standard errors by which a candidate's validation gain over the [`reference`] must exceed
+/// Standard errors by which a candidate's validation gain over the [`reference()`] must exceed
 /// zero for it to be served (the one-standard-error rule; about 16 % of chance gains pass).
 pub const SIGNIFICANCE: f64 = 1.0;
 
@@ -116,7 +116,7 @@ pub struct Serving {
     pub network: bool,
     /// Validation windows scored.
     pub windows: usize,
-    /// The candidate the others had to beat, an index into `candidates` ([`reference`]; 0, the
+    /// The candidate the others had to beat, an index into `candidates` ([`reference()`]; 0, the
     /// network alone, in runs chosen before).
     #[serde(default)]
     pub reference: usize,

@@ -26,7 +26,7 @@ pub(crate) fn save_model(model: &DemandModel) -> Result<Vec<u8>> {
 /// Load weights saved by a run into a freshly built network on `device`.
 ///
 /// Building the network draws initial weights from burn's random stream, so this waits for any
-/// training session of this process to finish (see [`crate::trainer::SESSION`]).
+/// training session of this process to finish (see `trainer::SESSION`).
 pub fn load_model(
     config: &DemandModelConfig,
     bytes: Vec<u8>,

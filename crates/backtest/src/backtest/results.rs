@@ -94,7 +94,7 @@ pub struct ProtectionCoverage {
     /// The service level.
     pub level: f64,
     /// The share of series-cutoffs covered by the calibrated level (the planner's, given the
-    /// model's [`ProtectionCalibration`]).
+    /// model's [`restock_stats::ProtectionCalibration`]).
     pub share: f64,
     /// ... by the normal rule with independent weeks (no calibration); absent in files
     /// written before the calibration.
@@ -103,7 +103,7 @@ pub struct ProtectionCoverage {
 }
 
 /// One model's expected demand over the protection interval against the demand that came:
-/// Σ (E[D_P] − D_P) / Σ D_P over its series-cutoffs.
+/// Σ (E\[D_P\] − D_P) / Σ D_P over its series-cutoffs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProtectionMean {
     /// The model.

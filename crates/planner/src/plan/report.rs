@@ -129,7 +129,7 @@ pub struct PlanSummary {
     #[serde(default)]
     pub expected_fill_rate: Option<f64>,
     /// How the order-up-to levels were taken from the forecasts: `calibrated (N cases)` (the
-    /// forecaster's [`ProtectionCalibration`]) or `normal rule` (independent weeks); empty in
+    /// forecaster's [`restock_stats::ProtectionCalibration`]) or `normal rule` (independent weeks); empty in
     /// summaries written before.
     #[serde(default)]
     pub protection: String,
