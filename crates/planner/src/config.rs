@@ -173,6 +173,12 @@ impl SolverKind {
             SolverKind::Microlp => "microlp",
         }
     }
+
+    /// Whether it gives the row duals of a continuous problem (good_lp's `SolutionWithDual`):
+    /// HiGHS does, microlp does not.
+    pub fn has_duals(self) -> bool {
+        matches!(self, SolverKind::Highs)
+    }
 }
 
 /// Solver options.

@@ -51,8 +51,6 @@ pub(crate) struct Lp {
 pub(crate) struct LpSolution {
     pub x: Vec<f64>,
     pub objective: f64,
-    /// Row duals (HiGHS, continuous problems only).
-    pub duals: Option<Vec<f64>>,
     /// `optimal`, or `time_limit` / `gap_limit` when stopped early with a feasible plan.
     pub status: PlanStatus,
 }
@@ -81,14 +79,50 @@ impl Lp {
         self.cols.iter().zip(x).map(|(c, v)| c.cost * v).sum()
     }
 
-    /// Solve with `solver`; `duals` asks HiGHS for row duals (continuous problems).
+    /// Solve with `solver` within `time_limit` seconds. A MIP stops at the relative gap
+    /// `mip_gap` on HiGHS; microlp has no gap setting and solves it to optimality, which meets
+    /// any gap (its `Optimal` status is then exact).
     pub(crate) fn solve(
         &self,
         solver: SolverKind,
         time_limit: f64,
         mip_gap: f64,
-        duals: bool,
     ) -> Result<LpSolution> {
+        self.solve_inner(solver, time_limit, mip_gap, false)
+            .map(|(sol, _)| sol)
+    }
+
+    /// Solve a continuous problem with a solver that gives row duals
+    /// ([`SolverKind::has_duals`]): the solution and each row's dual, in row order. An error for
+    /// a solver without duals or a problem with integer columns, rather than a solution
+    /// without them.
+    pub(crate) fn solve_with_duals(
+        &self,
+        solver: SolverKind,
+        time_limit: f64,
+    ) -> Result<(LpSolution, Vec<f64>)> {
+        let refuse = |message: &str| Error::Solver {
+            solver: solver.as_str().into(),
+            message: message.into(),
+        };
+        if !solver.has_duals() {
+            return Err(refuse("gives no row duals (use its dual LP instead)"));
+        }
+        if self.has_integers() {
+            return Err(refuse("a problem with integer columns has no row duals"));
+        }
+        let (sol, duals) = self.solve_inner(solver, time_limit, 0.0, true)?;
+        let duals = duals.ok_or_else(|| refuse("returned no row duals"))?;
+        Ok((sol, duals))
+    }
+
+    fn solve_inner(
+        &self,
+        solver: SolverKind,
+        time_limit: f64,
+        mip_gap: f64,
+        duals: bool,
+    ) -> Result<(LpSolution, Option<Vec<f64>>)> {
         let mut vars = ProblemVariables::new();
         let v: Vec<Variable> = self
             .cols
@@ -158,12 +192,15 @@ impl Lp {
                 } else {
                     None
                 };
-                Ok(LpSolution {
-                    objective: self.objective_of(&x),
-                    x,
-                    duals: d,
-                    status,
-                })
+                let objective = self.objective_of(&x);
+                Ok((
+                    LpSolution {
+                        objective,
+                        x,
+                        status,
+                    },
+                    d,
+                ))
             }
             SolverKind::Microlp => {
                 let mut model = problem.using(microlp).with_time_limit(time_limit);
@@ -173,12 +210,15 @@ impl Lp {
                 let sol = model.solve().map_err(fail)?;
                 let status = status_of(sol.status());
                 let x: Vec<f64> = v.iter().map(|x| sol.value(*x)).collect();
-                Ok(LpSolution {
-                    objective: self.objective_of(&x),
-                    x,
-                    duals: None,
-                    status,
-                })
+                let objective = self.objective_of(&x);
+                Ok((
+                    LpSolution {
+                        objective,
+                        x,
+                        status,
+                    },
+                    None,
+                ))
             }
         }
     }
@@ -201,11 +241,18 @@ mod tests {
             let x = lp.col(0.0, 2.0, -1.0, true);
             let y = lp.col(0.0, f64::INFINITY, -1.0, true);
             lp.row(vec![(x, 1.0), (y, 1.0)], Sense::Le, 3.5);
-            let s = lp.solve(solver, 10.0, 0.0, false).unwrap();
+            let s = lp.solve(solver, 10.0, 0.0).unwrap();
             assert!((s.objective + 3.0).abs() < 1e-6, "{solver:?} {s:?}");
+            // Duals of a MIP, or from microlp, are refused, not left out.
+            let err = lp.solve_with_duals(solver, 10.0).unwrap_err().to_string();
+            assert!(err.contains("duals"), "{err}");
             lp.cols.iter_mut().for_each(|c| c.integer = false);
-            let r = lp.solve(solver, 10.0, 0.0, true).unwrap();
+            let r = lp.solve(solver, 10.0, 0.0).unwrap();
             assert!((r.objective + 3.5).abs() < 1e-6);
+            assert_eq!(
+                lp.solve_with_duals(solver, 10.0).is_ok(),
+                solver.has_duals()
+            );
         }
     }
 
@@ -215,8 +262,8 @@ mod tests {
         let mut lp = Lp::default();
         let x = lp.col(0.0, f64::INFINITY, -2.0, false);
         lp.row(vec![(x, 1.0)], Sense::Le, 4.0);
-        let s = lp.solve(SolverKind::Highs, 10.0, 0.0, true).unwrap();
-        let d = s.duals.unwrap()[0];
+        let (_, duals) = lp.solve_with_duals(SolverKind::Highs, 10.0).unwrap();
+        let d = duals[0];
         assert!((d.abs() - 2.0).abs() < 1e-9, "{d}");
     }
 }

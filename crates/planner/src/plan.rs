@@ -161,7 +161,6 @@ fn solve_relaxed(
         sol: LpSolution {
             x: r.x,
             objective,
-            duals: None,
             status,
         },
         duals,
@@ -194,7 +193,6 @@ fn solve_whole_cases(
     let plan_of = |x: Vec<f64>| LpSolution {
         objective: model.lp.objective_of(&x),
         x,
-        duals: None,
         status: PlanStatus::Optimal,
     };
     // Each starting plan: repaired to the limits, then what they leave goes to the moves that
@@ -261,7 +259,7 @@ fn solve_whole_cases(
         // cheaper; proven within its gap, it also lifts the bound.
         if let Ok(s) = model
             .lp
-            .solve(sv.backend, sv.time_limit_seconds, sv.mip_gap, false)
+            .solve(sv.backend, sv.time_limit_seconds, sv.mip_gap)
         {
             if s.status == PlanStatus::Optimal {
                 bound = bound.max(s.objective * (1.0 - sv.mip_gap));

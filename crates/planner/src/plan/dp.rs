@@ -492,7 +492,7 @@ mod tests {
                     for (t, &i) in c.inv.iter().enumerate() {
                         model.lp.cols[i].cost += stock_price[t];
                     }
-                    let lp = model.lp.solve(SolverKind::Highs, 60.0, 0.0, false).unwrap();
+                    let lp = model.lp.solve(SolverKind::Highs, 60.0, 0.0).unwrap();
                     let dp = lp_orders(&p, order_price, stock_price, fixed, v);
                     let tol = 1e-7 * lp.objective.abs().max(1.0);
                     assert!(

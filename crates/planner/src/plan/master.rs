@@ -125,8 +125,8 @@ struct MasterSolution {
 }
 
 impl Master {
-    /// HiGHS: the primal, with its duals. microlp gives no duals through good_lp, so it solves
-    /// the master's dual instead,
+    /// A solver with row duals (HiGHS, [`SolverKind::has_duals`]): the primal, with its duals.
+    /// microlp gives none through good_lp, so it solves the master's dual instead,
     ///
     /// ```text
     /// max Σ_i μ_i − Σ_r λ_r · rhs_r   s.t.  μ_i − Σ_r use_ijr · λ_r ≤ own_ij  (each plan j of SKU i),
@@ -141,9 +141,8 @@ impl Master {
         violation_cost: f64,
     ) -> Result<MasterSolution> {
         let rhs: Vec<f64> = self.rows.iter().map(|&r| self.lp.rows[r].rhs).collect();
-        if backend == SolverKind::Highs {
-            let sol = self.lp.solve(backend, crate::lp::LP_TIME, 0.0, true)?;
-            let d = sol.duals.unwrap_or_else(|| vec![0.0; self.lp.rows.len()]);
+        if backend.has_duals() {
+            let (sol, d) = self.lp.solve_with_duals(backend, crate::lp::LP_TIME)?;
             return Ok(MasterSolution {
                 value: sol.objective + self.fixed_cost,
                 lambda: self
@@ -176,7 +175,7 @@ impl Master {
             }
             mu.push(Some(m));
         }
-        let sol = dual.solve(backend, crate::lp::LP_TIME, 0.0, false)?;
+        let sol = dual.solve(backend, crate::lp::LP_TIME, 0.0)?;
         Ok(MasterSolution {
             value: self.fixed_cost - sol.objective,
             lambda: lambda
@@ -319,7 +318,7 @@ pub(super) fn solve(
             let theta = match solved.theta {
                 Some(theta) => theta,
                 // The dual gave the prices; the plan comes from the primal, once.
-                None => master.lp.solve(backend, crate::lp::LP_TIME, 0.0, false)?.x,
+                None => master.lp.solve(backend, crate::lp::LP_TIME, 0.0)?.x,
             };
             weights = columns
                 .iter()
@@ -458,7 +457,7 @@ mod tests {
             cfg.capacity.warehouse_volume = Some(volume);
             let v = 1e4;
             let model = super::super::model::build_group(&refs, &cfg, v);
-            let joint = model.lp.solve(SolverKind::Highs, 60.0, 0.0, false).unwrap();
+            let joint = model.lp.solve(SolverKind::Highs, 60.0, 0.0).unwrap();
             // Columns until none improves: HiGHS solves the master with its duals, microlp the
             // master's dual.
             for backend in [SolverKind::Highs, SolverKind::Microlp] {
