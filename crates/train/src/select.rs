@@ -138,8 +138,156 @@ pub fn reference(has_trees: bool) -> usize {
     if has_trees { CANDIDATES.len() } else { 0 }
 }
 
-/// Score [`CANDIDATES`] (and [`TREE_CANDIDATES`] when the run has trees) on `prepared`'s validation windows with the run's best weights and
-/// calibration, and write `serving.json`.
+/// The candidates of a run, with (`has_trees`) or without trees: each as its members besides
+/// the network and whether the network is in the mean.
+fn candidates_of(has_trees: bool) -> Vec<(&'static [&'static str], bool)> {
+    let mut candidates: Vec<(&[&str], bool)> = CANDIDATES.iter().map(|&c| (c, true)).collect();
+    if has_trees {
+        candidates.extend(TREE_CANDIDATES.iter().map(|&c| (c, true)));
+        candidates.push((TREES_ALONE, false));
+    }
+    candidates
+}
+
+/// The candidates of a run, the members they draw on (each fitted once per window: the
+/// statistical baselines sorted by name, then the trees), each candidate's members as positions
+/// among them, and the reference the others must beat.
+struct Lineup {
+    candidates: Vec<(&'static [&'static str], bool)>,
+    baselines: Vec<Baseline>,
+    of_candidate: Vec<Vec<usize>>,
+    reference: usize,
+}
+
+impl Lineup {
+    fn new(has_trees: bool) -> Result<Self> {
+        let candidates = candidates_of(has_trees);
+        let mut names: Vec<&str> = candidates
+            .iter()
+            .flat_map(|c| c.0.iter().copied())
+            .filter(|n| *n != restock_trees::MODEL_NAME)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let baselines = names
+            .iter()
+            .map(|n| Baseline::parse(n).map_err(|e| Error::Evaluation(e.to_string())))
+            .collect::<Result<_>>()?;
+        names.push(restock_trees::MODEL_NAME);
+        let of_candidate = candidates
+            .iter()
+            .map(|c| {
+                c.0.iter()
+                    .filter_map(|m| names.iter().position(|n| n == m))
+                    .collect()
+            })
+            .collect();
+        Ok(Lineup {
+            candidates,
+            baselines,
+            of_candidate,
+            reference: reference(has_trees),
+        })
+    }
+}
+
+/// The candidates' running scores over the validation windows.
+struct Tally {
+    /// Per candidate: Σ pinball over the levels.
+    pinball: Vec<f64>,
+    /// Per candidate: Σ |error of the median|.
+    abs_error: Vec<f64>,
+    /// Per candidate: Σ d and Σ d² of its per-window pinball minus the reference's.
+    diff: Vec<(f64, f64)>,
+    /// Σ y.
+    actual_sum: f64,
+    /// Windows scored.
+    windows: usize,
+}
+
+impl Tally {
+    fn new(candidates: usize) -> Self {
+        Tally {
+            pinball: vec![0.0; candidates],
+            abs_error: vec![0.0; candidates],
+            diff: vec![(0.0, 0.0); candidates],
+            actual_sum: 0.0,
+            windows: 0,
+        }
+    }
+
+    /// Score one window: the network's quantiles `net`, the members' `fitted` ones (in the
+    /// [`Lineup`]'s order), the window's `history` and `actual` weeks.
+    fn add(
+        &mut self,
+        lineup: &Lineup,
+        net: &[f64],
+        fitted: &[Vec<f64>],
+        (history, actual): (&[f64], &[f64]),
+        levels: &[f64],
+    ) -> Result<()> {
+        self.actual_sum += actual.iter().sum::<f64>();
+        self.windows += 1;
+        let mut window = vec![0.0; lineup.candidates.len()];
+        for (c, m) in lineup.of_candidate.iter().enumerate() {
+            let with_network = lineup.candidates[c].1;
+            let mut mean = if with_network {
+                net.to_vec()
+            } else {
+                vec![0.0; net.len()]
+            };
+            for &b in m {
+                mean.iter_mut().zip(&fitted[b]).for_each(|(a, v)| *a += v);
+            }
+            let parts = (usize::from(with_network) + m.len()) as f64;
+            mean.iter_mut().for_each(|v| *v /= parts);
+            let score = SeriesScore::new(history, actual, &mean, levels)
+                .map_err(|e| Error::Evaluation(e.to_string()))?;
+            window[c] = score.pinball.iter().sum::<f64>();
+            self.pinball[c] += window[c];
+            self.abs_error[c] += score.abs_error;
+        }
+        for (c, &p) in window.iter().enumerate() {
+            let d = p - window[lineup.reference];
+            self.diff[c].0 += d;
+            self.diff[c].1 += d * d;
+        }
+        Ok(())
+    }
+
+    /// Each candidate's score, scaled by the windows' demand.
+    fn scores(&self, lineup: &Lineup) -> Vec<CandidateScore> {
+        lineup
+            .candidates
+            .iter()
+            .enumerate()
+            .map(|(c, (names, network))| CandidateScore {
+                combine: names.iter().map(|n| n.to_string()).collect(),
+                network: *network,
+                pinball: self.pinball[c] / self.actual_sum,
+                wape: self.abs_error[c] / self.actual_sum,
+                gain_se: paired_se(self.diff[c], self.windows) / self.actual_sum,
+            })
+            .collect()
+    }
+}
+
+/// The candidate served: the least pinball among the reference and the candidates whose gain
+/// over it is significant ([`CandidateScore::beats`]); its members and whether the network is
+/// in.
+fn choose(candidates: &[CandidateScore], reference: usize) -> (Vec<String>, bool) {
+    let reference_pinball = candidates[reference].pinball;
+    candidates
+        .iter()
+        .enumerate()
+        .filter(|(c, score)| *c == reference || score.beats(reference_pinball))
+        .min_by(|a, b| a.1.pinball.total_cmp(&b.1.pinball))
+        .map(|(_, c)| (c.combine.clone(), c.network))
+        .unwrap_or((Vec::new(), true))
+}
+
+/// Score [`CANDIDATES`] (and [`TREE_CANDIDATES`] when the run has trees) on `prepared`'s
+/// validation windows with the run's best weights and calibration, and write `serving.json`.
 pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result<Serving> {
     let config = run.config()?;
     let model_config = run.model_config()?;
@@ -150,47 +298,14 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
     let (h, k) = (model_config.horizon, levels.len());
     let horizon = Horizon::new(h).map_err(|e| Error::Evaluation(e.to_string()))?;
     let trees = run.trees()?.filter(|t| t.horizon() >= h);
-    // (members, whether the network is in).
-    let mut candidates: Vec<(&[&str], bool)> = CANDIDATES.iter().map(|&c| (c, true)).collect();
-    if trees.is_some() {
-        candidates.extend(TREE_CANDIDATES.iter().map(|&c| (c, true)));
-        candidates.push((TREES_ALONE, false));
-    }
-    // Every statistical member once, then the trees; a candidate is a list of their positions.
-    let mut names: Vec<&str> = candidates
-        .iter()
-        .flat_map(|c| c.0.iter().copied())
-        .filter(|n| *n != restock_trees::MODEL_NAME)
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    let baselines: Vec<Baseline> = names
-        .iter()
-        .map(|n| Baseline::parse(n).map_err(|e| Error::Evaluation(e.to_string())))
-        .collect::<Result<_>>()?;
-    names.push(restock_trees::MODEL_NAME);
-    let members: Vec<Vec<usize>> = candidates
-        .iter()
-        .map(|c| {
-            c.0.iter()
-                .filter_map(|m| names.iter().position(|n| n == m))
-                .collect()
-        })
-        .collect();
+    let lineup = Lineup::new(trees.is_some())?;
     let (windows, indices) = prepared.valid_windows();
     if indices.is_empty() {
         return Err(Error::Evaluation(
             "no validation windows to choose how the run serves".into(),
         ));
     }
-    // Per candidate: Σ pinball over levels, Σ |error of the median|; and Σ y.
-    let mut pinball = vec![0.0; candidates.len()];
-    let mut abs_error = vec![0.0; candidates.len()];
-    // Per candidate: Σ d and Σ d² of its per-window pinball minus the reference's.
-    let reference = reference(trees.is_some());
-    let mut diff = vec![(0.0, 0.0); candidates.len()];
-    let mut window = vec![0.0; candidates.len()];
-    let mut actual_sum = 0.0;
+    let mut tally = Tally::new(lineup.candidates.len());
     let mut buffer = windows.new_batch(batch.max(1));
     for chunk in indices.chunks(batch.max(1)) {
         windows.fill(chunk, &mut buffer);
@@ -222,70 +337,34 @@ pub fn select_serving(run: &RunDir, prepared: &Prepared, batch: usize) -> Result
             .map(|&i| {
                 let (sku, e) = windows.locate(i);
                 let s = &prepared.dataset.series[sku];
-                fitted_quantiles(&baselines, &s.unique_id, &s.y[..e], horizon, &levels)
+                fitted_quantiles(&lineup.baselines, &s.unique_id, &s.y[..e], horizon, &levels)
             })
             .collect::<Result<_>>()?;
         for (row, (&i, mut fitted)) in chunk.iter().zip(fits).enumerate() {
             fitted.extend(tree_out.next());
             let (sku, e) = windows.locate(i);
             let s = &prepared.dataset.series[sku];
-            let (history, actual) = (&s.y[..e], &s.y[e..e + h]);
             let net: Vec<f64> = out[row * h * k..(row + 1) * h * k]
                 .iter()
                 .map(|&v| f64::from(v))
                 .collect();
-            actual_sum += actual.iter().sum::<f64>();
-            for (c, m) in members.iter().enumerate() {
-                let with_network = candidates[c].1;
-                let mut mean = if with_network {
-                    net.clone()
-                } else {
-                    vec![0.0; net.len()]
-                };
-                for &b in m {
-                    mean.iter_mut().zip(&fitted[b]).for_each(|(a, v)| *a += v);
-                }
-                let parts = (usize::from(with_network) + m.len()) as f64;
-                mean.iter_mut().for_each(|v| *v /= parts);
-                let score = SeriesScore::new(history, actual, &mean, levels.levels())
-                    .map_err(|e| Error::Evaluation(e.to_string()))?;
-                let p = score.pinball.iter().sum::<f64>();
-                window[c] = p;
-                pinball[c] += p;
-                abs_error[c] += score.abs_error;
-            }
-            for (c, &p) in window.iter().enumerate() {
-                let d = p - window[reference];
-                diff[c].0 += d;
-                diff[c].1 += d * d;
-            }
+            tally.add(
+                &lineup,
+                &net,
+                &fitted,
+                (&s.y[..e], &s.y[e..e + h]),
+                levels.levels(),
+            )?;
         }
     }
-    let candidates: Vec<CandidateScore> = candidates
-        .iter()
-        .enumerate()
-        .map(|(c, (names, network))| CandidateScore {
-            combine: names.iter().map(|n| n.to_string()).collect(),
-            network: *network,
-            pinball: pinball[c] / actual_sum,
-            wape: abs_error[c] / actual_sum,
-            gain_se: paired_se(diff[c], indices.len()) / actual_sum,
-        })
-        .collect();
-    let reference_pinball = candidates[reference].pinball;
-    let best = candidates
-        .iter()
-        .enumerate()
-        .filter(|(c, score)| *c == reference || score.beats(reference_pinball))
-        .min_by(|a, b| a.1.pinball.total_cmp(&b.1.pinball))
-        .map(|(_, c)| (c.combine.clone(), c.network))
-        .unwrap_or((Vec::new(), true));
+    let scores = tally.scores(&lineup);
+    let (combine, network) = choose(&scores, lineup.reference);
     let serving = Serving {
-        combine: best.0,
-        network: best.1,
+        combine,
+        network,
         windows: indices.len(),
-        reference,
-        candidates,
+        reference: lineup.reference,
+        candidates: scores,
     };
     run.write_json("serving.json", &serving)?;
     Ok(serving)
