@@ -368,6 +368,53 @@ fn zero_demand_orders_nothing() {
 }
 
 #[test]
+fn a_sku_table_without_prices_is_planned_at_the_default_markup() {
+    // The minimal SKU table (unique_id, unit_cost) read from a file: without a price a lost
+    // unit used to cost exactly its purchase, and the plan ordered nothing at a 0.95 target.
+    let dir = tempfile::tempdir().unwrap();
+    let mut forecasts = String::from("unique_id,ds,q10,q50,q90\n");
+    for w in 0..8 {
+        forecasts.push_str(&format!("A,{},6,10,14\n", week0().offset(w)));
+    }
+    let path = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let files = PlanFiles {
+        protection: None,
+        forecasts: path("forecasts.csv", &forecasts),
+        inventory: path("inventory.csv", "unique_id,on_hand\nA,15\n"),
+        open_orders: None,
+        sku_params: path("sku_params.csv", "unique_id,unit_cost\nA,4\n"),
+    };
+    let c = cfg(8);
+    let (inp, warnings) = load(&files, &c).unwrap();
+    assert!(
+        warnings.iter().any(
+            |w| w.contains("1 SKUs have neither unit_price nor shortage_cost")
+                && w.contains("2 × their unit cost")
+        ),
+        "{warnings:?}"
+    );
+    let p = plan(&inp, &c, &no_progress).unwrap();
+    let ordered: f64 = p.orders.iter().map(|o| o.quantity).sum();
+    // Weeks 2..8 (after the default 2-week lead time) need 6 × 10 units; 15 on hand covers
+    // the first week and a half.
+    assert!(ordered >= 55.0, "{ordered} {:?}", p.orders);
+    let sku = &p.skus[0];
+    assert!(sku.unmet[2..].iter().all(|&u| u == 0.0), "{sku:?}");
+    // At a markup of 1 such a SKU has nothing to lose: nothing is ordered.
+    let mut flat = c.clone();
+    flat.defaults.price_markup = 1.0;
+    assert!(plan(&inp, &flat, &no_progress).unwrap().orders.is_empty());
+    // A markup below 1 is refused, naming the key.
+    flat.defaults.price_markup = 0.5;
+    let err = flat.check(std::path::Path::new("plan.toml")).unwrap_err();
+    assert!(err.to_string().contains("defaults.price_markup"), "{err}");
+}
+
+#[test]
 fn a_binding_budget_goes_to_the_highest_marginal_value() {
     // Three SKUs, one week, no lead time, deterministic demand 10, unit cost 1, prices 5 / 3 / 2.
     // Budget 15: A (saves 5 - 1 per unit) takes 10, B (3 - 1) the remaining 5, C nothing.

@@ -99,9 +99,12 @@ impl Default for ServiceConfig {
 pub struct SkuDefaults {
     /// Holding cost per unit and week as a fraction of unit cost (0.005 ≈ 26 % a year).
     pub holding_rate_per_week: f64,
-    /// Shortage cost per unit of lost demand as a multiple of the unit price (lost revenue);
-    /// without a unit price, of the unit cost.
+    /// Shortage cost per unit of lost demand as a multiple of the unit price (lost revenue).
     pub shortage_cost_factor: f64,
+    /// The unit price of a SKU the table gives none, as a multiple of its unit cost (2:
+    /// keystone pricing, a 50 % gross margin). At 1 such a SKU has no margin to lose, and a plan
+    /// that prices a lost unit at its cost orders nothing for it, whatever the service target.
+    pub price_markup: f64,
     /// Cost per unit-week of stock below the safety stock, as a fraction of the lost margin
     /// (shortage cost − unit cost) per planned week, in [0, 1]: at most 1 so that the plan never
     /// refuses demand to keep safety stock.
@@ -123,6 +126,7 @@ impl Default for SkuDefaults {
         SkuDefaults {
             holding_rate_per_week: 0.005,
             shortage_cost_factor: 1.0,
+            price_markup: 2.0,
             safety_shortfall_factor: 0.5,
             order_cost: 0.0,
             lead_time_weeks: 2,
@@ -281,6 +285,12 @@ impl PlanConfig {
             if !(v >= 0.0 && v.is_finite()) {
                 return fail(format!("{key} must be a non-negative number, got {v}"));
             }
+        }
+        if !(d.price_markup >= 1.0 && d.price_markup.is_finite()) {
+            return fail(format!(
+                "defaults.price_markup must be a number of at least 1 (below it the price is under the unit cost), got {}",
+                d.price_markup
+            ));
         }
         if d.safety_shortfall_factor > 1.0 {
             return fail(format!(

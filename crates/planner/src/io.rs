@@ -163,6 +163,18 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
             "{no_stock} SKUs have no inventory row; planned from zero stock"
         ));
     }
+    let no_price = skus
+        .iter()
+        .filter(|s| s.params.unit_price.is_none() && s.params.shortage_cost.is_none())
+        .count();
+    if no_price > 0 {
+        warnings.push(format!(
+            "{no_price} SKUs have neither unit_price nor shortage_cost ({}): a unit they lose is \
+             priced at {} × their unit cost (defaults.price_markup)",
+            ppath.display(),
+            cfg.defaults.price_markup * cfg.defaults.shortage_cost_factor
+        ));
+    }
     if !open.is_empty() {
         warnings.push(format!(
             "{} SKUs have open orders but no forecast; not planned",

@@ -1,6 +1,4 @@
-//! restock's replenishment planner: forecast quantiles + stock on hand and on order + SKU
-//! parameters + shared budgets and capacities -> an order plan from an LP/MILP (good_lp with HiGHS,
-//! or the pure-Rust microlp). It never sees tensors; it reads tables through `restock-data`.
+#![doc = include_str!("../README.md")]
 
 pub mod config;
 mod error;

@@ -23,13 +23,19 @@ pub struct Economics {
 }
 
 impl Economics {
+    /// The SKU's unit price: its own, else `defaults.price_markup` × its unit cost.
+    pub fn price(p: &SkuParams, cfg: &PlanConfig) -> f64 {
+        p.unit_price
+            .unwrap_or(cfg.defaults.price_markup * p.unit_cost)
+    }
+
     /// Derive them.
     pub fn of(p: &SkuParams, cfg: &PlanConfig) -> Self {
         let cost = p.unit_cost;
         let holding = p.holding_rate.unwrap_or(cfg.defaults.holding_rate_per_week) * cost;
         let shortage = p
             .shortage_cost
-            .unwrap_or(cfg.defaults.shortage_cost_factor * p.unit_price.unwrap_or(cost));
+            .unwrap_or(cfg.defaults.shortage_cost_factor * Self::price(p, cfg));
         let service_level = if cfg.service.critical_ratio {
             let under = (shortage - cost).max(0.0);
             if under + holding > 0.0 {
