@@ -613,6 +613,73 @@ fn synthetic_chain_and_bad_tables() {
         err.contains("no forecast for week") && err.contains("9 weeks"),
         "{err}"
     );
+    // A SKU given twice is refused with both rows, in each table (before, the last row won
+    // silently: a forecasts file holding two models' rows planned on whichever came last).
+    let twice = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let mut forecasts = String::from("unique_id,ds,q10,q50,q90\n");
+    for w in [0, 1, 1] {
+        forecasts.push_str(&format!("SKU00000,{},1,2,3\n", week0().offset(w)));
+    }
+    for (files, row, first) in [
+        (
+            PlanFiles {
+                inventory: twice("inv2.csv", "unique_id,on_hand\nSKU00003,4\nSKU00003,5\n"),
+                ..files.clone()
+            },
+            2,
+            1,
+        ),
+        (
+            PlanFiles {
+                sku_params: twice(
+                    "params2.csv",
+                    "unique_id,unit_cost\nSKU00000,1\nSKU00001,1\nSKU00000,2\n",
+                ),
+                ..files.clone()
+            },
+            3,
+            1,
+        ),
+        (
+            PlanFiles {
+                forecasts: twice("forecasts2.csv", &forecasts),
+                ..files.clone()
+            },
+            3,
+            2,
+        ),
+    ] {
+        let err = load(&files, &c).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("row {row} "))
+                && err.contains(&format!("row {first})"))
+                && (err.contains("given again") || err.contains("a second forecast")),
+            "{err}"
+        );
+    }
+    // A date that is not a Monday is named as given, with its week's Monday.
+    let tuesday = week0().monday().succ_opt().unwrap();
+    let err = load(
+        &PlanFiles {
+            forecasts: twice(
+                "tuesday.csv",
+                &format!("unique_id,ds,q10,q50,q90\nSKU00000,{tuesday},1,2,3\n"),
+            ),
+            ..files.clone()
+        },
+        &c,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(&format!("ds {tuesday} is not a Monday"))
+            && err.contains(&week0().to_string()),
+        "{err}"
+    );
 }
 
 #[test]

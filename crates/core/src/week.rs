@@ -48,6 +48,12 @@ impl Week {
         day_number(date)
     }
 
+    /// The date `day` days after 1970-01-01 (the inverse of [`Week::day_of`]), if chrono can
+    /// hold it.
+    pub fn date_of(day: i32) -> Option<NaiveDate> {
+        NaiveDate::from_epoch_days(day)
+    }
+
     /// The week `n` weeks later (earlier when negative).
     pub fn offset(self, n: i64) -> Self {
         Week(self.0 + (n * 7) as i32)

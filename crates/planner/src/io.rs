@@ -244,12 +244,31 @@ fn read_forecasts(fpath: &Path) -> Result<Forecasts> {
         .ok_or_else(|| input_err(fpath, "no rows".into()))?;
     let start = Week::containing_day(start_day);
     let mut by_sku: BTreeMap<String, Vec<Option<Vec<f64>>>> = BTreeMap::new();
+    // The row each SKU-week was first given at.
+    let mut first_row: HashMap<(&str, i32), usize> = HashMap::new();
     for row in 0..df.height() {
         let week = Week::containing_day(days[row]);
         if week.day_number() != days[row] {
+            let date = Week::date_of(days[row]);
             return Err(input_err(
                 fpath,
-                format!("row {}: ds {} is not a Monday", row + 1, week),
+                format!(
+                    "row {}: ds {} is not a Monday (weeks are labelled by their Monday, here {week})",
+                    row + 1,
+                    date.map_or_else(|| days[row].to_string(), |d| d.to_string())
+                ),
+            ));
+        }
+        if let Some(first) = first_row.insert((fid[row].as_str(), days[row]), row) {
+            return Err(input_err(
+                fpath,
+                format!(
+                    "row {} (SKU {}): a second forecast for week {week} (the first is row {}); \
+                     give one forecast per SKU and week",
+                    row + 1,
+                    fid[row],
+                    first + 1
+                ),
             ));
         }
         let t = start.weeks_until(week) as usize;
@@ -283,6 +302,15 @@ fn read_forecasts(fpath: &Path) -> Result<Forecasts> {
     })
 }
 
+/// The error of a SKU given twice in a table that holds one row per SKU (0-based rows).
+fn repeated(row: usize, id: &str, first: usize) -> String {
+    format!(
+        "row {} (SKU {id}): the SKU is given again (first at row {}); give one row per SKU",
+        row + 1,
+        first + 1
+    )
+}
+
 /// Stock on hand per SKU (`unique_id`, `on_hand` ≥ 0).
 pub fn read_inventory(ipath: &Path) -> Result<HashMap<String, f64>> {
     let df = table::read_columns(
@@ -295,6 +323,7 @@ pub fn read_inventory(ipath: &Path) -> Result<HashMap<String, f64>> {
     let iid = ids(ipath, &df)?;
     let on_hand = numbers(ipath, &df, "on_hand")?;
     let mut stock: HashMap<String, f64> = HashMap::new();
+    let mut first_row: HashMap<String, usize> = HashMap::new();
     for (row, id) in iid.into_iter().enumerate() {
         let v = required(ipath, "on_hand", row, on_hand[row])?;
         if v < 0.0 {
@@ -302,6 +331,9 @@ pub fn read_inventory(ipath: &Path) -> Result<HashMap<String, f64>> {
                 ipath,
                 format!("row {} (SKU {id}): on_hand = {v} is negative", row + 1),
             ));
+        }
+        if let Some(first) = first_row.insert(id.clone(), row) {
+            return Err(input_err(ipath, repeated(row, &id, first)));
         }
         stock.insert(id, v);
     }
@@ -468,6 +500,7 @@ pub fn read_sku_params(ppath: &Path, cfg: &PlanConfig) -> Result<HashMap<String,
         }
     };
     let mut params: HashMap<String, SkuParams> = HashMap::new();
+    let mut first_row: HashMap<String, usize> = HashMap::new();
     for row in 0..df.height() {
         let mut p = SkuParams::from_defaults(cfg, required(ppath, "unit_cost", row, cost[row])?);
         p.unit_price = price[row];
@@ -493,6 +526,9 @@ pub fn read_sku_params(ppath: &Path, cfg: &PlanConfig) -> Result<HashMap<String,
         }
         p.check(&pid[row])
             .map_err(|e| input_err(ppath, format!("row {}: {e}", row + 1)))?;
+        if let Some(first) = first_row.insert(pid[row].clone(), row) {
+            return Err(input_err(ppath, repeated(row, &pid[row], first)));
+        }
         params.insert(pid[row].clone(), p);
     }
     Ok(params)
