@@ -661,6 +661,27 @@ fn synthetic_chain_and_bad_tables() {
             "{err}"
         );
     }
+    // Forecasts without a spread are planned, with a warning.
+    let mut median = String::from("unique_id,ds,q50\n");
+    for s in &inp.skus {
+        for w in 0..8 {
+            median.push_str(&format!("{},{},5\n", s.unique_id, week0().offset(w)));
+        }
+    }
+    let (_, warnings) = load(
+        &PlanFiles {
+            forecasts: twice("median.csv", &median),
+            ..files.clone()
+        },
+        &c,
+    )
+    .unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("median.csv") && w.contains("no spread")),
+        "{warnings:?}"
+    );
     // A date that is not a Monday is named as given, with its week's Monday.
     let tuesday = week0().monday().succ_opt().unwrap();
     let err = load(

@@ -113,6 +113,15 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
         start,
         by_sku: forecasts,
     } = read_forecasts(fpath)?;
+    let lv = levels.levels();
+    if !(lv.first().is_some_and(|&l| l < 0.5) && lv.last().is_some_and(|&l| l > 0.5)) {
+        warnings.push(format!(
+            "{}: the forecasts' quantile levels {lv:?} have none on each side of the median, so \
+             they hold no spread and the safety stock sees no forecast uncertainty (give q10 and \
+             q90, for instance)",
+            fpath.display()
+        ));
+    }
     let stock = read_inventory(&files.inventory)?;
     let mut open = match &files.open_orders {
         Some(opath) => read_open_orders(opath, start, &mut warnings)?,
