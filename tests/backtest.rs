@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use restock_backtest::simulate::POLICIES;
 use restock_backtest::{
-    BacktestOptions, Error, RunWeeks, ServiceTarget, Shortage, SimulationOptions, backtest,
-    simulate, sweep,
+    BacktestOptions, Error, ReplayInputs, RunWeeks, ServiceTarget, Shortage, SimulationOptions,
+    backtest, simulate, sweep,
 };
 use restock_core::Week;
 use restock_data::WeeklyDataset;
@@ -15,6 +15,23 @@ use restock_infer::Network;
 use restock_planner::{PlanConfig, SkuParams};
 
 use crate::forecast::trained;
+
+/// The replay's inputs, as the tests give them.
+fn replay<'a>(
+    network: &'a Network,
+    run_weeks: RunWeeks,
+    ds: &'a WeeklyDataset,
+    params: &'a HashMap<String, SkuParams>,
+    cfg: &'a PlanConfig,
+) -> ReplayInputs<'a> {
+    ReplayInputs {
+        network,
+        run_weeks,
+        ds,
+        params,
+        cfg,
+    }
+}
 
 fn options(windows: usize, step: usize) -> BacktestOptions {
     BacktestOptions {
@@ -311,7 +328,12 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
         weeks: 6,
         ..Default::default()
     };
-    let sim = simulate(&network, weeks, ds, &params, &cfg, &opts, &mut |_, _| {}).unwrap();
+    let sim = simulate(
+        replay(&network, weeks, ds, &params, &cfg),
+        &opts,
+        &mut |_, _| {},
+    )
+    .unwrap();
     let s = &sim.summary;
     assert_eq!(s.weeks, 6);
     assert_eq!(s.policies.len(), POLICIES.len());
@@ -396,11 +418,7 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
     let last = ds.last_week;
     let changed = future_changed(ds, last.offset(-2));
     let sim2 = simulate(
-        &network,
-        weeks,
-        &changed,
-        &params,
-        &cfg,
+        replay(&network, weeks, &changed, &params, &cfg),
         &opts,
         &mut |_, _| {},
     )
@@ -420,7 +438,12 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
         shortage: Shortage::Backorders,
         ..Default::default()
     };
-    let sim3 = simulate(&network, weeks, ds, &params, &cfg, &back, &mut |_, _| {}).unwrap();
+    let sim3 = simulate(
+        replay(&network, weeks, ds, &params, &cfg),
+        &back,
+        &mut |_, _| {},
+    )
+    .unwrap();
     let mut negative = false;
     for pi in 0..2 {
         for i in 0..sim3.skus.len() {
@@ -440,11 +463,7 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
 
     // Weeks the network was fitted on are refused; a SKU without parameters is named.
     let err = simulate(
-        &network,
-        weeks,
-        ds,
-        &params,
-        &cfg,
+        replay(&network, weeks, ds, &params, &cfg),
         &SimulationOptions {
             weeks: 12,
             ..Default::default()
@@ -456,7 +475,12 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
     let mut missing = params.clone();
     let gone = ds.series[0].unique_id.clone();
     missing.remove(&gone);
-    let err = simulate(&network, weeks, ds, &missing, &cfg, &opts, &mut |_, _| {}).unwrap_err();
+    let err = simulate(
+        replay(&network, weeks, ds, &missing, &cfg),
+        &opts,
+        &mut |_, _| {},
+    )
+    .unwrap_err();
     assert!(err.to_string().contains(&gone), "{err}");
 
     // Files.
@@ -488,11 +512,7 @@ fn the_sweep_replays_every_policy_at_every_target_on_the_same_demand() {
     ];
     let mut calls = 0;
     let s = sweep(
-        &network,
-        weeks,
-        ds,
-        &params,
-        &cfg,
+        replay(&network, weeks, ds, &params, &cfg),
         &opts,
         &targets,
         &mut restock_backtest::ReplayMemo::default(),
@@ -516,7 +536,12 @@ fn the_sweep_replays_every_policy_at_every_target_on_the_same_demand() {
     // with the config's level set to 0.95 (its forecasts made afresh, not from the sweep's memo).
     let mut at_95 = cfg.clone();
     at_95.service.level = 0.95;
-    let plain = simulate(&network, weeks, ds, &params, &at_95, &opts, &mut |_, _| {}).unwrap();
+    let plain = simulate(
+        replay(&network, weeks, ds, &params, &at_95),
+        &opts,
+        &mut |_, _| {},
+    )
+    .unwrap();
     for (p, r) in s.points[POLICIES.len()..2 * POLICIES.len()]
         .iter()
         .zip(&plain.summary.policies)

@@ -24,6 +24,7 @@ pub use classes::{SkuClass, classify};
 pub use cold_start::{ColdStart, cold_start};
 pub use error::{Error, Result};
 pub use simulate::{
-    ReplayMemo, Shortage, Simulation, SimulationOptions, SimulationSummary, simulate, simulate_with,
+    ReplayInputs, ReplayMemo, Shortage, Simulation, SimulationOptions, SimulationSummary, simulate,
+    simulate_with,
 };
 pub use sweep::{ServiceTarget, Sweep, sweep};

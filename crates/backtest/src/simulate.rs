@@ -98,52 +98,52 @@ impl Default for SimulationOptions {
 /// of restock's backtests on M5): good classical buyers, not only a weak one.
 pub const RULE_FORECASTERS: [&str; 3] = ["moving_average", "tsb", "auto_arima"];
 
-/// Simulate the last `options.weeks` weeks of `ds` under every policy. `params` gives every
-/// simulated SKU's parameters (an error names a SKU without); `progress(done, weeks)` is called
-/// after each week.
-#[allow(clippy::too_many_arguments)]
+/// What a replay is made of: the run's network and weeks, the catalogue whose demand is
+/// replayed, every simulated SKU's parameters and the plan config.
+#[derive(Clone, Copy)]
+pub struct ReplayInputs<'a> {
+    /// The trained run's network (restock's forecasts).
+    pub network: &'a Network,
+    /// The run's training and validation weeks (a replay inside them is refused).
+    pub run_weeks: RunWeeks,
+    /// The catalogue.
+    pub ds: &'a WeeklyDataset,
+    /// Every simulated SKU's parameters (an error names a SKU without).
+    pub params: &'a HashMap<String, SkuParams>,
+    /// The plan config of restock's plans and of the order-up-to buyers' targets.
+    pub cfg: &'a PlanConfig,
+}
+
+/// Simulate the last `options.weeks` weeks of the catalogue of `inputs` under every policy;
+/// `progress(done, weeks)` is called after each week.
 pub fn simulate(
-    network: &Network,
-    run_weeks: RunWeeks,
-    ds: &WeeklyDataset,
-    params: &HashMap<String, SkuParams>,
-    cfg: &PlanConfig,
+    inputs: ReplayInputs<'_>,
     options: &SimulationOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Simulation> {
     let mut memo = ReplayMemo::default();
-    simulate_with(
-        network, run_weeks, ds, params, cfg, options, &mut memo, progress,
-    )
+    simulate_with(inputs, options, &mut memo, progress)
 }
 
 /// [`simulate`], reusing and filling `memo`.
-#[allow(clippy::too_many_arguments)]
 pub fn simulate_with(
-    network: &Network,
-    run_weeks: RunWeeks,
-    ds: &WeeklyDataset,
-    params: &HashMap<String, SkuParams>,
-    cfg: &PlanConfig,
+    inputs: ReplayInputs<'_>,
     options: &SimulationOptions,
     memo: &mut ReplayMemo,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Simulation> {
     let started = Instant::now();
+    let ReplayInputs {
+        network,
+        run_weeks,
+        ds,
+        params,
+        cfg,
+    } = inputs;
     let o = options;
     let review = cfg.horizon.review_period_weeks.max(1);
     let replay = Replay::new(run_weeks, ds, params, cfg, o.weeks, o.allow_in_sample)?;
-    let mut restock = RestockBuyer::new(
-        network,
-        ds,
-        cfg,
-        &replay,
-        o.weeks,
-        o.calibrate_protection,
-        o.intermittent_adi,
-        o.batch_size,
-        memo,
-    )?;
+    let mut restock = RestockBuyer::new(&inputs, &replay, o, memo)?;
     let levels = network.levels().clone();
     let rules: Vec<Baseline> = RULE_FORECASTERS
         .iter()

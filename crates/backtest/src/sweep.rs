@@ -10,15 +10,12 @@
 //! range of fill rates its points reach) and restock's reduction against it, and at the economic
 //! setting restock's total cost against the cheaper baseline's.
 
-use std::collections::HashMap;
-
-use restock_data::WeeklyDataset;
-use restock_infer::Network;
-use restock_planner::{PlanConfig, SkuParams};
+use restock_planner::PlanConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::backtest::RunWeeks;
-use crate::simulate::{POLICIES, PolicyResult, ReplayMemo, SimulationOptions, simulate_with};
+use crate::simulate::{
+    POLICIES, PolicyResult, ReplayInputs, ReplayMemo, SimulationOptions, simulate_with,
+};
 use crate::{Error, Result};
 
 /// A service target of the sweep.
@@ -132,13 +129,8 @@ pub struct Sweep {
 /// Simulate every target in `targets` (see the module doc) with `options`, the other settings
 /// from `cfg`, each week's forecasts made once for all of them (`memo`, which a simulation of
 /// the same weeks may have filled already). `progress(target, targets)` is called before each.
-#[allow(clippy::too_many_arguments)]
 pub fn sweep(
-    network: &Network,
-    run_weeks: RunWeeks,
-    ds: &WeeklyDataset,
-    params: &HashMap<String, SkuParams>,
-    cfg: &PlanConfig,
+    inputs: ReplayInputs<'_>,
     options: &SimulationOptions,
     targets: &[ServiceTarget],
     memo: &mut ReplayMemo,
@@ -152,12 +144,12 @@ pub fn sweep(
     let mut points = Vec::new();
     for (i, target) in targets.iter().enumerate() {
         progress(i, targets.len());
+        let cfg = target.apply(inputs.cfg);
         let sim = simulate_with(
-            network,
-            run_weeks,
-            ds,
-            params,
-            &target.apply(cfg),
+            ReplayInputs {
+                cfg: &cfg,
+                ..inputs
+            },
             options,
             memo,
             &mut |_, _| {},

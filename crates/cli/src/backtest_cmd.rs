@@ -341,6 +341,13 @@ pub(crate) fn simulate(a: SimulateArgs, progress: &mut Progress) -> Result<Simul
         calibrate_protection: !a.normal_protection,
         ..Default::default()
     };
+    let inputs = restock_backtest::ReplayInputs {
+        network: &network,
+        run_weeks: weeks,
+        ds: &ds,
+        params: &params,
+        cfg: &cfg,
+    };
     // Each week's forecasts, made once for the simulation and every target of the sweep.
     let mut memo = restock_backtest::ReplayMemo::default();
     let result = {
@@ -351,16 +358,9 @@ pub(crate) fn simulate(a: SimulateArgs, progress: &mut Progress) -> Result<Simul
             ),
             a.weeks as u64,
         );
-        restock_backtest::simulate_with(
-            &network,
-            weeks,
-            &ds,
-            &params,
-            &cfg,
-            &options,
-            &mut memo,
-            &mut |done, _| counter.set(done as u64),
-        )
+        restock_backtest::simulate_with(inputs, &options, &mut memo, &mut |done, _| {
+            counter.set(done as u64)
+        })
         .with_context(|| format!("simulating {} on {}", a.run.display(), a.data.display()))?
     };
     progress.stage(&format!("writing {}", a.out.display()));
@@ -378,17 +378,9 @@ pub(crate) fn simulate(a: SimulateArgs, progress: &mut Progress) -> Result<Simul
                 ),
                 targets.len() as u64,
             );
-            restock_backtest::sweep(
-                &network,
-                weeks,
-                &ds,
-                &params,
-                &cfg,
-                &options,
-                &targets,
-                &mut memo,
-                &mut |done, _| counter.set(done as u64),
-            )
+            restock_backtest::sweep(inputs, &options, &targets, &mut memo, &mut |done, _| {
+                counter.set(done as u64)
+            })
             .with_context(|| format!("sweeping {} on {}", a.run.display(), a.data.display()))?
         };
         sweep.write(&a.out)?;

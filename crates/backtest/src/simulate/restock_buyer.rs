@@ -16,6 +16,7 @@ use restock_stats::{ProtectionCalibration, ProtectionCase};
 use super::memo::{ReplayMemo, RestockForecasts};
 use super::replay::Replay;
 use super::serving::SkuState;
+use super::{ReplayInputs, SimulationOptions};
 use crate::{Error, Result};
 
 /// restock's state over a replay.
@@ -48,18 +49,15 @@ impl<'a> RestockBuyer<'a> {
     /// The buyer for a replay of `weeks` weeks from `start`; with `calibrate`, its first
     /// protection cases come from forecasts at a year of origins before the replay (unless the
     /// memo holds every week already).
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
-        network: &'a Network,
-        ds: &'a WeeklyDataset,
-        cfg: &'a PlanConfig,
+        inputs: &ReplayInputs<'a>,
         replay: &Replay,
-        weeks: usize,
-        calibrate: bool,
-        intermittent_adi: f64,
-        batch_size: usize,
+        options: &SimulationOptions,
         memo: &mut ReplayMemo,
     ) -> Result<Self> {
+        let (network, ds, cfg) = (inputs.network, inputs.ds, inputs.cfg);
+        let (weeks, calibrate) = (options.weeks, options.calibrate_protection);
+        let (intermittent_adi, batch_size) = (options.intermittent_adi, options.batch_size);
         let plan_weeks = cfg.horizon.weeks;
         let review = cfg.horizon.review_period_weeks.max(1);
         if plan_weeks > network.horizon() {
