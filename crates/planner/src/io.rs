@@ -95,8 +95,9 @@ fn level_of(name: &str) -> Option<f64> {
 ///
 /// [`Error::Input`] naming the file, and the row, column or SKU, when a table cannot be read,
 /// lacks a column or holds a value that is not a number or out of range (negative or crossing
-/// quantiles among them), when a SKU's forecast has fewer weeks than the plan, or when a SKU
-/// with a forecast has no parameter row; the errors of reading the protection calibration.
+/// quantiles among them, and dates that are not Mondays), gives a SKU twice (a SKU-week, in the
+/// forecasts), when a SKU's forecast has fewer weeks than the plan, or when a SKU with a
+/// forecast has no parameter row; the errors of reading the protection calibration.
 /// A SKU without an inventory row (planned from zero stock) and open orders of SKUs without a
 /// forecast are warnings, not errors.
 pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<String>)> {
