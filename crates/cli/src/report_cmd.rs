@@ -1,6 +1,6 @@
 //! `restock report`: the decision-support report as one self-contained HTML file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -41,13 +41,6 @@ pub(crate) struct ReportArgs {
 
 pub(crate) fn report(a: ReportArgs, progress: &mut Progress) -> Result<ReportOutput> {
     crate::commands::check_output(&a.out.join("report.html"), a.force)?;
-    // Charts and tables of an earlier report would linger beside the new ones.
-    for sub in ["charts", "tables"] {
-        let old = a.out.join(sub);
-        if old.is_dir() {
-            std::fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
-        }
-    }
     progress.stage("drawing the report");
     let inputs = ReportInputs {
         title: a.title.clone(),
@@ -58,8 +51,38 @@ pub(crate) fn report(a: ReportArgs, progress: &mut Progress) -> Result<ReportOut
         orders: a.orders.clone(),
         fans: a.fans,
     };
-    let out = restock_report::build(&inputs, &a.out)
-        .with_context(|| format!("writing the report to {}", a.out.display()))?;
+    // The report is drawn into a folder beside `out` and moved in only once complete: a report
+    // that fails (a missing input, say) leaves an earlier one whole, and the earlier one's
+    // charts and tables do not linger beside the new ones.
+    let name = a
+        .out
+        .file_name()
+        .map_or_else(|| "report".into(), |n| n.to_string_lossy().into_owned());
+    let staging = a
+        .out
+        .with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("removing {}", staging.display()))?;
+    }
+    let built = restock_report::build(&inputs, &staging)
+        .with_context(|| format!("writing the report to {}", a.out.display()));
+    let out = match built.and_then(|out| move_in(&staging, &a.out).map(|()| out)) {
+        Ok(out) => out,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    let moved = |p: &PathBuf| {
+        p.strip_prefix(&staging)
+            .map_or_else(|_| p.clone(), |rel| a.out.join(rel))
+    };
+    let out = ReportOutput {
+        html: moved(&out.html),
+        charts: out.charts.iter().map(moved).collect(),
+        tables: out.tables.iter().map(moved).collect(),
+    };
     progress.done(&format!(
         "report {} ({} charts, {} tables)",
         out.html.display(),
@@ -67,4 +90,21 @@ pub(crate) fn report(a: ReportArgs, progress: &mut Progress) -> Result<ReportOut
         out.tables.len()
     ));
     Ok(out)
+}
+
+/// Replace `out`'s report (report.html, charts/, tables/) with the one drawn in `staging`, and
+/// remove `staging`.
+fn move_in(staging: &Path, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for entry in ["charts", "tables", "report.html"] {
+        let (from, to) = (staging.join(entry), out.join(entry));
+        if to.is_dir() {
+            std::fs::remove_dir_all(&to).with_context(|| format!("removing {}", to.display()))?;
+        } else if to.exists() {
+            std::fs::remove_file(&to).with_context(|| format!("removing {}", to.display()))?;
+        }
+        std::fs::rename(&from, &to)
+            .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
+    }
+    std::fs::remove_dir(staging).with_context(|| format!("removing {}", staging.display()))
 }

@@ -514,6 +514,45 @@ fn demo_runs_the_whole_job() {
     let err = stderr(&cold);
     assert!(err.contains("too few for launch curves"), "{err}");
     assert!(!d.join("cold").exists());
+    // A report that fails (here a backtest folder that is not there) leaves the earlier one
+    // whole, its charts and tables included, and no staging folder behind.
+    let before = std::fs::read(d.join("demo/report/report.html")).unwrap();
+    let charts = std::fs::read_dir(d.join("demo/report/charts"))
+        .unwrap()
+        .count();
+    let failed = restock(
+        &[
+            "report",
+            "--data",
+            "demo/weekly.parquet",
+            "--backtest",
+            "nowhere",
+            "--out",
+            "demo/report",
+            "--force",
+        ],
+        d,
+    );
+    assert!(!failed.status.success());
+    assert!(stderr(&failed).contains("nowhere"), "{}", stderr(&failed));
+    assert_eq!(
+        std::fs::read(d.join("demo/report/report.html")).unwrap(),
+        before
+    );
+    assert_eq!(
+        std::fs::read_dir(d.join("demo/report/charts"))
+            .unwrap()
+            .count(),
+        charts
+    );
+    assert!(
+        std::fs::read_dir(d.join("demo")).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains(".tmp-")),
+        "a staging folder was left behind"
+    );
     // A backtest folder with a cold-start evaluation gets its table in the report.
     std::fs::write(
         d.join("demo/backtest/cold_start.json"),
