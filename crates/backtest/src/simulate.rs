@@ -159,6 +159,12 @@ pub fn simulate_with(
     let mut weekly = Vec::new();
     let mut trajectories = Vec::with_capacity(POLICIES.len() * n * o.weeks);
     let (mut demand_weeks, mut total_demand) = (0usize, 0.0);
+    let longest_lead = replay
+        .sku_params
+        .iter()
+        .map(|p| p.lead_time_weeks)
+        .max()
+        .unwrap_or(0);
     for w in 0..o.weeks {
         let week = replay.start.offset(w as i64);
         // Orders placed this week, per policy and SKU.
@@ -204,6 +210,7 @@ pub fn simulate_with(
             economics: &replay.economics,
             shortage: o.shortage,
             weeks: o.weeks,
+            longest_lead,
             cfg,
         };
         for (pi, (result, reached)) in results.iter_mut().zip(&mut reached).enumerate() {

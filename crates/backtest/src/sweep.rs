@@ -124,6 +124,10 @@ pub struct Sweep {
     pub economic_cost_ratio: Option<(String, f64)>,
     /// Weeks in which any policy's purchases exceeded a budget or its stock the warehouse.
     pub limits_exceeded: usize,
+    /// The same, counting the warehouse only from the longest lead time on
+    /// ([`PolicyResult::weeks_over_capacity_ordered`]; 0 in sweeps written before it).
+    #[serde(default)]
+    pub limits_exceeded_ordered: usize,
 }
 
 /// Simulate every target in `targets` (see the module doc) with `options`, the other settings
@@ -226,11 +230,16 @@ pub fn compare(points: Vec<SweepPoint>) -> Sweep {
         .iter()
         .map(|p| p.result.weeks_over_budget + p.result.weeks_over_capacity)
         .sum();
+    let limits_exceeded_ordered = points
+        .iter()
+        .map(|p| p.result.weeks_over_budget + p.result.weeks_over_capacity_ordered)
+        .sum();
     Sweep {
         points,
         equal_fill,
         economic_cost_ratio,
         limits_exceeded,
+        limits_exceeded_ordered,
     }
 }
 
@@ -325,8 +334,9 @@ impl Sweep {
             ));
         }
         out.push(format!(
-            "Weeks over a budget or the warehouse, all policies and targets: {}.",
-            self.limits_exceeded
+            "Weeks over a budget or the warehouse, all policies and targets: {} ({} counting the \
+             warehouse from the longest lead time on, when the stock is the policies' own).",
+            self.limits_exceeded, self.limits_exceeded_ordered
         ));
         out
     }

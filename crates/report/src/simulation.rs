@@ -36,6 +36,7 @@ pub(crate) fn simulation_section(w: &mut Writer, dir: &Path, classes: &[SkuClass
         "max weekly spend",
         "weeks over budget",
         "weeks over capacity",
+        "of them from the longest lead time",
     ];
     let rows: Vec<Vec<String>> = s
         .policies
@@ -54,6 +55,7 @@ pub(crate) fn simulation_section(w: &mut Writer, dir: &Path, classes: &[SkuClass
                 fmt_num(r.max_weekly_spend),
                 r.weeks_over_budget.to_string(),
                 r.weeks_over_capacity.to_string(),
+                r.weeks_over_capacity_ordered.to_string(),
             ]
         })
         .collect();

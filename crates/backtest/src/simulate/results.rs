@@ -70,6 +70,15 @@ pub struct PolicyResult {
     pub max_volume: f64,
     /// Weeks whose end-of-week stock volume exceeded the warehouse capacity.
     pub weeks_over_capacity: usize,
+    /// [`PolicyResult::weeks_over_capacity`] from the week every SKU's stock follows the
+    /// policy's orders (the replayed SKUs' longest lead time) on; before, the starting stock
+    /// and the orders already placed fill the warehouse whatever the policy (0 in results
+    /// written before it).
+    #[serde(default)]
+    pub weeks_over_capacity_ordered: usize,
+    /// The highest end-of-week stock volume over those weeks (0 in results written before).
+    #[serde(default)]
+    pub max_volume_ordered: f64,
     /// Seconds spent deciding (forecasting and planning).
     pub decision_seconds: f64,
     /// [`PolicyResult::fill_rate`] on the SKU-weeks its orders can reach: each SKU's weeks
@@ -441,7 +450,7 @@ impl SimulationSummary {
             "total cost",
             "orders",
             "max spend",
-            "over cap."
+            "over cap.*"
         ));
         for r in &self.policies {
             out.push_str(&format!(
@@ -455,7 +464,13 @@ impl SimulationSummary {
                 r.total_cost,
                 r.orders,
                 r.max_weekly_spend,
-                r.weeks_over_capacity
+                format!("{} ({})", r.weeks_over_capacity, r.weeks_over_capacity_ordered)
+            ));
+        }
+        if let Some(cap) = self.warehouse_volume {
+            out.push_str(&format!(
+                "* weeks over the warehouse ({cap}); in brackets, from the replayed SKUs' longest \
+                 lead time on, when every SKU's stock follows the policy's own orders\n"
             ));
         }
         out

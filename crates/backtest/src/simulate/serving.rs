@@ -24,6 +24,9 @@ pub(super) struct Serving<'a> {
     pub(super) shortage: Shortage,
     /// Weeks replayed.
     pub(super) weeks: usize,
+    /// The longest lead time of the replayed SKUs: from this week on, every SKU's stock follows
+    /// the policy's own orders.
+    pub(super) longest_lead: usize,
     pub(super) cfg: &'a PlanConfig,
 }
 
@@ -131,17 +134,87 @@ impl Serving<'_> {
         {
             result.weeks_over_budget += 1;
         }
-        if self
+        let over_capacity = self
             .cfg
             .capacity
             .warehouse_volume
-            .is_some_and(|c| rec.volume > c * (1.0 + 1e-9) + 1e-6)
-        {
-            result.weeks_over_capacity += 1;
+            .is_some_and(|c| rec.volume > c * (1.0 + 1e-9) + 1e-6);
+        result.weeks_over_capacity += usize::from(over_capacity);
+        if w >= self.longest_lead {
+            result.weeks_over_capacity_ordered += usize::from(over_capacity);
+            result.max_volume_ordered = result.max_volume_ordered.max(rec.volume);
         }
         if w + 1 == self.weeks {
             result.end_stock_value = rec.stock_value;
         }
         (rec, with_demand, units)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_warehouse_is_counted_from_the_longest_lead_time_on() {
+        // Two SKUs of one unit of volume each, lead times 1 and 3, 10 units on hand each (20
+        // against a warehouse of 5: over before any order arrives), demand 1 a week each, and a
+        // policy that orders 2 units of each every week: over in all 6 weeks, 3 of them (weeks
+        // 3, 4, 5) from the longest lead time on.
+        let mut cfg = PlanConfig::default();
+        cfg.capacity.warehouse_volume = Some(5.0);
+        let sku_params: Vec<SkuParams> = [1, 3]
+            .iter()
+            .map(|&lead| {
+                let mut p = SkuParams::from_defaults(&cfg, 1.0);
+                p.lead_time_weeks = lead;
+                p.unit_volume = 1.0;
+                p
+            })
+            .collect();
+        let economics: Vec<Economics> = sku_params.iter().map(|p| Economics::of(p, &cfg)).collect();
+        let demand = vec![vec![1.0; 6]; 2];
+        let mut states: Vec<SkuState> = (0..2)
+            .map(|_| SkuState {
+                stock: 10.0,
+                pipeline: BTreeMap::new(),
+            })
+            .collect();
+        let mut result = PolicyResult::named("p");
+        let (mut reached, mut trajectories) = (ReachedWeeks::default(), Vec::new());
+        let start = Week::containing_day(0);
+        let mut volumes = Vec::new();
+        for w in 0..6 {
+            let serving = Serving {
+                week: start.offset(w as i64),
+                w,
+                demand: &demand,
+                sku_params: &sku_params,
+                economics: &economics,
+                shortage: Shortage::LostSales,
+                weeks: 6,
+                longest_lead: 3,
+                cfg: &cfg,
+            };
+            let (rec, _, _) = serving.serve(
+                1,
+                &mut states,
+                &[2.0, 2.0],
+                &mut result,
+                &mut reached,
+                &mut trajectories,
+            );
+            volumes.push(rec.volume);
+        }
+        assert_eq!(result.weeks_over_capacity, 6, "{volumes:?}");
+        assert_eq!(result.weeks_over_capacity_ordered, 3, "{volumes:?}");
+        assert_eq!(
+            result.max_volume_ordered,
+            volumes[3..].iter().copied().fold(0.0, f64::max)
+        );
+        assert_eq!(
+            result.max_volume,
+            volumes.iter().copied().fold(0.0, f64::max)
+        );
     }
 }
