@@ -895,8 +895,8 @@ fn trees_fitted_with_the_run_are_scored_chosen_among_and_served_with_the_network
         .unwrap();
     for (&i, t) in net_skus.iter().zip(&tree_values) {
         assert_eq!(both.routes[i], restock_infer::Route::Ensemble);
-        for j in 0..t.len() {
-            let mean = (alone.values[i][j] + t[j]) / 2.0;
+        for (j, tree) in t.iter().enumerate() {
+            let mean = (alone.values[i][j] + tree) / 2.0;
             assert!(
                 (both.values[i][j] - mean).abs() < 1e-9,
                 "SKU {i}, value {j}"

@@ -1,5 +1,9 @@
 //! restock's integration tests: one binary, one module per stage.
 
+// Helpers of tests unwrap as the tests do: a failure is the test's (clippy.toml allows it
+// in the tests themselves).
+#![allow(clippy::unwrap_used)]
+
 mod architecture;
 mod backtest;
 mod database;

@@ -1,5 +1,9 @@
 //! The `restock` binary end to end: exit codes, files written, errors printed once with their cause.
 
+// Helpers of tests unwrap as the tests do: a failure is the test's (clippy.toml allows it
+// in the tests themselves).
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::Command;
 

@@ -4,6 +4,10 @@
 //! and against real PostgreSQL and MariaDB servers (`.ci/run` starts them and sets
 //! `RESTOCK_TEST_POSTGRES_URL` / `RESTOCK_TEST_MYSQL_URL`; without them those tests say SKIPPED).
 
+// Helpers of tests unwrap as the tests do: a failure is the test's (clippy.toml allows it
+// in the tests themselves).
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

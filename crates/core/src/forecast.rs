@@ -107,7 +107,7 @@ impl Forecast {
             sku: unique_id.clone(),
             detail,
         };
-        if values.is_empty() || values.len() % k != 0 {
+        if values.is_empty() || !values.len().is_multiple_of(k) {
             return Err(shape(format!(
                 "{} values do not fill weeks of {k} quantiles",
                 values.len()

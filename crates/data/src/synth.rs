@@ -389,6 +389,68 @@ pub fn nb_quantile(mu: f64, k: f64, q: f64) -> f64 {
     x
 }
 
+/// A weekly dataset of `skus` simple series over `weeks` weeks, built directly (no daily sales,
+/// no ingest), for speed and memory benchmarks of inference on large catalogues: Poisson demand
+/// around a seasonal level, with intermittent (a fifth), discontinued (one in twenty: no sale
+/// in the last year) and new SKUs (one in twenty: 2 to 6 weeks of history); a `category`
+/// static attribute. Seeded; SKU `i` is the same whatever `skus` is.
+pub fn weekly_catalogue(skus: usize, weeks: usize, seed: u64) -> Result<crate::WeeklyDataset> {
+    let first = Week::containing_day(FIRST_MONDAY);
+    let last = first.offset(weeks as i64 - 1);
+    let series = (0..skus)
+        .map(|i| {
+            let mut rng =
+                StdRng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let kind = rng.random_range(0..20u32);
+            let level: f64 = dist(LogNormal::new(1.0, 1.0), i, "level")?.sample(&mut rng);
+            let phase = rng.random_range(0.0..std::f64::consts::TAU);
+            let amplitude = rng.random_range(0.0..0.5);
+            let len = if kind == 0 {
+                rng.random_range(2..=6).min(weeks)
+            } else {
+                weeks
+            };
+            let start = last.offset(1 - len as i64);
+            let y = (0..len)
+                .map(|t| {
+                    let week = start.offset(t as i64);
+                    let season = 1.0
+                        + amplitude * (std::f64::consts::TAU * week.year_fraction() + phase).sin();
+                    let mut mu = level * season;
+                    if kind <= 4 {
+                        mu *= if rng.random_bool(0.2) { 5.0 } else { 0.0 };
+                    }
+                    if kind == 5 && t + 52 >= len && t > 0 {
+                        mu = 0.0;
+                    }
+                    let v = if mu > 0.0 {
+                        Poisson::new(mu).map(|p| p.sample(&mut rng)).unwrap_or(0.0)
+                    } else {
+                        0.0
+                    };
+                    // A series starts at its first sale.
+                    if t == 0 { v.max(1.0) } else { v }
+                })
+                .collect();
+            Ok(crate::SkuSeries {
+                unique_id: format!("SKU_{i:07}"),
+                start,
+                y,
+                covariates: Vec::new(),
+                statics: vec![format!("C{:02}", i % 10)],
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(crate::WeeklyDataset {
+        first_week: first,
+        last_week: last,
+        covariates: Vec::new(),
+        statics: vec!["category".into()],
+        event_days: None,
+        series,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,66 +544,4 @@ mod tests {
             .is_err()
         );
     }
-}
-
-/// A weekly dataset of `skus` simple series over `weeks` weeks, built directly (no daily sales,
-/// no ingest), for speed and memory benchmarks of inference on large catalogues: Poisson demand
-/// around a seasonal level, with intermittent (a fifth), discontinued (one in twenty: no sale
-/// in the last year) and new SKUs (one in twenty: 2 to 6 weeks of history); a `category`
-/// static attribute. Seeded; SKU `i` is the same whatever `skus` is.
-pub fn weekly_catalogue(skus: usize, weeks: usize, seed: u64) -> Result<crate::WeeklyDataset> {
-    let first = Week::containing_day(FIRST_MONDAY);
-    let last = first.offset(weeks as i64 - 1);
-    let series = (0..skus)
-        .map(|i| {
-            let mut rng =
-                StdRng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let kind = rng.random_range(0..20u32);
-            let level: f64 = dist(LogNormal::new(1.0, 1.0), i, "level")?.sample(&mut rng);
-            let phase = rng.random_range(0.0..std::f64::consts::TAU);
-            let amplitude = rng.random_range(0.0..0.5);
-            let len = if kind == 0 {
-                rng.random_range(2..=6).min(weeks)
-            } else {
-                weeks
-            };
-            let start = last.offset(1 - len as i64);
-            let y = (0..len)
-                .map(|t| {
-                    let week = start.offset(t as i64);
-                    let season = 1.0
-                        + amplitude * (std::f64::consts::TAU * week.year_fraction() + phase).sin();
-                    let mut mu = level * season;
-                    if kind <= 4 {
-                        mu *= if rng.random_bool(0.2) { 5.0 } else { 0.0 };
-                    }
-                    if kind == 5 && t + 52 >= len && t > 0 {
-                        mu = 0.0;
-                    }
-                    let v = if mu > 0.0 {
-                        Poisson::new(mu).map(|p| p.sample(&mut rng)).unwrap_or(0.0)
-                    } else {
-                        0.0
-                    };
-                    // A series starts at its first sale.
-                    if t == 0 { v.max(1.0) } else { v }
-                })
-                .collect();
-            Ok(crate::SkuSeries {
-                unique_id: format!("SKU_{i:07}"),
-                start,
-                y,
-                covariates: Vec::new(),
-                statics: vec![format!("C{:02}", i % 10)],
-            })
-        })
-        .collect::<Result<_>>()?;
-    Ok(crate::WeeklyDataset {
-        first_week: first,
-        last_week: last,
-        covariates: Vec::new(),
-        statics: vec!["category".into()],
-        event_days: None,
-        series,
-    })
 }

@@ -252,7 +252,8 @@ pub struct BatchWriter {
 
 enum BatchInner {
     Csv(polars::io::csv::write::BatchedWriter<File>),
-    Parquet(polars::io::parquet::write::BatchedWriter<File>),
+    // Boxed: the Parquet writer is several times the CSV one's size.
+    Parquet(Box<polars::io::parquet::write::BatchedWriter<File>>),
 }
 
 impl BatchWriter {
@@ -277,7 +278,7 @@ impl BatchWriter {
             TableFormat::Parquet => ParquetWriter::new(file)
                 .with_compression(ParquetCompression::Zstd(None))
                 .batched(schema)
-                .map(BatchInner::Parquet),
+                .map(|w| BatchInner::Parquet(Box::new(w))),
         }
         .map_err(|e| {
             let _ = std::fs::remove_file(&tmp);

@@ -257,7 +257,7 @@ pub fn forecast(
         .min_history
         .unwrap_or(loaded.min_context().max(8))
         .max(loaded.min_context());
-    if !(options.intermittent_adi >= 1.0) {
+    if options.intermittent_adi.is_nan() || options.intermittent_adi < 1.0 {
         return Err(Error::Option(format!(
             "intermittent ADI threshold {}: must be >= 1 (1 = every SKU with a zero week)",
             options.intermittent_adi

@@ -164,6 +164,8 @@ pub struct ModelInput {
 impl ModelInput {
     /// Tensors from row-major buffers of `batch` rows (the layout of `restock-data`'s
     /// `WindowBatch`); buffers may be longer than needed.
+    // One buffer per input tensor: `model` knows no `restock-data`, so no `WindowBatch` to take.
+    #[allow(clippy::too_many_arguments)]
     pub fn from_slices(
         config: &DemandModelConfig,
         batch: usize,

@@ -326,7 +326,7 @@ impl PlanConfig {
             }
         }
         let sv = &self.solver;
-        if !(sv.time_limit_seconds > 0.0) {
+        if sv.time_limit_seconds.is_nan() || sv.time_limit_seconds <= 0.0 {
             return fail(format!(
                 "solver.time_limit_seconds must be > 0, got {}",
                 sv.time_limit_seconds

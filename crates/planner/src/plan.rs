@@ -14,11 +14,11 @@
 //! capacity, each with a slack priced far above any shortage, so an impossible limit still yields
 //! the best plan and a report of what is violated by how much.
 //!
-//! Cost: purchase + fixed order cost + holding + shortage (lost revenue p) + safety-stock shortfall
-//! + slack penalties − the ending stock valued at cost (so the plan is not myopic about the last
-//! week). By the inventory balance, purchase − ending stock at cost = constant − c · unmet, so the
-//! solver minimises the equivalent *controllable* cost: holding + max(p − c, 0) · unmet + safety-stock
-//! shortfall + fixed order costs + penalties. This keeps the MIP gap relative to the costs the plan
+//! Cost: purchase + fixed order cost + holding + shortage (lost revenue p) + safety-stock
+//! shortfall + slack penalties − the ending stock valued at cost (so the plan is not myopic about
+//! the last week). By the inventory balance, purchase − ending stock at cost = constant − c ·
+//! unmet, so the solver minimises the equivalent *controllable* cost: holding + max(p − c, 0) ·
+//! unmet + safety-stock shortfall + fixed order costs + penalties. This keeps the MIP gap relative to the costs the plan
 //! can change (with the constant in, a 0.5 % gap let whole extra cases through). The summary reports
 //! both the solver objective and the full cost breakdown.
 //!

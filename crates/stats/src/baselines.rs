@@ -410,7 +410,7 @@ pub fn normal_quantile(p: f64) -> f64 {
         -3.969683028665376e1,
         2.209460984245205e2,
         -2.759285104469687e2,
-        1.383577518672690e2,
+        1.38357751867269e2,
         -3.066479806614716e1,
         2.506628277459239,
     ];
@@ -458,7 +458,7 @@ mod tests {
 
     fn fit(name: &str, y: &[f64]) -> Fitted {
         Baseline::parse(name)
-            .and_then(|b| Ok(b.fit(y).map_err(|e| Error::History(e.to_string()))?))
+            .and_then(|b| b.fit(y).map_err(|e| Error::History(e.to_string())))
             .expect("fit")
     }
 

@@ -320,7 +320,8 @@ impl Backtest {
         ];
         // One number per scored forecast.
         // (MASE and RMSSE are null where the series has no in-sample error to scale by.)
-        let per_forecast: [(&str, fn(&SeriesScore) -> Option<f64>); 6] = [
+        type PerForecast = (&'static str, fn(&SeriesScore) -> Option<f64>);
+        let per_forecast: [PerForecast; 6] = [
             ("actual", |x| Some(x.actual_sum)),
             ("abs_error", |x| Some(x.abs_error)),
             ("error", |x| Some(x.error_sum)),

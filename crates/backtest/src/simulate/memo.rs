@@ -17,8 +17,12 @@ pub struct ReplayMemo {
     /// restock's forecasts per SKU, its calibration (and its cases), and the seconds they took.
     pub(super) restock: BTreeMap<usize, RestockForecasts>,
     /// Each buyer's forecasts per SKU, and the seconds they took, by (rule, week).
-    pub(super) rules: BTreeMap<(usize, usize), (Vec<Vec<f64>>, f64)>,
+    pub(super) rules: BTreeMap<(usize, usize), RuleForecasts>,
 }
+
+/// One order-up-to buyer's forecasts at one review week (per SKU, its quantiles), and the
+/// seconds they took.
+pub(super) type RuleForecasts = (Vec<Vec<f64>>, f64);
 
 /// restock's forecasts at one review week.
 #[derive(Debug)]

@@ -505,6 +505,8 @@ mod tests {
                     let cap = p.order_cap();
                     let mut prev = p.on_hand;
                     let mut cost = 0.0;
+                    // `t` indexes the week in six arrays at once.
+                    #[allow(clippy::needless_range_loop)]
                     for t in 0..weeks {
                         let q = if t >= p.lead {
                             dp.units[t - p.lead]
