@@ -295,7 +295,13 @@ fn bad_input_errors_name_file_row_column_and_value() {
         (
             "baddate.csv",
             format!("{header}{good}A,01/03/2024,1\n"),
-            vec!["baddate.csv", "row 3", "`ds`", "01/03/2024"],
+            vec![
+                "baddate.csv",
+                "row 3",
+                "`ds`",
+                "01/03/2024",
+                "source.date_format",
+            ],
         ),
         (
             "nan.csv",
@@ -321,6 +327,11 @@ fn bad_input_errors_name_file_row_column_and_value() {
                 "columns.date",
                 "unique_id, date, y",
             ],
+        ),
+        (
+            "semicolons.csv",
+            "unique_id;ds;y\nA;2024-01-01;1\n".to_string(),
+            vec!["semicolons.csv", "unique_id;ds;y", "comma-separated"],
         ),
     ];
     for (name, text, needles) in cases {

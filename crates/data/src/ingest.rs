@@ -372,7 +372,10 @@ pub fn parse_days(path: &Path, name: &str, col: &Column, format: &str) -> Result
                 bad(
                     row,
                     s.into(),
-                    format!("not a date in format {format:?} ({e})"),
+                    format!(
+                        "not a date in format {format:?} ({e}); source.date_format sets it, \
+                         e.g. \"%d/%m/%Y\" or \"%Y-%m-%d %H:%M:%S\""
+                    ),
                 )
             })?;
             let day = Week::day_of(date);

@@ -89,11 +89,17 @@ pub fn read_columns_lazy(path: &Path, columns: &[(&str, String)]) -> Result<Lazy
     let present = column_names(path)?;
     for (key, col) in columns {
         if !present.iter().any(|p| p == col) {
+            let mut listed = present.join(", ");
+            if let [only] = present.as_slice()
+                && [';', '\t', '|'].iter().any(|sep| only.contains(*sep))
+            {
+                listed.push_str(" (one column: CSV files are read comma-separated)");
+            }
             return Err(Error::MissingColumn {
                 path: path.to_path_buf(),
                 column: col.clone(),
                 key: key.to_string(),
-                present: present.join(", "),
+                present: listed,
             });
         }
     }
