@@ -661,6 +661,32 @@ fn synthetic_chain_and_bad_tables() {
             "{err}"
         );
     }
+    // SKUs of the SKU table without a forecast are named in a warning.
+    let extra = twice(
+        "params_extra.csv",
+        &format!(
+            "{}ZZZ_NO_FORECAST,1\n",
+            std::fs::read_to_string(dir.path().join("sku_params.csv"))
+                .unwrap()
+                .lines()
+                .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(",") + "\n")
+                .collect::<String>()
+        ),
+    );
+    let (_, warnings) = load(
+        &PlanFiles {
+            sku_params: extra,
+            ..files.clone()
+        },
+        &c,
+    )
+    .unwrap();
+    assert!(
+        warnings.iter().any(|w| w.contains("1 SKUs")
+            && w.contains("ZZZ_NO_FORECAST")
+            && w.contains("no forecast")),
+        "{warnings:?}"
+    );
     // Forecasts without a spread are planned, with a warning.
     let mut median = String::from("unique_id,ds,q50\n");
     for s in &inp.skus {

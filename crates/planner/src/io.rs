@@ -185,6 +185,20 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
             cfg.defaults.price_markup * cfg.defaults.shortage_cost_factor
         ));
     }
+    if !params.is_empty() {
+        let mut ids: Vec<&String> = params.keys().collect();
+        ids.sort();
+        warnings.push(format!(
+            "{} SKUs of {} have no forecast (e.g. {}); not planned",
+            params.len(),
+            ppath.display(),
+            ids.iter()
+                .take(3)
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     if !open.is_empty() {
         warnings.push(format!(
             "{} SKUs have open orders but no forecast; not planned",
