@@ -518,6 +518,46 @@ fn demo_runs_the_whole_job() {
     let err = stderr(&cold);
     assert!(err.contains("too few for launch curves"), "{err}");
     assert!(!d.join("cold").exists());
+    // A replay of a catalogue without prices needs them from somewhere: the error says where,
+    // before anything is written.
+    {
+        use polars::prelude::*;
+        let mut weekly =
+            ParquetReader::new(std::fs::File::open(d.join("demo/weekly.parquet")).unwrap())
+                .finish()
+                .unwrap();
+        let rows = weekly.height();
+        weekly
+            .replace(
+                "price",
+                Column::full_null("price".into(), rows, &DataType::Float64),
+            )
+            .unwrap();
+        ParquetWriter::new(std::fs::File::create(d.join("noprice.parquet")).unwrap())
+            .finish(&mut weekly)
+            .unwrap();
+    }
+    let unpriced = restock(
+        &[
+            "simulate",
+            "--run",
+            "demo/run",
+            "--data",
+            "noprice.parquet",
+            "--weeks",
+            "4",
+            "--out",
+            "unpriced",
+        ],
+        d,
+    );
+    assert!(!unpriced.status.success());
+    let err = stderr(&unpriced);
+    assert!(
+        err.contains("neither a price") && err.contains("--default-price"),
+        "{err}"
+    );
+    assert!(!d.join("unpriced").exists());
     // A report that fails (here a backtest folder that is not there) leaves the earlier one
     // whole, its charts and tables included, and no staging folder behind.
     let before = std::fs::read(d.join("demo/report/report.html")).unwrap();
