@@ -332,6 +332,15 @@ impl Observer for EpochBars {
         }
     }
 
+    fn warning(&mut self, text: &str) {
+        // As `restock plan` prints its warnings: whether or not progress is shown.
+        if let Some(b) = &self.bar {
+            b.suspend(|| eprintln!("warning: {text}"));
+        } else {
+            eprintln!("warning: {text}");
+        }
+    }
+
     fn epoch_start(&mut self, epoch: usize, epochs: usize, steps: usize) {
         (self.epoch, self.epochs, self.steps) = (epoch, epochs, steps);
         self.last_line = Instant::now();

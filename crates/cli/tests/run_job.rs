@@ -328,14 +328,23 @@ fn a_second_cycle_of_the_same_job_is_refused_while_the_first_runs() {
     let (head, rows) = params.split_once('\n').unwrap();
     let head = head
         .replace("unit_cost", "cost")
-        .replace("lead_time_weeks", "lead");
+        .replace("lead_time_weeks", "lead")
+        // A table without prices: the plan prices a lost unit at the default markup, and the
+        // job says so even when quiet.
+        .replace("unit_price", "list_price");
     std::fs::write(d.join("cat/params.csv"), format!("{head}\n{rows}")).unwrap();
     let job = std::fs::read_to_string(d.join("job.toml")).unwrap().replace(
         "sku_params = { file = \"cat/sku_params.csv\" }",
         "sku_params = { file = \"cat/params.csv\", columns = { unit_cost = \"cost\", lead_time_weeks = \"lead\" } }",
     );
     std::fs::write(d.join("job.toml"), job).unwrap();
-    run_ok(d, W1);
+    let o = run(d, W1);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: 40 SKUs have neither unit_price nor shortage_cost"),
+        "{}",
+        stderr(&o)
+    );
     let snapshot =
         std::fs::read_to_string(d.join("job/cycles").join(W1).join("inputs/sku_params.csv"))
             .unwrap();

@@ -116,6 +116,9 @@ impl Observer for Killable<'_> {
     fn message(&mut self, text: &str) {
         self.inner.message(text);
     }
+    fn warning(&mut self, text: &str) {
+        self.inner.warning(text);
+    }
     fn epoch_start(&mut self, epoch: usize, epochs: usize, steps: usize) {
         self.inner.epoch_start(epoch, epochs, steps);
     }
@@ -355,7 +358,10 @@ fn shard_step(
         sku_params: snapshot.sku_params,
         protection: Some(protection),
     };
-    let (plan_inputs, _warnings) = plan_io::load(&files, plan_cfg)?;
+    let (plan_inputs, warnings) = plan_io::load(&files, plan_cfg)?;
+    for w in &warnings {
+        observer.warning(w);
+    }
     let plan = restock_planner::plan(&plan_inputs, plan_cfg, &|_| {})?;
     let mut orders = plan_io::orders_frame(&plan.orders)?;
     restock_data::table::write(&mut orders, &dir.join("orders.parquet"))?;

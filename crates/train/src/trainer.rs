@@ -38,6 +38,11 @@ use crate::{Error, Result};
 pub trait Observer {
     /// A message line (backend chosen, data loaded...).
     fn message(&mut self, text: &str);
+    /// Something the user should act on (an input the job read in a way it may not expect):
+    /// by default a message; an observer that is quiet about progress still shows it.
+    fn warning(&mut self, text: &str) {
+        self.message(&format!("warning: {text}"));
+    }
     /// An epoch starts with `steps` optimiser steps.
     fn epoch_start(&mut self, epoch: usize, epochs: usize, steps: usize);
     /// A step ended with this loss.
