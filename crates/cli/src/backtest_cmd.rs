@@ -331,28 +331,6 @@ pub(crate) fn simulate(a: SimulateArgs, progress: &mut Progress) -> Result<Simul
     if let Some(path) = &a.sku_params {
         params.extend(restock_planner::io::read_sku_params(path, &cfg)?);
     }
-    // Every SKU with history before the replay is simulated and needs a cost.
-    let replayed: Vec<&str> = ds
-        .series
-        .iter()
-        .filter(|s| s.start < start)
-        .map(|s| s.unique_id.as_str())
-        .collect();
-    let missing: Vec<&str> = replayed
-        .iter()
-        .copied()
-        .filter(|id| !params.contains_key(*id))
-        .collect();
-    if let Some(first) = missing.first() {
-        bail!(
-            "{} of the {} SKUs replayed have neither a price in {} nor a row in --sku-params \
-             (e.g. {first}): give --default-price (the price of a SKU without one; its unit cost \
-             is 1 − --margin of it) or --sku-params",
-            missing.len(),
-            replayed.len(),
-            a.data.display()
-        );
-    }
     let options = SimulationOptions {
         weeks: a.weeks,
         shortage: match a.shortage {

@@ -54,13 +54,7 @@ pub(crate) fn report(a: ReportArgs, progress: &mut Progress) -> Result<ReportOut
     // The report is drawn into a folder beside `out` and moved in only once complete: a report
     // that fails (a missing input, say) leaves an earlier one whole, and the earlier one's
     // charts and tables do not linger beside the new ones.
-    let name = a
-        .out
-        .file_name()
-        .map_or_else(|| "report".into(), |n| n.to_string_lossy().into_owned());
-    let staging = a
-        .out
-        .with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let staging = restock_data::table::temp_path(&a.out);
     if staging.exists() {
         std::fs::remove_dir_all(&staging)
             .with_context(|| format!("removing {}", staging.display()))?;

@@ -219,7 +219,9 @@ pub fn write_text(path: &Path, text: &str) -> Result<()> {
     })
 }
 
-fn temp_path(path: &Path) -> PathBuf {
+/// Where an output at `path` is written before it is renamed there: a hidden name beside it,
+/// unique to this process.
+pub fn temp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())

@@ -64,12 +64,19 @@ impl Replay {
                 "no SKU has history before the first simulated week {start}"
             )));
         }
+        let missing: Vec<&String> = ids.iter().filter(|id| !params.contains_key(*id)).collect();
+        if let Some(first) = missing.first() {
+            return Err(Error::Option(format!(
+                "{} of the {} SKUs replayed have neither a price in the data nor a row in \
+                 --sku-params (e.g. {first}): give --default-price (the price of a SKU without \
+                 one; its unit cost is 1 − --margin of it) or --sku-params",
+                missing.len(),
+                ids.len()
+            )));
+        }
         let mut sku_params = Vec::with_capacity(ids.len());
         for id in &ids {
-            let p = params.get(id).cloned().ok_or_else(|| Error::Sku {
-                sku: id.clone(),
-                message: "no SKU parameters (unit_cost is required)".into(),
-            })?;
+            let p = params[id].clone();
             p.check(id)?;
             sku_params.push(p);
         }
