@@ -147,6 +147,7 @@ fn poisson_calibration(week: &[f64], mu: f64, seed: u64) -> ProtectionCalibratio
             &values,
             &[0.1, 0.5, 0.9],
             &actual,
+            0,
         ));
     }
     ProtectionCalibration::fit(3, &cases).unwrap()
@@ -485,6 +486,95 @@ fn impossible_limits_give_a_plan_and_say_what_is_violated() {
 }
 
 #[test]
+fn the_warehouse_holds_when_the_catalogue_sells_less_than_forecast() {
+    // 30 SKUs forecast at 10 a week (q10/q50/q90 = 10 ∓ 1.28·3), lead time 2, nothing on hand
+    // and 10 arriving in each of weeks 0 and 1, one m³ a unit, a warehouse of 150 m³ that binds
+    // in week 2, when the first orders land. At the 40 origins of the forecaster's
+    // calibration the whole catalogue sold 0 .. 5 % below its forecasts, so at 0.95 the
+    // week an order lands must keep room for demand 4.87 % short over the 3 weeks from its
+    // order to that week's end.
+    let (skus, lead, cap) = (30, 2, 150.0);
+    let week = [
+        10.0 - 1.2815515655446004 * 3.0,
+        10.0,
+        10.0 + 1.2815515655446004 * 3.0,
+    ];
+    let values: Vec<f64> = (0..3).flat_map(|_| week).collect();
+    let mut cases = Vec::new();
+    for o in 0..40 {
+        let sold = 10.0 * (1.0 - 0.05 * o as f64 / 39.0);
+        for i in 0..skus {
+            // Each SKU 4 a week above or below the catalogue's level: a spread for the levels.
+            let own = if i % 2 == 0 { sold + 4.0 } else { sold - 4.0 };
+            cases.extend(ProtectionCalibration::cases_of(
+                &values,
+                &[0.1, 0.5, 0.9],
+                &[own; 3],
+                o,
+            ));
+        }
+    }
+    let calibration = ProtectionCalibration::fit(3, &cases).unwrap();
+    let short = calibration.shortfall(lead + 1, 0.95);
+    assert!((short - 0.05 * 38.0 / 39.0).abs() < 1e-9, "{short}");
+
+    let mut pr = params(1.0, 10.0, lead);
+    pr.unit_volume = 1.0;
+    let mut inp = inputs(
+        (0..skus)
+            .map(|i| SkuInput {
+                on_order: vec![(0, 10.0), (1, 10.0)],
+                ..sku(&format!("S{i:02}"), 10.0, 3.0, 8, 0.0, pr.clone())
+            })
+            .collect(),
+    );
+    inp.protection = Some(calibration);
+    // End-of-week stock in the week the first orders land, when every SKU sells `sold` (< 10)
+    // a week from now on.
+    let landed = |confidence: f64, sold: f64| {
+        let mut c = cfg(8);
+        c.capacity.warehouse_volume = Some(cap);
+        c.capacity.warehouse_confidence = confidence;
+        let p = plan(&inp, &c, &no_progress).unwrap();
+        let wh = p
+            .summary
+            .constraints
+            .iter()
+            .find(|k| {
+                k.name == "warehouse_volume" && k.week == week0().offset(lead as i64).to_string()
+            })
+            .cloned();
+        let ordered: f64 = p
+            .orders
+            .iter()
+            .filter(|l| l.order_week == week0())
+            .map(|l| l.quantity)
+            .sum();
+        (skus as f64 * (20.0 - 3.0 * sold) + ordered, wh)
+    };
+    // On the expected path the warehouse is full; 4.87 % less demand overfills it by the
+    // volume of what was not sold (44 m³).
+    let (expected, wh) = landed(0.0, 10.0);
+    assert!(
+        expected <= cap + 1e-6 && expected > cap - skus as f64,
+        "{expected}"
+    );
+    assert_eq!(wh.map(|w| w.reserve), Some(0.0));
+    let (over, _) = landed(0.0, 10.0 * (1.0 - short));
+    assert!(over > cap + 40.0, "{over}");
+    // With the reserve the stock fits on that demand, and the report says what was kept back:
+    // the shortfall of 3 weeks' expected demand of every SKU.
+    let (kept, wh) = landed(0.95, 10.0 * (1.0 - short));
+    assert!(kept <= cap + 1e-6 && kept > cap - skus as f64, "{kept}");
+    let wh = wh.expect("the warehouse binds in the week the orders land");
+    assert!(
+        (wh.reserve - short * 30.0 * skus as f64).abs() < 1e-6,
+        "{wh:?}"
+    );
+    assert!((wh.limit - (cap - wh.reserve)).abs() < 1e-9);
+}
+
+#[test]
 fn independent_skus_are_separate_models_and_suppliers_group() {
     let mut c = cfg(4);
     let skus: Vec<SkuInput> = (0..6)
@@ -525,8 +615,16 @@ fn synthetic_chain_and_bad_tables() {
     let mut c = cfg(8);
     c.budget.weekly = Some(2000.0);
     c.capacity.warehouse_volume = Some(50.0);
-    let (inp, _) = load(&files, &c).unwrap();
+    let (inp, warnings) = load(&files, &c).unwrap();
     assert_eq!(inp.skus.len(), 60);
+    // Without the forecaster's calibration the warehouse keeps no room for demand below
+    // forecast, and the user is told.
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("warehouse_confidence") && w.contains("was not given")),
+        "{warnings:?}"
+    );
     let p = plan(&inp, &c, &no_progress).unwrap();
     assert_ne!(p.summary.status, restock_planner::PlanStatus::TimeLimit);
     // 60 SKUs leave a small duality gap; the plan is proven within 1 % of optimal.

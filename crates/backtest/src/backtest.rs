@@ -488,7 +488,12 @@ fn protection_coverage(
     let cases_of = |f: &ScoredForecast, cut: Week| {
         let from = start_of(f, cut);
         let s = &ds.series[f.sku];
-        ProtectionCalibration::cases_of(&f.values, levels, &s.y[from..from + o.horizon])
+        ProtectionCalibration::cases_of(
+            &f.values,
+            levels,
+            &s.y[from..from + o.horizon],
+            i64::from(cut.day_number()),
+        )
     };
     // Per model and cutoff: its calibration.
     let calibrations: Vec<Vec<Option<ProtectionCalibration>>> = (0..models.len())

@@ -212,11 +212,20 @@ fn render_summary(plan: &Plan) -> String {
     );
     for k in s.constraints.iter().take(12) {
         out += &format!(
-            "binding     {:<24} {}  used {:.1} of {:.1}{}{}\n",
+            "binding     {:<24} {}  used {:.1} of {:.1}{}{}{}\n",
             k.name,
             k.week,
             k.used,
             k.limit,
+            if k.reserve > 0.0 {
+                format!(
+                    " ({:.1} less {:.1} kept for demand below forecast)",
+                    k.limit + k.reserve,
+                    k.reserve
+                )
+            } else {
+                String::new()
+            },
             if k.violated_by > 0.0 {
                 format!(", VIOLATED by {:.1}", k.violated_by)
             } else {

@@ -94,6 +94,7 @@ impl Network {
                         values,
                         &levels,
                         &full.y[from..to],
+                        i64::from(origin.day_number()),
                     ));
                 }
             }

@@ -149,14 +149,32 @@ pub struct BudgetConfig {
 }
 
 /// Capacities.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct CapacityConfig {
     /// Warehouse volume for end-of-week stock (same unit as `unit_volume`).
     pub warehouse_volume: Option<f64>,
+    /// The probability that the stock the demand leaves fits the warehouse, in [0, 1): each
+    /// week's limit is the warehouse less a reserve for demand below its forecast, the volume
+    /// of each SKU's expected demand over its lead time + 1 week (from the order that fills
+    /// that week to its end) times how far the catalogue's demand fell short of its forecasts
+    /// at this share of the calibration's origins
+    /// ([`restock_stats::ProtectionCalibration::shortfall`]). 0, or forecasts without a
+    /// calibration: the limit holds the stock on the expected-demand path only, and lower
+    /// demand than forecast overfills the warehouse.
+    pub warehouse_confidence: f64,
     /// Units a supplier can ship per week.
-    #[serde(default)]
     pub supplier_units: BTreeMap<String, f64>,
+}
+
+impl Default for CapacityConfig {
+    fn default() -> Self {
+        CapacityConfig {
+            warehouse_volume: None,
+            warehouse_confidence: 0.95,
+            supplier_units: BTreeMap::new(),
+        }
+    }
 }
 
 /// The LP/MILP solver.
@@ -324,6 +342,12 @@ impl PlanConfig {
             if !(v >= 0.0 && v.is_finite()) {
                 return fail(format!("{key} must be a non-negative number, got {v}"));
             }
+        }
+        let confidence = self.capacity.warehouse_confidence;
+        if !(0.0..1.0).contains(&confidence) {
+            return fail(format!(
+                "capacity.warehouse_confidence must be in [0, 1), got {confidence}"
+            ));
         }
         let sv = &self.solver;
         if sv.time_limit_seconds.is_nan() || sv.time_limit_seconds <= 0.0 {

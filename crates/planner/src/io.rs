@@ -205,6 +205,24 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
             open.len()
         ));
     }
+    let origins = protection
+        .as_ref()
+        .is_some_and(|c| c.shortfall.iter().any(|v| !v.is_empty()));
+    if cfg.capacity.warehouse_volume.is_some()
+        && cfg.capacity.warehouse_confidence > 0.0
+        && !origins
+    {
+        warnings.push(format!(
+            "the warehouse keeps no room for demand below forecast (capacity.warehouse_confidence): \
+             that needs the forecaster's protection calibration with its origins' totals, which {} \
+             {}; demand below the forecasts will overfill the warehouse",
+            files.protection.as_deref().map_or_else(
+                || "was not given".to_string(),
+                |p| format!("{} does not hold", p.display())
+            ),
+            "(restock forecast writes it beside the forecasts, <forecasts>.protection.json)"
+        ));
+    }
     Ok((
         PlanInputs {
             start,

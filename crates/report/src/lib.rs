@@ -630,6 +630,7 @@ fn plan_section(w: &mut Writer, path: &Path, orders: Option<&Path>) -> Result<()
         "week",
         "used",
         "limit",
+        "kept back",
         "binding",
         "violated by",
         "shadow price",
@@ -643,6 +644,7 @@ fn plan_section(w: &mut Writer, path: &Path, orders: Option<&Path>) -> Result<()
                 k.week.clone(),
                 fmt_num(k.used),
                 fmt_num(k.limit),
+                fmt_num(k.reserve),
                 if k.binding { "yes" } else { "no" }.to_string(),
                 fmt_num(k.violated_by),
                 k.shadow_price
@@ -655,7 +657,10 @@ fn plan_section(w: &mut Writer, path: &Path, orders: Option<&Path>) -> Result<()
             .paragraph("No shared constraint binds: every SKU gets what its costs call for.");
     } else {
         w.page.paragraph(
-            "Constraints that bind: the shadow price is what one more unit of the limit would save.",
+            "Constraints that bind: the limit is what the plan keeps, the config's less what is \
+             kept back (for the warehouse, room for the stock demand below forecast leaves, \
+             `capacity.warehouse_confidence`); the shadow price is what one more unit of the \
+             limit would save.",
         );
         w.page.table(&header, &rows);
     }

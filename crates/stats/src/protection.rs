@@ -69,6 +69,10 @@ pub fn protection_moments(forecast: &[Vec<f64>], levels: &[f64], weeks: usize) -
 /// One calibration case: a forecast's moments over `weeks` weeks and the demand that came.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProtectionCase {
+    /// The forecast origin, any number the cases of one forecast of the catalogue share (the
+    /// origin week's day number, a replay's week): the catalogue's totals per origin calibrate
+    /// the limits its SKUs share ([`ProtectionCalibration::shortfall`]).
+    pub origin: i64,
     /// Interval length, weeks (1-based).
     pub weeks: usize,
     /// μ_P of the forecast.
@@ -104,6 +108,43 @@ pub struct ProtectionCalibration {
     pub levels: Vec<f64>,
     /// `by_weeks[P - 1]`; longer intervals use the last.
     pub by_weeks: Vec<IntervalTable>,
+    /// `shortfall[P - 1]`: per forecast origin with at least [`MIN_SKUS_PER_ORIGIN`] cases of
+    /// that length, how far the catalogue's demand over the P weeks fell short of its forecast,
+    /// Σ (μ_P − D_P) / Σ μ_P (negative when demand came above it), ascending. Empty in
+    /// calibrations fitted before it was kept.
+    #[serde(default)]
+    pub shortfall: Vec<Vec<f64>>,
+}
+
+/// Cases of one interval length an origin needs for its catalogue total to count in
+/// [`ProtectionCalibration::shortfall`].
+pub const MIN_SKUS_PER_ORIGIN: usize = 20;
+
+/// Per interval length 1..=`max_weeks`, the sorted catalogue shortfalls Σ (μ − D) / Σ μ of the
+/// origins with at least [`MIN_SKUS_PER_ORIGIN`] cases (see [`ProtectionCalibration::shortfall`]).
+fn catalogue_shortfalls(max_weeks: usize, cases: &[ProtectionCase]) -> Vec<Vec<f64>> {
+    // (origin, weeks) -> (Σ μ, Σ D, cases)
+    let mut totals: std::collections::BTreeMap<(i64, usize), (f64, f64, usize)> =
+        std::collections::BTreeMap::new();
+    for c in cases {
+        if c.weeks == 0 || c.weeks > max_weeks || !(c.mean.is_finite() && c.demand.is_finite()) {
+            continue;
+        }
+        let t = totals.entry((c.origin, c.weeks)).or_default();
+        t.0 += c.mean;
+        t.1 += c.demand;
+        t.2 += 1;
+    }
+    let mut out = vec![Vec::new(); max_weeks];
+    for ((_, weeks), (mean, demand, n)) in totals {
+        if n >= MIN_SKUS_PER_ORIGIN && mean > 0.0 {
+            out[weeks - 1].push((mean - demand) / mean);
+        }
+    }
+    for v in &mut out {
+        v.sort_by(f64::total_cmp);
+    }
+    out
 }
 
 /// The smallest value with at least a share `tau` of `sorted` (ascending, not empty) at or
@@ -191,7 +232,32 @@ impl ProtectionCalibration {
         Some(ProtectionCalibration {
             levels: PROTECTION_GRID.to_vec(),
             by_weeks,
+            shortfall: catalogue_shortfalls(max_weeks, cases),
         })
+    }
+
+    /// How far the catalogue's demand over the next `weeks` weeks may fall short of its
+    /// forecast mean, as a share of that mean: the `confidence` conformal quantile of the
+    /// calibration origins' shortfalls ([`ProtectionCalibration::shortfall`]), at least 0. It
+    /// is shared, not per SKU: the SKUs of a catalogue miss together (a season, the weather, a
+    /// shared bias of the forecaster), so their own quantiles neither add up (far too wide) nor
+    /// combine as independent (far too narrow). With `n` origins, the rank is ⌈(n + 1)·confidence⌉,
+    /// the largest when that is past `n`; 0 without origins. A forecaster whose catalogue mostly
+    /// came in above its forecasts (a median shortfall below 0) is not credited with that bias,
+    /// only its spread counts: a calibration year's shared bias did not carry to the weeks
+    /// after it on M5 or Online Retail (docs/benchmarks.md, session 15), and a warehouse
+    /// overfilled when it flips is not a risk to take on its strength.
+    pub fn shortfall(&self, weeks: usize, confidence: f64) -> f64 {
+        let Some(v) = self
+            .shortfall
+            .get(weeks.clamp(1, self.shortfall.len().max(1)) - 1)
+            .filter(|v| !v.is_empty())
+        else {
+            return 0.0;
+        };
+        let rank = (((v.len() + 1) as f64) * confidence).ceil() as usize;
+        let median = v[(v.len() - 1) / 2];
+        (v[rank.clamp(1, v.len()) - 1] - median.min(0.0)).max(0.0)
     }
 
     /// Calibration cases behind the tables, all interval lengths.
@@ -269,9 +335,15 @@ impl ProtectionCalibration {
         (mean + self.kappa(weeks, cv, alpha) * sigma).max(0.0)
     }
 
-    /// The cases of one forecast `values` (`[weeks, levels]` flattened, at `levels`) against the
-    /// demand `actual` that followed it: one per interval length 1..=min(weeks, actual).
-    pub fn cases_of(values: &[f64], levels: &[f64], actual: &[f64]) -> Vec<ProtectionCase> {
+    /// The cases of one forecast `values` (`[weeks, levels]` flattened, at `levels`) made at
+    /// `origin` against the demand `actual` that followed it: one per interval length
+    /// 1..=min(weeks, actual).
+    pub fn cases_of(
+        values: &[f64],
+        levels: &[f64],
+        actual: &[f64],
+        origin: i64,
+    ) -> Vec<ProtectionCase> {
         let k = levels.len().max(1);
         let q: Vec<Vec<f64>> = values.chunks(k).map(<[f64]>::to_vec).collect();
         let mut demand = 0.0;
@@ -280,6 +352,7 @@ impl ProtectionCalibration {
                 demand += actual[p - 1];
                 let (mean, sigma) = protection_moments(&q[..p], levels, p);
                 ProtectionCase {
+                    origin,
                     weeks: p,
                     mean,
                     sigma,
@@ -315,7 +388,9 @@ mod tests {
         let mut cases = Vec::new();
         for _ in 0..20_000 {
             let actual: Vec<f64> = (0..4).map(|_| poisson.sample(&mut rng)).collect();
-            cases.extend(ProtectionCalibration::cases_of(&values, &levels, &actual));
+            cases.extend(ProtectionCalibration::cases_of(
+                &values, &levels, &actual, 0,
+            ));
         }
         let c = ProtectionCalibration::fit(4, &cases).unwrap();
         let q: Vec<Vec<f64>> = values.chunks(3).map(<[f64]>::to_vec).collect();
@@ -353,7 +428,9 @@ mod tests {
                 })
                 .collect();
             if i % 2 == 0 {
-                cases.extend(ProtectionCalibration::cases_of(&values, &levels, &actual));
+                cases.extend(ProtectionCalibration::cases_of(
+                    &values, &levels, &actual, 0,
+                ));
             } else {
                 held_out.push(actual.iter().sum::<f64>());
             }
@@ -375,6 +452,7 @@ mod tests {
     fn bands_interpolation_and_fallbacks() {
         // No usable case: no table.
         let flat = ProtectionCase {
+            origin: 0,
             weeks: 1,
             mean: 0.0,
             sigma: 0.0,
@@ -384,6 +462,7 @@ mod tests {
         // Standardised errors 1..=100 for P = 1, none for P = 2.
         let cases: Vec<ProtectionCase> = (1..=100)
             .map(|i| ProtectionCase {
+                origin: 0,
                 weeks: 1,
                 mean: 10.0,
                 sigma: 1.0,
@@ -407,6 +486,7 @@ mod tests {
             let u = (i % 1000) as f64 / 1000.0;
             let (sigma, z) = if i < 2_000 { (1.0, u) } else { (10.0, 5.0 * u) };
             cases.push(ProtectionCase {
+                origin: 0,
                 weeks: 1,
                 mean: 10.0,
                 sigma,
@@ -418,17 +498,72 @@ mod tests {
         assert!(c.kappa(1, 0.1, 0.98) < 1.0 && c.kappa(1, 1.0, 0.98) > 4.0);
     }
     #[test]
+    fn the_shortfall_is_the_catalogue_totals_quantile_per_origin() {
+        // 19 origins; at origin o every one of 30 SKUs sells (1 − o/100) of its forecast mean
+        // of 10 a week: the catalogue falls short by o % over any interval. Origin 19 has too
+        // few SKUs to count.
+        let mut cases = Vec::new();
+        for o in 0..19_i64 {
+            for _sku in 0..30 {
+                let weekly = 10.0 * (1.0 - o as f64 / 100.0);
+                let actual = [weekly; 3];
+                cases.extend(ProtectionCalibration::cases_of(
+                    &[8.0, 10.0, 12.0, 8.0, 10.0, 12.0, 8.0, 10.0, 12.0],
+                    &[0.1, 0.5, 0.9],
+                    &actual,
+                    o,
+                ));
+            }
+        }
+        for _sku in 0..(MIN_SKUS_PER_ORIGIN - 1) {
+            cases.extend(ProtectionCalibration::cases_of(
+                &[8.0, 10.0, 12.0],
+                &[0.1, 0.5, 0.9],
+                &[0.0],
+                19,
+            ));
+        }
+        let c = ProtectionCalibration::fit(3, &cases).unwrap();
+        assert_eq!(c.shortfall.len(), 3);
+        assert!(c.shortfall.iter().all(|v| v.len() == 19));
+        // Shortfalls 0 .. 0.18 (rank ⌈20·0.9⌉ = 18: 0.17); the median 0.09 (rank 10 of 19).
+        assert!((c.shortfall(2, 0.9) - 0.17).abs() < 1e-9);
+        assert!((c.shortfall(3, 0.5) - 0.09).abs() < 1e-9);
+        // Past the origins' reach: the largest; longer intervals than fitted use the longest.
+        assert!((c.shortfall(1, 0.99) - 0.18).abs() < 1e-9);
+        assert!((c.shortfall(9, 0.99) - 0.18).abs() < 1e-9);
+        // Demand above the forecast is no shortfall; no origins, none either.
+        let above: Vec<ProtectionCase> = (0..MIN_SKUS_PER_ORIGIN)
+            .flat_map(|_| {
+                ProtectionCalibration::cases_of(&[8.0, 10.0, 12.0], &[0.1, 0.5, 0.9], &[15.0], 0)
+            })
+            .collect();
+        let c = ProtectionCalibration::fit(1, &above).unwrap();
+        assert_eq!(c.shortfall(1, 0.95), 0.0);
+        // A catalogue that mostly sold above its forecasts: only the spread around the median.
+        let mut mixed = c.clone();
+        mixed.shortfall = vec![vec![-0.10, -0.06, -0.05, -0.04, 0.01]];
+        assert!((mixed.shortfall(1, 0.95) - 0.06).abs() < 1e-9);
+        assert!((mixed.shortfall(1, 0.5) - 0.0).abs() < 1e-9);
+        let mut old = c.clone();
+        old.shortfall.clear();
+        assert_eq!(old.shortfall(1, 0.95), 0.0);
+    }
+
+    #[test]
     fn the_calibrated_mean_leaves_the_cases_total_unbiased() {
         // Forecast mean 10, demand 10 + 2σ for σ = 0.001 (one case) and 10 − 1 for σ = 1 (99
         // cases): the plain mean of the standardised errors (about +1) would move every
         // forecast up by σ; weighted by σ the shift leaves Σ expected = Σ demand.
         let mut cases = vec![ProtectionCase {
+            origin: 0,
             weeks: 1,
             mean: 10.0,
             sigma: 0.001,
             demand: 10.002,
         }];
         cases.extend((0..99).map(|_| ProtectionCase {
+            origin: 0,
             weeks: 1,
             mean: 10.0,
             sigma: 1.0,

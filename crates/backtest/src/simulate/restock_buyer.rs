@@ -168,9 +168,15 @@ impl<'a> RestockBuyer<'a> {
                 for (i, v) in values.iter().enumerate() {
                     let actual = &replay.demand[i][*made_at..*made_at + known];
                     self.cases.extend(
-                        ProtectionCalibration::cases_of(v, levels, actual)
-                            .into_iter()
-                            .filter(|c| c.weeks > *added),
+                        ProtectionCalibration::cases_of(
+                            v,
+                            levels,
+                            actual,
+                            // The origin week's day number, as the cases from before the replay.
+                            i64::from(replay.start.offset(*made_at as i64 - 1).day_number()),
+                        )
+                        .into_iter()
+                        .filter(|c| c.weeks > *added),
                     );
                 }
                 *added = known;

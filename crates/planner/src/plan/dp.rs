@@ -359,6 +359,7 @@ mod tests {
             floor: 3.0,
             max_stock: Some(60.0),
             volume: 0.1,
+            shortfall: 0.0,
             supplier: "s".into(),
         }
     }

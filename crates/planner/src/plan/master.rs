@@ -415,6 +415,7 @@ mod tests {
                     floor: 0.5 * mu,
                     max_stock: (i % 6 == 0).then_some(3.0 * mu),
                     volume: 0.05 + 0.01 * (i % 6) as f64,
+                    shortfall: 0.0,
                     supplier: format!("sup{}", i % 3),
                 }
             })

@@ -39,7 +39,11 @@ impl SkuCols {
 pub(super) struct SharedRow {
     pub(super) name: String,
     pub(super) week: usize,
+    /// The limit the plan keeps: the config's, less `reserve`.
     pub(super) limit: f64,
+    /// What is kept back from the config's limit for demand below forecast (the warehouse's
+    /// reserve, `capacity.warehouse_confidence`); 0 for the other limits.
+    pub(super) reserve: f64,
     pub(super) row: usize,
     pub(super) slack: usize,
 }
@@ -130,22 +134,27 @@ pub(super) fn build_group(
     }
 
     let mut shared = Vec::new();
-    let mut add_shared =
-        |lp: &mut Lp, name: String, week: usize, limit: f64, mut coefs: Vec<(usize, f64)>| {
-            if coefs.is_empty() {
-                return;
-            }
-            let slack = lp.col(0.0, f64::INFINITY, violation_cost, false);
-            coefs.push((slack, -1.0));
-            let row = lp.row(coefs, Sense::Le, limit);
-            shared.push(SharedRow {
-                name,
-                week,
-                limit,
-                row,
-                slack,
-            });
-        };
+    let mut add_shared = |lp: &mut Lp,
+                          name: String,
+                          week: usize,
+                          (limit, reserve): (f64, f64),
+                          mut coefs: Vec<(usize, f64)>| {
+        if coefs.is_empty() {
+            return;
+        }
+        let slack = lp.col(0.0, f64::INFINITY, violation_cost, false);
+        coefs.push((slack, -1.0));
+        let reserve = reserve.min(limit);
+        let row = lp.row(coefs, Sense::Le, limit - reserve);
+        shared.push(SharedRow {
+            name,
+            week,
+            limit: limit - reserve,
+            reserve,
+            row,
+            slack,
+        });
+    };
     let order_terms =
         |s: usize, filter: &dyn Fn(&Prepared) -> bool, per_unit: &dyn Fn(&Prepared) -> f64| {
             items
@@ -161,17 +170,23 @@ pub(super) fn build_group(
                 &mut lp,
                 "budget".into(),
                 s,
-                b,
+                (b, 0.0),
                 order_terms(s, &|_| true, &|p| p.cost),
             );
         }
         for (sup, b) in &cfg.budget.per_supplier {
             let terms = order_terms(s, &|p| &p.supplier == sup, &|p| p.cost);
-            add_shared(&mut lp, format!("budget:{sup}"), s, *b, terms);
+            add_shared(&mut lp, format!("budget:{sup}"), s, (*b, 0.0), terms);
         }
         for (sup, cap) in &cfg.capacity.supplier_units {
             let terms = order_terms(s, &|p| &p.supplier == sup, &|_| 1.0);
-            add_shared(&mut lp, format!("supplier_units:{sup}"), s, *cap, terms);
+            add_shared(
+                &mut lp,
+                format!("supplier_units:{sup}"),
+                s,
+                (*cap, 0.0),
+                terms,
+            );
         }
         if let Some(cap) = cfg.capacity.warehouse_volume {
             let terms: Vec<(usize, f64)> = items
@@ -180,7 +195,9 @@ pub(super) fn build_group(
                 .filter(|(p, _)| p.volume > 0.0)
                 .map(|(p, c)| (c.inv[s], p.volume))
                 .collect();
-            add_shared(&mut lp, "warehouse_volume".into(), s, cap, terms);
+            // Kept back: what the stock may exceed its expected-demand path by.
+            let reserve = items.iter().map(|p| p.volume_reserve(s)).sum();
+            add_shared(&mut lp, "warehouse_volume".into(), s, (cap, reserve), terms);
         }
     }
     GroupModel { lp, cols, shared }

@@ -51,8 +51,13 @@ pub struct ConstraintReport {
     pub name: String,
     /// The week.
     pub week: String,
-    /// Its limit.
+    /// Its limit as the plan keeps it: the config's less `reserve`.
     pub limit: f64,
+    /// Kept back from the config's limit: for the warehouse, the volume the stock may exceed
+    /// its expected-demand path by when demand falls short of the forecasts
+    /// (`capacity.warehouse_confidence`); 0 for the other limits.
+    #[serde(default)]
+    pub reserve: f64,
     /// What the plan uses.
     pub used: f64,
     /// Used up to the limit (with whole cases: less than the smallest case left).

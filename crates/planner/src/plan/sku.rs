@@ -79,10 +79,24 @@ pub(super) struct Prepared {
     pub(super) floor: f64,
     pub(super) max_stock: Option<f64>,
     pub(super) volume: f64,
+    /// The share of its expected demand over lead time + 1 week that demand may fall short
+    /// by, for the warehouse's reserve (`capacity.warehouse_confidence`); 0 without one.
+    pub(super) shortfall: f64,
     pub(super) supplier: String,
 }
 
 impl Prepared {
+    /// The warehouse volume week `t`'s end-of-week stock may exceed its expected-demand path
+    /// by: its [`Prepared::shortfall`] of the expected demand since the order that fills it
+    /// was placed (weeks `t − lead ..= t`; since now for earlier weeks).
+    pub(super) fn volume_reserve(&self, t: usize) -> f64 {
+        if self.shortfall <= 0.0 || self.volume <= 0.0 {
+            return 0.0;
+        }
+        let from = t.saturating_sub(self.lead);
+        self.volume * self.shortfall * self.d[from..=t.min(self.d.len() - 1)].iter().sum::<f64>()
+    }
+
     /// What a unit of lost demand costs the plan beyond its purchase: p − c, or 0 for an item
     /// whose shortage cost is below its unit cost (refusing demand while holding stock is not a
     /// decision the plan makes; with this floor it never pays to, and every SKU's stock follows
@@ -173,6 +187,13 @@ pub(super) fn prepare(
         )
     };
     let floor = safety_stock.max(p.min_stock.unwrap_or(0.0));
+    let confidence = cfg.capacity.warehouse_confidence;
+    let shortfall = match calibration {
+        Some(c) if cfg.capacity.warehouse_volume.is_some() && confidence > 0.0 => {
+            c.shortfall(p.lead_time_weeks + 1, confidence)
+        }
+        _ => 0.0,
+    };
     let mut arrivals = vec![0.0; t_len];
     for (week, qty) in &s.on_order {
         if *week < t_len {
@@ -204,6 +225,7 @@ pub(super) fn prepare(
         floor,
         max_stock: p.max_stock,
         volume: p.unit_volume,
+        shortfall,
         supplier: p.supplier.clone(),
     })
 }
