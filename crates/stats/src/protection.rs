@@ -147,6 +147,17 @@ fn catalogue_shortfalls(max_weeks: usize, cases: &[ProtectionCase]) -> Vec<Vec<f
     out
 }
 
+/// The `p` quantile of Student's t with `nu` degrees of freedom, from the normal one by the
+/// Cornish–Fisher expansion (Abramowitz and Stegun 26.7.5; within 0.5 % of the exact value for
+/// ν ≥ 3 at p ≤ 0.99).
+pub fn student_t_quantile(p: f64, nu: f64) -> f64 {
+    let z = normal_quantile(p);
+    let (z3, z5, z7) = (z.powi(3), z.powi(5), z.powi(7));
+    z + (z3 + z) / (4.0 * nu)
+        + (5.0 * z5 + 16.0 * z3 + 3.0 * z) / (96.0 * nu * nu)
+        + (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / (384.0 * nu.powi(3))
+}
+
 /// The smallest value with at least a share `tau` of `sorted` (ascending, not empty) at or
 /// below it: the inverse of the empirical CDF, which conformal calibration needs (linear
 /// interpolation between order statistics does not guarantee that share).
@@ -241,8 +252,10 @@ impl ProtectionCalibration {
     /// calibration origins' shortfalls ([`ProtectionCalibration::shortfall`]), at least 0. It
     /// is shared, not per SKU: the SKUs of a catalogue miss together (a season, the weather, a
     /// shared bias of the forecaster), so their own quantiles neither add up (far too wide) nor
-    /// combine as independent (far too narrow). With `n` origins, the rank is ⌈(n + 1)·confidence⌉,
-    /// the largest when that is past `n`; 0 without origins. A forecaster whose catalogue mostly
+    /// combine as independent (far too narrow). With `n` origins, the rank is ⌈(n + 1)·confidence⌉;
+    /// when that is past `n` (13 origins hold no 0.95 conformal quantile: their largest is
+    /// exceeded once in 14), the normal prediction bound for one more origin, mean + t(n − 1)·s·
+    /// √(1 + 1/n), if it lies above the largest; 0 without origins. A forecaster whose catalogue mostly
     /// came in above its forecasts (a median shortfall below 0) is not credited with that bias,
     /// only its spread counts: a calibration year's shared bias did not carry to the weeks
     /// after it on M5 or Online Retail (docs/benchmarks.md, session 15), and a warehouse
@@ -255,9 +268,22 @@ impl ProtectionCalibration {
         else {
             return 0.0;
         };
-        let rank = (((v.len() + 1) as f64) * confidence).ceil() as usize;
-        let median = v[(v.len() - 1) / 2];
-        (v[rank.clamp(1, v.len()) - 1] - median.min(0.0)).max(0.0)
+        let n = v.len();
+        let rank = (((n + 1) as f64) * confidence).ceil() as usize;
+        let median = v[(n - 1) / 2];
+        let level = if rank <= n {
+            v[rank.max(1) - 1]
+        } else if n >= 3 {
+            let mean = v.iter().sum::<f64>() / n as f64;
+            let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+            let bound = mean
+                + student_t_quantile(confidence, (n - 1) as f64)
+                    * (var * (1.0 + 1.0 / n as f64)).sqrt();
+            bound.max(v[n - 1])
+        } else {
+            v[n - 1]
+        };
+        (level - median.min(0.0)).max(0.0)
     }
 
     /// Calibration cases behind the tables, all interval lengths.
@@ -498,6 +524,20 @@ mod tests {
         assert!(c.kappa(1, 0.1, 0.98) < 1.0 && c.kappa(1, 1.0, 0.98) > 4.0);
     }
     #[test]
+    fn student_t_quantiles_match_the_tables() {
+        // t tables: ν = 12 at 0.95 1.7823, 0.99 2.6810; ν = 3 at 0.95 2.3534; ν = 30 at 0.975 2.0423.
+        for (p, nu, t) in [
+            (0.95, 12.0, 1.7823),
+            (0.99, 12.0, 2.6810),
+            (0.95, 3.0, 2.3534),
+            (0.975, 30.0, 2.0423),
+        ] {
+            let q = student_t_quantile(p, nu);
+            assert!((q - t).abs() / t < 0.005, "t({nu}, {p}) = {q}, table {t}");
+        }
+    }
+
+    #[test]
     fn the_shortfall_is_the_catalogue_totals_quantile_per_origin() {
         // 19 origins; at origin o every one of 30 SKUs sells (1 − o/100) of its forecast mean
         // of 10 a week: the catalogue falls short by o % over any interval. Origin 19 has too
@@ -529,9 +569,17 @@ mod tests {
         // Shortfalls 0 .. 0.18 (rank ⌈20·0.9⌉ = 18: 0.17); the median 0.09 (rank 10 of 19).
         assert!((c.shortfall(2, 0.9) - 0.17).abs() < 1e-9);
         assert!((c.shortfall(3, 0.5) - 0.09).abs() < 1e-9);
-        // Past the origins' reach: the largest; longer intervals than fitted use the longest.
-        assert!((c.shortfall(1, 0.99) - 0.18).abs() < 1e-9);
-        assert!((c.shortfall(9, 0.99) - 0.18).abs() < 1e-9);
+        // Past the origins' reach (rank ⌈20·0.99⌉ = 20 of 19): the normal prediction bound,
+        // mean 0.09 + t(18, 0.99) 2.552 · s 0.0563 · √(1 + 1/19) = 0.237; longer intervals
+        // than fitted use the longest.
+        let s = (19.0 * 20.0 / 12.0_f64).sqrt() / 100.0;
+        let bound = 0.09 + 2.552 * s * (20.0_f64 / 19.0).sqrt();
+        assert!(
+            (c.shortfall(1, 0.99) - bound).abs() < 2e-3,
+            "{}",
+            c.shortfall(1, 0.99)
+        );
+        assert_eq!(c.shortfall(9, 0.99), c.shortfall(3, 0.99));
         // Demand above the forecast is no shortfall; no origins, none either.
         let above: Vec<ProtectionCase> = (0..MIN_SKUS_PER_ORIGIN)
             .flat_map(|_| {
@@ -542,8 +590,12 @@ mod tests {
         assert_eq!(c.shortfall(1, 0.95), 0.0);
         // A catalogue that mostly sold above its forecasts: only the spread around the median.
         let mut mixed = c.clone();
-        mixed.shortfall = vec![vec![-0.10, -0.06, -0.05, -0.04, 0.01]];
-        assert!((mixed.shortfall(1, 0.95) - 0.06).abs() < 1e-9);
+        mixed.shortfall = vec![vec![
+            -0.10, -0.08, -0.07, -0.06, -0.06, -0.05, -0.05, -0.05, -0.04, -0.04, -0.03, -0.02,
+            -0.01, 0.0, 0.01, 0.02, 0.03, 0.04, 0.05,
+        ]];
+        // Rank 19 of 19 at 0.95: 0.05, plus the median's 0.04.
+        assert!((mixed.shortfall(1, 0.95) - 0.09).abs() < 1e-9);
         assert!((mixed.shortfall(1, 0.5) - 0.0).abs() < 1e-9);
         let mut old = c.clone();
         old.shortfall.clear();
