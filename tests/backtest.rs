@@ -364,6 +364,19 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
         assert!((stock - r.avg_stock_value).abs() < 1e-6 * r.avg_stock_value.max(1.0));
         let cost: f64 = rows.iter().map(|c| c.cost).sum();
         assert!((cost - r.holding_cost - r.shortage_cost).abs() < 1e-6 * cost.max(1.0));
+        // The policy's share of demand weeks without a stock-out is a weighted mean of its
+        // classes' shares.
+        let cycle: Vec<f64> = rows.iter().map(|c| c.cycle_service.unwrap()).collect();
+        let overall = 1.0 - r.stockout_share;
+        let (lo, hi) = cycle
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &c| {
+                (a.min(c), b.max(c))
+            });
+        assert!(
+            lo - 1e-9 <= overall && overall <= hi + 1e-9,
+            "{overall} {cycle:?}"
+        );
     }
     // Per SKU and policy: stock is conserved, orders arrive after their lead time, nothing is
     // served that was not there.

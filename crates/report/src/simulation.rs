@@ -223,7 +223,8 @@ fn top_sku_chart(w: &mut Writer, dir: &Path, classes: &[SkuClass], weeks: &Weeks
     Ok(())
 }
 
-/// Where each policy gains or loses: fill rate, stock value and holding + shortage cost per
+/// Where each policy gains or loses: fill rate, cycle service, stock value and holding +
+/// shortage cost per
 /// ABC × XYZ class, one column group per policy.
 fn simulation_classes(w: &mut Writer, s: &SimulationSummary) -> Result<()> {
     let mut policies: Vec<&str> = Vec::new();
@@ -240,6 +241,7 @@ fn simulation_classes(w: &mut Writer, s: &SimulationSummary) -> Result<()> {
     let mut header = vec!["class".to_string(), "SKUs".to_string()];
     for p in &policies {
         header.push(format!("{p}: fill rate"));
+        header.push(format!("{p}: cycle service"));
         header.push(format!("{p}: avg stock value"));
         header.push(format!("{p}: holding + shortage"));
     }
@@ -259,10 +261,12 @@ fn simulation_classes(w: &mut Writer, s: &SimulationSummary) -> Result<()> {
                 match of(p) {
                     Some(r) => row.extend([
                         format!("{:.3}", r.fill_rate),
+                        r.cycle_service
+                            .map_or("–".to_string(), |c| format!("{c:.3}")),
                         fmt_num(r.avg_stock_value),
                         fmt_num(r.cost),
                     ]),
-                    None => row.extend(["–".to_string(), "–".to_string(), "–".to_string()]),
+                    None => row.extend(std::iter::repeat_n("–".to_string(), 4)),
                 }
             }
             row

@@ -239,13 +239,18 @@ pub struct ClassResult {
     pub skus: usize,
     /// Units served in time / units asked for (1 without demand).
     pub fill_rate: f64,
+    /// Share of its SKU-weeks with demand served without a stock-out, as the policy's
+    /// `cycle_service` (1 without demand); absent in simulations written before it was kept.
+    #[serde(default)]
+    pub cycle_service: Option<f64>,
     /// Mean over weeks of the class's end-of-week stock value.
     pub avg_stock_value: f64,
     /// Holding + shortage cost (ordering costs are not split by class).
     pub cost: f64,
 }
 
-/// Per policy and class: fill rate, average stock value and holding + shortage cost, from the
+/// Per policy and class: fill rate, cycle service, average stock value and holding + shortage
+/// cost, from the
 /// SKU-weeks of `trajectories` (`classes[i]` is SKU `i`'s).
 pub(super) fn by_class(
     trajectories: &[SkuWeek],
@@ -259,6 +264,8 @@ pub(super) fn by_class(
         skus: std::collections::BTreeSet<usize>,
         demand: f64,
         served: f64,
+        with_demand: usize,
+        stockouts: usize,
         value: f64,
         cost: f64,
     }
@@ -270,6 +277,11 @@ pub(super) fn by_class(
         a.skus.insert(r.sku);
         a.demand += r.demand;
         a.served += r.served;
+        if r.demand > 0.0 {
+            a.with_demand += 1;
+            // A stock-out as the policy's own count has it (`serving`).
+            a.stockouts += usize::from(r.demand - r.served > 1e-9);
+        }
         a.value += end * params[r.sku].unit_cost;
         a.cost += end * e.holding + (r.demand - r.served) * e.shortage;
     }
@@ -283,6 +295,7 @@ pub(super) fn by_class(
             } else {
                 1.0
             },
+            cycle_service: Some(1.0 - t.stockouts as f64 / t.with_demand.max(1) as f64),
             avg_stock_value: t.value / weeks.max(1) as f64,
             cost: t.cost,
         })
