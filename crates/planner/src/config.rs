@@ -397,8 +397,18 @@ mod tests {
                 .to_string()
                 .contains("budget.weekly")
         );
+        let cfg: PlanConfig =
+            toml::from_str("[capacity]\nwarehouse_volume = 9.0\nwarehouse_confidence = 1.0\n")
+                .unwrap();
+        assert!(
+            cfg.check(Path::new("p.toml"))
+                .unwrap_err()
+                .to_string()
+                .contains("capacity.warehouse_confidence")
+        );
         let cfg: PlanConfig = toml::from_str("").unwrap();
         assert!(cfg.check(Path::new("p.toml")).is_ok());
+        assert_eq!(cfg.capacity.warehouse_confidence, 0.95);
         assert!(!cfg.has_shared_constraints());
     }
 }
