@@ -166,6 +166,23 @@ fn the_warehouse_holds_when_the_catalogue_sells_less_than_forecast() {
         "{wh:?}"
     );
     assert!((wh.limit - (cap - wh.reserve)).abs() < 1e-9);
+
+    // Before any order can land the stock is what it is: no reserve there, and a week over the
+    // warehouse by stock on hand is reported over by that much only (one SKU with 200 on hand,
+    // 10 arriving and 10 sold in week 0, the others none left: 50 m³ over 150).
+    let mut full = inp.clone();
+    full.skus[0].on_hand = 200.0;
+    let mut c = cfg(8);
+    c.capacity.warehouse_volume = Some(cap);
+    let p = plan(&full, &c, &no_progress).unwrap();
+    let first = p
+        .summary
+        .constraints
+        .iter()
+        .find(|k| k.name == "warehouse_volume" && k.week == week0().to_string())
+        .expect("week 0 is over the warehouse");
+    assert_eq!(first.reserve, 0.0);
+    assert!((first.violated_by - 50.0).abs() < 1e-6, "{first:?}");
 }
 
 #[test]

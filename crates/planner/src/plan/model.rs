@@ -195,8 +195,15 @@ pub(super) fn build_group(
                 .filter(|(p, _)| p.volume > 0.0)
                 .map(|(p, c)| (c.inv[s], p.volume))
                 .collect();
-            // Kept back: what the stock may exceed its expected-demand path by.
-            let reserve = items.iter().map(|p| p.volume_reserve(s)).sum();
+            // Kept back: what the stock may exceed its expected-demand path by, from the first
+            // week an order can reach (before it the stock is what it is, whatever the plan,
+            // and a reserve would only report it further over).
+            let reachable = items.iter().any(|p| p.volume > 0.0 && s >= p.lead);
+            let reserve = if reachable {
+                items.iter().map(|p| p.volume_reserve(s)).sum()
+            } else {
+                0.0
+            };
             add_shared(&mut lp, "warehouse_volume".into(), s, (cap, reserve), terms);
         }
     }
