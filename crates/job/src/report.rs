@@ -435,6 +435,7 @@ impl CycleReport<'_> {
                         k.week.to_string(),
                         format!("{:.1}", k.used),
                         format!("{:.1}", k.limit),
+                        format!("{:.1}", k.reserve),
                         format!("{:.1}", k.violated_by),
                     ]
                 })
@@ -442,7 +443,14 @@ impl CycleReport<'_> {
             if !rows.is_empty() {
                 table(
                     out,
-                    &["binding limit", "week", "used", "limit", "violated by"],
+                    &[
+                        "binding limit",
+                        "week",
+                        "used",
+                        "limit",
+                        "kept back",
+                        "violated by",
+                    ],
                     &rows,
                 );
             }
