@@ -196,6 +196,48 @@ fn synthetic_chain_and_bad_tables() {
             && w.contains("no forecast")),
         "{warnings:?}"
     );
+    // How often a SKU sells is read from the SKU table, and must be a share.
+    let minimal = |extra: &str, value: &str| {
+        let mut text = format!("unique_id,unit_cost{extra}\n");
+        for (i, s) in inp.skus.iter().enumerate() {
+            let v = if i == 1 { value } else { "" };
+            text.push_str(&format!(
+                "{},2{}\n",
+                s.unique_id,
+                if extra.is_empty() {
+                    String::new()
+                } else {
+                    format!(",{v}")
+                }
+            ));
+        }
+        text
+    };
+    let (shared, _) = load(
+        &PlanFiles {
+            sku_params: twice("share.csv", &minimal(",demand_weeks_share", "0.25")),
+            ..files.clone()
+        },
+        &c,
+    )
+    .unwrap();
+    assert_eq!(shared.skus[1].params.demand_weeks_share, Some(0.25));
+    assert_eq!(shared.skus[0].params.demand_weeks_share, None);
+    let err = load(
+        &PlanFiles {
+            sku_params: twice("share_bad.csv", &minimal(",demand_weeks_share", "1.5")),
+            ..files.clone()
+        },
+        &c,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("share_bad.csv")
+            && err.contains("row 2")
+            && err.contains("demand_weeks_share"),
+        "{err}"
+    );
     // Forecasts without a spread are planned, with a warning.
     let mut median = String::from("unique_id,ds,q50\n");
     for s in &inp.skus {

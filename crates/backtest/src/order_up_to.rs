@@ -135,6 +135,7 @@ mod tests {
             holding_rate: None,
             shortage_cost: None,
             service_level: None,
+            demand_weeks_share: None,
         }
     }
 

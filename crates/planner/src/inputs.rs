@@ -32,6 +32,12 @@ pub struct SkuParams {
     pub shortage_cost: Option<f64>,
     /// Cycle service level for this SKU's safety stock, in (0, 1) (default from the config).
     pub service_level: Option<f64>,
+    /// Share of recent weeks with demand, in (0, 1] ([`demand_weeks_share`]): the lost-sales
+    /// shop that sets the SKU's level draws demand in that share of its weeks when that is
+    /// lumpier than the negative binomial of the forecast's mean and spread
+    /// (`crate::lost_sales`). The forecast job, the weekly job and the simulation fill it from
+    /// the history; without it the negative binomial's own share.
+    pub demand_weeks_share: Option<f64>,
 }
 
 impl SkuParams {
@@ -50,6 +56,7 @@ impl SkuParams {
             holding_rate: None,
             shortage_cost: None,
             service_level: None,
+            demand_weeks_share: None,
         }
     }
 
@@ -96,6 +103,11 @@ impl SkuParams {
         {
             return bad(format!("service_level must be inside (0, 1), got {a}"));
         }
+        if let Some(s) = self.demand_weeks_share
+            && !(s > 0.0 && s <= 1.0)
+        {
+            return bad(format!("demand_weeks_share must be in (0, 1], got {s}"));
+        }
         if let (Some(lo), Some(hi)) = (self.min_stock, self.max_stock)
             && lo > hi
         {
@@ -134,4 +146,31 @@ pub struct PlanInputs {
     /// order-up-to levels from its calibrated quantiles of demand over lead time + review period.
     /// Without it, the normal rule with independent weeks.
     pub protection: Option<restock_stats::ProtectionCalibration>,
+}
+
+/// Weeks of history [`demand_weeks_share`] looks at.
+pub const DEMAND_WEEKS_WINDOW: usize = 52;
+
+/// The share of the last [`DEMAND_WEEKS_WINDOW`] weeks of `history` (weekly demand, oldest
+/// first) that had demand; `None` without history or without any demand in it.
+pub fn demand_weeks_share(history: &[f64]) -> Option<f64> {
+    let recent = &history[history.len().saturating_sub(DEMAND_WEEKS_WINDOW)..];
+    let selling = recent.iter().filter(|v| **v > 0.0).count();
+    (selling > 0).then(|| selling as f64 / recent.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_share_of_weeks_with_demand_reads_the_last_year() {
+        assert_eq!(demand_weeks_share(&[0.0, 3.0, 0.0, 0.0, 1.0]), Some(0.4));
+        // 8 old weeks with demand, then a year with it in 13 weeks of 52.
+        let mut y = vec![5.0; 8];
+        y.extend((0..52).map(|w| if w % 4 == 0 { 2.0 } else { 0.0 }));
+        assert_eq!(demand_weeks_share(&y), Some(0.25));
+        assert_eq!(demand_weeks_share(&[0.0; 10]), None);
+        assert_eq!(demand_weeks_share(&[]), None);
+    }
 }

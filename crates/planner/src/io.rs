@@ -26,7 +26,8 @@ pub struct PlanFiles {
     pub open_orders: Option<PathBuf>,
     /// SKU parameters: `unique_id, unit_cost` and optionally `unit_price, lead_time_weeks,
     /// case_pack, moq, supplier, unit_volume, min_stock, max_stock, holding_rate_per_week,
-    /// shortage_cost, service_level` (empty cells take the config's defaults).
+    /// shortage_cost, service_level, demand_weeks_share` (empty cells take the config's
+    /// defaults).
     pub sku_params: PathBuf,
     /// The forecaster's protection-interval calibration (JSON from the forecast job,
     /// `restock_stats::ProtectionCalibration`); without it, the normal rule.
@@ -468,7 +469,7 @@ pub fn read_protection(path: &Path) -> Result<ProtectionCalibration> {
 }
 
 /// The optional columns of the SKU parameter table, besides `unique_id` and `unit_cost`.
-pub const SKU_PARAM_COLUMNS: [&str; 11] = [
+pub const SKU_PARAM_COLUMNS: [&str; 12] = [
     "unit_price",
     "lead_time_weeks",
     "case_pack",
@@ -480,6 +481,7 @@ pub const SKU_PARAM_COLUMNS: [&str; 11] = [
     "holding_rate_per_week",
     "shortage_cost",
     "service_level",
+    "demand_weeks_share",
 ];
 
 /// Read the SKU parameter table (see [`PlanFiles::sku_params`]); empty cells take the config's
@@ -517,10 +519,11 @@ pub fn read_sku_params(ppath: &Path, cfg: &PlanConfig) -> Result<HashMap<String,
         num("min_stock")?,
         num("max_stock")?,
     );
-    let (hold, short, service) = (
+    let (hold, short, service, weeks_share) = (
         num("holding_rate_per_week")?,
         num("shortage_cost")?,
         num("service_level")?,
+        num("demand_weeks_share")?,
     );
     let supplier = if has("supplier") {
         strings(ppath, &df, "supplier")?
@@ -563,6 +566,7 @@ pub fn read_sku_params(ppath: &Path, cfg: &PlanConfig) -> Result<HashMap<String,
         p.holding_rate = hold[row];
         p.shortage_cost = short[row];
         p.service_level = service[row];
+        p.demand_weeks_share = weeks_share[row];
         if let Some(s) = &supplier[row] {
             p.supplier = s.clone();
         }

@@ -289,6 +289,9 @@ impl SkuCurve {
             review: cfg.horizon.review_period_weeks,
             pack: p.case_pack,
             moq: p.moq,
+            demand_weeks: p
+                .demand_weeks_share
+                .map_or(0, |s| (s * 100.0).round().clamp(1.0, 100.0) as u16),
         };
         let grid = match p.service_level {
             Some(a) => vec![a],

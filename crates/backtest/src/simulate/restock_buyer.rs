@@ -10,6 +10,7 @@ use restock_data::WeeklyDataset;
 use restock_data::future::KnownFuture;
 use restock_infer::Network;
 use restock_infer::protection::calibration_origins;
+use restock_planner::inputs::demand_weeks_share;
 use restock_planner::{PlanConfig, PlanInputs, PlanStatus, SkuInput};
 use restock_stats::{ProtectionCalibration, ProtectionCase};
 
@@ -206,6 +207,8 @@ impl<'a> RestockBuyer<'a> {
     ) -> PlanInputs {
         let levels = self.network.levels().clone();
         let k = levels.len();
+        // Replayed weeks already sold.
+        let done = replay.start.weeks_until(week).max(0) as usize;
         let skus = replay
             .ids
             .iter()
@@ -230,7 +233,18 @@ impl<'a> RestockBuyer<'a> {
                         .iter()
                         .map(|(a, q)| (week.weeks_until(*a).max(0) as usize, *q))
                         .collect(),
-                    params: replay.sku_params[i].clone(),
+                    params: {
+                        // How often it sold in the weeks before this one, as the weekly job
+                        // reads it from its history.
+                        let mut p = replay.sku_params[i].clone();
+                        if p.demand_weeks_share.is_none() {
+                            let sold = &replay.demand[i][..done.min(replay.demand[i].len())];
+                            let mut y = replay.history.series[i].y.clone();
+                            y.extend_from_slice(sold);
+                            p.demand_weeks_share = demand_weeks_share(&y);
+                        }
+                        p
+                    },
                 }
             })
             .collect();

@@ -175,6 +175,9 @@ pub(super) fn prepare(
             review,
             pack: p.case_pack,
             moq: p.moq,
+            demand_weeks: p
+                .demand_weeks_share
+                .map_or(0, |s| (s * 100.0).round().clamp(1.0, 100.0) as u16),
         };
         lost_sales_safety_stock(forecast, levels, alpha, &shop, calibration)
     } else {
