@@ -134,6 +134,19 @@ fn a_week_killed_at_every_stage_and_run_again_ends_as_an_uninterrupted_one() {
     assert!(!served.is_empty(), "{model}");
     let cycles = json(&a.join("job/cycles.json"));
     assert_eq!(cycles.as_array().map(Vec::len), Some(2), "{cycles}");
+    // The plan's lost-sales levels knew how often each SKU sold, from the job's history.
+    let summary = json(
+        &a.join("job/cycles")
+            .join(W2)
+            .join("shards/0-of-1/orders.summary.json"),
+    );
+    assert!(
+        summary["demand_weeks_shares"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "{}",
+        summary["demand_weeks_shares"]
+    );
     // The second week scores the first's forecasts and orders on the week between them.
     let history =
         std::fs::read_to_string(a.join("job/cycles").join(W2).join("history.csv")).unwrap();

@@ -122,6 +122,11 @@ pub(super) fn assemble(
             None => "normal rule".into(),
         },
         lost_sales_levels: cfg.service.lost_sales_levels(),
+        demand_weeks_shares: inputs
+            .skus
+            .iter()
+            .filter(|s| s.params.demand_weeks_share.is_some())
+            .count(),
         expected_fill_rate: None,
         costs,
         weeks,

@@ -130,6 +130,10 @@ pub struct PlanSummary {
     /// `critical_ratio` or `fill_rate`.
     #[serde(default)]
     pub lost_sales_levels: bool,
+    /// SKUs whose lost-sales level knew their own share of weeks with demand
+    /// (`SkuParams::demand_weeks_share`, from the SKU table or the history).
+    #[serde(default)]
+    pub demand_weeks_shares: usize,
     /// With `fill_rate`: the catalogue's expected fill rate at the chosen levels.
     #[serde(default)]
     pub expected_fill_rate: Option<f64>,
