@@ -554,15 +554,21 @@ mod tests {
         let (share, size_mean, size_var) = (0.15, 8.0, 30.0);
         let mean = share * size_mean;
         let variance = share * (size_var + size_mean * size_mean) - mean * mean;
+        // Drawn apart from the shop's own generator: a demand week by a uniform, its lot as
+        // 1 + a gamma–Poisson mixture with mean 7 and variance 30.
         let mut rng = StdRng::seed_from_u64(7);
-        let demand: Vec<f64> = weekly_demand(size_mean - 1.0, size_var, 200_000, 8)
-            .into_iter()
-            .map(|x| {
-                if rng.random::<f64>() < share {
-                    1.0 + x
+        let k = 49.0 / (size_var - (size_mean - 1.0));
+        let gamma = Gamma::new(k, (size_mean - 1.0) / k).expect("shape");
+        let demand: Vec<f64> = (0..200_000)
+            .map(|_| {
+                let selling = rng.random::<f64>() < share;
+                let m: f64 = gamma.sample(&mut rng);
+                let lot = if m > 0.0 {
+                    Poisson::new(m).expect("mean").sample(&mut rng)
                 } else {
                     0.0
-                }
+                };
+                if selling { 1.0 + lot } else { 0.0 }
             })
             .collect();
         let shop = Shop::weekly(2, 1);
