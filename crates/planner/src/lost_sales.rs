@@ -41,6 +41,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Gamma, Poisson};
 
+use crate::inputs::SkuParams;
+
 /// How a SKU is replenished: lead time and review period in weeks, orders in whole cases of
 /// `pack` units and at least `moq` units (rounded up to cases), as the plan orders them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,6 +61,19 @@ pub struct Shop {
 }
 
 impl Shop {
+    /// How the plan replenishes a SKU of parameters `p`, reviewed every `review` weeks.
+    pub fn of(p: &SkuParams, review: usize) -> Shop {
+        Shop {
+            lead: p.lead_time_weeks,
+            review,
+            pack: p.case_pack,
+            moq: p.moq,
+            demand_weeks: p
+                .demand_weeks_share
+                .map_or(0, |s| (s * 100.0).round().clamp(1.0, 100.0) as u16),
+        }
+    }
+
     /// One unit a case, no minimum.
     pub fn weekly(lead: usize, review: usize) -> Shop {
         Shop {
@@ -308,14 +323,7 @@ fn lumpy(mean: f64, variance: f64, share: f64) -> Option<(f64, f64)> {
     if !(share > 0.0 && share < 1.0) {
         return None;
     }
-    let nb_selling = 1.0 - {
-        if variance > mean {
-            let k = mean * mean / (variance - mean);
-            (k / (k + mean)).powf(k)
-        } else {
-            (-mean).exp()
-        }
-    };
+    let nb_selling = 1.0 - zero_share(mean, variance);
     let size_mean = mean / share;
     let size_var = (variance + mean * mean) / share - size_mean * size_mean;
     (share < nb_selling && size_mean > 1.0 && size_var >= 0.0).then_some((size_mean, size_var))
@@ -341,14 +349,19 @@ fn step_fraction(below: f64, at: f64, alpha: f64) -> f64 {
 /// Weeks to simulate so that about [`WEEKS`] of them have demand: the chance of a week with
 /// demand is 1 − P(0) of the negative binomial (Poisson) with that mean and variance.
 fn weeks_for(mean: f64, variance: f64) -> usize {
-    let zero = if variance > mean {
+    let selling = (1.0 - zero_share(mean, variance)).max(1e-9);
+    ((WEEKS as f64 / selling).ceil() as usize).clamp(WEEKS, MAX_WEEKS)
+}
+
+/// P(0) of the negative binomial (Poisson) with that mean and variance: its share of weeks
+/// without demand.
+fn zero_share(mean: f64, variance: f64) -> f64 {
+    if variance > mean {
         let k = mean * mean / (variance - mean);
         (k / (k + mean)).powf(k)
     } else {
         (-mean).exp()
-    };
-    let selling = (1.0 - zero).max(1e-9);
-    ((WEEKS as f64 / selling).ceil() as usize).clamp(WEEKS, MAX_WEEKS)
+    }
 }
 
 /// `weeks` weekly demands, negative binomial with the given mean and variance (Poisson when

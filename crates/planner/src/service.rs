@@ -284,15 +284,7 @@ impl SkuCurve {
         cfg: &PlanConfig,
     ) -> Self {
         let p = &s.params;
-        let shop = Shop {
-            lead: p.lead_time_weeks,
-            review: cfg.horizon.review_period_weeks,
-            pack: p.case_pack,
-            moq: p.moq,
-            demand_weeks: p
-                .demand_weeks_share
-                .map_or(0, |s| (s * 100.0).round().clamp(1.0, 100.0) as u16),
-        };
+        let shop = Shop::of(p, cfg.horizon.review_period_weeks);
         let grid = match p.service_level {
             Some(a) => vec![a],
             None => LOST_SALES_FILL_GRID.to_vec(),

@@ -10,7 +10,7 @@ use restock_data::WeeklyDataset;
 use restock_data::future::KnownFuture;
 use restock_infer::Network;
 use restock_infer::protection::calibration_origins;
-use restock_planner::inputs::demand_weeks_share;
+use restock_planner::inputs::{DEMAND_WEEKS_WINDOW, demand_weeks_share};
 use restock_planner::{PlanConfig, PlanInputs, PlanStatus, SkuInput};
 use restock_stats::{ProtectionCalibration, ProtectionCase};
 
@@ -239,9 +239,10 @@ impl<'a> RestockBuyer<'a> {
                         let mut p = replay.sku_params[i].clone();
                         if p.demand_weeks_share.is_none() {
                             let sold = &replay.demand[i][..done.min(replay.demand[i].len())];
-                            let mut y = replay.history.series[i].y.clone();
-                            y.extend_from_slice(sold);
-                            p.demand_weeks_share = demand_weeks_share(&y);
+                            let y = &replay.history.series[i].y;
+                            let from = y.len().saturating_sub(DEMAND_WEEKS_WINDOW);
+                            let recent: Vec<f64> = y[from..].iter().chain(sold).copied().collect();
+                            p.demand_weeks_share = demand_weeks_share(&recent);
                         }
                         p
                     },

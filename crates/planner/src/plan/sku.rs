@@ -170,16 +170,7 @@ pub(super) fn prepare(
     // a fill-rate target allocates are that shop's too. The economic fractile (p − c) / (p − c
     // + h) is already the lost-sales newsvendor's and is a quantile.
     let safety_stock = if cfg.service.lost_sales_levels() {
-        let shop = Shop {
-            lead: p.lead_time_weeks,
-            review,
-            pack: p.case_pack,
-            moq: p.moq,
-            demand_weeks: p
-                .demand_weeks_share
-                .map_or(0, |s| (s * 100.0).round().clamp(1.0, 100.0) as u16),
-        };
-        lost_sales_safety_stock(forecast, levels, alpha, &shop, calibration)
+        lost_sales_safety_stock(forecast, levels, alpha, &Shop::of(p, review), calibration)
     } else {
         safety_stock(
             forecast,
