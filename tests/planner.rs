@@ -393,6 +393,7 @@ fn a_sku_table_without_prices_is_planned_at_the_default_markup() {
     };
     let files = PlanFiles {
         protection: None,
+        history: None,
         forecasts: path("forecasts.csv", &forecasts),
         inventory: path("inventory.csv", "unique_id,on_hand\nA,15\n"),
         open_orders: None,

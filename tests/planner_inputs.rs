@@ -18,6 +18,7 @@ fn synthetic_chain_and_bad_tables() {
     cat.write(dir.path()).unwrap();
     let files = PlanFiles {
         protection: None,
+        history: None,
         forecasts: dir.path().join("oracle_forecast.parquet"),
         inventory: dir.path().join("inventory.csv"),
         open_orders: Some(dir.path().join("open_orders.csv")),
@@ -278,4 +279,52 @@ fn synthetic_chain_and_bad_tables() {
             && err.contains(&week0().to_string()),
         "{err}"
     );
+}
+
+#[test]
+fn the_sales_history_tells_each_sku_how_often_it_sells_before_the_plan() {
+    use restock_data::{SkuSeries, WeeklyDataset};
+    let start = week0();
+    let series = |id: &str, from: i64, y: Vec<f64>| SkuSeries {
+        unique_id: id.into(),
+        start: start.offset(from),
+        covariates: vec![],
+        statics: vec![],
+        y,
+    };
+    // A sold every week of its 20 before the plan, then nothing in the plan's own weeks (which
+    // the history must not be read into); B sold in one week of its last 20; C's SKU table
+    // already says; D has no history.
+    let mut a = vec![3.0; 20];
+    a.extend([0.0; 6]);
+    let mut b = vec![0.0; 20];
+    b[0] = 5.0;
+    b[19] = 5.0;
+    let history = WeeklyDataset {
+        first_week: start.offset(-20),
+        last_week: start.offset(5),
+        covariates: vec![],
+        statics: vec![],
+        event_days: None,
+        series: vec![
+            series("A", -20, a),
+            series("B", -20, b),
+            series("C", -20, vec![1.0; 20]),
+        ],
+    };
+    let mut c = crate::planner::params(4.0, 6.0, 2);
+    c.demand_weeks_share = Some(0.3);
+    let mut skus = vec![
+        crate::planner::sku("A", 3.0, 1.0, 8, 0.0, crate::planner::params(4.0, 6.0, 2)),
+        crate::planner::sku("B", 0.5, 1.0, 8, 0.0, crate::planner::params(4.0, 6.0, 2)),
+        crate::planner::sku("C", 1.0, 0.5, 8, 0.0, c),
+        crate::planner::sku("D", 1.0, 0.5, 8, 0.0, crate::planner::params(4.0, 6.0, 2)),
+    ];
+    restock_planner::io::fill_demand_weeks_shares(&mut skus, &history, start);
+    let share = |i: usize| skus[i].params.demand_weeks_share;
+    assert_eq!(share(0), Some(1.0));
+    // B: two weeks of 20. A: its six zero weeks from the plan's start on are not read.
+    assert_eq!(share(1), Some(0.1));
+    assert_eq!(share(2), Some(0.3));
+    assert_eq!(share(3), None);
 }

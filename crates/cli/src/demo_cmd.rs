@@ -69,6 +69,7 @@ pub(crate) fn demo(a: DemoArgs, progress: &mut Progress) -> Result<()> {
         data.join("inventory.csv"),
         Some(data.join("open_orders.csv")),
         data.join("sku_params.csv"),
+        weekly.clone(),
         a.out.join("orders.csv"),
     );
     crate::plan_cmd::plan(plan_args, progress)?;

@@ -40,6 +40,11 @@ pub(crate) struct PlanArgs {
     /// calibration exists.
     #[arg(long, conflicts_with = "protection")]
     normal_protection: bool,
+    /// The weekly sales the forecasts were made from (`restock ingest`'s output): how often
+    /// each SKU sells, for its lost-sales level, where the SKU table has no
+    /// demand_weeks_share.
+    #[arg(long, value_name = "WEEKLY")]
+    history: Option<PathBuf>,
     /// Order lines to write (.parquet or .csv).
     #[arg(long)]
     out: PathBuf,
@@ -65,6 +70,7 @@ impl PlanArgs {
         inventory: PathBuf,
         open_orders: Option<PathBuf>,
         sku_params: PathBuf,
+        history: PathBuf,
         out: PathBuf,
     ) -> Self {
         PlanArgs {
@@ -76,6 +82,7 @@ impl PlanArgs {
             sku_params,
             protection: None,
             normal_protection: false,
+            history: Some(history),
             out,
             summary: None,
             solver: None,
@@ -127,6 +134,7 @@ pub(crate) fn plan(a: PlanArgs, progress: &mut Progress) -> Result<Plan> {
                 p.exists().then_some(p)
             })
         },
+        history: a.history.clone(),
     };
     let (inputs, mut warnings) = io::load(&files, &cfg)?;
     if files.protection.is_none() && !a.normal_protection {

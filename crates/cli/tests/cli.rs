@@ -127,6 +127,56 @@ fn synth_ingest_plan_chain() {
         printed.contains("at service level, lost-sales levels"),
         "{printed}"
     );
+    // Without the sales history the lost-sales levels cannot know how often each SKU sells,
+    // and say so; with it (`--history`), every SKU with sales gets its chance of a demand week.
+    assert!(
+        printed.contains("do not know how often each SKU sells") && printed.contains("--history"),
+        "{printed}"
+    );
+    assert_eq!(summary["demand_weeks_shares"], 0, "{summary}");
+    let with_history = |history: &str, out: &str| {
+        restock(
+            &[
+                "plan",
+                "--config",
+                "plan.toml",
+                "--forecasts",
+                "cat/oracle_forecast.parquet",
+                "--inventory",
+                "cat/inventory.csv",
+                "--sku-params",
+                "cat/sku_params.csv",
+                "--history",
+                history,
+                "--out",
+                out,
+            ],
+            d,
+        )
+    };
+    let o = with_history("weekly.parquet", "orders-history.csv");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("how often each SKU sells"),
+        "{}",
+        stderr(&o)
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("orders-history.summary.json")).unwrap(),
+    )
+    .unwrap();
+    let shares = summary["demand_weeks_shares"].as_u64().unwrap();
+    let written = report["output_skus"].as_u64().unwrap();
+    assert!(shares > 0 && shares <= written, "{shares} of {written}");
+    // A history that is not a weekly dataset is an error naming it, and writes nothing.
+    let o = with_history("cat/sku_params.csv", "orders-bad.csv");
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("cat/sku_params.csv") && err.contains("ds"),
+        "{err}"
+    );
+    assert!(!d.join("orders-bad.csv").exists());
 
     // A fill-rate target: per-SKU lost-sales levels, the expected fill rate said and recorded.
     std::fs::write(
@@ -424,9 +474,11 @@ fn demo_runs_the_whole_job() {
         summary["by_model"][served].as_u64().unwrap() > 0,
         "{summary} {serving}"
     );
-    // The plan keeps its budget every week.
+    // The plan keeps its budget every week, and its lost-sales levels knew how often each SKU
+    // sold, from the weekly sales the forecasts were made from, as the replay's did.
     let plan = json("orders.summary.json");
     assert_eq!(plan["skus"].as_u64().unwrap(), weekly_skus);
+    assert_eq!(plan["demand_weeks_shares"].as_u64().unwrap(), weekly_skus);
     for w in plan["weeks"].as_array().unwrap() {
         let (spend, budget) = (w["spend"].as_f64().unwrap(), w["budget"].as_f64().unwrap());
         assert!(spend <= budget + 1e-6, "{w}");

@@ -357,24 +357,12 @@ fn shard_step(
         open_orders: snapshot.open_orders,
         sku_params: snapshot.sku_params,
         protection: Some(protection),
+        // How often each SKU sold lately, for its lost-sales level.
+        history: Some(cycle.join("weekly.parquet")),
     };
-    let (mut plan_inputs, warnings) = plan_io::load(&files, plan_cfg)?;
+    let (plan_inputs, warnings) = plan_io::load(&files, plan_cfg)?;
     for w in &warnings {
         observer.warning(w);
-    }
-    // How often each SKU sold lately, for its lost-sales level (unless the SKU table says).
-    let weekly = WeeklyDataset::read(&cycle.join("weekly.parquet"))?;
-    let history: HashMap<&str, &[f64]> = weekly
-        .series
-        .iter()
-        .map(|s| (s.unique_id.as_str(), s.y.as_slice()))
-        .collect();
-    for s in &mut plan_inputs.skus {
-        if s.params.demand_weeks_share.is_none() {
-            s.params.demand_weeks_share = history
-                .get(s.unique_id.as_str())
-                .and_then(|y| restock_planner::inputs::demand_weeks_share(y));
-        }
     }
     let plan = restock_planner::plan(&plan_inputs, plan_cfg, &|_| {})?;
     let mut orders = plan_io::orders_frame(&plan.orders)?;

@@ -32,6 +32,11 @@ pub struct PlanFiles {
     /// The forecaster's protection-interval calibration (JSON from the forecast job,
     /// `restock_stats::ProtectionCalibration`); without it, the normal rule.
     pub protection: Option<PathBuf>,
+    /// The weekly sales the forecasts were made from (a weekly dataset, `restock ingest`'s
+    /// output): each SKU's chance of a week with demand for its lost-sales level
+    /// ([`crate::inputs::demand_weeks_share`], read from the weeks before the forecasts'
+    /// first), where the SKU table has no `demand_weeks_share`.
+    pub history: Option<PathBuf>,
 }
 
 fn input_err(path: &Path, message: String) -> Error {
@@ -206,6 +211,24 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
             open.len()
         ));
     }
+    match &files.history {
+        Some(h) => {
+            let history = restock_data::WeeklyDataset::read(h)?;
+            fill_demand_weeks_shares(&mut skus, &history, start);
+        }
+        None if cfg.service.lost_sales_levels()
+            && skus.iter().all(|s| s.params.demand_weeks_share.is_none()) =>
+        {
+            warnings.push(
+                "the lost-sales levels do not know how often each SKU sells (no sales history \
+                 given, no demand_weeks_share in the SKU table): they take every SKU's weeks as \
+                 negative binomial, which sells in more weeks and smaller lots than slow movers \
+                 do and sets their levels too low (give the weekly sales with --history)"
+                    .to_string(),
+            );
+        }
+        None => {}
+    }
     let origins = protection
         .as_ref()
         .is_some_and(|c| c.shortfall.iter().any(|v| !v.is_empty()));
@@ -233,6 +256,31 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
         },
         warnings,
     ))
+}
+
+/// Each SKU's chance of a week with demand ([`crate::inputs::demand_weeks_share`]) from its
+/// weeks of `history` before `start` (the plan's first week), where its parameters do not
+/// already say; SKUs without history keep none.
+pub fn fill_demand_weeks_shares(
+    skus: &mut [SkuInput],
+    history: &restock_data::WeeklyDataset,
+    start: Week,
+) {
+    let by_id: HashMap<&str, &restock_data::SkuSeries> = history
+        .series
+        .iter()
+        .map(|s| (s.unique_id.as_str(), s))
+        .collect();
+    for sku in skus {
+        if sku.params.demand_weeks_share.is_some() {
+            continue;
+        }
+        if let Some(s) = by_id.get(sku.unique_id.as_str()) {
+            let before = usize::try_from(s.start.weeks_until(start)).unwrap_or(0);
+            let y = &s.y[..before.min(s.y.len())];
+            sku.params.demand_weeks_share = crate::inputs::demand_weeks_share(y);
+        }
+    }
 }
 
 /// A forecasts file: its quantile levels, its first week, and each SKU's quantiles by week
