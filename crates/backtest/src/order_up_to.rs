@@ -89,23 +89,50 @@ fn pack_up(need: f64, p: &SkuParams) -> f64 {
     }
 }
 
-/// Cut orders in proportion (down to whole cases, dropping those below their MOQ) so that each
-/// supplier's and the global weekly budget hold.
+/// Cut orders in proportion so that each supplier's and the global weekly budget hold: each
+/// order to its fair share (the budget's fraction of it), down to whole cases (none below its
+/// MOQ), then the budget those roundings left handed back a case at a time (at its MOQ for an
+/// order cut to nothing) to the orders furthest below their fair share in value, while it
+/// lasts and no order exceeds what was wanted: the largest-remainder method. Rounding alone
+/// would leave much of a budget unspent where case packs are large (a fair share of 1.5 cases
+/// is 1), and starve the buyer below what its budget allows.
 pub(crate) fn fit_budget(mut q: Vec<f64>, params: &[SkuParams], cfg: &PlanConfig) -> Vec<f64> {
     let cut = |q: &mut Vec<f64>, members: &dyn Fn(usize) -> bool, budget: f64| {
-        let spend: f64 = (0..q.len())
-            .filter(|&i| members(i))
-            .map(|i| q[i] * params[i].unit_cost)
-            .sum();
+        let ids: Vec<usize> = (0..q.len()).filter(|&i| members(i)).collect();
+        let spend: f64 = ids.iter().map(|&i| q[i] * params[i].unit_cost).sum();
         if spend <= budget {
             return;
         }
         let f = budget / spend;
-        for i in (0..q.len()).filter(|&i| members(i)) {
+        let wanted: Vec<f64> = ids.iter().map(|&i| q[i]).collect();
+        for &i in &ids {
             let p = &params[i];
             let pack = f64::from(p.case_pack.max(1));
             let v = (q[i] * f / pack).floor() * pack;
             q[i] = if v < f64::from(p.moq) { 0.0 } else { v };
+        }
+        let mut left = budget - ids.iter().map(|&i| q[i] * params[i].unit_cost).sum::<f64>();
+        // Value short of the fair share, largest first (ties by position: deterministic).
+        let mut short: Vec<(f64, usize, f64)> = ids
+            .iter()
+            .zip(&wanted)
+            .map(|(&i, &w)| ((w * f - q[i]) * params[i].unit_cost, i, w))
+            .filter(|(v, _, _)| *v > 0.0)
+            .collect();
+        short.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        for (_, i, w) in short {
+            let p = &params[i];
+            let pack = f64::from(p.case_pack.max(1));
+            let add = if q[i] > 0.0 {
+                pack
+            } else {
+                (f64::from(p.moq) / pack).ceil().max(1.0) * pack
+            };
+            let cost = add * p.unit_cost;
+            if q[i] + add <= w + 1e-9 && cost <= left + 1e-9 {
+                q[i] += add;
+                left -= cost;
+            }
         }
     };
     for (supplier, &budget) in &cfg.budget.per_supplier {
@@ -152,9 +179,11 @@ mod tests {
         let p = vec![params(1, 0, 2.0), params(5, 0, 1.0), params(1, 8, 1.0)];
         let mut cfg = PlanConfig::default();
         cfg.budget.weekly = Some(30.0);
-        // Spend 20 + 20 + 10 = 50 -> factor 0.6: 6 units, 12 -> 10 (cases of 5), 6 < MOQ 8 -> 0.
+        // Spend 20 + 20 + 10 = 50 -> fair shares 0.6: 6 units, 12 -> 10 (cases of 5), 6 < MOQ
+        // 8 -> 0. The 8 left go to the order furthest below its share in value (the third, 6
+        // short), at its MOQ; the second (2 short) would need 5 more.
         let q = fit_budget(vec![10.0, 20.0, 10.0], &p, &cfg);
-        assert_eq!(q, vec![6.0, 10.0, 0.0]);
+        assert_eq!(q, vec![6.0, 10.0, 8.0]);
         let spend: f64 = q.iter().zip(&p).map(|(q, p)| q * p.unit_cost).sum();
         assert!(spend <= 30.0);
         // Within budget: untouched.
@@ -162,5 +191,27 @@ mod tests {
             fit_budget(vec![1.0, 5.0, 8.0], &p, &cfg),
             vec![1.0, 5.0, 8.0]
         );
+    }
+
+    #[test]
+    fn a_budget_cut_spends_what_the_case_roundings_leave() {
+        // Ten orders of 2 cases of 24 at 1 each (480) against a budget of 360: fair shares of
+        // 1.5 cases round down to 1 (240 spent); the 120 left buy a second case for five of
+        // them, the first five (equal shortfalls), and the budget is spent to the unit.
+        let p = vec![params(24, 0, 1.0); 10];
+        let mut cfg = PlanConfig::default();
+        cfg.budget.weekly = Some(360.0);
+        let q = fit_budget(vec![48.0; 10], &p, &cfg);
+        assert_eq!(q.iter().sum::<f64>(), 360.0);
+        assert_eq!(&q[..5], &[48.0; 5]);
+        assert_eq!(&q[5..], &[24.0; 5]);
+        // Per supplier first, then the whole: supplier "a" has 100 for its two orders of 96.
+        let mut p = vec![params(24, 0, 1.0); 3];
+        p[0].supplier = "a".into();
+        p[1].supplier = "a".into();
+        cfg.budget.per_supplier.insert("a".into(), 100.0);
+        cfg.budget.weekly = Some(1000.0);
+        let q = fit_budget(vec![96.0, 96.0, 96.0], &p, &cfg);
+        assert_eq!(q, vec![48.0, 48.0, 96.0]);
     }
 }
