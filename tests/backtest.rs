@@ -383,6 +383,8 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
     for (pi, _) in POLICIES.iter().enumerate() {
         let mut served = 0.0;
         let mut demand = 0.0;
+        // Each unit lost costs its lost margin (price 1.5 × cost: half its cost), not its price.
+        let mut lost_margin = 0.0;
         // The same on the SKU-weeks from each SKU's lead time on, and its stock-outs there.
         let (mut reached_served, mut reached_demand) = (0.0, 0.0);
         let (mut reached_weeks, mut reached_stockouts) = (0usize, 0usize);
@@ -411,6 +413,7 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
                 previous = Some(r.stock);
                 served += r.served;
                 demand += r.demand;
+                lost_margin += (r.demand - r.served) * 0.5 * params[id].unit_cost;
                 if w >= lead {
                     reached_served += r.served;
                     reached_demand += r.demand;
@@ -421,6 +424,11 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
         }
         let p = &s.policies[pi];
         assert!((p.fill_rate - served / demand).abs() < 1e-9);
+        assert!(
+            (p.shortage_cost - lost_margin).abs() < 1e-6 * lost_margin.max(1.0),
+            "{} against {lost_margin}",
+            p.shortage_cost
+        );
         assert!(reached_demand > 0.0 && reached_weeks > 0 && reached_demand < demand);
         assert!((p.fill_rate_ordered - reached_served / reached_demand).abs() < 1e-9);
         let cycle = 1.0 - reached_stockouts as f64 / reached_weeks as f64;

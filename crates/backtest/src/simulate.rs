@@ -257,6 +257,7 @@ pub fn simulate_with(
                 .collect::<Vec<_>>(),
             &replay.sku_params,
             &replay.economics,
+            o.shortage,
             o.weeks,
         ),
         seconds: started.elapsed().as_secs_f64(),

@@ -67,18 +67,19 @@ pub struct ServiceConfig {
     pub fill_rate: Option<f64>,
     /// Cycle service levels for a shop that loses unmet demand, counted on the weeks with
     /// demand (`crate::lost_sales`): the level that keeps the target there, not the quantile
-    /// that would keep it with backorders. `false`: the quantile. Not for `critical_ratio`,
-    /// whose fractile is the lost-sales newsvendor's own. With `fill_rate`, the levels are
-    /// chosen on what the lost-sales shop serves and holds at each (`false`: on the backorder
-    /// formula for the units short).
+    /// that would keep it with backorders. `false`: the quantile. With `fill_rate`, the levels
+    /// are chosen on what the lost-sales shop serves and holds at each (`false`: on the
+    /// backorder formula for the units short); with `critical_ratio`, each SKU's level is the
+    /// one of least holding + lost-margin cost in its shop (`crate::service::economic_levels`;
+    /// `false`: the critical ratio's quantile).
     pub lost_sales: bool,
 }
 
 impl ServiceConfig {
     /// Whether the plan's levels are a lost-sales shop's ([`ServiceConfig::lost_sales`], for a
-    /// cycle service target or the levels a fill-rate target allocates).
+    /// cycle service target, the levels a fill-rate target allocates or the least-cost ones).
     pub fn lost_sales_levels(&self) -> bool {
-        self.lost_sales && !self.critical_ratio
+        self.lost_sales
     }
 }
 

@@ -45,7 +45,7 @@ use restock_stats::normal_quantile;
 use crate::config::PlanConfig;
 use crate::inputs::PlanInputs;
 use crate::lp::LpSolution;
-use crate::service::allocate_fill_rate;
+use crate::service::{allocate_fill_rate, economic_levels};
 use crate::{Error, Result};
 
 mod assemble;
@@ -57,13 +57,14 @@ mod model;
 mod report;
 mod sku;
 
+pub use crate::economics::Economics;
 use assemble::assemble;
 use greedy::improve_within_limits;
 use model::{GroupModel, GroupResult, build_group, complete, shared_duals};
 pub use report::{
     ConstraintReport, CostBreakdown, Plan, PlanStatus, PlanSummary, SkuPlan, SkuShort, WeekUsage,
 };
-pub use sku::{Economics, expected_demand};
+pub use sku::expected_demand;
 use sku::{Prepared, prepare};
 
 /// Groups of SKUs that share a constraint; the rest are solved one by one.
@@ -340,13 +341,26 @@ pub fn plan(
             target,
         )
     });
+    // By economics in a lost-sales shop: each SKU's least-cost level on its shop's curve.
+    let economic = (allocation.is_none() && cfg.service.critical_ratio && cfg.service.lost_sales)
+        .then(|| {
+            economic_levels(
+                &inputs.skus,
+                inputs.levels.levels(),
+                inputs.protection.as_ref(),
+                cfg,
+            )
+        });
     // On all cores: a lost-sales level simulates each SKU's shop (`crate::lost_sales`).
     let prepared: Vec<Prepared> = inputs
         .skus
         .par_iter()
         .enumerate()
         .map(|(i, s)| {
-            let alpha = allocation.as_ref().map(|a| a.levels[i]);
+            let alpha = allocation
+                .as_ref()
+                .map(|a| a.levels[i])
+                .or_else(|| economic.as_ref().map(|e| e[i]));
             prepare(s, &inputs.levels, inputs.protection.as_ref(), alpha, cfg)
         })
         .collect::<Result<_>>()?;

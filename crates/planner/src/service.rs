@@ -28,6 +28,7 @@
 use restock_stats::{ProtectionCalibration, normal_quantile, protection_moments};
 
 use crate::config::PlanConfig;
+use crate::economics::Economics;
 use crate::inputs::SkuInput;
 use crate::lost_sales::{ServicePoint, Shop, at_mean, service_point};
 
@@ -286,8 +287,8 @@ impl SkuCurve {
         let p = &s.params;
         let shop = Shop::of(p, cfg.horizon.review_period_weeks);
         let grid = match p.service_level {
-            Some(a) => vec![a],
-            None => LOST_SALES_FILL_GRID.to_vec(),
+            Some(a) if !cfg.service.critical_ratio => vec![a],
+            _ => LOST_SALES_FILL_GRID.to_vec(),
         };
         let demand = IntervalDemand::new(forecast, levels, &shop, c);
         // Demand and units short a week, averaged over the protection interval.
@@ -349,6 +350,46 @@ impl SkuCurve {
             })
             .unwrap_or(0)
     }
+}
+
+/// Per-SKU cycle service levels at the least expected cost, for `service.critical_ratio` in a
+/// lost-sales shop: each SKU's level on [`LOST_SALES_FILL_GRID`] minimising its holding cost
+/// plus its lost margin a week, h·E[stock] + (p − c)·E[units lost], as its simulated shop holds
+/// and loses them (the curve of [`allocate_fill_rate`]; h the holding cost per unit-week, p
+/// the shortage cost, c the unit cost). The critical ratio (p − c) / (p − c + h) is the
+/// optimum of a newsvendor that sells out once; as a quantile of protection-interval demand it
+/// ignores that lost demand takes no stock and that a slow mover's weeks with demand come in
+/// lots, and in its far tail (0.99 and above for any usual margin) the calibrated level holds
+/// far more stock than the shortage it saves is worth (on the replays of M5, Online Retail and
+/// the demo catalogue every service target from 0.95 cost less than it; docs/benchmarks.md,
+/// session 17). Weighing both costs on the shop's own curve finds the level where they cross.
+pub fn economic_levels(
+    skus: &[SkuInput],
+    levels: &[f64],
+    calibration: Option<&ProtectionCalibration>,
+    cfg: &PlanConfig,
+) -> Vec<f64> {
+    use rayon::prelude::*;
+    skus.par_iter()
+        .map(|s| {
+            let forecast = &s.forecast[..cfg.horizon.weeks.min(s.forecast.len())];
+            let curve = SkuCurve::lost_sales(s, forecast, levels, calibration, cfg);
+            let e = Economics::of(&s.params, cfg);
+            // Stock is valued at cost, so h·units = (h / c)·value: ν prices a unit lost in
+            // stock value.
+            let nu = if e.holding > 0.0 {
+                e.lost_margin * s.params.unit_cost / e.holding
+            } else {
+                f64::INFINITY
+            };
+            let k = if nu.is_finite() {
+                curve.choose(nu)
+            } else {
+                curve.alphas.len() - 1
+            };
+            curve.alphas[k]
+        })
+        .collect()
 }
 
 /// Per-SKU cycle service levels reaching the aggregate fill rate `target` at the least stock

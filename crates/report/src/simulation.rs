@@ -20,8 +20,24 @@ pub(crate) fn simulation_section(w: &mut Writer, dir: &Path, classes: &[SkuClass
          case packs, MOQ) re-run every {} week(s). order_up_to, order_up_to_tsb and \
          order_up_to_arima: the textbook order-up-to rule fed by a 4-week moving average, by TSB \
          and by AutoARIMA, with the same service level \
-         ({}) and safety-stock rule, cut to the budget. Same starting stock.",
-        s.start, s.end, s.weeks, s.skus, s.review_period_weeks, s.service_level
+         ({}) and safety-stock rule, cut to the budget. Same starting stock. Total cost: \
+         holding, plus each unit of demand {} at {}, plus fixed order costs; purchases are not \
+         in it.",
+        s.start,
+        s.end,
+        s.weeks,
+        s.skus,
+        s.review_period_weeks,
+        s.service_level,
+        match s.shortage {
+            restock_backtest::Shortage::LostSales => "lost",
+            restock_backtest::Shortage::Backorders => "backordered",
+        },
+        match s.shortage {
+            restock_backtest::Shortage::LostSales =>
+                "its lost margin (shortage cost less unit cost: a unit lost is one not bought)",
+            restock_backtest::Shortage::Backorders => "its shortage cost",
+        }
     ));
     let header = [
         "policy",

@@ -22,6 +22,20 @@ pub enum Shortage {
     Backorders,
 }
 
+impl Shortage {
+    /// What a unit of demand short costs in the simulation's total: a lost unit its lost
+    /// margin ([`Economics::lost_margin`]: the total holds no purchases, and a lost unit is
+    /// one not bought, so charging its price would count the unit cost it spares as lost and
+    /// make every unit of stock look worth more than it earns); a backordered unit, sold later,
+    /// the shortage cost as a penalty for the wait.
+    pub fn unit_cost(self, e: &Economics) -> f64 {
+        match self {
+            Shortage::LostSales => e.lost_margin,
+            Shortage::Backorders => e.shortage,
+        }
+    }
+}
+
 /// The policies, in output order: restock, then the order-up-to rule fed by each of
 /// [`super::RULE_FORECASTERS`].
 pub const POLICIES: [&str; 4] = [
@@ -48,7 +62,8 @@ pub struct PolicyResult {
     pub end_stock_value: f64,
     /// Holding cost.
     pub holding_cost: f64,
-    /// Shortage cost.
+    /// Shortage cost: units lost × their lost margin, or units backordered × their shortage
+    /// cost ([`Shortage::unit_cost`]).
     pub shortage_cost: f64,
     /// Fixed ordering cost.
     pub ordering_cost: f64,
@@ -257,6 +272,7 @@ pub(super) fn by_class(
     classes: &[String],
     params: &[SkuParams],
     economics: &[Economics],
+    shortage: Shortage,
     weeks: usize,
 ) -> Vec<ClassResult> {
     #[derive(Default)]
@@ -283,7 +299,7 @@ pub(super) fn by_class(
             a.stockouts += usize::from(r.demand - r.served > 1e-9);
         }
         a.value += end * params[r.sku].unit_cost;
-        a.cost += end * e.holding + (r.demand - r.served) * e.shortage;
+        a.cost += end * e.holding + (r.demand - r.served) * shortage.unit_cost(e);
     }
     acc.into_iter()
         .map(|((policy, class), t)| ClassResult {

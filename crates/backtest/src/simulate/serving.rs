@@ -103,7 +103,7 @@ impl Serving<'_> {
             }
             let end = st.stock.max(0.0);
             result.units_short += short;
-            result.shortage_cost += short * e.shortage;
+            result.shortage_cost += short * self.shortage.unit_cost(e);
             result.holding_cost += end * e.holding;
             rec.demand += d;
             rec.served += served;

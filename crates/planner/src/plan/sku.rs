@@ -1,58 +1,15 @@
-//! One SKU in the model: its economics, its demand and floor as the plan takes them from the
+//! One SKU in the model: its costs (`crate::economics`), its demand and floor as the plan takes them from the
 //! forecasts (`crate::service` for the levels), and its stock under a given order plan.
 
 use restock_core::Quantiles;
 use restock_stats::ProtectionCalibration;
 
 use crate::config::PlanConfig;
-use crate::inputs::{SkuInput, SkuParams};
+use crate::economics::Economics;
+use crate::inputs::SkuInput;
 use crate::lost_sales::Shop;
 use crate::service::{lost_sales_safety_stock, safety_stock};
 use crate::{Error, Result};
-
-/// A SKU's costs per unit and service target, from its parameters and the config's defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Economics {
-    /// Holding cost per unit-week, currency.
-    pub holding: f64,
-    /// Cost of one unit of lost demand, currency.
-    pub shortage: f64,
-    /// Cycle service level of the safety stock: the SKU's or the config's level, or with
-    /// `service.critical_ratio` the newsvendor ratio (p − c) / (p − c + h).
-    pub service_level: f64,
-}
-
-impl Economics {
-    /// The SKU's unit price: its own, else `defaults.price_markup` × its unit cost.
-    pub fn price(p: &SkuParams, cfg: &PlanConfig) -> f64 {
-        p.unit_price
-            .unwrap_or(cfg.defaults.price_markup * p.unit_cost)
-    }
-
-    /// Derive them.
-    pub fn of(p: &SkuParams, cfg: &PlanConfig) -> Self {
-        let cost = p.unit_cost;
-        let holding = p.holding_rate.unwrap_or(cfg.defaults.holding_rate_per_week) * cost;
-        let shortage = p
-            .shortage_cost
-            .unwrap_or(cfg.defaults.shortage_cost_factor * Self::price(p, cfg));
-        let service_level = if cfg.service.critical_ratio {
-            let under = (shortage - cost).max(0.0);
-            if under + holding > 0.0 {
-                under / (under + holding)
-            } else {
-                0.5
-            }
-        } else {
-            p.service_level.unwrap_or(cfg.service.level)
-        };
-        Economics {
-            holding,
-            shortage,
-            service_level,
-        }
-    }
-}
 
 /// Expected demand of a week from its forecast quantiles `q` at `levels`
 /// ([`restock_stats::mean_from_quantiles`]: for q10/q50/q90, Swanson's rule). The inventory
@@ -162,6 +119,7 @@ pub(super) fn prepare(
         holding,
         shortage,
         service_level: alpha,
+        ..
     } = Economics::of(p, cfg);
     let alpha = service_level.unwrap_or(alpha);
     let review = cfg.horizon.review_period_weeks;
