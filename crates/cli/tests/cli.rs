@@ -677,6 +677,11 @@ fn demo_runs_the_whole_job() {
     );
     let html = std::fs::read_to_string(d.join("report2/report.html")).unwrap();
     assert!(html.contains("launch profiles of 40 SKUs"));
+    // The demo's simulation section says what its total cost holds; wide tables scroll in
+    // the page.
+    let html = std::fs::read_to_string(d.join("demo/report/report.html")).unwrap();
+    assert!(html.contains("each unit of demand lost at its lost margin"));
+    assert!(html.contains("<div class=\"wide\"><table>"));
     std::fs::remove_file(d.join("demo/backtest/cold_start.json")).unwrap();
     // The backtest scores restock and the baselines on the same series.
     let bt = json("backtest/backtest.json");

@@ -35,6 +35,7 @@ table{border-collapse:collapse;margin:10px 0;font-size:13px;}\
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right;}\
 th{background:#f0f4f8;}\
 td:first-child,th:first-child{text-align:left;}\
+.wide{overflow-x:auto;}\
 .grid{display:flex;flex-wrap:wrap;gap:8px;}\
 figure{margin:6px 0;}";
 
@@ -60,8 +61,10 @@ impl Page {
         self.body.push_str(&format!("<p>{}</p>\n", esc(text)));
     }
 
+    /// A table, scrolled sideways inside the page where it is wider (the class table has a
+    /// column group per policy).
     pub(crate) fn table(&mut self, header: &[&str], rows: &[Vec<String>]) {
-        self.body.push_str("<table><tr>");
+        self.body.push_str("<div class=\"wide\"><table><tr>");
         for h in header {
             self.body.push_str(&format!("<th>{}</th>", esc(h)));
         }
@@ -73,7 +76,7 @@ impl Page {
             }
             self.body.push_str("</tr>\n");
         }
-        self.body.push_str("</table>\n");
+        self.body.push_str("</table></div>\n");
     }
 
     /// An inline SVG chart.
