@@ -216,13 +216,21 @@ fn calibrated_poisson_sku_gets_the_textbook_order_up_to_level() {
     assert!((normal.skus[0].safety_stock - 1.2815515655 * 5.0 / 2.563103131).abs() < 1e-6);
 }
 
-/// Share of the weeks with demand served in full by a lost-sales shop that orders up to
-/// `level` every week, orders arriving `lead` weeks later, on `weeks` weeks of Poisson(`mu`).
-fn lost_sales_share(mu: f64, level: f64, lead: usize, weeks: usize, seed: u64) -> f64 {
+/// What a lost-sales shop that orders up to `level` every week, orders arriving `lead` weeks
+/// later, does on `weeks` weeks of Poisson(`mu`): the share of the weeks with demand served in
+/// full, the mean end-of-week stock and the mean units lost a week.
+struct LostSalesRun {
+    share: f64,
+    held: f64,
+    lost: f64,
+}
+
+fn lost_sales_run(mu: f64, level: f64, lead: usize, weeks: usize, seed: u64) -> LostSalesRun {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let poisson = Poisson::new(mu).unwrap();
     let (mut stock, mut pipeline) = (level, vec![0.0; lead + 1]);
     let (mut with_demand, mut full) = (0usize, 0usize);
+    let (mut held, mut lost) = (0.0, 0.0);
     for _ in 0..weeks {
         let position = stock + pipeline.iter().sum::<f64>();
         pipeline[lead] += (level - position).max(0.0);
@@ -233,9 +241,15 @@ fn lost_sales_share(mu: f64, level: f64, lead: usize, weeks: usize, seed: u64) -
             with_demand += 1;
             full += usize::from(d <= stock);
         }
+        lost += (d - stock).max(0.0);
         stock = (stock - d).max(0.0);
+        held += stock;
     }
-    full as f64 / with_demand as f64
+    LostSalesRun {
+        share: full as f64 / with_demand as f64,
+        held: held / weeks as f64,
+        lost: lost / weeks as f64,
+    }
 }
 
 #[test]
@@ -265,8 +279,8 @@ fn a_lost_sales_level_keeps_its_target_on_replayed_demand() {
         3.0 * (0.3 * 6.0 + 0.4 * 10.0 + 0.3 * 14.0) + p.skus[0].safety_stock
     };
     let (quantile, lost_sales) = (level_at(false), level_at(true));
-    let served_at_quantile = lost_sales_share(10.0, quantile.round(), 2, 200_000, 8);
-    let served = lost_sales_share(10.0, lost_sales.round(), 2, 200_000, 8);
+    let served_at_quantile = lost_sales_run(10.0, quantile.round(), 2, 200_000, 8).share;
+    let served = lost_sales_run(10.0, lost_sales.round(), 2, 200_000, 8).share;
     assert!(
         served_at_quantile > 0.82,
         "the quantile {quantile} serves {served_at_quantile}"
@@ -294,31 +308,6 @@ fn a_lost_sales_level_keeps_its_target_on_replayed_demand() {
     }
 }
 
-/// Mean end-of-week stock and mean units lost a week of the shop of [`lost_sales_share`].
-fn lost_sales_stock_and_lost(
-    mu: f64,
-    level: f64,
-    lead: usize,
-    weeks: usize,
-    seed: u64,
-) -> (f64, f64) {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let poisson = Poisson::new(mu).unwrap();
-    let (mut stock, mut pipeline) = (level, vec![0.0; lead + 1]);
-    let (mut held, mut lost) = (0.0, 0.0);
-    for _ in 0..weeks {
-        let position = stock + pipeline.iter().sum::<f64>();
-        pipeline[lead] += (level - position).max(0.0);
-        stock += pipeline.remove(0);
-        pipeline.push(0.0);
-        let d: f64 = poisson.sample(&mut rng);
-        lost += (d - stock).max(0.0);
-        stock = (stock - d).max(0.0);
-        held += stock;
-    }
-    (held / weeks as f64, lost / weeks as f64)
-}
-
 #[test]
 fn economic_levels_are_the_least_cost_ones_of_the_shop() {
     // Weekly Poisson(10), lead time 2, weekly review, the calibration fitted on sampled paths.
@@ -344,8 +333,8 @@ fn economic_levels_are_the_least_cost_ones_of_the_shop() {
     assert_eq!(p.summary.service_method, "critical_ratio");
     let level = 3.0 * (0.3 * 6.0 + 0.4 * 10.0 + 0.3 * 14.0) + p.skus[0].safety_stock;
     let cost = |s: f64| {
-        let (held, lost) = lost_sales_stock_and_lost(10.0, s, 2, 200_000, 21);
-        0.2 * held + 9.0 * lost
+        let run = lost_sales_run(10.0, s, 2, 200_000, 21);
+        0.2 * run.held + 9.0 * run.lost
     };
     let least = (20..=60)
         .map(|s| cost(f64::from(s)))

@@ -33,7 +33,7 @@ pub struct PlanFiles {
     /// `restock_stats::ProtectionCalibration`); without it, the normal rule.
     pub protection: Option<PathBuf>,
     /// The weekly sales the forecasts were made from (a weekly dataset, `restock ingest`'s
-    /// output): each SKU's chance of a week with demand for its lost-sales level
+    /// output): each SKU's share of weeks with demand for its lost-sales level
     /// ([`crate::inputs::demand_weeks_share`], read from the weeks before the forecasts'
     /// first), where the SKU table has no `demand_weeks_share`.
     pub history: Option<PathBuf>,
@@ -258,7 +258,7 @@ pub fn load(files: &PlanFiles, cfg: &PlanConfig) -> Result<(PlanInputs, Vec<Stri
     ))
 }
 
-/// Each SKU's chance of a week with demand ([`crate::inputs::demand_weeks_share`]) from its
+/// Each SKU's share of weeks with demand ([`crate::inputs::demand_weeks_share`]) from its
 /// weeks of `history` before `start` (the plan's first week), where its parameters do not
 /// already say; SKUs without history keep none.
 pub fn fill_demand_weeks_shares(
