@@ -252,6 +252,20 @@ fn lost_sales_run(mu: f64, level: f64, lead: usize, weeks: usize, seed: u64) -> 
     }
 }
 
+/// One SKU forecast with the quantiles `week` for 4 weeks, cost 2, price 11, lead time 2, none
+/// on hand, with the forecaster's `calibration`.
+fn weekly_sku(week: &[f64], calibration: &ProtectionCalibration) -> PlanInputs {
+    let mut inputs = inputs(vec![SkuInput {
+        unique_id: "A".into(),
+        forecast: vec![week.to_vec(); 4],
+        on_hand: 0.0,
+        on_order: vec![],
+        params: params(2.0, 11.0, 2),
+    }]);
+    inputs.protection = Some(calibration.clone());
+    inputs
+}
+
 #[test]
 fn a_lost_sales_level_keeps_its_target_on_replayed_demand() {
     // Weekly Poisson(10), forecast with its q10/q50/q90, the calibration fitted on sampled
@@ -265,15 +279,7 @@ fn a_lost_sales_level_keeps_its_target_on_replayed_demand() {
         let mut c = cfg(4);
         c.service.level = 0.8;
         c.service.lost_sales = lost_sales;
-        let mut inputs = inputs(vec![SkuInput {
-            unique_id: "A".into(),
-            forecast: vec![week.clone(); 4],
-            on_hand: 0.0,
-            on_order: vec![],
-            params: params(2.0, 11.0, 2),
-        }]);
-        inputs.protection = Some(calibration.clone());
-        let p = plan(&inputs, &c, &no_progress).unwrap();
+        let p = plan(&weekly_sku(&week, &calibration), &c, &no_progress).unwrap();
         // The summary says which levels the plan used.
         assert_eq!(p.summary.lost_sales_levels, lost_sales);
         3.0 * (0.3 * 6.0 + 0.4 * 10.0 + 0.3 * 14.0) + p.skus[0].safety_stock
@@ -320,15 +326,7 @@ fn economic_levels_are_the_least_cost_ones_of_the_shop() {
     let mut c = cfg(4);
     c.service.critical_ratio = true;
     c.defaults.holding_rate_per_week = 0.1;
-    let mut inputs = inputs(vec![SkuInput {
-        unique_id: "A".into(),
-        forecast: vec![week.clone(); 4],
-        on_hand: 0.0,
-        on_order: vec![],
-        params: params(2.0, 11.0, 2),
-    }]);
-    inputs.protection = Some(calibration);
-    let p = plan(&inputs, &c, &no_progress).unwrap();
+    let p = plan(&weekly_sku(&week, &calibration), &c, &no_progress).unwrap();
     assert!(p.summary.lost_sales_levels);
     assert_eq!(p.summary.service_method, "critical_ratio");
     let level = 3.0 * (0.3 * 6.0 + 0.4 * 10.0 + 0.3 * 14.0) + p.skus[0].safety_stock;
