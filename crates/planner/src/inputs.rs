@@ -35,8 +35,9 @@ pub struct SkuParams {
     /// Share of recent weeks with demand, in (0, 1] ([`demand_weeks_share`]): the lost-sales
     /// shop that sets the SKU's level draws demand in that share of its weeks when that is
     /// lumpier than the negative binomial of the forecast's mean and spread
-    /// (`crate::lost_sales`). The forecast job, the weekly job and the simulation fill it from
-    /// the history; without it the negative binomial's own share.
+    /// (`crate::lost_sales`). `restock plan --history`, the weekly job and the simulation fill
+    /// it from the sales history (`crate::io::fill_demand_weeks_shares`); without it the
+    /// negative binomial's own share.
     pub demand_weeks_share: Option<f64>,
 }
 

@@ -14,6 +14,14 @@ use crate::writer::{Table, Writer, read_json};
 pub(crate) fn simulation_section(w: &mut Writer, dir: &Path, classes: &[SkuClass]) -> Result<()> {
     let s: SimulationSummary = read_json(&dir.join("simulation.json"))?;
     w.page.section("Inventory simulation");
+    // What the total charges a unit of demand short.
+    let short = match s.shortage {
+        restock_backtest::Shortage::LostSales => (
+            "lost",
+            "its lost margin (shortage cost less unit cost: a unit lost is one not bought)",
+        ),
+        restock_backtest::Shortage::Backorders => ("backordered", "its shortage cost"),
+    };
     w.page.paragraph(&format!(
         "Actual demand of {} .. {} ({} weeks, {} SKUs) replayed week by week. Each review week a \
          policy sees only the past. restock: network forecasts + the planner (budget, capacity, \
@@ -23,21 +31,7 @@ pub(crate) fn simulation_section(w: &mut Writer, dir: &Path, classes: &[SkuClass
          ({}) and safety-stock rule, cut to the budget. Same starting stock. Total cost: \
          holding, plus each unit of demand {} at {}, plus fixed order costs; purchases are not \
          in it.",
-        s.start,
-        s.end,
-        s.weeks,
-        s.skus,
-        s.review_period_weeks,
-        s.service_level,
-        match s.shortage {
-            restock_backtest::Shortage::LostSales => "lost",
-            restock_backtest::Shortage::Backorders => "backordered",
-        },
-        match s.shortage {
-            restock_backtest::Shortage::LostSales =>
-                "its lost margin (shortage cost less unit cost: a unit lost is one not bought)",
-            restock_backtest::Shortage::Backorders => "its shortage cost",
-        }
+        s.start, s.end, s.weeks, s.skus, s.review_period_weeks, s.service_level, short.0, short.1
     ));
     let header = [
         "policy",

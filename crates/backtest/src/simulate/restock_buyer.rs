@@ -10,7 +10,6 @@ use restock_data::WeeklyDataset;
 use restock_data::future::KnownFuture;
 use restock_infer::Network;
 use restock_infer::protection::calibration_origins;
-use restock_planner::inputs::{DEMAND_WEEKS_WINDOW, demand_weeks_share};
 use restock_planner::{PlanConfig, PlanInputs, PlanStatus, SkuInput};
 use restock_stats::{ProtectionCalibration, ProtectionCase};
 
@@ -121,7 +120,10 @@ impl<'a> RestockBuyer<'a> {
         }
         let f = &memo.restock[&w];
         self.protection_cases = f.cases;
-        let inputs = self.plan_inputs(replay, week, f, states);
+        let mut inputs = self.plan_inputs(replay, week, f, states);
+        // How often each SKU sold in the weeks before this one, as `restock plan --history`
+        // and the weekly job read it.
+        restock_planner::io::fill_demand_weeks_shares(&mut inputs.skus, view, week);
         let plan = restock_planner::plan(&inputs, self.cfg, &|_| {})?;
         self.solver = plan.summary.how_solved();
         self.plan_status = self.plan_status.max(plan.summary.status);
@@ -207,8 +209,6 @@ impl<'a> RestockBuyer<'a> {
     ) -> PlanInputs {
         let levels = self.network.levels().clone();
         let k = levels.len();
-        // Replayed weeks already sold.
-        let done = replay.start.weeks_until(week).max(0) as usize;
         let skus = replay
             .ids
             .iter()
@@ -233,19 +233,7 @@ impl<'a> RestockBuyer<'a> {
                         .iter()
                         .map(|(a, q)| (week.weeks_until(*a).max(0) as usize, *q))
                         .collect(),
-                    params: {
-                        // How often it sold in the weeks before this one, as the weekly job
-                        // reads it from its history.
-                        let mut p = replay.sku_params[i].clone();
-                        if p.demand_weeks_share.is_none() {
-                            let sold = &replay.demand[i][..done.min(replay.demand[i].len())];
-                            let y = &replay.history.series[i].y;
-                            let from = y.len().saturating_sub(DEMAND_WEEKS_WINDOW);
-                            let recent: Vec<f64> = y[from..].iter().chain(sold).copied().collect();
-                            p.demand_weeks_share = demand_weeks_share(&recent);
-                        }
-                        p
-                    },
+                    params: replay.sku_params[i].clone(),
                 }
             })
             .collect();

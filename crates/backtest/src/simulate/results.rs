@@ -149,7 +149,7 @@ impl PolicyResult {
         } else {
             1.0
         };
-        self.cycle_service_ordered = 1.0 - r.stockouts as f64 / r.with_demand.max(1) as f64;
+        self.cycle_service_ordered = cycle_service(r.stockouts, r.with_demand);
         self.ordering_cost = self.orders as f64 * order_cost;
         self.total_cost = self.holding_cost + self.shortage_cost + self.ordering_cost;
     }
@@ -264,6 +264,12 @@ pub struct ClassResult {
     pub cost: f64,
 }
 
+/// Share of `with_demand` SKU-weeks with demand served without one of `stockouts` (1 without
+/// any).
+fn cycle_service(stockouts: usize, with_demand: usize) -> f64 {
+    1.0 - stockouts as f64 / with_demand.max(1) as f64
+}
+
 /// Per policy and class: fill rate, cycle service, average stock value and holding + shortage
 /// cost, from the
 /// SKU-weeks of `trajectories` (`classes[i]` is SKU `i`'s).
@@ -311,7 +317,7 @@ pub(super) fn by_class(
             } else {
                 1.0
             },
-            cycle_service: Some(1.0 - t.stockouts as f64 / t.with_demand.max(1) as f64),
+            cycle_service: Some(cycle_service(t.stockouts, t.with_demand)),
             avg_stock_value: t.value / weeks.max(1) as f64,
             cost: t.cost,
         })

@@ -154,25 +154,10 @@ fn constraint_reports(
     let x = &r.sol.x;
     let mut tight_weeks = vec![false; t_len];
     for sr in &r.model.shared {
-        let row = &r.model.lp.rows[sr.row];
         let used = sr.used(&r.model.lp, x);
         let violated_by = x[sr.slack].max(0.0);
-        // With whole cases a limit binds once not even the smallest case fits in what is left
-        // (the warehouse row holds the stock columns, the cases its volume).
-        let step = if sr.name == "warehouse_volume" && r.model.lp.has_integers() {
-            r.members
-                .iter()
-                .map(|&i| &inputs.skus[i].params)
-                .filter(|p| p.unit_volume > 0.0)
-                .map(|p| p.case_pack as f64 * p.unit_volume)
-                .fold(f64::INFINITY, f64::min)
-        } else {
-            row.coefs
-                .iter()
-                .filter(|(i, a)| *i != sr.slack && r.model.lp.cols[*i].integer && *a > 0.0)
-                .map(|(_, a)| *a)
-                .fold(f64::INFINITY, f64::min)
-        };
+        // With whole cases a limit binds once not even the smallest case fits in what is left.
+        let step = sr.step;
         let tolerance =
             if step.is_finite() { step } else { 0.0 }.max(EPS * sr.limit.abs().max(1.0));
         let shadow = r.duals.as_ref().map(|d| -d[sr.row]);

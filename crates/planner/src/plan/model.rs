@@ -44,6 +44,9 @@ pub(super) struct SharedRow {
     /// What is kept back from the config's limit for demand below forecast (the warehouse's
     /// reserve, `capacity.warehouse_confidence`); 0 for the other limits.
     pub(super) reserve: f64,
+    /// The least of the limit one more whole case uses (∞ without whole cases): the limit
+    /// binds once less than that is left.
+    pub(super) step: f64,
     pub(super) row: usize,
     pub(super) slack: usize,
 }
@@ -134,14 +137,24 @@ pub(super) fn build_group(
     }
 
     let mut shared = Vec::new();
+    // `case_step`: the least of the limit one whole case uses, where the row's own columns
+    // do not say it (the warehouse row holds stock, not cases).
     let mut add_shared = |lp: &mut Lp,
                           name: String,
                           week: usize,
                           (limit, reserve): (f64, f64),
-                          mut coefs: Vec<(usize, f64)>| {
+                          mut coefs: Vec<(usize, f64)>,
+                          case_step: Option<f64>| {
         if coefs.is_empty() {
             return;
         }
+        let step = case_step.unwrap_or_else(|| {
+            coefs
+                .iter()
+                .filter(|(i, a)| lp.cols[*i].integer && *a > 0.0)
+                .map(|(_, a)| *a)
+                .fold(f64::INFINITY, f64::min)
+        });
         let slack = lp.col(0.0, f64::INFINITY, violation_cost, false);
         coefs.push((slack, -1.0));
         let reserve = reserve.min(limit);
@@ -151,6 +164,7 @@ pub(super) fn build_group(
             week,
             limit: limit - reserve,
             reserve,
+            step,
             row,
             slack,
         });
@@ -172,11 +186,12 @@ pub(super) fn build_group(
                 s,
                 (b, 0.0),
                 order_terms(s, &|_| true, &|p| p.cost),
+                None,
             );
         }
         for (sup, b) in &cfg.budget.per_supplier {
             let terms = order_terms(s, &|p| &p.supplier == sup, &|p| p.cost);
-            add_shared(&mut lp, format!("budget:{sup}"), s, (*b, 0.0), terms);
+            add_shared(&mut lp, format!("budget:{sup}"), s, (*b, 0.0), terms, None);
         }
         for (sup, cap) in &cfg.capacity.supplier_units {
             let terms = order_terms(s, &|p| &p.supplier == sup, &|_| 1.0);
@@ -186,6 +201,7 @@ pub(super) fn build_group(
                 s,
                 (*cap, 0.0),
                 terms,
+                None,
             );
         }
         if let Some(cap) = cfg.capacity.warehouse_volume {
@@ -204,7 +220,21 @@ pub(super) fn build_group(
             } else {
                 0.0
             };
-            add_shared(&mut lp, "warehouse_volume".into(), s, (cap, reserve), terms);
+            let case_volume = lp.has_integers().then(|| {
+                items
+                    .iter()
+                    .filter(|p| p.volume > 0.0)
+                    .map(|p| p.pack * p.volume)
+                    .fold(f64::INFINITY, f64::min)
+            });
+            add_shared(
+                &mut lp,
+                "warehouse_volume".into(),
+                s,
+                (cap, reserve),
+                terms,
+                case_volume,
+            );
         }
     }
     GroupModel { lp, cols, shared }
