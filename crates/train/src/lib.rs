@@ -9,8 +9,10 @@
 pub mod backend;
 pub mod calibrate;
 pub mod config;
+mod epoch;
 mod error;
 pub mod evaluate;
+pub mod observer;
 pub mod prepare;
 pub mod run;
 pub mod select;
