@@ -13,10 +13,10 @@ use restock_infer::protection::calibration_origins;
 use restock_planner::{PlanConfig, PlanInputs, PlanStatus, SkuInput};
 use restock_stats::{ProtectionCalibration, ProtectionCase};
 
+use super::inputs::{ReplayInputs, SimulationOptions};
 use super::memo::{ReplayMemo, RestockForecasts};
 use super::replay::Replay;
 use super::serving::SkuState;
-use super::{ReplayInputs, SimulationOptions};
 use crate::{Error, Result};
 
 /// restock's state over a replay.
