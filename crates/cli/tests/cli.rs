@@ -170,13 +170,7 @@ fn synth_ingest_plan_chain() {
     assert!(shares > 0 && shares <= written, "{shares} of {written}");
     // A history that is not a weekly dataset is an error naming it, and writes nothing.
     let o = with_history("cat/sku_params.csv", "orders-bad.csv");
-    assert!(!o.status.success());
-    let err = stderr(&o);
-    assert!(
-        err.contains("cat/sku_params.csv") && err.contains("ds"),
-        "{err}"
-    );
-    assert!(!d.join("orders-bad.csv").exists());
+    assert_refused(&o, &["cat/sku_params.csv", "ds"], &d.join("orders-bad.csv"));
 
     // A fill-rate target: per-SKU lost-sales levels, the expected fill rate said and recorded.
     std::fs::write(
@@ -543,13 +537,11 @@ fn demo_runs_the_whole_job() {
     assert_eq!(normal["protection"], "normal rule");
     std::fs::write(d.join("bad.json"), r#"{"levels": [0.5], "by_weeks": []}"#).unwrap();
     let bad_run = replan(&["--protection", "bad.json"], "bad.csv");
-    assert!(!bad_run.status.success());
-    let err = stderr(&bad_run);
-    assert!(
-        err.contains("bad.json") && err.contains("interval lengths"),
-        "{err}"
+    assert_refused(
+        &bad_run,
+        &["bad.json", "interval lengths"],
+        &d.join("bad.csv"),
     );
-    assert!(!d.join("bad.csv").exists());
     // Cold starts need launches before the split: too few is an error that says so, before
     // anything is written.
     let cold = restock(
@@ -566,10 +558,7 @@ fn demo_runs_the_whole_job() {
         ],
         d,
     );
-    assert!(!cold.status.success());
-    let err = stderr(&cold);
-    assert!(err.contains("too few for launch curves"), "{err}");
-    assert!(!d.join("cold").exists());
+    assert_refused(&cold, &["too few for launch curves"], &d.join("cold"));
     // A replay of a catalogue without prices needs them from somewhere: the error says where,
     // before anything is written.
     {
@@ -603,13 +592,11 @@ fn demo_runs_the_whole_job() {
         ],
         d,
     );
-    assert!(!unpriced.status.success());
-    let err = stderr(&unpriced);
-    assert!(
-        err.contains("neither a price") && err.contains("--default-price"),
-        "{err}"
+    assert_refused(
+        &unpriced,
+        &["neither a price", "--default-price"],
+        &d.join("unpriced"),
     );
-    assert!(!d.join("unpriced").exists());
     // A report that fails (here a backtest folder that is not there) leaves the earlier one
     // whole, its charts and tables included, and no staging folder behind.
     let before = std::fs::read(d.join("demo/report/report.html")).unwrap();
@@ -756,6 +743,15 @@ fn demo_runs_the_whole_job() {
     let o = restock(&["demo", "--skus", "60", "--out", "demo"], d);
     assert!(!o.status.success() && stderr(&o).contains("--force"));
     renders_in_a_browser(&d.join("demo/report/report.html"), d);
+}
+
+/// A command refused bad input: it failed, its error names each of `needles`, and it wrote
+/// nothing at `output`.
+fn assert_refused(o: &std::process::Output, needles: &[&str], output: &Path) {
+    assert!(!o.status.success());
+    let err = stderr(o);
+    assert!(needles.iter().all(|n| err.contains(n)), "{err}");
+    assert!(!output.exists());
 }
 
 /// Open the report in headless Chromium and check the screenshot shows a drawn page: a PNG of
