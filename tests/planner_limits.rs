@@ -1,6 +1,6 @@
 //! Limits SKUs share: a binding budget on three SKUs, impossible limits, the warehouse's room
-//! for demand below forecast, groups of independent SKUs, the Lagrangian bound, and limits
-//! exceeded by stock on hand.
+//! for demand below forecast, groups of independent SKUs, the Lagrangian bound, limits
+//! exceeded by stock on hand, and a limit of work instead of time.
 
 use restock_core::OrderReason;
 use restock_planner::config::SolverKind;
@@ -303,4 +303,62 @@ fn a_limit_exceeded_by_stock_on_hand_is_priced_at_its_penalty_at_once() {
         );
         assert_ne!(s.status, restock_planner::PlanStatus::TimeLimit);
     }
+}
+
+#[test]
+fn a_step_limit_ends_the_price_search_at_the_same_plan_on_any_machine() {
+    // 60 SKUs under a binding budget and warehouse, with a gap target of zero that no search
+    // closes: held to a few price steps, the plan must say it stopped at the step limit (not at
+    // the generous time limit) and come out the same every time, and a search allowed more steps
+    // (the same first steps, then more) must bound the optimum at least as tightly. A step limit of zero is refused, naming the key.
+    let weeks = 6;
+    let mut c = cfg(weeks);
+    c.budget.weekly = Some(900.0);
+    c.capacity.warehouse_volume = Some(70.0);
+    c.solver.mip_gap = 0.0;
+    c.solver.time_limit_seconds = 60.0;
+    let skus: Vec<SkuInput> = (0..60)
+        .map(|i| {
+            let mut p = params(2.0 + (i % 7) as f64, 6.0 + (i % 11) as f64, i % 3);
+            p.case_pack = [1, 4, 6, 12][i % 4];
+            p.moq = if i % 5 == 0 { 24 } else { 0 };
+            p.unit_volume = 0.05 + 0.01 * (i % 6) as f64;
+            let mu = 2.0 + (i * 37 % 23) as f64;
+            sku(&format!("S{i:02}"), mu, 0.3 * mu, weeks, (i % 9) as f64, p)
+        })
+        .collect();
+    for integer in [true, false] {
+        c.solver.integer = integer;
+        let run = |steps: usize| {
+            let mut c = c.clone();
+            c.solver.max_price_steps = Some(steps);
+            plan(&inputs(skus.clone()), &c, &no_progress).unwrap()
+        };
+        let (first, again, longer) = (run(3), run(3), run(60));
+        let s = &first.summary;
+        assert_eq!(
+            s.status,
+            restock_planner::PlanStatus::StepLimit,
+            "integer {integer}: {s:?}"
+        );
+        assert_eq!(s.status.as_str(), "step_limit");
+        assert!(s.gap_bound.unwrap() > 0.0, "{s:?}");
+        assert_eq!(first.orders, again.orders, "integer {integer}");
+        assert_eq!(first.skus, again.skus, "integer {integer}");
+        assert_eq!(s.objective, again.summary.objective);
+        assert_eq!(s.lp_bound, again.summary.lp_bound);
+        // More steps bound the optimum at least as tightly.
+        let (short, long) = (s.lp_bound.unwrap(), longer.summary.lp_bound.unwrap());
+        assert!(long >= short - 1e-9 * short.abs(), "{long} < {short}");
+    }
+    let mut zero = c.clone();
+    zero.solver.max_price_steps = Some(0);
+    let err = zero
+        .check(std::path::Path::new("plan.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("plan.toml") && err.contains("solver.max_price_steps"),
+        "{err}"
+    );
 }

@@ -245,6 +245,11 @@ pub(crate) struct SimulateArgs {
     /// planner runs once per review week).
     #[arg(long)]
     pub(crate) time_limit: Option<f64>,
+    /// Hold each plan's price search to at most this many steps (the config's
+    /// solver.max_price_steps): a limit of work, so that the replay comes out the same on any
+    /// machine as long as the time limit is not reached first.
+    #[arg(long)]
+    pub(crate) max_price_steps: Option<usize>,
     /// Override the run's backend: auto, cpu, ndarray or wgpu.
     #[arg(long, value_parser = crate::train_cmd::parse_backend)]
     pub(crate) backend: Option<BackendKind>,
@@ -284,6 +289,7 @@ impl SimulateArgs {
             normal_protection: false,
             solver: None,
             time_limit: None,
+            max_price_steps: None,
             backend: None,
             combine: Vec::new(),
             service_levels: Vec::new(),
@@ -318,6 +324,12 @@ pub(crate) fn simulate(a: SimulateArgs, progress: &mut Progress) -> Result<Simul
             bail!("--time-limit must be a positive number of seconds, got {t}");
         }
         cfg.solver.time_limit_seconds = t;
+    }
+    if let Some(n) = a.max_price_steps {
+        if n == 0 {
+            bail!("--max-price-steps must be at least 1, got 0");
+        }
+        cfg.solver.max_price_steps = Some(n);
     }
     let (network, weeks, ds) = load(&a.run, &a.data, a.backend, &a.combine, progress)?;
     let start = ds.last_week.offset(1 - a.weeks as i64);

@@ -597,6 +597,22 @@ fn demo_runs_the_whole_job() {
         &["neither a price", "--default-price"],
         &d.join("unpriced"),
     );
+    // A limit of no price steps at all is refused, naming the flag.
+    let stepless = restock(
+        &[
+            "simulate",
+            "--run",
+            "demo/run",
+            "--data",
+            "demo/weekly.parquet",
+            "--max-price-steps",
+            "0",
+            "--out",
+            "stepless",
+        ],
+        d,
+    );
+    assert_refused(&stepless, &["--max-price-steps"], &d.join("stepless"));
     // A report that fails (here a backtest folder that is not there) leaves the earlier one
     // whole, its charts and tables included, and no staging folder behind.
     let before = std::fs::read(d.join("demo/report/report.html")).unwrap();
@@ -695,6 +711,13 @@ fn demo_runs_the_whole_job() {
         let fill = p["fill_rate"].as_f64().unwrap();
         assert!(fill > 0.0 && fill <= 1.0, "{p}");
     }
+    // Its plans are held to a number of price steps rather than to the clock, so that the
+    // replay comes out the same on any machine: none may have stopped at the time limit.
+    let status = sim["plan_status"].as_str().unwrap();
+    assert!(
+        ["optimal", "gap_limit", "gap_open", "step_limit"].contains(&status),
+        "{status}"
+    );
     // The trade-off sweep: every policy at each of the demo's two targets.
     let sweep = json("simulation/sweep.json");
     let points = sweep["points"].as_array().unwrap();

@@ -216,6 +216,13 @@ pub struct SolverConfig {
     /// LP plans, whose column generation starts no new round after it), and of branch and bound
     /// on small joint models (a master LP runs to completion).
     pub time_limit_seconds: f64,
+    /// A limit of work rather than of time: at most this many steps of the Lagrangian price
+    /// search per model (and, for LP plans, as many rounds of column generation). Unlike the
+    /// time limit it ends the search at the same point on every machine, so the same inputs give
+    /// the same plan, as long as the time limit is not reached first. With it, small joint
+    /// models get no branch and bound either (only the clock stops HiGHS's). Unset: the time
+    /// limit and the gap stop the search.
+    pub max_price_steps: Option<usize>,
     /// Relative gap to the proven bound at which to stop, in [0, 1): whole-case and LP plans.
     pub mip_gap: f64,
     /// Whole case packs and on/off MOQ (MILP); false solves the LP relaxation.
@@ -227,6 +234,7 @@ impl Default for SolverConfig {
         SolverConfig {
             backend: SolverKind::Highs,
             time_limit_seconds: 60.0,
+            max_price_steps: None,
             mip_gap: 0.005,
             integer: true,
         }
@@ -356,6 +364,11 @@ impl PlanConfig {
                 "solver.time_limit_seconds must be > 0, got {}",
                 sv.time_limit_seconds
             ));
+        }
+        if sv.max_price_steps == Some(0) {
+            return fail(
+                "solver.max_price_steps must be at least 1 (leave it out for no limit)".into(),
+            );
         }
         if !(sv.mip_gap >= 0.0 && sv.mip_gap < 1.0) {
             return fail(format!(

@@ -124,8 +124,7 @@ fn solve_relaxed(
         sv.backend,
         order_cost,
         violation_cost,
-        sv.mip_gap,
-        sv.time_limit_seconds,
+        limits(cfg),
     )?;
     let objective = model.lp.objective_of(&r.x);
     let bound = r.bound.min(objective);
@@ -134,8 +133,8 @@ fn solve_relaxed(
         PlanStatus::Optimal
     } else if gap <= sv.mip_gap + 1e-9 {
         PlanStatus::GapLimit
-    } else if r.timed_out {
-        PlanStatus::TimeLimit
+    } else if let Some(limit) = r.stopped {
+        limit
     } else {
         PlanStatus::GapOpen
     };
@@ -181,14 +180,7 @@ fn solve_whole_cases(
     let sv = &cfg.solver;
     let order_cost = cfg.defaults.order_cost;
     let clock = std::time::Instant::now();
-    let relaxation = lagrange::solve(
-        &model,
-        items,
-        order_cost,
-        violation_cost,
-        sv.mip_gap,
-        sv.time_limit_seconds,
-    );
+    let relaxation = lagrange::solve(&model, items, order_cost, violation_cost, limits(cfg));
     let bound = relaxation.bound;
     let gap = |obj: f64| (obj - bound) / obj.abs().max(1e-9);
     let plan_of = |x: Vec<f64>| LpSolution {
@@ -253,6 +245,7 @@ fn solve_whole_cases(
     if gap(sol.objective) > sv.mip_gap
         && !model.shared.is_empty()
         && model.lp.cols.len() <= BRANCH_AND_BOUND_COLUMNS
+        && sv.max_price_steps.is_none()
     {
         // A few hundred SKUs can leave a real duality gap (whole cases of few SKUs compete for a
         // limit): branch and bound on the MILP. Its plan is completed by simulation like any
@@ -285,8 +278,8 @@ fn solve_whole_cases(
         } else {
             PlanStatus::GapLimit
         }
-    } else if relaxation.timed_out {
-        PlanStatus::TimeLimit
+    } else if let Some(limit) = relaxation.stopped {
+        limit
     } else {
         PlanStatus::GapOpen
     };
@@ -311,8 +304,18 @@ fn solve_whole_cases(
 }
 
 /// Joint models up to this many columns (a few hundred SKUs) get branch and bound after the
-/// Lagrangian plan when its gap is above the target.
+/// Lagrangian plan when its gap is above the target (unless the plan is held to a number of
+/// price steps: branch and bound stops only at the time limit).
 const BRANCH_AND_BOUND_COLUMNS: usize = 20_000;
+
+/// A model's share of the solver's limits.
+fn limits(cfg: &PlanConfig) -> lagrange::Limits {
+    lagrange::Limits {
+        gap: cfg.solver.mip_gap,
+        seconds: cfg.solver.time_limit_seconds,
+        steps: cfg.solver.max_price_steps,
+    }
+}
 
 /// Plan orders for every SKU of `inputs`.
 ///

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 /// How a plan ended, ordered from proven optimal to furthest from it (the worst of several
-/// plans is their maximum). Serialised as `optimal`, `gap_limit`, `gap_open`, `time_limit`.
+/// plans is their maximum). Serialised as `optimal`, `gap_limit`, `gap_open`,
+/// `step_limit`, `time_limit`.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -16,6 +17,8 @@ pub enum PlanStatus {
     GapLimit,
     /// The bound settled above the target gap before the time limit.
     GapOpen,
+    /// Stopped after `solver.max_price_steps` with the gap above the target.
+    StepLimit,
     /// Stopped at `solver.time_limit_seconds` with the gap above the target.
     TimeLimit,
 }
@@ -27,6 +30,7 @@ impl PlanStatus {
             PlanStatus::Optimal => "optimal",
             PlanStatus::GapLimit => "gap_limit",
             PlanStatus::GapOpen => "gap_open",
+            PlanStatus::StepLimit => "step_limit",
             PlanStatus::TimeLimit => "time_limit",
         }
     }

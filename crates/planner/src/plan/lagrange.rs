@@ -22,6 +22,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use crate::status::PlanStatus;
+
 use super::dp::{best_orders, lp_orders};
 use super::model::GroupModel;
 use super::sku::{Prepared, over_cost, simulate};
@@ -29,6 +31,32 @@ use super::sku::{Prepared, over_cost, simulate};
 /// The subgradient loop stops once the step has been halved this far without a better bound:
 /// the bound has settled (on the benchmark's 10,000 SKUs, within 0.001 % of its final value).
 const MIN_STEP: f64 = 1.0 / 64.0;
+
+/// When a search stops short of the optimum: a model's share of `solver`'s limits.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    /// Relative gap, plan against bound.
+    pub gap: f64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Most price steps (`solver.max_price_steps`).
+    pub steps: Option<usize>,
+}
+
+impl Limits {
+    /// The limit a search that has taken `steps` steps since `started` has reached, if any.
+    /// The step limit is checked first: where both are reached, the outcome is still the one
+    /// every machine gives.
+    pub(super) fn reached(&self, started: Instant, steps: usize) -> Option<PlanStatus> {
+        if self.steps.is_some_and(|n| steps >= n) {
+            Some(PlanStatus::StepLimit)
+        } else if started.elapsed().as_secs_f64() > self.seconds {
+            Some(PlanStatus::TimeLimit)
+        } else {
+            None
+        }
+    }
+}
 
 /// Multiples of the best prices whose SKU plans are offered to the final greedy.
 pub(super) const PRICE_FACTORS: [f64; 5] = [0.98, 0.995, 1.005, 1.02, 1.05];
@@ -64,8 +92,9 @@ pub(super) struct Relaxation {
     pub prices: Vec<f64>,
     /// Subgradient iterations run.
     pub iterations: usize,
-    /// Whether it stopped at the time limit (else the gap closed or the step size vanished).
-    pub timed_out: bool,
+    /// The limit that ended it with the gap open ([`PlanStatus::StepLimit`] or
+    /// [`PlanStatus::TimeLimit`]); none when the gap closed or the step size vanished.
+    pub stopped: Option<PlanStatus>,
 }
 
 /// The SKUs' shares of the shared rows, by SKU.
@@ -227,15 +256,16 @@ pub(super) struct PriceSearch {
     pub near_best: Vec<Vec<SkuAt>>,
     /// Subgradient iterations run.
     pub iterations: usize,
-    /// Whether it stopped at the time limit (else the gap closed or the step size vanished).
-    pub timed_out: bool,
+    /// The limit that ended it with the gap open ([`PlanStatus::StepLimit`] or
+    /// [`PlanStatus::TimeLimit`]); none when the gap closed or the step size vanished.
+    pub stopped: Option<PlanStatus>,
 }
 
 /// Plans are collected at prices whose bound is within this share of the best one.
 const NEAR_BEST: f64 = 1e-3;
 
-/// Maximise L(λ) by projected subgradient steps, keeping the best plan seen. Stops at `gap`
-/// (relative, plan against bound), after `seconds`, or when the step size has shrunk to nothing.
+/// Maximise L(λ) by projected subgradient steps, keeping the best plan seen. Stops at the gap of
+/// `limits`, at its step or time limit, or when the step size has shrunk to nothing.
 /// `collect` keeps up to that many of each SKU's plans from near the best prices: the steps
 /// around the optimum move each row's price on its own, so these plans span the choices a
 /// master problem needs to keep every limit (see `master`).
@@ -246,8 +276,7 @@ pub(super) fn search_prices(
     orders: Orders,
     order_cost: f64,
     violation_cost: f64,
-    gap: f64,
-    seconds: f64,
+    stop: Limits,
     collect: usize,
 ) -> PriceSearch {
     let started = Instant::now();
@@ -291,7 +320,13 @@ pub(super) fn search_prices(
     let mut theta = 1.0;
     let mut stalled = 0;
     let mut iterations = 0;
-    let timed_out = loop {
+    let stopped = loop {
+        // Every search takes one step: it gives the bound and the plans at the first prices.
+        if iterations > 0
+            && let Some(limit) = stop.reached(started, iterations)
+        {
+            break Some(limit);
+        }
         iterations += 1;
         let (solved, used, bound) = plans_at(
             items,
@@ -348,7 +383,7 @@ pub(super) fn search_prices(
             });
         let closed = feasible
             .as_ref()
-            .is_some_and(|f| f.0 - best_bound <= gap * f.0.abs().max(1e-9));
+            .is_some_and(|f| f.0 - best_bound <= stop.gap * f.0.abs().max(1e-9));
         // The projected subgradient: rows at price 0 and within their limit, or at the cap and
         // over it, stay put and take no share of the step.
         let pinned = |g: f64, l: f64| (l <= 0.0 && g <= 0.0) || (l >= violation_cost && g >= 0.0);
@@ -363,9 +398,8 @@ pub(super) fn search_prices(
                 "  λ step {iterations}: L {bound:.1} best L {best_bound:.1} plan {best:.1} θ {theta}"
             );
         }
-        let out_of_time = started.elapsed().as_secs_f64() > seconds;
-        if closed || norm <= 1e-18 || theta < MIN_STEP || out_of_time {
-            break out_of_time;
+        if closed || norm <= 1e-18 || theta < MIN_STEP {
+            break None;
         }
         let step = theta * (target - bound).max(1e-6 * target.abs()) / norm;
         for ((l, g), s) in lambda.iter_mut().zip(&subgradient).zip(&scale) {
@@ -381,7 +415,7 @@ pub(super) fn search_prices(
         feasible,
         near_best,
         iterations,
-        timed_out,
+        stopped,
     }
 }
 
@@ -393,8 +427,7 @@ pub(super) fn solve(
     items: &[&Prepared],
     order_cost: f64,
     violation_cost: f64,
-    gap: f64,
-    seconds: f64,
+    limits: Limits,
 ) -> Relaxation {
     let search = search_prices(
         model,
@@ -402,8 +435,7 @@ pub(super) fn solve(
         Orders::WholeCases,
         order_cost,
         violation_cost,
-        gap,
-        seconds,
+        limits,
         0,
     );
     let cases =
@@ -437,6 +469,6 @@ pub(super) fn solve(
         bound: search.bound,
         prices: search.prices,
         iterations: search.iterations,
-        timed_out: search.timed_out,
+        stopped: search.stopped,
     }
 }

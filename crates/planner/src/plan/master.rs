@@ -18,12 +18,13 @@
 
 use std::time::Instant;
 
-use super::lagrange::{self, Orders, SkuAt};
+use super::lagrange::{self, Limits, Orders, SkuAt};
 use super::model::GroupModel;
 use super::sku::Prepared;
 use crate::Result;
 use crate::config::SolverKind;
 use crate::lp::{Lp, Sense};
+use crate::status::PlanStatus;
 
 /// Plans per SKU kept from the price search's steps near the best bound, for groups of up to
 /// [`COLLECT_UP_TO`] SKUs. A few SKUs each switching between whole plans need them for the first
@@ -49,8 +50,9 @@ pub(super) struct Relaxed {
     /// Subgradient iterations, then master solves.
     pub iterations: usize,
     pub rounds: usize,
-    /// Whether it stopped at the time limit (else the gap closed or no column could improve).
-    pub timed_out: bool,
+    /// The limit that ended it with the gap open ([`PlanStatus::StepLimit`] or
+    /// [`PlanStatus::TimeLimit`]); none when the gap closed or no column could improve.
+    pub stopped: Option<PlanStatus>,
     /// Whether no SKU plan priced out at the last master's duals: its plan is the LP optimum.
     pub optimal: bool,
 }
@@ -197,16 +199,16 @@ fn add_plan(columns: &mut Vec<SkuAt>, plan: SkuAt) -> bool {
     new
 }
 
-/// Solve the LP relaxation of `model` to `gap` (relative, plan against bound); `seconds` bounds
-/// the price search and the start of further master rounds (a master LP runs to completion).
+/// Solve the LP relaxation of `model` to the gap of `stop` (relative, plan against bound); its
+/// seconds bound the price search (half of them) and the start of further master rounds (a
+/// master LP runs to completion), its steps the price search's steps and the master rounds.
 pub(super) fn solve(
     model: &GroupModel,
     items: &[&Prepared],
     backend: SolverKind,
     order_cost: f64,
     violation_cost: f64,
-    gap: f64,
-    seconds: f64,
+    stop: Limits,
 ) -> Result<Relaxed> {
     let started = Instant::now();
     let log = std::env::var_os("RESTOCK_SOLVER_LOG").is_some();
@@ -218,8 +220,10 @@ pub(super) fn solve(
         Orders::Relaxed,
         order_cost,
         violation_cost,
-        gap,
-        seconds / 2.0,
+        Limits {
+            seconds: stop.seconds / 2.0,
+            ..stop
+        },
         if items.len() <= COLLECT_UP_TO {
             PLANS_NEAR_BEST
         } else {
@@ -258,7 +262,7 @@ pub(super) fn solve(
         }
     }
     let mut rounds = 0;
-    let mut timed_out = search.timed_out;
+    let mut stopped = search.stopped;
     let mut optimal = limits.is_empty();
     // θ per SKU and column, from the last master.
     let mut weights: Vec<Vec<f64>> = columns.iter().map(|c| vec![1.0; c.len().min(1)]).collect();
@@ -276,10 +280,11 @@ pub(super) fn solve(
                 started.elapsed().as_secs_f64()
             );
         }
-        let closed = upper - bound <= gap * upper.abs().max(1e-9);
-        let out_of_time = started.elapsed().as_secs_f64() > seconds;
+        let closed = upper - bound <= stop.gap * upper.abs().max(1e-9);
+        let limit = stop.reached(started, rounds);
+        let limited = limit.is_some();
         let mut added = 0;
-        if !closed && !out_of_time {
+        if !closed && !limited {
             let lambda = &solved.lambda;
             let (plans, _, at) = lagrange::plans_at(
                 items,
@@ -313,8 +318,10 @@ pub(super) fn solve(
                 optimal = true;
             }
         }
-        if closed || out_of_time || added == 0 {
-            timed_out |= out_of_time && !closed;
+        if closed || limited || added == 0 {
+            if !closed && limit.is_some() {
+                stopped = limit;
+            }
             let theta = match solved.theta {
                 Some(theta) => theta,
                 // The dual gave the prices; the plan comes from the primal, once.
@@ -338,7 +345,7 @@ pub(super) fn solve(
         prices,
         iterations: search.iterations,
         rounds,
-        timed_out,
+        stopped,
         optimal,
     })
 }
@@ -462,7 +469,12 @@ mod tests {
             // Columns until none improves: HiGHS solves the master with its duals, microlp the
             // master's dual.
             for backend in [SolverKind::Highs, SolverKind::Microlp] {
-                let r = solve(&model, &refs, backend, order_cost, v, 0.0, 60.0).unwrap();
+                let stop = Limits {
+                    gap: 0.0,
+                    seconds: 60.0,
+                    steps: None,
+                };
+                let r = solve(&model, &refs, backend, order_cost, v, stop).unwrap();
                 assert_feasible(&model.lp, &r.x);
                 let objective = model.lp.objective_of(&r.x);
                 let tol = 1e-6 * joint.objective.abs();
