@@ -388,7 +388,10 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
         // The same on the SKU-weeks from each SKU's lead time on, and its stock-outs there.
         let (mut reached_served, mut reached_demand) = (0.0, 0.0);
         let (mut reached_weeks, mut reached_stockouts) = (0usize, 0usize);
+        // And what they cost (holding + lost margin), and each SKU's mean stock value there.
+        let (mut reached_cost, mut reached_value) = (0.0, 0.0);
         for (i, id) in sim.skus.iter().enumerate() {
+            let e = restock_planner::Economics::of(&params[id], &cfg);
             let rows: Vec<_> = sim
                 .trajectories
                 .iter()
@@ -419,6 +422,8 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
                     reached_demand += r.demand;
                     reached_weeks += usize::from(r.demand > 0.0);
                     reached_stockouts += usize::from(r.demand - r.served > 1e-9);
+                    reached_cost += r.stock * e.holding + (r.demand - r.served) * e.lost_margin;
+                    reached_value += r.stock * params[id].unit_cost / (rows.len() - lead) as f64;
                 }
             }
         }
@@ -433,6 +438,18 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
         assert!((p.fill_rate_ordered - reached_served / reached_demand).abs() < 1e-9);
         let cycle = 1.0 - reached_stockouts as f64 / reached_weeks as f64;
         assert!((p.cycle_service_ordered - cycle).abs() < 1e-9, "{p:?}");
+        let cost = reached_cost + p.ordering_cost;
+        assert!(
+            (p.total_cost_ordered - cost).abs() < 1e-6 * cost.max(1.0),
+            "{} against {cost}",
+            p.total_cost_ordered
+        );
+        assert!(p.total_cost_ordered < p.total_cost, "{p:?}");
+        assert!(
+            (p.avg_stock_value_ordered - reached_value).abs() < 1e-6 * reached_value.max(1.0),
+            "{} against {reached_value}",
+            p.avg_stock_value_ordered
+        );
     }
 
     // Demand in the last two weeks cannot change the orders placed before them.

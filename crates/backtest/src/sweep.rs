@@ -95,6 +95,11 @@ pub struct SweepPoint {
     pub result: PolicyResult,
     /// Share of SKU-weeks with demand served without a stock-out (the realised cycle service).
     pub cycle_service: f64,
+    /// On restock's row: how its plans at this target ended, the worst of them (`step_limit`
+    /// or `time_limit` when a price search stopped short of its gap). Absent on the
+    /// baselines' rows and in sweeps written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_status: Option<restock_planner::PlanStatus>,
 }
 
 /// restock at one target against the baselines at its fill rate.
@@ -122,6 +127,16 @@ pub struct Sweep {
     pub equal_fill: Vec<EqualFill>,
     /// At the economic target: restock's total cost / the cheaper baseline's, and that baseline.
     pub economic_cost_ratio: Option<(String, f64)>,
+    /// [`Sweep::equal_fill`] on the SKU-weeks the policies' orders can reach
+    /// ([`PolicyResult::fill_rate_ordered`], [`PolicyResult::avg_stock_value_ordered`]): the
+    /// weeks before are the same starting stock for every policy, and narrow any difference
+    /// (empty in sweeps written before it).
+    #[serde(default)]
+    pub equal_fill_ordered: Vec<EqualFill>,
+    /// [`Sweep::economic_cost_ratio`] on those SKU-weeks
+    /// ([`PolicyResult::total_cost_ordered`]; absent in sweeps written before it).
+    #[serde(default)]
+    pub economic_cost_ratio_ordered: Option<(String, f64)>,
     /// Weeks in which any policy's purchases exceeded a budget or its stock the warehouse.
     pub limits_exceeded: usize,
     /// The same, counting the warehouse only from the longest lead time on
@@ -158,10 +173,12 @@ pub fn sweep(
             memo,
             &mut |_, _| {},
         )?;
+        let status = sim.summary.plan_status;
         for r in sim.summary.policies {
             points.push(SweepPoint {
                 target: target.label(),
                 cycle_service: 1.0 - r.stockout_share,
+                plan_status: (r.policy == POLICIES[0]).then_some(status),
                 result: r,
             });
         }
@@ -169,63 +186,19 @@ pub fn sweep(
     Ok(compare(points))
 }
 
-/// The baselines' curves, restock's points on them, and the economic comparison.
+/// The baselines' curves, restock's points on them, and the economic comparison: over every
+/// replayed week, and over the SKU-weeks the policies' orders can reach.
 pub fn compare(points: Vec<SweepPoint>) -> Sweep {
-    let of = |policy: &str| -> Vec<&SweepPoint> {
-        points
-            .iter()
-            .filter(|p| p.result.policy == policy)
-            .collect()
+    let all = View {
+        fill: |r| r.fill_rate,
+        stock: |r| r.avg_stock_value,
+        cost: |r| r.total_cost,
     };
-    let baselines: Vec<(&str, Vec<(f64, f64)>)> = POLICIES[1..]
-        .iter()
-        .map(|&b| {
-            let mut curve: Vec<(f64, f64)> = of(b)
-                .iter()
-                .map(|p| (p.result.fill_rate, p.result.avg_stock_value))
-                .collect();
-            curve.sort_by(|a, b| a.0.total_cmp(&b.0));
-            (b, curve)
-        })
-        .collect();
-    let equal_fill = of(POLICIES[0])
-        .iter()
-        .map(|p| {
-            let fill = p.result.fill_rate;
-            let baseline = baselines
-                .iter()
-                .filter_map(|(name, curve)| interpolate(curve, fill).map(|s| (name.to_string(), s)))
-                .min_by(|a, b| a.1.total_cmp(&b.1));
-            EqualFill {
-                target: p.target.clone(),
-                fill_rate: fill,
-                stock_value: p.result.avg_stock_value,
-                stock_reduction: baseline
-                    .as_ref()
-                    .filter(|(_, s)| *s > 0.0)
-                    .map(|(_, s)| 1.0 - p.result.avg_stock_value / s),
-                baseline,
-            }
-        })
-        .collect();
-    let economic = |policy: &str| {
-        points
-            .iter()
-            .find(|p| p.target == "economic" && p.result.policy == policy)
+    let ordered = View {
+        fill: |r| r.fill_rate_ordered,
+        stock: |r| r.avg_stock_value_ordered,
+        cost: |r| r.total_cost_ordered,
     };
-    let economic_cost_ratio = economic(POLICIES[0]).and_then(|r| {
-        POLICIES[1..]
-            .iter()
-            .filter_map(|b| economic(b))
-            .min_by(|a, b| a.result.total_cost.total_cmp(&b.result.total_cost))
-            .filter(|b| b.result.total_cost > 0.0)
-            .map(|b| {
-                (
-                    b.result.policy.clone(),
-                    r.result.total_cost / b.result.total_cost,
-                )
-            })
-    });
     let limits_exceeded = points
         .iter()
         .map(|p| p.result.weeks_over_budget + p.result.weeks_over_capacity)
@@ -235,11 +208,82 @@ pub fn compare(points: Vec<SweepPoint>) -> Sweep {
         .map(|p| p.result.weeks_over_budget + p.result.weeks_over_capacity_ordered)
         .sum();
     Sweep {
+        equal_fill: all.equal_fill(&points),
+        economic_cost_ratio: all.economic_cost_ratio(&points),
+        equal_fill_ordered: ordered.equal_fill(&points),
+        economic_cost_ratio_ordered: ordered.economic_cost_ratio(&points),
         points,
-        equal_fill,
-        economic_cost_ratio,
         limits_exceeded,
         limits_exceeded_ordered,
+    }
+}
+
+/// Which fill rate, stock value and cost of a policy's result a comparison reads.
+struct View {
+    fill: fn(&PolicyResult) -> f64,
+    stock: fn(&PolicyResult) -> f64,
+    cost: fn(&PolicyResult) -> f64,
+}
+
+impl View {
+    /// restock at each target against the better baseline's curve at its fill rate.
+    fn equal_fill(&self, points: &[SweepPoint]) -> Vec<EqualFill> {
+        let of = |policy: &str| -> Vec<&SweepPoint> {
+            points
+                .iter()
+                .filter(|p| p.result.policy == policy)
+                .collect()
+        };
+        let baselines: Vec<(&str, Vec<(f64, f64)>)> = POLICIES[1..]
+            .iter()
+            .map(|&b| {
+                let mut curve: Vec<(f64, f64)> = of(b)
+                    .iter()
+                    .map(|p| ((self.fill)(&p.result), (self.stock)(&p.result)))
+                    .collect();
+                curve.sort_by(|a, b| a.0.total_cmp(&b.0));
+                (b, curve)
+            })
+            .collect();
+        of(POLICIES[0])
+            .iter()
+            .map(|p| {
+                let (fill, stock) = ((self.fill)(&p.result), (self.stock)(&p.result));
+                let baseline = baselines
+                    .iter()
+                    .filter_map(|(name, curve)| {
+                        interpolate(curve, fill).map(|s| (name.to_string(), s))
+                    })
+                    .min_by(|a, b| a.1.total_cmp(&b.1));
+                EqualFill {
+                    target: p.target.clone(),
+                    fill_rate: fill,
+                    stock_value: stock,
+                    stock_reduction: baseline
+                        .as_ref()
+                        .filter(|(_, s)| *s > 0.0)
+                        .map(|(_, s)| 1.0 - stock / s),
+                    baseline,
+                }
+            })
+            .collect()
+    }
+
+    /// At the economic target: restock's cost / the cheapest baseline's, and that baseline.
+    fn economic_cost_ratio(&self, points: &[SweepPoint]) -> Option<(String, f64)> {
+        let economic = |policy: &str| {
+            points
+                .iter()
+                .find(|p| p.target == "economic" && p.result.policy == policy)
+        };
+        let restock = (self.cost)(&economic(POLICIES[0])?.result);
+        POLICIES[1..]
+            .iter()
+            .filter_map(|b| economic(b))
+            .map(|b| (b.result.policy.clone(), (self.cost)(&b.result)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .filter(|(_, cost)| *cost > 0.0)
+            .map(|(b, cost)| (b, restock / cost))
     }
 }
 
@@ -279,28 +323,38 @@ impl Sweep {
     /// The comparison in sentences: restock at each target against the better baseline at equal
     /// fill rate, the cost at the economic setting, the weeks over a limit.
     pub fn findings(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .equal_fill
-            .iter()
-            .map(|e| match (&e.baseline, e.stock_reduction) {
-                (Some((b, stock)), Some(r)) => format!(
-                    "At {}: restock fills {:.3} holding {:.0}; {b} needs {:.0} for that fill \
-                     rate ({:+.1} % stock for restock).",
-                    e.target,
-                    e.fill_rate,
-                    e.stock_value,
-                    stock,
-                    -100.0 * r
-                ),
-                _ => format!(
-                    "At {}: restock fills {:.3}, outside the fill rates the baselines reach.",
-                    e.target, e.fill_rate
-                ),
-            })
-            .collect();
+        let equal = |list: &[EqualFill], on: &str| -> Vec<String> {
+            list.iter()
+                .map(|e| match (&e.baseline, e.stock_reduction) {
+                    (Some((b, stock)), Some(r)) => format!(
+                        "At {}{on}: restock fills {:.3} holding {:.0}; {b} needs {:.0} for that \
+                         fill rate ({:+.1} % stock for restock).",
+                        e.target,
+                        e.fill_rate,
+                        e.stock_value,
+                        stock,
+                        -100.0 * r
+                    ),
+                    _ => format!(
+                        "At {}{on}: restock fills {:.3}, outside the fill rates the baselines \
+                         reach.",
+                        e.target, e.fill_rate
+                    ),
+                })
+                .collect()
+        };
+        let mut out = equal(&self.equal_fill, "");
         if let Some((b, ratio)) = &self.economic_cost_ratio {
             out.push(format!(
                 "At the economic setting restock's total cost is {ratio:.3} × {b}'s."
+            ));
+        }
+        // The same on the SKU-weeks the orders can reach, where the policies differ.
+        const ORDERED: &str = " from each SKU's lead time on";
+        out.extend(equal(&self.equal_fill_ordered, ORDERED));
+        if let Some((b, ratio)) = &self.economic_cost_ratio_ordered {
+            out.push(format!(
+                "At the economic setting{ORDERED}, restock's cost is {ratio:.3} × {b}'s."
             ));
         }
         // Whether each cycle service target was kept (issue 13 asks within 0.02): on every
@@ -382,6 +436,7 @@ mod tests {
         SweepPoint {
             target: target.into(),
             cycle_service: fill,
+            plan_status: None,
             result: PolicyResult {
                 policy: policy.into(),
                 fill_rate: fill,
@@ -389,6 +444,11 @@ mod tests {
                 avg_stock_value: stock,
                 end_stock_value: stock,
                 total_cost: cost,
+                // From the lead time on: the same fill, the stock less what the starting
+                // stock holds for all, the cost less what every policy loses at first.
+                fill_rate_ordered: fill,
+                avg_stock_value_ordered: stock - 20.0,
+                total_cost_ordered: cost - 40.0,
                 orders: 1,
                 units_ordered: 1.0,
                 ..PolicyResult::default()
@@ -451,6 +511,20 @@ mod tests {
             Some(("order_up_to_tsb".to_string(), 0.8))
         );
         assert!(s.table().contains("order_up_to_tsb needs 92"));
+        // From the lead time on, the same curves 20 lower: restock's 40 against 72, and the
+        // economic costs 40 against 60.
+        let e = &s.equal_fill_ordered[0];
+        assert_eq!(e.baseline, Some(("order_up_to_tsb".to_string(), 72.0)));
+        assert!((e.stock_reduction.unwrap() - (1.0 - 40.0 / 72.0)).abs() < 1e-12);
+        let (b, ratio) = s.economic_cost_ratio_ordered.clone().unwrap();
+        assert_eq!(b, "order_up_to_tsb");
+        assert!((ratio - 40.0 / 60.0).abs() < 1e-12, "{ratio}");
+        assert!(
+            s.table()
+                .contains("At the economic setting from each SKU's lead time on, restock's cost is 0.667 × order_up_to_tsb's."),
+            "{}",
+            s.table()
+        );
         // 0.85 at a 0.8 target is 0.05 over: missed; 0.99 at 0.9 too.
         assert!(
             s.table().contains(

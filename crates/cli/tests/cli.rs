@@ -735,6 +735,11 @@ fn demo_runs_the_whole_job() {
             .collect();
         assert_eq!(targets, ["0.8", "economic"], "{policy}");
     }
+    // restock's plans at each target were held to price steps, not to the clock, either.
+    for p in points.iter().filter(|p| p["policy"] == "restock") {
+        let status = p["plan_status"].as_str().unwrap();
+        assert!(status != "time_limit", "{p}");
+    }
     // The report is self-contained and says what it shows.
     let html = std::fs::read_to_string(d.join("demo/report/report.html")).unwrap();
     for needle in [

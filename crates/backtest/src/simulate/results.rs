@@ -105,17 +105,32 @@ pub struct PolicyResult {
     /// cycle service where the policy's decisions count; 0 in results written before it).
     #[serde(default)]
     pub cycle_service_ordered: f64,
+    /// [`PolicyResult::avg_stock_value`] over the same SKU-weeks: per SKU, the mean of its
+    /// end-of-week stock value from its lead time on, summed over SKUs. The weeks before are
+    /// the replay's starting stock running down, the same for every policy (0 in results
+    /// written before it).
+    #[serde(default)]
+    pub avg_stock_value_ordered: f64,
+    /// [`PolicyResult::total_cost`] over the same SKU-weeks (holding and shortage; every order
+    /// line's fixed cost, all of them decisions): the money the policy's decisions bring, as a
+    /// simulation study leaves out its warm-up (0 in results written before it).
+    #[serde(default)]
+    pub total_cost_ordered: f64,
 }
 
 /// What the weeks a policy's orders can reach add up to (see
 /// [`PolicyResult::fill_rate_ordered`]): demand, units short, SKU-weeks with demand and
-/// stock-outs.
+/// stock-outs, cost and stock value.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(super) struct ReachedWeeks {
     pub(super) demand: f64,
     pub(super) short: f64,
     pub(super) with_demand: usize,
     pub(super) stockouts: usize,
+    /// Holding + shortage cost.
+    pub(super) cost: f64,
+    /// Σ over SKUs of the mean end-of-week stock value over its weeks here.
+    pub(super) stock_value: f64,
 }
 
 impl PolicyResult {
@@ -152,6 +167,8 @@ impl PolicyResult {
         self.cycle_service_ordered = cycle_service(r.stockouts, r.with_demand);
         self.ordering_cost = self.orders as f64 * order_cost;
         self.total_cost = self.holding_cost + self.shortage_cost + self.ordering_cost;
+        self.avg_stock_value_ordered = r.stock_value;
+        self.total_cost_ordered = r.cost + self.ordering_cost;
     }
 }
 
@@ -475,7 +492,7 @@ impl SimulationSummary {
                 .unwrap_or_default()
         );
         out.push_str(&format!(
-            "{:<12} {:>9} {:>9} {:>12} {:>12} {:>12} {:>12} {:>7} {:>12} {:>10}\n",
+            "{:<12} {:>9} {:>9} {:>12} {:>12} {:>12} {:>12} {:>12} {:>7} {:>12} {:>10}\n",
             "policy",
             "fill rate",
             "stockouts",
@@ -483,13 +500,14 @@ impl SimulationSummary {
             "holding",
             "shortage",
             "total cost",
+            "its weeks**",
             "orders",
             "max spend",
             "over cap.*"
         ));
         for r in &self.policies {
             out.push_str(&format!(
-                "{:<12} {:>9.3} {:>9.3} {:>12.0} {:>12.0} {:>12.0} {:>12.0} {:>7} {:>12.0} {:>10}\n",
+                "{:<12} {:>9.3} {:>9.3} {:>12.0} {:>12.0} {:>12.0} {:>12.0} {:>12.0} {:>7} {:>12.0} {:>10}\n",
                 r.policy,
                 r.fill_rate,
                 r.stockout_share,
@@ -497,11 +515,16 @@ impl SimulationSummary {
                 r.holding_cost,
                 r.shortage_cost,
                 r.total_cost,
+                r.total_cost_ordered,
                 r.orders,
                 r.max_weekly_spend,
                 format!("{} ({})", r.weeks_over_capacity, r.weeks_over_capacity_ordered)
             ));
         }
+        out.push_str(
+            "** the total cost on the weeks the policy's orders can reach (each SKU's from its \
+             lead time on; before, every policy sells from the same starting stock)\n",
+        );
         if let Some(cap) = self.warehouse_volume {
             out.push_str(&format!(
                 "* weeks over the warehouse ({cap}); in brackets, from the replayed SKUs' longest \

@@ -94,14 +94,16 @@ impl Serving<'_> {
                 units += d;
                 result.stockout_weeks += usize::from(stockout);
             }
+            let end = st.stock.max(0.0);
             if w >= p.lead_time_weeks {
                 // A week the policy's first orders can have reached.
                 reached.demand += d;
                 reached.short += short;
                 reached.with_demand += usize::from(d > 0.0);
                 reached.stockouts += usize::from(stockout);
+                reached.cost += end * e.holding + short * self.shortage.unit_cost(e);
+                reached.stock_value += end * p.unit_cost / (self.weeks - p.lead_time_weeks) as f64;
             }
-            let end = st.stock.max(0.0);
             result.units_short += short;
             result.shortage_cost += short * self.shortage.unit_cost(e);
             result.holding_cost += end * e.holding;
