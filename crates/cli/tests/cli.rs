@@ -408,8 +408,9 @@ fn train_killed_and_resumed_then_forecast() {
     assert!(stderr(&o).contains("at most 4 weeks"), "{}", stderr(&o));
 }
 
-/// `restock demo`: synth -> ingest -> train -> forecast -> plan, every artefact present and
-/// consistent (every SKU forecast, the plan made from those forecasts).
+/// `restock demo`: synth -> ingest -> train -> forecast -> plan -> backtest -> simulate ->
+/// report, every artefact present and consistent (the checks on each part in the functions
+/// after it), and the commands refusing bad input on its outputs.
 #[test]
 fn demo_runs_the_whole_job() {
     let dir = tempfile::tempdir().unwrap();
@@ -446,9 +447,26 @@ fn demo_runs_the_whole_job() {
     ] {
         assert!(d.join("demo").join(f).exists(), "{f} missing");
     }
-    let json = |f: &str| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(d.join("demo").join(f)).unwrap()).unwrap()
-    };
+    demo_outputs_agree(d);
+    commands_on_the_demo_refuse_bad_input(d);
+    a_failed_report_keeps_the_last_one(d);
+    backtest_replay_and_report_of_the_demo(d);
+    assert!(stderr(&o).contains("report.html"), "{}", stderr(&o));
+    // Running it again without --force is refused.
+    let o = restock(&["demo", "--skus", "60", "--out", "demo"], d);
+    assert!(!o.status.success() && stderr(&o).contains("--force"));
+    renders_in_a_browser(&d.join("demo/report/report.html"), d);
+}
+
+/// A file of the demo's outputs, as JSON.
+fn demo_json(d: &Path, file: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(d.join("demo").join(file)).unwrap()).unwrap()
+}
+
+/// The demo's forecasts cover every SKU, its plan keeps the budget and takes its levels from
+/// the forecast job's protection calibration.
+fn demo_outputs_agree(d: &Path) {
+    let json = |f: &str| demo_json(d, f);
     // Every SKU forecast, every week.
     let summary = json("forecasts.parquet.summary.json");
     let weekly_skus = summary["skus"].as_u64().unwrap();
@@ -510,6 +528,11 @@ fn demo_runs_the_whole_job() {
             .starts_with("calibrated ("),
         "{plan}"
     );
+}
+
+/// On the demo's outputs, bad input to `plan`, `backtest` and `simulate` is refused with its
+/// cause named, before anything is written.
+fn commands_on_the_demo_refuse_bad_input(d: &Path) {
     // The normal rule on request, and a broken calibration file is an error naming it.
     let replan = |extra: &[&str], out: &str| {
         let mut args = vec![
@@ -613,6 +636,10 @@ fn demo_runs_the_whole_job() {
         d,
     );
     assert_refused(&stepless, &["--max-price-steps"], &d.join("stepless"));
+}
+
+/// A report that fails leaves the last one whole; a cold-start evaluation gets its table.
+fn a_failed_report_keeps_the_last_one(d: &Path) {
     // A report that fails (here a backtest folder that is not there) leaves the earlier one
     // whole, its charts and tables included, and no staging folder behind.
     let before = std::fs::read(d.join("demo/report/report.html")).unwrap();
@@ -686,6 +713,11 @@ fn demo_runs_the_whole_job() {
     assert!(html.contains("each unit of demand lost at its lost margin"));
     assert!(html.contains("<div class=\"wide\"><table>"));
     std::fs::remove_file(d.join("demo/backtest/cold_start.json")).unwrap();
+}
+
+/// The demo's backtest, replay, trade-off sweep and report say what they should.
+fn backtest_replay_and_report_of_the_demo(d: &Path) {
+    let json = |f: &str| demo_json(d, f);
     // The backtest scores restock and the baselines on the same series.
     let bt = json("backtest/backtest.json");
     let overall = bt["overall"].as_array().unwrap();
@@ -766,11 +798,6 @@ fn demo_runs_the_whole_job() {
     ] {
         assert!(!html.contains(fetch), "the report loads {fetch}..");
     }
-    assert!(stderr(&o).contains("report.html"), "{}", stderr(&o));
-    // Running it again without --force is refused.
-    let o = restock(&["demo", "--skus", "60", "--out", "demo"], d);
-    assert!(!o.status.success() && stderr(&o).contains("--force"));
-    renders_in_a_browser(&d.join("demo/report/report.html"), d);
 }
 
 /// A command refused bad input: it failed, its error names each of `needles`, and it wrote
