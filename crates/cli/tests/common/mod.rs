@@ -1,4 +1,5 @@
-//! What the binary's test files share: running `restock` and reading what it printed.
+//! What the binary's test files share: running `restock`, reading what it printed, and checking
+//! that it refused bad input.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -15,4 +16,14 @@ pub(crate) fn restock(args: &[&str], cwd: &Path) -> Output {
 /// What it printed on stderr.
 pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// A command refused bad input: it failed, its error names each of `needles`, and it wrote
+/// nothing at `output`.
+#[allow(dead_code)] // not every test file refuses input
+pub(crate) fn assert_refused(o: &Output, needles: &[&str], output: &Path) {
+    assert!(!o.status.success());
+    let err = stderr(o);
+    assert!(needles.iter().all(|n| err.contains(n)), "{err}");
+    assert!(!output.exists());
 }
