@@ -336,6 +336,8 @@ fn simulation_conserves_stock_respects_the_budget_and_sees_only_the_past() {
     .unwrap();
     let s = &sim.summary;
     assert_eq!(s.weeks, 6);
+    // Under a binding budget, no plan spends over it in any week.
+    assert_eq!(s.planned_over_limits, 0);
     assert_eq!(s.policies.len(), POLICIES.len());
     let names: Vec<&str> = s.policies.iter().map(|r| r.policy.as_str()).collect();
     assert_eq!(

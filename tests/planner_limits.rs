@@ -297,6 +297,18 @@ fn a_limit_exceeded_by_stock_on_hand_is_priced_at_its_penalty_at_once() {
             .find(|k| k.name == "warehouse_volume" && k.violated_by > 0.0)
             .unwrap_or_else(|| panic!("{:?}", s.constraints));
         assert!(over.shadow_price.is_some_and(|p| p > 1e3), "{over:?}");
+        // The report says the stock takes that much whatever is ordered, and the plan adds
+        // nothing to it.
+        assert!(over.floor > over.limit, "{over:?}");
+        assert!(over.used <= over.floor + 1e-6 * over.floor, "{over:?}");
+        assert!(
+            s.constraints
+                .iter()
+                .filter(|k| k.name != "warehouse_volume")
+                .all(|k| k.floor == 0.0),
+            "{:?}",
+            s.constraints
+        );
         assert!(
             s.gap_bound.unwrap() <= 0.005 + 1e-9,
             "integer {integer}: {s:?}"

@@ -197,6 +197,7 @@ pub fn simulate_with(
         solver: restock.solver,
         plan_status: restock.plan_status,
         max_plan_gap: restock.max_plan_gap,
+        planned_over_limits: restock.planned_over_limits,
         protection_cases: restock.protection_cases,
         policies: results,
         by_class: by_class(

@@ -100,6 +100,10 @@ pub struct SweepPoint {
     /// baselines' rows and in sweeps written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_status: Option<restock_planner::PlanStatus>,
+    /// On restock's row: the weeks its plans at this target put over a limit themselves
+    /// ([`crate::SimulationSummary::planned_over_limits`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_over_limits: Option<usize>,
 }
 
 /// restock at one target against the baselines at its fill rate.
@@ -173,12 +177,14 @@ pub fn sweep(
             memo,
             &mut |_, _| {},
         )?;
-        let status = sim.summary.plan_status;
+        let (status, over) = (sim.summary.plan_status, sim.summary.planned_over_limits);
         for r in sim.summary.policies {
+            let restock = r.policy == POLICIES[0];
             points.push(SweepPoint {
                 target: target.label(),
                 cycle_service: 1.0 - r.stockout_share,
-                plan_status: (r.policy == POLICIES[0]).then_some(status),
+                plan_status: restock.then_some(status),
+                planned_over_limits: restock.then_some(over),
                 result: r,
             });
         }
@@ -392,6 +398,15 @@ impl Sweep {
              warehouse from the longest lead time on, when the stock is the policies' own).",
             self.limits_exceeded, self.limits_exceeded_ordered
         ));
+        let planned: usize = self
+            .points
+            .iter()
+            .filter_map(|p| p.planned_over_limits)
+            .sum();
+        out.push(format!(
+            "Weeks restock's plans themselves put over a limit (beyond what the stock on hand \
+             and on order takes whatever is ordered), all targets: {planned}."
+        ));
         out
     }
 
@@ -437,6 +452,7 @@ mod tests {
             target: target.into(),
             cycle_service: fill,
             plan_status: None,
+            planned_over_limits: None,
             result: PolicyResult {
                 policy: policy.into(),
                 fill_rate: fill,

@@ -234,7 +234,15 @@ fn render_summary(plan: &Plan) -> String {
             } else {
                 String::new()
             },
-            if k.violated_by > 0.0 {
+            if k.violated_by > 0.0 && k.floor > k.limit {
+                // Stock on hand and on order fills it whatever is ordered.
+                format!(
+                    ", VIOLATED by {:.1} ({:.1} of it whatever is ordered: stock on hand and on \
+                     order)",
+                    k.violated_by,
+                    k.floor - k.limit
+                )
+            } else if k.violated_by > 0.0 {
                 format!(", VIOLATED by {:.1}", k.violated_by)
             } else {
                 String::new()

@@ -43,6 +43,9 @@ pub(super) struct RestockBuyer<'a> {
     pub(super) plan_status: PlanStatus,
     /// The largest gap bound of a plan.
     pub(super) max_plan_gap: Option<f64>,
+    /// Over all plans, the weeks a plan itself put over a shared limit: beyond what the stock
+    /// on hand and on order takes of the warehouse whatever is ordered.
+    pub(super) planned_over_limits: usize,
 }
 
 impl<'a> RestockBuyer<'a> {
@@ -99,6 +102,7 @@ impl<'a> RestockBuyer<'a> {
             solver: String::new(),
             plan_status: PlanStatus::Optimal,
             max_plan_gap: None,
+            planned_over_limits: 0,
         })
     }
 
@@ -130,6 +134,7 @@ impl<'a> RestockBuyer<'a> {
         if let Some(g) = plan.summary.gap_bound {
             self.max_plan_gap = Some(self.max_plan_gap.map_or(g, |m| m.max(g)));
         }
+        self.planned_over_limits += planned_over_limits(&plan.summary.constraints);
         let mut ordered = vec![0.0; replay.ids.len()];
         for line in plan.orders.iter().filter(|l| l.order_week == week) {
             ordered[replay.pos[line.unique_id.as_str()]] += line.quantity;
@@ -244,4 +249,14 @@ impl<'a> RestockBuyer<'a> {
             skus,
         }
     }
+}
+
+/// The weeks of one plan over a shared limit by its own choice (see
+/// [`RestockBuyer::planned_over_limits`]): beyond what the stock on hand and on order takes of
+/// the warehouse whatever is ordered (its `floor`), which no plan can help.
+fn planned_over_limits(constraints: &[restock_planner::plan::ConstraintReport]) -> usize {
+    constraints
+        .iter()
+        .filter(|k| k.used - k.limit.max(k.floor) > 1e-6 * k.limit.abs().max(1.0))
+        .count()
 }

@@ -173,6 +173,7 @@ fn constraint_reports(
                 limit: sr.limit,
                 reserve: sr.reserve,
                 used,
+                floor: sr.floor,
                 binding,
                 violated_by,
                 shadow_price: shadow,

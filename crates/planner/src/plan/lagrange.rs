@@ -282,29 +282,17 @@ pub(super) fn search_prices(
     let started = Instant::now();
     let terms = terms(model);
     let limits: Vec<f64> = model.shared.iter().map(|sr| sr.limit).collect();
-    let rows = limits.len();
     // Steps are taken in units of each limit (λ_k · limit_k, violation / limit_k), so that a
     // budget in currency and a capacity in cubic metres move at comparable rates.
     let scale: Vec<f64> = limits.iter().map(|b| b.abs().max(1.0)).collect();
     // A row over its limit whatever is ordered (stock already on hand or arriving takes more of
-    // a warehouse than it has) has a positive subgradient at every λ, so its best price is the
-    // slack's, the cap: start it there rather than climb to it.
-    let mut least = vec![0.0; rows];
-    for (p, ts) in items.iter().zip(&terms) {
-        if ts.iter().any(|t| matches!(t.what, Use::Stock(_))) {
-            let (inv, _) = simulate(p, &vec![0.0; p.d.len()]);
-            for t in ts {
-                if let Use::Stock(w) = t.what {
-                    least[t.row] += t.coef * inv[w];
-                }
-            }
-        }
-    }
-    let mut lambda: Vec<f64> = least
+    // a warehouse than it has: its floor) has a positive subgradient at every λ, so its best
+    // price is the slack's, the cap: start it there rather than climb to it.
+    let mut lambda: Vec<f64> = model
+        .shared
         .iter()
-        .zip(&limits)
-        .map(|(l, b)| {
-            if *l > b + 1e-9 * b.abs().max(1.0) {
+        .map(|sr| {
+            if sr.floor > sr.limit + 1e-9 * sr.limit.abs().max(1.0) {
                 violation_cost
             } else {
                 0.0

@@ -47,6 +47,9 @@ pub(super) struct SharedRow {
     /// The least of the limit one more whole case uses (∞ without whole cases): the limit
     /// binds once less than that is left.
     pub(super) step: f64,
+    /// What the row takes whatever the plan orders: for the warehouse, the volume of the stock
+    /// on hand and on order left after expected demand (lost sales); 0 for orders' rows.
+    pub(super) floor: f64,
     pub(super) row: usize,
     pub(super) slack: usize,
 }
@@ -144,7 +147,8 @@ pub(super) fn build_group(
                           week: usize,
                           (limit, reserve): (f64, f64),
                           mut coefs: Vec<(usize, f64)>,
-                          case_step: Option<f64>| {
+                          case_step: Option<f64>,
+                          floor: f64| {
         if coefs.is_empty() {
             return;
         }
@@ -165,6 +169,7 @@ pub(super) fn build_group(
             limit: limit - reserve,
             reserve,
             step,
+            floor,
             row,
             slack,
         });
@@ -178,6 +183,15 @@ pub(super) fn build_group(
                 .map(|(p, c)| (c.cases[s], per_unit(p) * p.pack))
                 .collect::<Vec<_>>()
         };
+    // Each SKU's stock if nothing more is ordered: the warehouse rows' floors.
+    let unordered: Vec<Vec<f64>> = if cfg.capacity.warehouse_volume.is_some() {
+        items
+            .iter()
+            .map(|p| simulate(p, &vec![0.0; p.d.len()]).0)
+            .collect()
+    } else {
+        Vec::new()
+    };
     for s in 0..t_len {
         if let Some(b) = cfg.budget.weekly {
             add_shared(
@@ -187,11 +201,20 @@ pub(super) fn build_group(
                 (b, 0.0),
                 order_terms(s, &|_| true, &|p| p.cost),
                 None,
+                0.0,
             );
         }
         for (sup, b) in &cfg.budget.per_supplier {
             let terms = order_terms(s, &|p| &p.supplier == sup, &|p| p.cost);
-            add_shared(&mut lp, format!("budget:{sup}"), s, (*b, 0.0), terms, None);
+            add_shared(
+                &mut lp,
+                format!("budget:{sup}"),
+                s,
+                (*b, 0.0),
+                terms,
+                None,
+                0.0,
+            );
         }
         for (sup, cap) in &cfg.capacity.supplier_units {
             let terms = order_terms(s, &|p| &p.supplier == sup, &|_| 1.0);
@@ -202,6 +225,7 @@ pub(super) fn build_group(
                 (*cap, 0.0),
                 terms,
                 None,
+                0.0,
             );
         }
         if let Some(cap) = cfg.capacity.warehouse_volume {
@@ -234,6 +258,11 @@ pub(super) fn build_group(
                 (cap, reserve),
                 terms,
                 case_volume,
+                unordered
+                    .iter()
+                    .zip(items)
+                    .map(|(inv, p)| inv[s] * p.volume)
+                    .sum(),
             );
         }
     }

@@ -60,6 +60,11 @@ pub struct ConstraintReport {
     pub reserve: f64,
     /// What the plan uses.
     pub used: f64,
+    /// What the row takes whatever is ordered: for the warehouse, the stock on hand and on
+    /// order left after the expected demand; 0 for spend and units ordered. A limit below it
+    /// is violated by every plan, by at least the difference (0 in plans written before it).
+    #[serde(default)]
+    pub floor: f64,
     /// Used up to the limit (with whole cases: less than the smallest case left).
     pub binding: bool,
     /// By how much the plan exceeds the limit (0 if it does not).
