@@ -212,21 +212,8 @@ fn lagrangian_bound_sits_between_the_lp_relaxation_and_the_plan() {
     // warehouse capacity: the joint model is solved by Lagrangian relaxation. Its bound must be
     // at least the LP relaxation's optimum (the SKU problems keep whole cases) and at most the
     // plan's cost, and the plan must keep every limit.
-    let weeks = 6;
-    let mut c = cfg(weeks);
-    c.budget.weekly = Some(900.0);
-    c.capacity.warehouse_volume = Some(70.0);
+    let (mut c, skus) = sixty_skus_sharing_limits(6);
     c.solver.mip_gap = 0.005;
-    let skus: Vec<SkuInput> = (0..60)
-        .map(|i| {
-            let mut p = params(2.0 + (i % 7) as f64, 6.0 + (i % 11) as f64, i % 3);
-            p.case_pack = [1, 4, 6, 12][i % 4];
-            p.moq = if i % 5 == 0 { 24 } else { 0 };
-            p.unit_volume = 0.05 + 0.01 * (i % 6) as f64;
-            let mu = 2.0 + (i * 37 % 23) as f64;
-            sku(&format!("S{i:02}"), mu, 0.3 * mu, weeks, (i % 9) as f64, p)
-        })
-        .collect();
     let joint = plan(&inputs(skus.clone()), &c, &no_progress).unwrap();
     let s = &joint.summary;
     let bound = s.lp_bound.unwrap();
@@ -322,23 +309,11 @@ fn a_step_limit_ends_the_price_search_at_the_same_plan_on_any_machine() {
     // 60 SKUs under a binding budget and warehouse, with a gap target of zero that no search
     // closes: held to a few price steps, the plan must say it stopped at the step limit (not at
     // the generous time limit) and come out the same every time, and a search allowed more steps
-    // (the same first steps, then more) must bound the optimum at least as tightly. A step limit of zero is refused, naming the key.
-    let weeks = 6;
-    let mut c = cfg(weeks);
-    c.budget.weekly = Some(900.0);
-    c.capacity.warehouse_volume = Some(70.0);
+    // (the same first steps, then more) must bound the optimum at least as tightly. A step
+    // limit of zero is refused, naming the key.
+    let (mut c, skus) = sixty_skus_sharing_limits(6);
     c.solver.mip_gap = 0.0;
     c.solver.time_limit_seconds = 60.0;
-    let skus: Vec<SkuInput> = (0..60)
-        .map(|i| {
-            let mut p = params(2.0 + (i % 7) as f64, 6.0 + (i % 11) as f64, i % 3);
-            p.case_pack = [1, 4, 6, 12][i % 4];
-            p.moq = if i % 5 == 0 { 24 } else { 0 };
-            p.unit_volume = 0.05 + 0.01 * (i % 6) as f64;
-            let mu = 2.0 + (i * 37 % 23) as f64;
-            sku(&format!("S{i:02}"), mu, 0.3 * mu, weeks, (i % 9) as f64, p)
-        })
-        .collect();
     for integer in [true, false] {
         c.solver.integer = integer;
         let run = |steps: usize| {
@@ -373,4 +348,23 @@ fn a_step_limit_ends_the_price_search_at_the_same_plan_on_any_machine() {
         err.contains("plan.toml") && err.contains("solver.max_price_steps"),
         "{err}"
     );
+}
+
+/// 60 SKUs over `weeks` weeks (case packs 1-12, MOQs, lead times 0-2) under a weekly budget that
+/// binds and a warehouse capacity: a joint model for the Lagrangian relaxation.
+fn sixty_skus_sharing_limits(weeks: usize) -> (restock_planner::PlanConfig, Vec<SkuInput>) {
+    let mut c = cfg(weeks);
+    c.budget.weekly = Some(900.0);
+    c.capacity.warehouse_volume = Some(70.0);
+    let skus = (0..60)
+        .map(|i| {
+            let mut p = params(2.0 + (i % 7) as f64, 6.0 + (i % 11) as f64, i % 3);
+            p.case_pack = [1, 4, 6, 12][i % 4];
+            p.moq = if i % 5 == 0 { 24 } else { 0 };
+            p.unit_volume = 0.05 + 0.01 * (i % 6) as f64;
+            let mu = 2.0 + (i * 37 % 23) as f64;
+            sku(&format!("S{i:02}"), mu, 0.3 * mu, weeks, (i % 9) as f64, p)
+        })
+        .collect();
+    (c, skus)
 }
