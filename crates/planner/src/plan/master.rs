@@ -319,7 +319,7 @@ pub(super) fn solve(
             }
         }
         if closed || limited || added == 0 {
-            if !closed && limit.is_some() {
+            if !closed && limited {
                 stopped = limit;
             }
             let theta = match solved.theta {
