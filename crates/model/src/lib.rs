@@ -24,7 +24,7 @@ mod model;
 
 pub use error::{Error, Result};
 
-pub use lstm::{FusedLstm, FusedLstmConfig};
+pub use lstm::{FusedLstm, FusedLstmConfig, LstmInput, Steps};
 pub use model::{
     DemandModel, DemandModelConfig, DropoutMasks, LossWeight, ModelInput, pinball_loss,
 };

@@ -63,10 +63,73 @@ pub struct FusedLstm {
     pub d_hidden: usize,
 }
 
+/// What a [`FusedLstm`] reads: features that change from step to step and, optionally, features
+/// that are the same at every step, in that order along the layer's input.
+///
+/// The split is about gradients. A step's slice of a tensor that is being differentiated costs,
+/// in burn's backward pass, a zero tensor of the whole sequence's shape and a sum with the
+/// gradient gathered so far: over `T` steps, `T` passes over `T` steps' worth of memory, which
+/// was half of a training step's time on the CPU (M5: 52 weeks, batch 128 a thread). Here no
+/// tracked tensor is sliced by step: data needs no gradient, so its slices are free; a lower
+/// layer hands over one tensor per step; and features the same at every step (a window's static
+/// embeddings) are projected once and the product reused.
+#[derive(Debug, Clone)]
+pub struct LstmInput {
+    /// The features of each step.
+    pub steps: Steps,
+    /// `[batch, d]` features the same at every step, after the step features in the layer's
+    /// input.
+    pub constant: Option<Tensor<2>>,
+}
+
+/// The step features of an [`LstmInput`].
+#[derive(Debug, Clone)]
+pub enum Steps {
+    /// `[batch, time, d]`, read one step at a time. Meant for data (no gradient): correct for a
+    /// tracked tensor too, but then each step's slice costs a pass over the whole sequence in
+    /// the backward pass.
+    Sequence(Tensor<3>),
+    /// One `[batch, d]` tensor per step (a lower layer's hidden states).
+    Each(Vec<Tensor<2>>),
+}
+
+impl Steps {
+    fn len(&self) -> usize {
+        match self {
+            Steps::Sequence(x) => x.dims()[1],
+            Steps::Each(steps) => steps.len(),
+        }
+    }
+
+    fn batch(&self) -> usize {
+        match self {
+            Steps::Sequence(x) => x.dims()[0],
+            Steps::Each(steps) => steps.first().map_or(0, |s| s.dims()[0]),
+        }
+    }
+
+    fn width(&self) -> Option<usize> {
+        match self {
+            Steps::Sequence(x) => Some(x.dims()[2]),
+            Steps::Each(steps) => steps.first().map(|s| s.dims()[1]),
+        }
+    }
+
+    /// `[batch, d]` features of step `t`.
+    fn step(&self, t: usize) -> Tensor<2> {
+        match self {
+            Steps::Sequence(x) => {
+                let [batch, _, d] = x.dims();
+                x.clone().narrow(1, t, 1).reshape([batch, d])
+            }
+            Steps::Each(steps) => steps[t].clone(),
+        }
+    }
+}
+
 impl FusedLstm {
     /// Run over `x: [batch, time, d_input]`. Returns the last hidden state `[batch, hidden]` and,
-    /// when `keep_sequence`, every step's hidden state `[batch, time, hidden]` (the input of a
-    /// next layer).
+    /// when `keep_sequence`, every step's hidden state `[batch, time, hidden]`.
     ///
     /// On the CPU backends all four gates go through one sigmoid: `tanh(z) = 2 sigmoid(2z) - 1`,
     /// so the cell gate's weights are doubled once per call and its activation is recovered with
@@ -87,9 +150,38 @@ impl FusedLstm {
         keep_sequence: bool,
         native_tanh: bool,
     ) -> (Tensor<2>, Option<Tensor<3>>) {
-        let [batch, time, _] = x.dims();
+        let input = LstmInput {
+            steps: Steps::Sequence(x),
+            constant: None,
+        };
+        let (last, steps) = self.run_with(input, keep_sequence, native_tanh);
+        let sequence = keep_sequence.then(|| {
+            let steps = steps.into_iter().map(|h| h.unsqueeze_dim::<3>(1)).collect();
+            Tensor::cat(steps, 1)
+        });
+        (last, sequence)
+    }
+
+    /// Run over `input`. Returns the last hidden state `[batch, hidden]` and, when `keep_steps`,
+    /// every step's hidden state (the steps of a next layer's [`LstmInput`]), else nothing.
+    pub fn run(&self, input: LstmInput, keep_steps: bool) -> (Tensor<2>, Vec<Tensor<2>>) {
+        let device = self.recurrent.weight.device();
+        // cubecl devices (wgpu here) report an identity; the CPU backends (flex, ndarray) do not.
+        let native_tanh = device.identity().is_some();
+        self.run_with(input, keep_steps, native_tanh)
+    }
+
+    /// [`FusedLstm::run`] with the activation scheme chosen by the caller.
+    fn run_with(
+        &self,
+        input: LstmInput,
+        keep_steps: bool,
+        native_tanh: bool,
+    ) -> (Tensor<2>, Vec<Tensor<2>>) {
+        let LstmInput { steps, constant } = input;
+        let time = steps.len();
         let h = self.d_hidden;
-        let device = x.device();
+        let device = self.recurrent.weight.device();
         let mut w_x = self.input.weight.val();
         let mut b_x = self.input.bias.as_ref().map(|b| b.val());
         let mut w_h = self.recurrent.weight.val();
@@ -110,19 +202,33 @@ impl FusedLstm {
             b_x = b_x.map(|b| b * doubling.clone());
             w_h = w_h * doubling.unsqueeze_dim::<2>(0);
         }
-        // [time, batch, 4h], time-major so that each step's slice is contiguous.
-        let mut gates_x = x.swap_dims(0, 1).matmul(w_x.unsqueeze_dim::<3>(0));
-        if let Some(b) = b_x {
-            gates_x = gates_x + b.reshape([1, 1, 4 * h]);
+        let d_input = w_x.dims()[0];
+        let d_steps = steps.width().unwrap_or(0);
+        let w_steps = w_x.clone().narrow(0, 0, d_steps);
+        // [batch or 1, 4h]: what every step adds to its pre-activations, computed once.
+        let mut every_step = b_x.map(|b| b.unsqueeze_dim::<2>(0));
+        if let Some(c) = constant {
+            let width = d_input - d_steps;
+            let projected = c.matmul(w_x.narrow(0, d_steps, width));
+            every_step = Some(match every_step {
+                Some(b) => projected + b,
+                None => projected,
+            });
         }
-        let mut hidden = Tensor::<2>::zeros([batch, h], &device);
-        let mut cell = Tensor::<2>::zeros([batch, h], &device);
-        let mut outputs = Vec::with_capacity(if keep_sequence { time } else { 0 });
+        let mut hidden: Option<Tensor<2>> = None;
+        let mut cell: Option<Tensor<2>> = None;
+        let mut outputs = Vec::with_capacity(if keep_steps { time } else { 0 });
         for t in 0..time {
             // [batch, 4h] pre-activations of the input, forget, cell and output gates (the cell
             // gate's doubled on the CPU path).
-            let z = gates_x.clone().narrow(0, t, 1).reshape([batch, 4 * h])
-                + hidden.matmul(w_h.clone());
+            let mut z = steps.step(t).matmul(w_steps.clone());
+            if let Some(e) = &every_step {
+                z = z + e.clone();
+            }
+            if let Some(prev) = &hidden {
+                z = z + prev.clone().matmul(w_h.clone());
+            }
+            let batch = z.dims()[0];
             let (gates, g) = if native_tanh {
                 let g = z.clone().narrow(1, 2 * h, h).tanh();
                 (sigmoid(z), g)
@@ -132,21 +238,26 @@ impl FusedLstm {
                 (gates, g)
             };
             let i = gates.clone().narrow(1, 0, h);
-            let f = gates.clone().narrow(1, h, h);
-            let o = gates.narrow(1, 3 * h, h);
-            cell = f * cell + i * g;
-            hidden = if native_tanh {
-                o * cell.clone().tanh()
+            let o = gates.clone().narrow(1, 3 * h, h);
+            let next_cell = match cell {
+                Some(c) => gates.narrow(1, h, h) * c + i * g,
+                None => i * g,
+            };
+            let next_hidden = if native_tanh {
+                o * next_cell.clone().tanh()
             } else {
                 // o * tanh(cell)
-                o * (sigmoid(cell.clone() * 2.0) * 2.0 - 1.0)
+                o * (sigmoid(next_cell.clone() * 2.0) * 2.0 - 1.0)
             };
-            if keep_sequence {
-                outputs.push(hidden.clone().unsqueeze_dim::<3>(1));
+            debug_assert_eq!(next_hidden.dims(), [batch, h]);
+            if keep_steps {
+                outputs.push(next_hidden.clone());
             }
+            cell = Some(next_cell);
+            hidden = Some(next_hidden);
         }
-        let sequence = keep_sequence.then(|| Tensor::cat(outputs, 1));
-        (hidden, sequence)
+        let last = hidden.unwrap_or_else(|| Tensor::<2>::zeros([steps.batch(), h], &device));
+        (last, outputs)
     }
 }
 
@@ -282,6 +393,110 @@ mod tests {
                 .zip(b)
                 .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
             assert!(worst <= 1e-4 * scale, "{name}: {worst} of {scale}");
+        }
+    }
+
+    /// The three ways to give a layer its input agree, in the hidden states and in every
+    /// gradient: one `[batch, time, d]` tensor; the step features and, apart, the features the
+    /// same at every step (tracked, as the static embeddings are); and one tensor per step.
+    #[test]
+    fn split_and_per_step_inputs_match_the_whole_sequence() {
+        let device = Device::flex().autodiff();
+        device.seed(5);
+        let (batch, time, d_steps, d_constant, h) = (3, 6, 4, 2, 5);
+        let layer = FusedLstmConfig {
+            d_input: d_steps + d_constant,
+            d_hidden: h,
+        }
+        .init(&device);
+        let value = |k: usize, m: usize, d: usize| ((k * m % d) as f32 - d as f32 / 2.0) / 4.0;
+        let steps: Vec<f32> = (0..batch * time * d_steps)
+            .map(|k| value(k, 31, 19))
+            .collect();
+        let constant: Vec<f32> = (0..batch * d_constant).map(|k| value(k, 7, 5)).collect();
+        let steps = Tensor::<3>::from_data(TensorData::new(steps, [batch, time, d_steps]), &device);
+        let new_constant = || {
+            Tensor::<2>::from_data(
+                TensorData::new(constant.clone(), [batch, d_constant]),
+                &device,
+            )
+            .require_grad()
+        };
+        let read = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+        // The loss reads every step's hidden state, weighted by step, and the last one.
+        let run = |input: LstmInput, constant: Tensor<2>| {
+            let (last, states) = layer.run(input, true);
+            assert_eq!(states.len(), time);
+            let mut loss = last.clone().sum() * 0.5;
+            for (t, s) in states.into_iter().enumerate() {
+                loss = loss + s.powf_scalar(2.0).sum() * (t as f32 + 1.0);
+            }
+            let g = loss.reshape([1]).backward();
+            let bias = layer.input.bias.as_ref().expect("a bias").val();
+            [
+                read(last),
+                read(layer.input.weight.val().grad(&g).expect("input weights")),
+                read(layer.recurrent.weight.val().grad(&g).expect("recurrent")),
+                read(bias.grad(&g).expect("bias").unsqueeze_dim(0)),
+                read(constant.grad(&g).expect("the constant's gradient")),
+            ]
+        };
+
+        // The whole input as one tracked sequence: the reference.
+        let constant = new_constant();
+        let whole = Tensor::cat(
+            vec![
+                steps.clone(),
+                constant
+                    .clone()
+                    .unsqueeze_dim::<3>(1)
+                    .expand([batch, time, d_constant]),
+            ],
+            2,
+        );
+        let reference = run(
+            LstmInput {
+                steps: Steps::Sequence(whole),
+                constant: None,
+            },
+            constant,
+        );
+        let constant = new_constant();
+        let split = run(
+            LstmInput {
+                steps: Steps::Sequence(steps.clone()),
+                constant: Some(constant.clone()),
+            },
+            constant,
+        );
+        let constant = new_constant();
+        let each = (0..time)
+            .map(|t| steps.clone().narrow(1, t, 1).reshape([batch, d_steps]))
+            .collect();
+        let per_step = run(
+            LstmInput {
+                steps: Steps::Each(each),
+                constant: Some(constant.clone()),
+            },
+            constant,
+        );
+        let names = [
+            "last hidden",
+            "input weights",
+            "recurrent",
+            "bias",
+            "constant",
+        ];
+        for (way, got) in [("split", &split), ("per step", &per_step)] {
+            for ((name, a), b) in names.iter().zip(&reference).zip(got) {
+                let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                assert!(scale > 1e-4, "{name}: a zero tests nothing");
+                let worst = a
+                    .iter()
+                    .zip(b)
+                    .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+                assert!(worst <= 1e-5 * scale, "{way}, {name}: {worst} of {scale}");
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, softplus};
 use serde::{Deserialize, Serialize};
 
-use crate::lstm::{FusedLstm, FusedLstmConfig};
+use crate::lstm::{FusedLstm, FusedLstmConfig, LstmInput, Steps};
 use crate::{Error, Result};
 
 /// Everything that fixes the network's shape; stored with a run as `model.json`.
@@ -310,7 +310,7 @@ impl DemandModel {
         input: ModelInput,
         masks: Option<&DropoutMasks>,
     ) -> Result<Tensor<3>> {
-        let [batch, context] = input.past_y.dims();
+        let batch = input.past_y.dims()[0];
         let device = input.past_y.device();
         let horizon = self.horizon;
 
@@ -325,35 +325,48 @@ impl DemandModel {
             Tensor::cat(parts, 2)
         });
 
-        // [batch, context, 3 + features + statics]
+        // [batch, context, 3 + features]: data, no gradient. The statics follow them in the
+        // first layer's input, projected once for all steps (see `LstmInput`).
         let y = input.past_y.unsqueeze_dim::<3>(2);
-        let mut parts = vec![
-            y.clone(),
-            y.log1p(),
-            input.past_mask.unsqueeze_dim::<3>(2),
-            input.past_x,
-        ];
-        if let Some(s) = &statics {
-            let width = s.dims()[2];
-            parts.push(s.clone().expand([batch, context, width]));
-        }
-        let mut x = Tensor::cat(parts, 2);
+        let steps = Tensor::cat(
+            vec![
+                y.clone(),
+                y.log1p(),
+                input.past_mask.unsqueeze_dim::<3>(2),
+                input.past_x,
+            ],
+            2,
+        );
+        let mut layer_input = LstmInput {
+            steps: Steps::Sequence(steps),
+            constant: statics.clone().map(|s| s.squeeze_dim::<2>(1)),
+        };
 
         // [batch, hidden]
         let mut last = None;
         let layers = self.encoder.len();
         for (i, layer) in self.encoder.iter().enumerate() {
             let top = i + 1 == layers;
-            let (hidden, sequence) = layer.forward(x.clone(), !top);
-            match sequence {
-                Some(seq) => {
-                    x = match masks.and_then(|m| m.between_layers.get(i)) {
-                        Some(mask) => seq * mask.clone(),
-                        None => seq,
-                    }
-                }
-                None => last = Some(hidden),
+            let (hidden, steps) = layer.run(layer_input.clone(), !top);
+            if top {
+                last = Some(hidden);
+                break;
             }
+            let steps = match masks.and_then(|m| m.between_layers.get(i)) {
+                Some(mask) => {
+                    let [batch, _, width] = mask.dims();
+                    steps
+                        .into_iter()
+                        .enumerate()
+                        .map(|(t, h)| h * mask.clone().narrow(1, t, 1).reshape([batch, width]))
+                        .collect()
+                }
+                None => steps,
+            };
+            layer_input = LstmInput {
+                steps: Steps::Each(steps),
+                constant: None,
+            };
         }
         let mut last = last.ok_or(Error::NoEncoderLayer)?;
         if let Some(m) = masks {
