@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/restock/target}"
-cargo build -q -p restock-cli
+cargo build -q --workspace   # the workspace's feature set: -p would build the burn stack again
 bin="$CARGO_TARGET_DIR/debug/restock"
 sets=("$@"); [ ${#sets[@]} -gt 0 ] || sets=(m5 online-retail)
 sweep="${SWEEP-0.8,0.9,0.95,0.98,economic,fill:0.85,fill:0.9,fill:0.95,fill:0.97}"

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/restock/target}"
-cargo build -q -p restock-cli
+cargo build -q --workspace   # the workspace's feature set: -p would build the burn stack again
 bin="$CARGO_TARGET_DIR/debug/restock"
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(30490 1000000)
 work="${WORK:-$(mktemp -d)}"

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/restock/target}"
-cargo build -q -p restock-cli
+cargo build -q --workspace   # the workspace's feature set: -p would build the burn stack again
 bin="$CARGO_TARGET_DIR/debug/restock"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 milp_skus="${1:-10000}"; large_skus="${2:-100000}"

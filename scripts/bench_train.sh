@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/restock/target}"
-cargo build -q -p restock-cli
+cargo build -q --workspace   # the workspace's feature set: -p would build the burn stack again
 bin="$CARGO_TARGET_DIR/debug/restock"
 configs=("$@"); [ ${#configs[@]} -gt 0 ] || configs=(configs/train/m5.toml)
 backends="${BACKENDS:-cpu}"
