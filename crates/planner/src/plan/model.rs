@@ -81,99 +81,24 @@ impl GroupModel {
     }
 }
 
+/// The MILP of `items`: each SKU's columns and inventory rows, then the rows its limits share.
+/// A shared row's slack costs `violation_cost` a unit.
 pub(super) fn build_group(
     items: &[&Prepared],
     cfg: &PlanConfig,
     violation_cost: f64,
 ) -> GroupModel {
-    let t_len = cfg.horizon.weeks;
-    let integer = cfg.solver.integer;
-    let on_off = cfg.defaults.order_cost > 0.0;
     let mut lp = Lp::default();
-    let mut cols = Vec::with_capacity(items.len());
-    for p in items {
-        let mut c = SkuCols::default();
-        for t in 0..t_len {
-            c.inv.push(lp.col(0.0, f64::INFINITY, p.holding, false));
-            c.unmet.push(lp.col(0.0, p.d[t], p.lost_margin(), false));
-            c.below.push(
-                (t >= p.lead && p.floor > 0.0).then(|| lp.col(0.0, p.floor, p.safety_cost, false)),
-            );
-            c.over.push(
-                p.max_stock
-                    .map(|_| lp.col(0.0, f64::INFINITY, violation_cost, false)),
-            );
-        }
-        let big_m = p.order_cap();
-        for _s in 0..t_len.saturating_sub(p.lead) {
-            let n = lp.col(0.0, big_m / p.pack, 0.0, integer);
-            c.cases.push(n);
-            let u =
-                (p.moq > 0.0 || on_off).then(|| lp.col(0.0, 1.0, cfg.defaults.order_cost, integer));
-            if let Some(u) = u {
-                if p.moq > 0.0 {
-                    lp.row(vec![(n, p.pack), (u, -p.moq)], Sense::Ge, 0.0);
-                }
-                lp.row(vec![(n, p.pack), (u, -big_m)], Sense::Le, 0.0);
-            }
-            c.used.push(u);
-        }
-        for t in 0..t_len {
-            // inv[t] - inv[t-1] - pack*cases[t-L] - unmet[t] = arrivals[t] - d[t] (+ on hand at t = 0)
-            let mut coefs = vec![(c.inv[t], 1.0), (c.unmet[t], -1.0)];
-            if t > 0 {
-                coefs.push((c.inv[t - 1], -1.0));
-            }
-            if t >= p.lead {
-                coefs.push((c.cases[t - p.lead], -p.pack));
-            }
-            let rhs = p.arrivals[t] - p.d[t] + if t == 0 { p.on_hand } else { 0.0 };
-            lp.row(coefs, Sense::Eq, rhs);
-            if let Some(b) = c.below[t] {
-                lp.row(vec![(c.inv[t], 1.0), (b, 1.0)], Sense::Ge, p.floor);
-            }
-            if let (Some(o), Some(max)) = (c.over[t], p.max_stock) {
-                lp.row(vec![(c.inv[t], 1.0), (o, -1.0)], Sense::Le, max);
-            }
-        }
-        cols.push(c);
-    }
-
-    let mut shared = Vec::new();
-    // `case_step`: the least of the limit one whole case uses, where the row's own columns
-    // do not say it (the warehouse row holds stock, not cases).
-    let mut add_shared = |lp: &mut Lp,
-                          name: String,
-                          week: usize,
-                          (limit, reserve): (f64, f64),
-                          mut coefs: Vec<(usize, f64)>,
-                          case_step: Option<f64>,
-                          floor: f64| {
-        if coefs.is_empty() {
-            return;
-        }
-        let step = case_step.unwrap_or_else(|| {
-            coefs
-                .iter()
-                .filter(|(i, a)| lp.cols[*i].integer && *a > 0.0)
-                .map(|(_, a)| *a)
-                .fold(f64::INFINITY, f64::min)
-        });
-        let slack = lp.col(0.0, f64::INFINITY, violation_cost, false);
-        coefs.push((slack, -1.0));
-        let reserve = reserve.min(limit);
-        let row = lp.row(coefs, Sense::Le, limit - reserve);
-        shared.push(SharedRow {
-            name,
-            week,
-            limit: limit - reserve,
-            reserve,
-            step,
-            floor,
-            row,
-            slack,
-        });
+    let cols: Vec<SkuCols> = items
+        .iter()
+        .map(|p| sku_columns(&mut lp, p, cfg, violation_cost))
+        .collect();
+    let mut shared = SharedRows {
+        lp,
+        rows: Vec::new(),
+        violation_cost,
     };
+    let t_len = cfg.horizon.weeks;
     let order_terms =
         |s: usize, filter: &dyn Fn(&Prepared) -> bool, per_unit: &dyn Fn(&Prepared) -> f64| {
             items
@@ -194,39 +119,17 @@ pub(super) fn build_group(
     };
     for s in 0..t_len {
         if let Some(b) = cfg.budget.weekly {
-            add_shared(
-                &mut lp,
-                "budget".into(),
-                s,
-                (b, 0.0),
-                order_terms(s, &|_| true, &|p| p.cost),
-                None,
-                0.0,
-            );
+            let terms = order_terms(s, &|_| true, &|p| p.cost);
+            shared.add("budget".into(), s, (b, 0.0), terms, None, 0.0);
         }
         for (sup, b) in &cfg.budget.per_supplier {
             let terms = order_terms(s, &|p| &p.supplier == sup, &|p| p.cost);
-            add_shared(
-                &mut lp,
-                format!("budget:{sup}"),
-                s,
-                (*b, 0.0),
-                terms,
-                None,
-                0.0,
-            );
+            shared.add(format!("budget:{sup}"), s, (*b, 0.0), terms, None, 0.0);
         }
         for (sup, cap) in &cfg.capacity.supplier_units {
             let terms = order_terms(s, &|p| &p.supplier == sup, &|_| 1.0);
-            add_shared(
-                &mut lp,
-                format!("supplier_units:{sup}"),
-                s,
-                (*cap, 0.0),
-                terms,
-                None,
-                0.0,
-            );
+            let name = format!("supplier_units:{sup}");
+            shared.add(name, s, (*cap, 0.0), terms, None, 0.0);
         }
         if let Some(cap) = cfg.capacity.warehouse_volume {
             let terms: Vec<(usize, f64)> = items
@@ -244,29 +147,127 @@ pub(super) fn build_group(
             } else {
                 0.0
             };
-            let case_volume = lp.has_integers().then(|| {
+            let case_volume = shared.lp.has_integers().then(|| {
                 items
                     .iter()
                     .filter(|p| p.volume > 0.0)
                     .map(|p| p.pack * p.volume)
                     .fold(f64::INFINITY, f64::min)
             });
-            add_shared(
-                &mut lp,
-                "warehouse_volume".into(),
-                s,
-                (cap, reserve),
-                terms,
-                case_volume,
-                unordered
-                    .iter()
-                    .zip(items)
-                    .map(|(inv, p)| inv[s] * p.volume)
-                    .sum(),
-            );
+            let floor = unordered
+                .iter()
+                .zip(items)
+                .map(|(inv, p)| inv[s] * p.volume)
+                .sum();
+            let name = "warehouse_volume".into();
+            shared.add(name, s, (cap, reserve), terms, case_volume, floor);
         }
     }
-    GroupModel { lp, cols, shared }
+    GroupModel {
+        lp: shared.lp,
+        cols,
+        shared: shared.rows,
+    }
+}
+
+/// SKU `p`'s columns in `lp` and the rows that are its own: each week's inventory balance, the
+/// floor and max-stock rows, and the MOQ and order-cost links of each order.
+fn sku_columns(lp: &mut Lp, p: &Prepared, cfg: &PlanConfig, violation_cost: f64) -> SkuCols {
+    let t_len = cfg.horizon.weeks;
+    let integer = cfg.solver.integer;
+    let on_off = cfg.defaults.order_cost > 0.0;
+    let mut c = SkuCols::default();
+    for t in 0..t_len {
+        c.inv.push(lp.col(0.0, f64::INFINITY, p.holding, false));
+        c.unmet.push(lp.col(0.0, p.d[t], p.lost_margin(), false));
+        c.below.push(
+            (t >= p.lead && p.floor > 0.0).then(|| lp.col(0.0, p.floor, p.safety_cost, false)),
+        );
+        c.over.push(
+            p.max_stock
+                .map(|_| lp.col(0.0, f64::INFINITY, violation_cost, false)),
+        );
+    }
+    let big_m = p.order_cap();
+    for _s in 0..t_len.saturating_sub(p.lead) {
+        let n = lp.col(0.0, big_m / p.pack, 0.0, integer);
+        c.cases.push(n);
+        let u = (p.moq > 0.0 || on_off).then(|| lp.col(0.0, 1.0, cfg.defaults.order_cost, integer));
+        if let Some(u) = u {
+            if p.moq > 0.0 {
+                lp.row(vec![(n, p.pack), (u, -p.moq)], Sense::Ge, 0.0);
+            }
+            lp.row(vec![(n, p.pack), (u, -big_m)], Sense::Le, 0.0);
+        }
+        c.used.push(u);
+    }
+    for t in 0..t_len {
+        // inv[t] - inv[t-1] - pack*cases[t-L] - unmet[t] = arrivals[t] - d[t] (+ on hand at t = 0)
+        let mut coefs = vec![(c.inv[t], 1.0), (c.unmet[t], -1.0)];
+        if t > 0 {
+            coefs.push((c.inv[t - 1], -1.0));
+        }
+        if t >= p.lead {
+            coefs.push((c.cases[t - p.lead], -p.pack));
+        }
+        let rhs = p.arrivals[t] - p.d[t] + if t == 0 { p.on_hand } else { 0.0 };
+        lp.row(coefs, Sense::Eq, rhs);
+        if let Some(b) = c.below[t] {
+            lp.row(vec![(c.inv[t], 1.0), (b, 1.0)], Sense::Ge, p.floor);
+        }
+        if let (Some(o), Some(max)) = (c.over[t], p.max_stock) {
+            lp.row(vec![(c.inv[t], 1.0), (o, -1.0)], Sense::Le, max);
+        }
+    }
+    c
+}
+
+/// The shared rows of a group model as they are added.
+struct SharedRows {
+    lp: Lp,
+    rows: Vec<SharedRow>,
+    violation_cost: f64,
+}
+
+impl SharedRows {
+    /// Add a row `coefs <= limit - reserve` with a slack (none when `coefs` is empty).
+    /// `case_step`: the least of the limit one whole case uses, where the row's own columns do
+    /// not say it (the warehouse row holds stock, not cases).
+    fn add(
+        &mut self,
+        name: String,
+        week: usize,
+        (limit, reserve): (f64, f64),
+        mut coefs: Vec<(usize, f64)>,
+        case_step: Option<f64>,
+        floor: f64,
+    ) {
+        if coefs.is_empty() {
+            return;
+        }
+        let lp = &mut self.lp;
+        let step = case_step.unwrap_or_else(|| {
+            coefs
+                .iter()
+                .filter(|(i, a)| lp.cols[*i].integer && *a > 0.0)
+                .map(|(_, a)| *a)
+                .fold(f64::INFINITY, f64::min)
+        });
+        let slack = lp.col(0.0, f64::INFINITY, self.violation_cost, false);
+        coefs.push((slack, -1.0));
+        let reserve = reserve.min(limit);
+        let row = lp.row(coefs, Sense::Le, limit - reserve);
+        self.rows.push(SharedRow {
+            name,
+            week,
+            limit: limit - reserve,
+            reserve,
+            step,
+            floor,
+            row,
+            slack,
+        });
+    }
 }
 
 /// Every column of a plan whose integer columns are set in `x`: stock and lost demand by
