@@ -84,6 +84,7 @@ pub struct LstmInput {
 
 /// The step features of an [`LstmInput`].
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one per layer and forward pass: its size costs nothing
 pub enum Steps {
     /// `[batch, time, d]`, read one step at a time. Meant for data (no gradient): correct for a
     /// tracked tensor too, but then each step's slice costs a pass over the whole sequence in
