@@ -44,7 +44,9 @@ pub(crate) fn loss_and_gradients(
         // its parameters as they came out of the last step, one thread's training drifted from
         // the parts' (0.8 % in the first epoch's loss, `threads_split_the_batch_...`) once the
         // LSTM projected each step's features on its own (commit dbc142e); on a fork it gives
-        // the parts' step to the last bits, as before. Cause inside burn-autodiff not found.
+        // the parts' step to the last bits, as before. A fork that is made and left unused
+        // removes the drift too, so the likely cause is an in-place write by the CPU backend into
+        // a buffer whose only other owner is a parameter; not found.
         let model = &model.clone().fork(device);
         let loss = part_loss(
             model,
