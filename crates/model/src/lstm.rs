@@ -229,7 +229,6 @@ impl FusedLstm {
             if let Some(prev) = &hidden {
                 z = z + prev.clone().matmul(w_h.clone());
             }
-            let batch = z.dims()[0];
             let (gates, g) = if native_tanh {
                 let g = z.clone().narrow(1, 2 * h, h).tanh();
                 (sigmoid(z), g)
@@ -250,7 +249,6 @@ impl FusedLstm {
                 // o * tanh(cell)
                 o * (sigmoid(next_cell.clone() * 2.0) * 2.0 - 1.0)
             };
-            debug_assert_eq!(next_hidden.dims(), [batch, h]);
             if keep_steps {
                 outputs.push(next_hidden.clone());
             }

@@ -347,7 +347,7 @@ impl DemandModel {
         let layers = self.encoder.len();
         for (i, layer) in self.encoder.iter().enumerate() {
             let top = i + 1 == layers;
-            let (hidden, steps) = layer.run(layer_input.clone(), !top);
+            let (hidden, steps) = layer.run(layer_input, !top);
             if top {
                 last = Some(hidden);
                 break;
